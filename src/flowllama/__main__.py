@@ -1,0 +1,5 @@
+"""Allow ``python -m flowllama``."""
+
+from flowllama.cli import main
+
+main()

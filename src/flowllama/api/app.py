@@ -1,0 +1,50 @@
+"""Build the ASGI app for a set of roles on top of one :class:`~flowllama.platform.Platform`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from flowllama import __version__
+from flowllama.api.errors import install_error_handlers
+from flowllama.api.middleware import RequestContextMiddleware
+from flowllama.api.routers import auth, health
+from flowllama.platform import Platform
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
+    """The app for ``roles``; ``flowllama up`` passes every role, ``serve api`` just ``api``."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        platform.close()
+
+    app = FastAPI(
+        title="FlowLlama", version=__version__, lifespan=lifespan,
+        docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
+    )
+    app.state.platform = platform
+    app.state.roles = list(roles)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    if "api" in roles:
+        app.include_router(auth.router)
+        if STATIC_DIR.is_dir():
+            app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
+    if platform.settings.web_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=platform.settings.web_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,132 @@
+"""The ``flowllama`` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from flowllama.errors import ClientError, ConfigError
+from flowllama.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema")
+user_app = typer.Typer(no_args_is_help=True, help="User accounts")
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+console = Console()
+err = Console(stderr=True)
+
+HostOpt = Annotated[str | None, typer.Option(help="Address to listen on")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to listen on")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (env FLOWLLAMA_DATA_DIR)")
+]
+BUILT_ROLES = {"api"}
+KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
+
+
+def _settings(host: str | None = None, port: int | None = None,
+              data_dir: Path | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir.expanduser().resolve()
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        err.print(f"[red]Invalid configuration:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Run the whole platform in one process (SQLite, local runtimes, web UI)."""
+    from flowllama.server import ALL_ROLES, serve
+
+    serve(_settings(host, port, data_dir), ALL_ROLES)
+
+
+@app.command("serve")
+def serve_role(
+    role: Annotated[str, typer.Argument(help="api | gateway | agent | monitor | dashboard")],
+    host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None,
+) -> None:
+    """Run one role on its own."""
+    if role not in KNOWN_ROLES:
+        err.print(f"[red]Unknown role {role!r}[/]; choose one of {', '.join(KNOWN_ROLES)}")
+        raise typer.Exit(2)
+    if role not in BUILT_ROLES:
+        err.print(f"[yellow]The {role} role is not available in this release yet.[/]")
+        raise typer.Exit(3)
+    from flowllama.server import serve
+
+    serve(_settings(host, port, data_dir), [role])
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDirOpt = None,
+               revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
+    """Apply database migrations."""
+    from flowllama.db import migrate
+
+    settings = _settings(data_dir=data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.effective_database_url, revision)
+    console.print(f"Database is at revision [bold]{revision}[/].")
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="Email address (login name)")],
+    admin: Annotated[bool, typer.Option("--admin", help="Grant administrator rights")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create a user account (the password is prompted for, or read from stdin)."""
+    from flowllama.db import migrate
+    from flowllama.platform import build_platform
+    from flowllama.services import users
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(data_dir=data_dir)
+    platform = build_platform(settings)
+    migrate.upgrade(settings.effective_database_url)
+    try:
+        with platform.db.session() as session:
+            user = users.create_user(session, email, password, is_admin=admin)
+    except ClientError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    finally:
+        platform.close()
+    role = "administrator" if admin else "user"
+    console.print(f"Created {role} [bold]{user.email}[/] (id {user.id})")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from flowllama import __version__
+
+    console.print(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:
+        err.print(f"[red]Configuration error:[/] {exc}")
+        sys.exit(2)

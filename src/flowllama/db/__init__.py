@@ -1,0 +1,1 @@
+"""Database: tables, engine/session and Alembic migrations."""

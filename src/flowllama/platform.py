@@ -1,0 +1,37 @@
+"""The process-wide objects every role shares: settings, database, auth config, mailer.
+
+Built once at start-up by :func:`build_platform` and handed to the API, agent and monitor, so
+nothing reads the environment or opens a database at import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flowllama.db.session import Database
+from flowllama.services.auth import AuthConfig
+from flowllama.services.mailer import Mailer, build_mailer
+from flowllama.settings import Settings
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    db: Database
+    auth: AuthConfig
+    mailer: Mailer
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_platform(settings: Settings, *, db: Database | None = None) -> Platform:
+    """Resolve secrets (refusing weak ones in production) and open the database."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    auth = AuthConfig.from_settings(settings)
+    return Platform(
+        settings=settings,
+        db=db or Database(settings.effective_database_url),
+        auth=auth,
+        mailer=build_mailer(settings),
+    )

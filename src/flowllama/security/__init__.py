@@ -1,0 +1,1 @@
+"""Password hashing, opaque tokens and JWTs."""

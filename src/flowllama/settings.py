@@ -1,0 +1,129 @@
+"""One settings tree for every role.
+
+Environment variables use the ``FLOWLLAMA_`` prefix and ``__`` for nesting
+(``FLOWLLAMA_AUTH__ACCESS_TOKEN_TTL_S=600``). Build it with :func:`get_settings`, never at import
+time, so tests and the CLI can change the environment first. ``docs/configuration.md`` lists
+every field with its default; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from flowllama.errors import ConfigError
+
+MIN_JWT_SECRET_LENGTH = 32
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "change_me", "secret", "jwt-secret", "placeholder", "example",
+     "replace-me", "replaceme", "xxx", "todo", "development", "insecure"}
+)
+
+
+class AuthSettings(BaseModel):
+    """Tokens, passwords and login throttling."""
+
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_s: int = Field(900, ge=30)
+    refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=60)
+    reset_token_ttl_s: int = Field(3600, ge=60)
+    login_max_failures: int = Field(5, ge=1)
+    login_window_s: int = Field(300, ge=1)
+
+
+class MailSettings(BaseModel):
+    """Outgoing mail. Without ``smtp_host`` mail goes to ``<data_dir>/outbox/``."""
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    from_address: str = "FlowLlama <no-reply@flowllama.local>"
+
+
+class Settings(BaseSettings):
+    """Root of the settings tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FLOWLLAMA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".flowllama")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    web_origins: list[str] = Field(default_factory=list)
+    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    mail: MailSettings = Field(default_factory=MailSettings)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database, or SQLite under the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'flowllama.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        """Base URL put in links that leave the process (password-reset mail)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def jwt_secret(self) -> str:
+        """The JWT signing secret; refuses weak ones outside development.
+
+        In development and test a missing secret is generated once and kept in
+        ``<data_dir>/jwt_secret`` with mode 0600, so tokens survive a restart.
+        """
+        configured = self.auth.jwt_secret.get_secret_value() if self.auth.jwt_secret else None
+        if configured is not None and _is_strong(configured):
+            return configured
+        if self.env == "production":
+            raise ConfigError(
+                "FLOWLLAMA_AUTH__JWT_SECRET must be set to a random string of at least "
+                f"{MIN_JWT_SECRET_LENGTH} characters in production (it is missing, short or a "
+                "placeholder)"
+            )
+        if configured is not None:
+            raise ConfigError(
+                f"FLOWLLAMA_AUTH__JWT_SECRET is too weak (needs {MIN_JWT_SECRET_LENGTH}+ characters, "
+                "not a placeholder); unset it to have one generated in the data dir"
+            )
+        return _stored_secret(self.data_dir / "jwt_secret")
+
+
+def _is_strong(secret: str) -> bool:
+    return len(secret) >= MIN_JWT_SECRET_LENGTH and secret.strip().lower() not in PLACEHOLDER_SECRETS
+
+
+def _stored_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    secret = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must agree on one secret.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""The static web UI, served by the API and exportable to any static host."""

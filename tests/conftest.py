@@ -1,0 +1,95 @@
+"""Shared fixtures. Every database test runs on SQLite and on the machine's PostgreSQL.
+
+PostgreSQL comes from ``FLOWLLAMA_TEST_POSTGRES_URL`` (default: 127.0.0.1:5432, database
+``test``, trust auth). Each test session migrates a private schema there, so parallel runs
+never collide. Under CI (``CI=true``) an unreachable PostgreSQL fails the run instead of
+skipping, so the PostgreSQL variant cannot silently disappear.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from flowllama.api.app import create_app
+from flowllama.db import migrate
+from flowllama.db.session import Database
+from flowllama.db.tables import Base
+from flowllama.platform import Platform, build_platform
+from flowllama.server import ALL_ROLES
+from flowllama.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "FLOWLLAMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    schema = f"fl_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # OperationalError of whichever driver
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise RuntimeError(f"PostgreSQL is required under CI: {exc}") from exc
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    """A migrated database of each kind, shared by the session (tables emptied per test)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'flowllama.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    for url in _postgres_schema_url():
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def database(db_url: str) -> Iterator[Database]:
+    db = Database(db_url)
+    with db.engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(
+        env="test", data_dir=tmp_path / "data", database_url=db_url,
+        auth={"jwt_secret": TEST_JWT_SECRET},  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def platform(settings: Settings, database: Database) -> Iterator[Platform]:
+    built = build_platform(settings, db=database)
+    yield built
+
+
+@pytest.fixture
+def client(platform: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(platform, ALL_ROLES)) as test_client:
+        yield test_client
