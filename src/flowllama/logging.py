@@ -20,8 +20,24 @@ def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any])
     return redact(dict(event))
 
 
+class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stdout`` is now (test capture and reloads replace it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _print_logger(*_args: Any) -> structlog.PrintLogger:
+    return structlog.PrintLogger(file=sys.stdout)
+
+
 def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None:
-    """Route structlog and the standard library's logging through one JSON renderer."""
+    """Route structlog and the standard library's logging through one JSON renderer (stdout)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -34,11 +50,11 @@ def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None
     structlog.configure(
         processors=[*shared, _redact_processor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_print_logger,
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(role=role)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

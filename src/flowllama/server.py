@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
+from types import FrameType
 
 import uvicorn
 from rich.console import Console
@@ -32,8 +34,16 @@ def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) ->
         url = f"http://{settings.host}:{settings.port}"
         console.print(f"[bold green]FlowLlama[/] {' + '.join(roles)} on [link={url}]{url}[/link]")
         console.print(f"  data dir: {settings.data_dir}  database: {_db_label(settings)}")
-    # uvicorn installs SIGINT/SIGTERM handlers and drains connections before returning.
+    # uvicorn handles SIGINT/SIGTERM by draining connections, then re-raises the signal under
+    # whatever handler was there before it. By then shutdown is complete, so that handler does
+    # nothing and the process exits 0, as a service manager expects of a clean stop.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _after_graceful_shutdown)
     server.run()
+
+
+def _after_graceful_shutdown(_signum: int, _frame: FrameType | None) -> None:
+    return None
 
 
 def _db_label(settings: Settings) -> str:

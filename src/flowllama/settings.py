@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     web_origins: list[str] = Field(default_factory=list)
-    auth: AuthSettings = Field(default_factory=AuthSettings)  # type: ignore[arg-type]
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
 
     @property
@@ -96,14 +96,16 @@ class Settings(BaseSettings):
             )
         if configured is not None:
             raise ConfigError(
-                f"FLOWLLAMA_AUTH__JWT_SECRET is too weak (needs {MIN_JWT_SECRET_LENGTH}+ characters, "
-                "not a placeholder); unset it to have one generated in the data dir"
+                "FLOWLLAMA_AUTH__JWT_SECRET is too weak (needs "
+                f"{MIN_JWT_SECRET_LENGTH}+ characters, not a placeholder); unset it to have one "
+                "generated in the data dir"
             )
         return _stored_secret(self.data_dir / "jwt_secret")
 
 
 def _is_strong(secret: str) -> bool:
-    return len(secret) >= MIN_JWT_SECRET_LENGTH and secret.strip().lower() not in PLACEHOLDER_SECRETS
+    lowered = secret.strip().lower()
+    return len(secret) >= MIN_JWT_SECRET_LENGTH and lowered not in PLACEHOLDER_SECRETS
 
 
 def _stored_secret(path: Path) -> str:

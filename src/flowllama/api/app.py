@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
-
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from flowllama import __version__
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.routers import auth, health
 from flowllama.platform import Platform
-
-STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+from flowllama.web.pages import mount_web
 
 
 def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
@@ -37,8 +33,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     app.include_router(health.router)
     if "api" in roles:
         app.include_router(auth.router)
-        if STATIC_DIR.is_dir():
-            app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
+        mount_web(app)
     if platform.settings.web_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=platform.settings.web_origins,

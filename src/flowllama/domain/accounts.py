@@ -54,5 +54,5 @@ class RegisteredOut(BaseModel):
 class TokenPairOut(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int

@@ -58,7 +58,7 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 def _issue(session: Session, cfg: AuthConfig, user: User, family_id: str) -> TokenPair:

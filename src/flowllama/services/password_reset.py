@@ -21,7 +21,7 @@ from flowllama.services.auth import revoke_all
 from flowllama.services.mailer import Mailer
 from flowllama.services.users import get_by_email
 
-INVALID_TOKEN = "This reset link is invalid or has expired; request a new one"
+INVALID_TOKEN = "This reset link is invalid or has expired; request a new one"  # noqa: S105
 
 
 def request_reset(

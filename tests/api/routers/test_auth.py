@@ -8,9 +8,9 @@ from pathlib import Path
 
 import jwt
 import pytest
-from factories import STRONG_PASSWORD, bearer, register_and_login
 from fastapi.testclient import TestClient
 
+from factories import STRONG_PASSWORD, bearer, register_and_login
 from flowllama.platform import Platform
 
 

@@ -1,0 +1,44 @@
+"""One error body everywhere; no stack traces; never a 500 for bad input."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from flowllama.api.app import create_app
+from flowllama.platform import Platform
+
+
+def test_unknown_route_is_json_404(client: TestClient) -> None:
+    for path in ("/api/nope", "/nope/at/all", "/v1/whatever"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.json() == {"error": {"code": "not_found", "message": "Not found"}}
+
+
+def test_wrong_method_is_json_405(client: TestClient) -> None:
+    response = client.get("/api/auth/login")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unexpected_error_is_500_without_trace(platform: Platform) -> None:
+    app = create_app(platform)
+
+    @app.get("/api/explode")
+    def explode() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/api/explode", headers={"X-Request-ID": "req-123"})
+    assert response.status_code == 500
+    body = response.json()
+    assert body == {"error": {"code": "internal_error", "message": "Internal server error",
+                              "request_id": "req-123"}}
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_wrong_content_type_is_422(client: TestClient) -> None:
+    response = client.post("/api/auth/login", content=b"email=a", headers={
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 422

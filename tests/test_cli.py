@@ -1,0 +1,58 @@
+"""The command line: db upgrade, user create, serve's role checks, version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from flowllama import __version__
+from flowllama.cli import app
+from flowllama.db.session import Database
+from flowllama.db.tables import User
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, db_url: str, database: Database) -> dict[str, str]:
+    return {"FLOWLLAMA_DATA_DIR": str(tmp_path), "FLOWLLAMA_DATABASE_URL": db_url}
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["version"])
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
+    for _ in range(2):
+        result = runner.invoke(app, ["db", "upgrade"], env=env)
+        assert result.exit_code == 0, result.output
+
+
+def test_user_create_admin(env: dict[str, str], database: Database) -> None:
+    result = runner.invoke(
+        app, ["user", "create", "--email", "Root@Example.com", "--admin", "--password-stdin"],
+        input="a long admin passphrase\n", env=env,
+    )
+    assert result.exit_code == 0, result.output
+    assert "root@example.com" in result.output
+    with database.session() as session:
+        user = session.scalars(select(User)).one()
+    assert user.is_admin
+    assert "passphrase" not in user.password_hash
+
+
+def test_user_create_rejects_weak_password(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["user", "create", "--email", "a@example.com",
+                                 "--password-stdin"], input="short\n", env=env)
+    assert result.exit_code == 1
+    assert "at least 10" in result.output
+
+
+def test_serve_unknown_role() -> None:
+    result = runner.invoke(app, ["serve", "kitchen"])
+    assert result.exit_code == 2

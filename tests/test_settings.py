@@ -1,0 +1,62 @@
+"""Settings: env prefix and nesting, JWT secret rules per environment."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from flowllama.errors import ConfigError
+from flowllama.settings import Settings
+
+
+def test_env_prefix_and_nesting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("FLOWLLAMA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FLOWLLAMA_PORT", "9001")
+    monkeypatch.setenv("FLOWLLAMA_AUTH__ACCESS_TOKEN_TTL_S", "120")
+    settings = Settings()
+    assert settings.data_dir == tmp_path
+    assert settings.port == 9001
+    assert settings.auth.access_token_ttl_s == 120
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'flowllama.db'}"
+
+
+def test_database_url_selects_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWLLAMA_DATABASE_URL", "postgresql+psycopg://u@db/flowllama")
+    assert Settings().effective_database_url == "postgresql+psycopg://u@db/flowllama"
+
+
+def test_secrets_are_not_printed(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, auth={"jwt_secret": "s" * 40})  # type: ignore[arg-type]
+    assert "s" * 40 not in repr(settings)
+
+
+@pytest.mark.parametrize("secret", [None, "short", "changeme", "x" * 31])
+def test_production_refuses_weak_secret(tmp_path: Path, secret: str | None) -> None:
+    auth = {"jwt_secret": secret} if secret is not None else {}
+    settings = Settings(env="production", data_dir=tmp_path, auth=auth)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        settings.jwt_secret()
+
+
+def test_production_accepts_strong_secret(tmp_path: Path) -> None:
+    strong = "k3y-" + "r" * 40
+    settings = Settings(env="production", data_dir=tmp_path,
+                        auth={"jwt_secret": strong})  # type: ignore[arg-type]
+    assert settings.jwt_secret() == strong
+
+
+def test_development_generates_and_keeps_secret(tmp_path: Path) -> None:
+    first = Settings(data_dir=tmp_path).jwt_secret()
+    second = Settings(data_dir=tmp_path).jwt_secret()
+    assert first == second
+    assert len(first) >= 32
+    mode = stat.S_IMODE((tmp_path / "jwt_secret").stat().st_mode)
+    assert mode == 0o600
+
+
+def test_development_refuses_weak_explicit_secret(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, auth={"jwt_secret": "weak"})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError):
+        settings.jwt_secret()
