@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from factories import STRONG_PASSWORD
 from fastapi.testclient import TestClient
 
+from factories import STRONG_PASSWORD
 from flowllama.logging import configure_logging, get_logger
 from flowllama.platform import Platform
 

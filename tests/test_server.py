@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from factories import STRONG_PASSWORD
 
 pytestmark = pytest.mark.slow
