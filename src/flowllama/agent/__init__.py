@@ -1,0 +1,1 @@
+"""The deployment agent: level-triggered reconcile of desired vs observed state."""
