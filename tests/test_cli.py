@@ -56,3 +56,11 @@ def test_user_create_rejects_weak_password(env: dict[str, str]) -> None:
 def test_serve_unknown_role() -> None:
     result = runner.invoke(app, ["serve", "kitchen"])
     assert result.exit_code == 2
+
+
+def test_dev_make_test_model(tmp_path: Path) -> None:
+    target = tmp_path / "tiny.gguf"
+    result = runner.invoke(app, ["dev", "make-test-model", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_size > 1000
+    assert target.read_bytes()[:4] == b"GGUF"

@@ -15,8 +15,10 @@ from flowllama.settings import Settings
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 user_app = typer.Typer(no_args_is_help=True, help="User accounts")
+dev_app = typer.Typer(no_args_is_help=True, help="Developer tools")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+app.add_typer(dev_app, name="dev")
 
 console = Console()
 err = Console(stderr=True)
@@ -114,6 +116,18 @@ def user_create(
         platform.close()
     role = "administrator" if admin else "user"
     console.print(f"Created {role} [bold]{user.email}[/] (id {user.id})")
+
+
+@dev_app.command("make-test-model")
+def make_test_model(
+    path: Annotated[Path, typer.Argument(help="Where to write the .gguf file")],
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes)")] = 0,
+) -> None:
+    """Write the tiny random-weight llama GGUF the tests serve with llama.cpp."""
+    from flowllama.devtools.tiny_model import write_tiny_model
+
+    written = write_tiny_model(path.expanduser(), seed=seed)
+    console.print(f"Wrote {written} ({written.stat().st_size:,} bytes)")
 
 
 @app.command()

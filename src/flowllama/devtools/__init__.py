@@ -1,0 +1,1 @@
+"""Developer tools: things that help build and test FlowLlama, never used to serve users."""

@@ -1,0 +1,133 @@
+"""A small fake of Ollama's HTTP API for runtime tests, on loopback only.
+
+It speaks the documented shapes of ``GET /api/tags``, ``POST /api/pull`` (an NDJSON progress
+stream, or an error) and ``POST /api/generate`` (an empty prompt loads the model), and records
+every request. ``GET /fake/env`` returns the ``OLLAMA_*`` variables the process sees (and whether
+a secret leaked in), so a test that runs it as the ``ollama`` executable can check the
+environment the runtime built. Run as a script: ``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LAYERS = {"sha256:aaa": 1000, "sha256:bbb": 3000}
+
+
+def pull_lines(model: str) -> tuple[int, list[Any]]:
+    """The HTTP status and lines Ollama would send when pulling ``model``."""
+    if model.startswith("missing"):
+        return 200, [{"status": "pulling manifest"},
+                     {"error": "pull model manifest: file does not exist"}]
+    if model.startswith("broken"):
+        return 500, [{"error": "write /models/blobs: no space left on device"}]
+    if model.startswith("truncated"):
+        return 200, [{"status": "pulling manifest"}]
+    if model.startswith("garbage"):
+        return 200, [{"status": "pulling manifest"}, "<html>proxy error</html>"]
+    lines: list[Any] = [{"status": "pulling manifest"}]
+    lines += [{"status": f"pulling {d}", "digest": d, "total": t} for d, t in LAYERS.items()]
+    for share in (2, 1):  # both layers half done, then both done, interleaved
+        lines += [{"status": f"pulling {d}", "digest": d, "total": t, "completed": t // share}
+                  for d, t in LAYERS.items()]
+    lines += [{"status": "verifying sha256 digest"}, {"status": "writing manifest"},
+              {"status": "success"}]
+    return 200, lines
+
+
+class FakeOllama(ThreadingHTTPServer):
+    """The server; ``requests`` lists ``(path, json body)`` of every POST."""
+
+    daemon_threads = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__((host, port), _Handler)
+        self.requests: list[tuple[str, dict[str, Any]]] = []
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: FakeOllama
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_GET(self) -> None:
+        if self.path == "/api/tags":
+            self._json(200, {"models": []})
+        elif self.path == "/fake/env":
+            env = {k: v for k, v in os.environ.items() if k.startswith("OLLAMA_")}
+            self._json(200, {"env": env, "secret_leaked": "FLOWLLAMA_JWT_SECRET" in os.environ})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.server.requests.append((self.path, body))
+        if self.path == "/api/pull":
+            self._pull(str(body.get("model", "")))
+        elif self.path == "/api/generate":
+            self._json(200, {"model": body.get("model"), "response": "", "done": True,
+                             "done_reason": "load"})
+        else:
+            self._json(404, {"error": "not found"})
+
+    def _pull(self, model: str) -> None:
+        status, lines = pull_lines(model)
+        if status != 200:
+            self._json(status, lines[0])
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        for line in lines:
+            text = line if isinstance(line, str) else json.dumps(line)
+            self.wfile.write(text.encode() + b"\n")
+            self.wfile.flush()
+
+    def _json(self, status: int, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@contextmanager
+def running(server: FakeOllama) -> Iterator[FakeOllama]:
+    """Serve on a background thread for the duration of the block."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def main(argv: list[str]) -> int:
+    """``serve``: listen on ``$OLLAMA_HOST`` (host:port) until terminated, like Ollama."""
+    if argv != ["serve"]:
+        print("usage: ollama serve", file=sys.stderr)
+        return 2
+    host, _, port = os.environ["OLLAMA_HOST"].rpartition(":")
+    FakeOllama(host, int(port)).serve_forever(poll_interval=0.05)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
