@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,24 @@ def test_dev_make_test_model(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 1000
     assert target.read_bytes()[:4] == b"GGUF"
+
+
+def test_estimate_table_and_json(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    table = runner.invoke(app, ["estimate", "llama3.1:8b", "--context", "8192", "--spot", "high"],
+                          env=env)
+    assert table.exit_code == 0, table.output
+    assert "AWS" in table.output and "GCP" in table.output
+    assert "$/month" in table.output
+    as_json = runner.invoke(app, ["estimate", "llama3.2:1b", "--gpu", "L4", "--json"], env=env)
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.output)
+    assert body["recommended"]["gpu"] == "L4"
+    assert body["source"] == "snapshot"
+
+
+def test_estimate_unknown_model_exits_1(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["estimate", "llama3.1:9b"],
+                           env={"FLOWLLAMA_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert "llama3.1:8b" in result.output

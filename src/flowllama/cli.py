@@ -16,6 +16,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: O
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 user_app = typer.Typer(no_args_is_help=True, help="User accounts")
 dev_app = typer.Typer(no_args_is_help=True, help="Developer tools")
+pricing_app = typer.Typer(no_args_is_help=True, help="Cloud prices")
+app.add_typer(pricing_app, name="pricing")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
@@ -116,6 +118,58 @@ def user_create(
         platform.close()
     role = "administrator" if admin else "user"
     console.print(f"Created {role} [bold]{user.email}[/] (id {user.id})")
+
+
+@app.command()
+def estimate(
+    model: Annotated[str, typer.Argument(help="Model tag, e.g. llama3.1:8b or local/<stem>")],
+    context: Annotated[int | None, typer.Option("--context", help="Context size")] = None,
+    parallel: Annotated[int, typer.Option(help="Parallel request slots")] = 1,
+    spot: Annotated[str, typer.Option(help="Spot tolerance: none | low | high")] = "none",
+    gpu: Annotated[str, typer.Option(help="auto | none | T4 | L4 | A10G | A100 | H100 ...")
+                   ] = "auto",
+    clouds: Annotated[str, typer.Option(help="Comma-separated clouds")] = "aws,gcp",
+    regions: Annotated[str | None, typer.Option(help="Comma-separated regions")] = None,
+    instance_type: Annotated[str | None, typer.Option(help="Pin an instance type")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Size MODEL and show where it runs cheapest (AWS vs GCP, hourly and monthly)."""
+    import json
+
+    from flowllama.catalog.optimizer import parse_request
+    from flowllama.domain.pricing import EstimateQuery
+    from flowllama.estimate_report import render_estimate
+    from flowllama.services.catalog import CatalogService, result_json
+
+    settings = _settings(data_dir=data_dir)
+    service = CatalogService(settings.data_dir, settings.effective_models_dir)
+    query = EstimateQuery(model=model, context_size=context, parallel=parallel,
+                          spot_tolerance=spot, gpu=gpu, clouds=clouds, regions=regions,
+                          instance_type=instance_type)
+    try:
+        result = result_json(service.estimate(parse_request(query.as_request_data())))
+    except ClientError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        render_estimate(console, result)
+
+
+@pricing_app.command("refresh")
+def pricing_refresh(data_dir: DataDirOpt = None,
+                    force: Annotated[bool, typer.Option(help="Ignore the 15-minute cache")] = False
+                    ) -> None:
+    """Fetch live AWS and GCP prices where credentials exist; others keep the snapshot."""
+    from flowllama.catalog.refresh import refresh_prices
+
+    settings = _settings(data_dir=data_dir)
+    with console.status("Fetching prices from AWS and GCP..."):
+        catalog = refresh_prices(data_dir=settings.data_dir, force=force)
+    for cloud, status in sorted(catalog.clouds.items()):
+        console.print(f"{cloud}: [bold]{status.source}[/] as of {status.as_of} {status.detail}")
 
 
 @dev_app.command("make-test-model")

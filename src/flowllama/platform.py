@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from flowllama.db.session import Database
 from flowllama.services.auth import AuthConfig
+from flowllama.services.catalog import CatalogService
 from flowllama.services.mailer import Mailer, build_mailer
 from flowllama.settings import Settings
 
@@ -20,6 +21,7 @@ class Platform:
     db: Database
     auth: AuthConfig
     mailer: Mailer
+    catalog: CatalogService
 
     def close(self) -> None:
         self.db.dispose()
@@ -34,4 +36,5 @@ def build_platform(settings: Settings, *, db: Database | None = None) -> Platfor
         db=db or Database(settings.effective_database_url),
         auth=auth,
         mailer=build_mailer(settings),
+        catalog=CatalogService(settings.data_dir, settings.effective_models_dir),
     )

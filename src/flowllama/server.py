@@ -13,6 +13,7 @@ from flowllama.api.app import create_app
 from flowllama.db import migrate
 from flowllama.logging import configure_logging
 from flowllama.platform import build_platform
+from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 
 ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
@@ -23,6 +24,8 @@ def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) ->
     configure_logging(role="+".join(roles), level=settings.log_level, fmt=settings.log_format)
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
+    with platform.db.session() as session:
+        sync_models_table(session, platform.catalog)
     app = create_app(platform, roles)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None,

@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default_factory=lambda: Path.home() / ".flowllama")
     database_url: str | None = None
+    models_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     public_url: str | None = None
@@ -73,6 +74,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'flowllama.db'}"
+
+    @property
+    def effective_models_dir(self) -> Path:
+        """Where local GGUF files are offered as ``local/<stem>`` models."""
+        return self.models_dir or self.data_dir / "models"
 
     @property
     def effective_public_url(self) -> str:

@@ -15,6 +15,7 @@ from flowllama.errors import InvalidInput
 # 4.7 GB / 7.62 B (deepseek-r1:7b) = 4.94. Q5_K_M adds one bit to each K block (5.5 vs 4.5).
 _MIXED_BITS = {"Q4_K_M": 4.9, "Q5_K_M": 5.7}
 _BLOCK_TYPES = {
+    "F32": gguf.GGMLQuantizationType.F32,
     "F16": gguf.GGMLQuantizationType.F16,
     "BF16": gguf.GGMLQuantizationType.BF16,
     "Q8_0": gguf.GGMLQuantizationType.Q8_0,
@@ -55,10 +56,10 @@ def scaled_weight_bytes(size_bytes: int, from_quantization: str, to_quantization
     An unknown source quantization (e.g. an IQ type read from a local file) cannot be scaled,
     so only its own quantization is accepted for it.
     """
-    target = normalize_quantization(to_quantization)
     source = from_quantization.upper()
-    if source == target:
+    if to_quantization.strip().upper() == source:  # sized as stored: any type will do
         return size_bytes
+    target = normalize_quantization(to_quantization)
     if source not in BITS_PER_WEIGHT:
         raise InvalidInput(
             f"This model is stored as {from_quantization}; it can only be sized as is",
