@@ -1,0 +1,168 @@
+"""Stacks: a Terraform module on disk plus what FlowLlama feeds it and reads back.
+
+A :class:`StackDefinition` renders the root module of a deployment's workspace as a Python dict
+(written as ``main.tf.json``): typed variables, one ``module "stack"`` call of the stack's source
+directory, and its outputs re-exported. User text never enters this dict; it travels only in
+``terraform.tfvars.json`` (:func:`stack_variables`), so Terraform never interpolates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowllama.providers.base import Capability, DeploymentSpec, Placement
+from flowllama.providers.naming import resource_labels, resource_name, resource_tags
+
+MODULE_NAME = "stack"
+META_OUTPUT = "flowllama"
+STANDARD_OUTPUTS = ("instance_id", "public_ip", "endpoint_url")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class StackDefinition:
+    """One kind of deployment infrastructure (one cloud), as a module and its interface.
+
+    ``variables`` maps each module input to its Terraform type constraint; ``outputs`` are the
+    module outputs read back (``instance_id``/``public_ip``/``endpoint_url`` fill
+    :class:`~flowllama.providers.base.ResourceState`; a ``running`` output, if any, too).
+    ``stop_variable`` names the bool input that powers the server off for stop/start.
+    """
+
+    name: str
+    cloud: str
+    source: Path
+    variables: Mapping[str, str]
+    outputs: tuple[str, ...] = STANDARD_OUTPUTS
+    sensitive_outputs: frozenset[str] = frozenset()
+    features: frozenset[Capability] = frozenset()
+    stop_variable: str | None = None
+    required_version: str = ">= 1.5.0"
+
+    def __post_init__(self) -> None:
+        names = [*self.variables, *self.outputs]
+        bad = [name for name in names if not _IDENTIFIER.fullmatch(name) or name == META_OUTPUT]
+        if bad:
+            raise ValueError(f"stack {self.name!r}: invalid variable/output names {bad}")
+        if self.stop_variable is not None and self.stop_variable not in self.variables:
+            raise ValueError(f"stack {self.name!r}: stop_variable is not a declared variable")
+
+    def root_module(
+        self, workspace: Path, backend_type: str, provided: Iterable[str]
+    ) -> dict[str, Any]:
+        """The workspace's ``main.tf.json`` as a dict (only identifiers and paths, no values).
+
+        Only the ``provided`` variables are declared and passed on; the module's own defaults
+        cover the rest.
+        """
+        source = os.path.relpath(self.source.resolve(), workspace.resolve())
+        passed = [name for name in self.variables if name in set(provided)]
+        variables: dict[str, Any] = {name: {"type": self.variables[name]} for name in passed}
+        # Metadata and values kept in state as an output, so a fresh host can rebuild a handle
+        # (and the workspace) from remote state alone.
+        variables[META_OUTPUT] = {"type": "any"}
+        module: dict[str, Any] = {"source": source if source.startswith(".") else f"./{source}"}
+        module.update({name: f"${{var.{name}}}" for name in passed})
+        outputs: dict[str, Any] = {
+            name: {
+                "value": f"${{module.{MODULE_NAME}.{name}}}",
+                "sensitive": name in self.sensitive_outputs,
+            }
+            for name in self.outputs
+        }
+        outputs[META_OUTPUT] = {
+            "value": {
+                "meta": f"${{var.{META_OUTPUT}}}",
+                "variables": {name: f"${{var.{name}}}" for name in passed},
+            }
+        }
+        return {
+            "terraform": {
+                "required_version": self.required_version,
+                "backend": {backend_type: {}},
+            },
+            "variable": variables,
+            "module": {MODULE_NAME: module},
+            "output": outputs,
+        }
+
+
+def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, Any]:
+    """Every value FlowLlama offers a stack; a stack takes the ones it declares."""
+    return {
+        "deployment_name": resource_name(spec.deployment_id),
+        "deployment_id": spec.deployment_id,
+        "user_id": spec.user_id,
+        "display_name": spec.name,
+        "model": spec.model,
+        "context_size": spec.context_size,
+        "parallel": spec.parallel,
+        "runtime": spec.runtime,
+        "region": placement.region,
+        "zone": placement.zone,
+        "instance_type": placement.instance_type,
+        "spot": placement.spot,
+        "gpu": placement.gpu,
+        "gpu_count": placement.gpu_count,
+        "tags": resource_tags(spec.deployment_id, spec.user_id),
+        "labels": resource_labels(spec.deployment_id, spec.user_id),
+        "running": True,
+    }
+
+
+def stack_variables(
+    stack: StackDefinition, spec: DeploymentSpec, placement: Placement
+) -> dict[str, Any]:
+    """The values for ``terraform.tfvars.json``: declared common values, then declared extras.
+
+    ``spec.extra`` can fill a declared variable FlowLlama does not compute, never override one
+    it does (names and tags must stay derived from the deployment id). Values must be JSON.
+    """
+    common = common_variables(spec, placement)
+    values = {name: value for name, value in common.items() if name in stack.variables}
+    values.update(
+        {
+            name: value
+            for name, value in spec.extra.items()
+            if name in stack.variables and name not in common
+        }
+    )
+    json.dumps(values, allow_nan=False)  # fail here, not inside Terraform, on a non-JSON value
+    return values
+
+
+def terraform_data_stack(source: Path) -> StackDefinition:
+    """The ``terraform_data``-only stack in ``deploy/terraform/stacks/test`` (cloud ``test``).
+
+    It needs no provider download or cloud, so the real engine can init, plan, apply, fail halfway
+    (``fail_after_first``) and destroy in tests and smoke checks.
+    """
+    return StackDefinition(
+        name="test",
+        cloud="test",
+        source=source,
+        variables={
+            "deployment_name": "string",
+            "display_name": "string",
+            "model": "string",
+            "context_size": "number",
+            "region": "string",
+            "instance_type": "string",
+            "spot": "bool",
+            "tags": "map(string)",
+            "running": "bool",
+            "fail_after_first": "bool",
+            "failure_message": "string",
+            "apply_delay_seconds": "number",
+        },
+        outputs=(*STANDARD_OUTPUTS, "running", "echo"),
+        features=frozenset({Capability.GPU, Capability.SPOT, Capability.STOP_START,
+                            Capability.ADOPT}),
+        stop_variable="running",
+    )

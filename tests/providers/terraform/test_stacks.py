@@ -1,0 +1,65 @@
+"""Rendering a stack's root module and its variable values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from flowllama.providers import DeploymentSpec, Placement
+from flowllama.providers.terraform import StackDefinition, terraform_data_stack
+from flowllama.providers.terraform.stacks import META_OUTPUT, stack_variables
+
+SPEC = DeploymentSpec(deployment_id="abc", user_id="u1", name='x"${evil}', model="m",
+                      context_size=4096, extra={"fail_after_first": True, "tags": {"a": "b"},
+                                                "deployment_name": "fl-someone-else",
+                                                "not_declared": 1})
+PLACEMENT = Placement(cloud="test", region="local", instance_type="t")
+
+
+def test_root_module_calls_the_stack_with_only_the_given_variables(tmp_path: Path) -> None:
+    stack = terraform_data_stack(tmp_path / "stacks" / "test")
+    workspace = tmp_path / "ws" / "fl-abc"
+    root = stack.root_module(workspace, "s3", ["deployment_name", "model"])
+
+    assert root["terraform"]["backend"] == {"s3": {}}
+    assert root["module"]["stack"] == {
+        "source": "../../stacks/test",
+        "deployment_name": "${var.deployment_name}",
+        "model": "${var.model}",
+    }
+    assert set(root["variable"]) == {"deployment_name", "model", META_OUTPUT}
+    assert root["output"]["endpoint_url"] == {"value": "${module.stack.endpoint_url}",
+                                               "sensitive": False}
+    assert root["output"][META_OUTPUT]["value"]["variables"]["model"] == "${var.model}"
+
+
+def test_variables_are_declared_values_and_extras_cannot_override_names(tmp_path: Path) -> None:
+    values = stack_variables(terraform_data_stack(tmp_path), SPEC, PLACEMENT)
+
+    assert values["deployment_name"] == "fl-abc"
+    assert values["tags"]["flowllama:deployment"] == "abc"
+    assert values["display_name"] == 'x"${evil}'
+    assert values["fail_after_first"] is True
+    assert "not_declared" not in values and "user_id" not in values
+
+
+def test_user_text_never_reaches_the_root_module(tmp_path: Path) -> None:
+    stack = terraform_data_stack(tmp_path)
+    values = stack_variables(stack, SPEC, PLACEMENT)
+    rendered = json.dumps(stack.root_module(tmp_path / "ws", "local", values))
+    assert "evil" not in rendered
+
+
+def test_non_json_extra_values_are_refused(tmp_path: Path) -> None:
+    spec = DeploymentSpec(deployment_id="abc", user_id="u1", name="n", model="m",
+                          context_size=1, extra={"failure_message": object()})
+    with pytest.raises(TypeError):
+        stack_variables(terraform_data_stack(tmp_path), spec, PLACEMENT)
+
+
+@pytest.mark.parametrize("name", ["bad-name", "Upper", "x}${y", META_OUTPUT])
+def test_stack_interface_names_must_be_identifiers(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ValueError, match="invalid"):
+        StackDefinition("s", "test", tmp_path, {name: "string"})
