@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowllama.errors import ConfigError
+from flowllama.queue.config import QueueSettings
 
 MIN_JWT_SECRET_LENGTH = 32
 PLACEHOLDER_SECRETS = frozenset(
@@ -48,6 +49,19 @@ class MailSettings(BaseModel):
     from_address: str = "FlowLlama <no-reply@flowllama.local>"
 
 
+class AgentSettings(BaseModel):
+    """The deployment agent: how many workers, how long a row lease lasts, how often to sweep.
+
+    ``workers`` applies to ``flowllama up`` and is the default of ``serve agent --workers``.
+    """
+
+    workers: int = Field(2, ge=1, le=64)
+    lease_s: int = Field(600, ge=10)
+    poll_s: float = Field(1.0, gt=0)
+    sweep_interval_s: float = Field(30.0, gt=0)
+    local_health_timeout_s: float = Field(600.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -67,6 +81,8 @@ class Settings(BaseSettings):
     web_origins: list[str] = Field(default_factory=list)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @property
     def effective_database_url(self) -> str:
