@@ -1,0 +1,228 @@
+"""Level-triggered reconcile: read the row, take the next step towards the desired state,
+write what happened, repeat until the row is where the user wants it or must wait.
+
+Rules (``docs/agent.md``): the deployment's lease is held throughout; no provisioner call
+runs inside a database transaction; each step is safe to repeat after a crash, because
+provisioners adopt what already exists for the deployment (``find``/idempotent ``create``)
+and ``destroy`` is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from flowllama.agent import leases
+from flowllama.agent.lifecycle import Desired, Status, record, transition
+from flowllama.agent.placement import (
+    PROVISIONER_BY_CLOUD,
+    describe,
+    placements_for,
+    provisioner_kind,
+    spec_of,
+)
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance
+from flowllama.db.types import utcnow
+from flowllama.errors import NoCapacity, ProviderError
+from flowllama.logging import get_logger
+from flowllama.providers.base import Handle, Placement, Provisioner
+from flowllama.providers.registry import ProvisionerRegistry
+
+log = get_logger(__name__)
+
+MAX_STEPS = 12
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # the row matches its desired state (or is gone)
+    WAIT = "wait"  # something external must happen first; reconcile again later
+    BUSY = "busy"  # another agent holds the lease
+
+
+class LeaseLost(ProviderError):
+    """Our lease expired and someone else may be acting; stop without writing."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    deployment: Deployment
+    instances: list[Instance]
+
+
+Step = Callable[[Snapshot], Outcome | None]
+
+
+class Reconciler:
+    """Moves one deployment at a time towards its desired state."""
+
+    def __init__(self, db: Database, registry: ProvisionerRegistry, *, lease_s: float = 300,
+                 kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD) -> None:
+        self.db = db
+        self.registry = registry
+        self.lease_s = lease_s
+        self.kinds = kinds
+
+    def reconcile(self, deployment_id: str) -> Outcome:
+        token = leases.acquire(self.db, deployment_id, self.lease_s)
+        if token is None:
+            return Outcome.BUSY
+        try:
+            for _ in range(MAX_STEPS):
+                snapshot = self._load(deployment_id)
+                step = self._next_step(snapshot) if snapshot else None
+                if step is None or snapshot is None:
+                    return Outcome.DONE
+                outcome = step(snapshot)
+                if not leases.renew(self.db, deployment_id, token, self.lease_s):
+                    raise LeaseLost(f"lease on deployment {deployment_id} was lost")
+                if outcome is not None:
+                    return outcome
+            return Outcome.WAIT
+        finally:
+            leases.release(self.db, deployment_id, token)
+
+    def _load(self, deployment_id: str) -> Snapshot | None:
+        with self.db.session() as session:
+            deployment = session.get(Deployment, deployment_id)
+            if deployment is None:
+                return None
+            rows = session.scalars(select(Instance).where(
+                Instance.deployment_id == deployment_id, Instance.terminated_at.is_(None))).all()
+            return Snapshot(deployment, list(rows))
+
+    def _next_step(self, snap: Snapshot) -> Step | None:
+        desired, status = Desired(snap.deployment.desired_state), Status(snap.deployment.status)
+        if desired is Desired.DELETED:
+            if status is Status.DELETED:
+                return None
+            return self._teardown if status is Status.DELETING else self._begin_teardown
+        if desired is Desired.STOPPED or status is Status.STOPPING:
+            if status is Status.STOPPED:
+                return None
+            return self._teardown if status is Status.STOPPING else self._begin_teardown
+        return {
+            Status.PENDING: self._begin_provisioning,
+            Status.STOPPED: self._begin_provisioning,
+            Status.FAILED: self._begin_provisioning,
+            Status.PROVISIONING: self._provision,
+            Status.STARTING: self._check_started,
+        }.get(status)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    def _move(self, deployment_id: str, target: Status, reason: str,
+              message: str | None = None) -> None:
+        with self.db.session() as session:
+            deployment = session.get(Deployment, deployment_id)
+            assert deployment is not None
+            transition(session, deployment, target, reason, message=message)
+            if target is Status.DELETED:
+                deployment.deleted_at = utcnow()
+
+    def _begin_teardown(self, snap: Snapshot) -> None:
+        deleting = snap.deployment.desired_state == Desired.DELETED
+        target = Status.DELETING if deleting else Status.STOPPING
+        if snap.deployment.status == Status.PENDING and not deleting:
+            self._move(snap.deployment.id, Status.STOPPED, "stopped before provisioning")
+            return
+        self._move(snap.deployment.id, target, f"{target} requested")
+
+    def _teardown(self, snap: Snapshot) -> None:
+        """Destroy every instance (and anything adoptable left by a crash), then settle."""
+        for instance in snap.instances:
+            self._destroy(Handle.from_dict(instance.handle))
+            self._mark_terminated(instance.id)
+        for kind in self._kinds_for(snap.deployment):
+            orphan = self.registry.get(kind).find(spec_of(snap.deployment))
+            if orphan is not None:
+                self._destroy(orphan)
+        if snap.deployment.desired_state == Desired.DELETED:
+            self._move(snap.deployment.id, Status.DELETED, "all resources destroyed")
+        else:
+            self._move(snap.deployment.id, Status.STOPPED, "all resources destroyed")
+
+    def _destroy(self, handle: Handle) -> None:
+        self.registry.get(handle.kind).destroy(handle)
+
+    def _kinds_for(self, deployment: Deployment) -> set[str]:
+        kinds = {provisioner_kind(p, self.kinds) for p in placements_for(deployment)}
+        return {kind for kind in kinds if kind in self.registry.kinds()}
+
+    def _mark_terminated(self, instance_id: str) -> None:
+        with self.db.session() as session:
+            instance = session.get(Instance, instance_id)
+            if instance is not None and instance.terminated_at is None:
+                instance.terminated_at = utcnow()
+                instance.status = "terminated"
+
+    def _begin_provisioning(self, snap: Snapshot) -> None:
+        self._move(snap.deployment.id, Status.PROVISIONING, "provisioning towards running")
+
+    def _provision(self, snap: Snapshot) -> None:
+        """Adopt what a crashed step created, or create on the best placement that has room."""
+        if snap.instances:  # an instance row exists: creation already finished
+            self._move(snap.deployment.id, Status.STARTING, "instance already recorded")
+            return
+        placements = placements_for(snap.deployment)
+        if not placements:
+            raise NoCapacity("no placement satisfies this deployment's constraints")
+        spec = spec_of(snap.deployment)
+        reasons: list[str] = []
+        for placement in placements:
+            provisioner = self.registry.get(provisioner_kind(placement, self.kinds))
+            try:
+                handle = provisioner.find(spec) or provisioner.create(spec, placement)
+            except NoCapacity as exc:
+                reasons.append(f"{describe(placement)}: {exc}")
+                self._note(snap.deployment.id, f"no capacity on {describe(placement)}; "
+                           "trying the next offer", {"error": str(exc)})
+                continue
+            self._record_instance(snap.deployment, placement, provisioner, handle)
+            return
+        raise NoCapacity("every offer lacked capacity: " + "; ".join(reasons))
+
+    def _note(self, deployment_id: str, reason: str, data: dict[str, str]) -> None:
+        with self.db.session() as session:
+            deployment = session.get(Deployment, deployment_id)
+            assert deployment is not None
+            record(session, deployment, reason, data)
+        log.info("agent.note", deployment_id=deployment_id, reason=reason)
+
+    def _record_instance(self, deployment: Deployment, placement: Placement,
+                         provisioner: Provisioner, handle: Handle) -> None:
+        state = provisioner.refresh(handle)
+        with self.db.session() as session:
+            row = session.get(Deployment, deployment.id)
+            assert row is not None
+            session.add(Instance(
+                deployment_id=row.id, provider=handle.kind, handle=handle.to_dict(),
+                cloud=placement.cloud, region=placement.region, zone=placement.zone,
+                instance_type=placement.instance_type, spot=placement.spot,
+                endpoint_url=state.endpoint_url, price_per_hour=placement.price_per_hour,
+                status="starting",
+            ))
+            transition(session, row, Status.STARTING, f"created on {describe(placement)}",
+                       data={"placement": placement.to_dict()})
+
+    def _check_started(self, snap: Snapshot) -> Outcome | None:
+        if not snap.instances:  # lost its instance (e.g. destroyed outside): start over
+            self._move(snap.deployment.id, Status.FAILED, "instance disappeared while starting")
+            return None
+        instance = snap.instances[-1]
+        handle = Handle.from_dict(instance.handle)
+        state = self.registry.get(handle.kind).refresh(handle)
+        if not state.running:
+            return Outcome.WAIT
+        with self.db.session() as session:
+            row = session.get(Instance, instance.id)
+            deployment = session.get(Deployment, snap.deployment.id)
+            assert row is not None and deployment is not None
+            row.status = "healthy"
+            row.endpoint_url = state.endpoint_url or row.endpoint_url
+            transition(session, deployment, Status.RUNNING, "server is up",
+                       data={"endpoint_url": row.endpoint_url})
+        return None
