@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowllama.db.session import Database
+from flowllama.queue import JobQueue, build_queue
 from flowllama.services.auth import AuthConfig
 from flowllama.services.catalog import CatalogService
+from flowllama.services.deployment_estimates import LocalCheck
 from flowllama.services.mailer import Mailer, build_mailer
 from flowllama.settings import Settings
 
@@ -22,19 +24,24 @@ class Platform:
     auth: AuthConfig
     mailer: Mailer
     catalog: CatalogService
+    queue: JobQueue
+    # Set by the composition root when this process runs local deployments (``flowllama up``).
+    local_check: LocalCheck | None = None
 
     def close(self) -> None:
         self.db.dispose()
 
 
 def build_platform(settings: Settings, *, db: Database | None = None) -> Platform:
-    """Resolve secrets (refusing weak ones in production) and open the database."""
+    """Resolve secrets (refusing weak ones in production), open the database and the queue."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     auth = AuthConfig.from_settings(settings)
+    database = db or Database(settings.effective_database_url)
     return Platform(
         settings=settings,
-        db=db or Database(settings.effective_database_url),
+        db=database,
         auth=auth,
         mailer=build_mailer(settings),
         catalog=CatalogService(settings.data_dir, settings.effective_models_dir),
+        queue=build_queue(settings.queue, database),
     )

@@ -9,6 +9,7 @@ and ``destroy`` is idempotent.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -27,9 +28,9 @@ from flowllama.agent.placement import (
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
-from flowllama.errors import NoCapacity, ProviderError
+from flowllama.errors import ConfigError, NoCapacity, ProviderError
 from flowllama.logging import get_logger
-from flowllama.providers.base import Handle, Placement, Provisioner
+from flowllama.providers.base import Handle, Placement, Provisioner, Unsupported
 from flowllama.providers.registry import ProvisionerRegistry
 
 log = get_logger(__name__)
@@ -65,11 +66,24 @@ class Reconciler:
         self.registry = registry
         self.lease_s = lease_s
         self.kinds = kinds
+        self._held: dict[str, str] = {}
+        self._held_lock = threading.Lock()
+
+    def release_all(self) -> list[str]:
+        """Give up every lease this reconciler holds (its process is going away mid-step; the
+        steps are safe to repeat, so the next agent just takes over). Returns their rows."""
+        with self._held_lock:
+            held, self._held = dict(self._held), {}
+        for deployment_id, token in held.items():
+            leases.release(self.db, deployment_id, token)
+        return sorted(held)
 
     def reconcile(self, deployment_id: str) -> Outcome:
         token = leases.acquire(self.db, deployment_id, self.lease_s)
         if token is None:
             return Outcome.BUSY
+        with self._held_lock:
+            self._held[deployment_id] = token
         try:
             for _ in range(MAX_STEPS):
                 snapshot = self._load(deployment_id)
@@ -83,7 +97,10 @@ class Reconciler:
                     return outcome
             return Outcome.WAIT
         finally:
-            leases.release(self.db, deployment_id, token)
+            with self._held_lock:
+                still_held = self._held.pop(deployment_id, None) == token
+            if still_held:
+                leases.release(self.db, deployment_id, token)
 
     def _load(self, deployment_id: str) -> Snapshot | None:
         with self.db.session() as session:
@@ -173,7 +190,7 @@ class Reconciler:
         spec = spec_of(snap.deployment)
         reasons: list[str] = []
         for placement in placements:
-            provisioner = self.registry.get(provisioner_kind(placement, self.kinds))
+            provisioner = self._provisioner_for(placement)
             try:
                 handle = provisioner.find(spec) or provisioner.create(spec, placement)
             except NoCapacity as exc:
@@ -184,6 +201,12 @@ class Reconciler:
             self._record_instance(snap.deployment, placement, provisioner, handle)
             return
         raise NoCapacity("every offer lacked capacity: " + "; ".join(reasons))
+
+    def _provisioner_for(self, placement: Placement) -> Provisioner:
+        try:
+            return self.registry.get(provisioner_kind(placement, self.kinds))
+        except ConfigError as exc:  # not installed here: retrying cannot help
+            raise Unsupported(f"cannot provision on {placement.cloud}: {exc}") from exc
 
     def _note(self, deployment_id: str, reason: str, data: dict[str, str]) -> None:
         with self.db.session() as session:

@@ -13,18 +13,18 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from flowllama.agent.lifecycle import Desired, Status, can_transition, transition
+from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import LeaseLost as RowLeaseLost
 from flowllama.agent.reconciler import Outcome, Reconciler
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.db.types import utcnow
-from flowllama.errors import ProviderError
+from flowllama.errors import InvalidInput, ProviderError
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobMessage, JobQueue, LeaseLost
 
 log = get_logger(__name__)
 
-RECONCILE = "reconcile"
 # States the sweep leaves alone. A failed start waits for the user (start again or delete);
 # a failed stop or delete is retried, because it may leave a server that costs money.
 SETTLED = {
@@ -32,12 +32,6 @@ SETTLED = {
     Desired.STOPPED: {Status.STOPPED},
     Desired.DELETED: {Status.DELETED},
 }
-
-
-def nudge(queue: JobQueue, deployment: Deployment, *, delay_s: float = 0.0) -> None:
-    """Ask the agent to reconcile ``deployment`` (one pending nudge per deployment)."""
-    queue.enqueue(deployment.user_id, RECONCILE, deployment_id=deployment.id,
-                  dedup_key=f"{RECONCILE}:{deployment.id}", delay_s=delay_s)
 
 
 class AgentWorker:
@@ -94,8 +88,12 @@ class AgentWorker:
     def _renudge(self, deployment_id: str) -> None:
         with self.db.session() as session:
             deployment = session.get(Deployment, deployment_id)
-        if deployment is not None:
+        if deployment is None:
+            return
+        try:
             nudge(self.queue, deployment, delay_s=self.wait_s)
+        except InvalidInput:  # SQS FIFO queues cannot delay one message: the sweep returns
+            log.info("agent.renudge_left_to_sweep", deployment_id=deployment_id)
 
     def _failed(self, job: JobMessage, exc: Exception, *, retryable: bool) -> None:
         error = f"{type(exc).__name__}: {exc}"

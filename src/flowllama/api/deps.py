@@ -51,6 +51,9 @@ def get_auth_session(
     request: Request, platform: PlatformDep, db: DbSession
 ) -> AuthenticatedSession:
     user, session_id = auth.authenticate(db, platform.auth, bearer_token(request))
+    # End the authentication's transaction: a handler that works through other sessions (the
+    # job queue) must not wait on this one's lock (SQLite has one writer at a time).
+    db.commit()
     request.scope.setdefault("state", {})["user_id"] = user.id
     structlog.contextvars.bind_contextvars(user_id=user.id)
     return AuthenticatedSession(user=user, session_id=session_id)

@@ -1,0 +1,101 @@
+"""The running agent: worker threads over one queue and one reconciler, and a sweeper.
+
+``flowllama up`` starts one inside the all-in-one process; ``flowllama serve agent`` runs one on
+its own. Stopping lets each worker finish its current step for ``grace_s``; steps still running
+after that have their row leases released, so another agent takes over at once instead of
+waiting for the leases to expire (every step is safe to repeat).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from flowllama.agent.placement import PROVISIONER_BY_CLOUD
+from flowllama.agent.reconciler import Reconciler
+from flowllama.agent.worker import AgentWorker
+from flowllama.db.session import Database
+from flowllama.errors import FlowLlamaError
+from flowllama.logging import get_logger
+from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.queue.base import JobQueue
+
+log = get_logger(__name__)
+
+Hook = Callable[[], None]
+
+
+class AgentService:
+    """``workers`` threads leasing nudges, plus a sweeper every ``sweep_interval_s``.
+
+    ``on_start`` runs before the first job (e.g. re-adopting local runtimes); ``on_stop``
+    after the workers are stopped (e.g. stopping local runtimes).
+    """
+
+    def __init__(
+        self, db: Database, queue: JobQueue, registry: ProvisionerRegistry, *,
+        workers: int = 2, lease_s: float = 600, poll_s: float = 1.0,
+        sweep_interval_s: float = 30.0, wait_s: float = 5.0,
+        kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD,
+        on_start: Hook | None = None, on_stop: Hook | None = None,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("an agent needs at least one worker")
+        self.registry = registry
+        self.reconciler = Reconciler(db, registry, lease_s=lease_s, kinds=kinds)
+        self.workers = [AgentWorker(db, queue, self.reconciler, poll_s=poll_s, wait_s=wait_s)
+                        for _ in range(workers)]
+        self.sweep_interval_s = sweep_interval_s
+        self._on_start = on_start
+        self._on_stop = on_stop
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        """Run the start hook, then the workers and the sweeper in daemon threads."""
+        if self._on_start is not None:
+            self._on_start()
+        for number, worker in enumerate(self.workers, start=1):
+            self._spawn(worker.run, f"agent-worker-{number}")
+        self._spawn(self._sweep_forever, "agent-sweeper")
+        log.info("agent.started", workers=len(self.workers))
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _sweep_forever(self) -> None:
+        # The first sweep runs at once: nudges lost while no agent ran are found on start.
+        while True:
+            try:
+                self.workers[0].sweep()
+            except (FlowLlamaError, OSError, RuntimeError) as exc:  # keep sweeping
+                log.warning("agent.sweep_failed", error=str(exc))
+            except Exception:  # a bug must not end the sweeper; the next round retries
+                log.exception("agent.sweep_crashed")
+            if self._stopping.wait(self.sweep_interval_s):
+                return
+
+    def stop(self, grace_s: float = 30.0) -> bool:
+        """Stop taking jobs, wait up to ``grace_s`` for current steps, release what is left,
+        run the stop hook. Returns whether every step finished in time."""
+        self._stopping.set()
+        for worker in self.workers:
+            worker.stop()
+        finished = _join_all(self._threads, grace_s)
+        if not finished:
+            released = self.reconciler.release_all()
+            log.warning("agent.steps_abandoned", deployments=released)
+        if self._on_stop is not None:
+            self._on_stop()
+        log.info("agent.stopped", finished=finished)
+        return finished
+
+
+def _join_all(threads: list[threading.Thread], timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return not any(thread.is_alive() for thread in threads)

@@ -1,0 +1,71 @@
+"""``/api/deployments``: create, list, read, act on and delete the caller's deployments.
+
+Handlers record what the user wants and nudge the agent; they never provision anything.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, status
+
+from flowllama.api.deps import CurrentUser, DbSession, PlatformDep
+from flowllama.domain.deployments import DeploymentCreate, DeploymentOut, DeploymentPage, EventOut
+from flowllama.services import deployments
+from flowllama.services.deployment_estimates import DeploymentEstimator
+
+router = APIRouter(prefix="/api/deployments", tags=["deployments"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
+]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+def create_deployment(body: DeploymentCreate, user: CurrentUser, db: DbSession,
+                      platform: PlatformDep, idempotency_key: IdempotencyKey = None
+                      ) -> DeploymentOut:
+    estimator = DeploymentEstimator(platform.catalog, platform.local_check)
+    created = deployments.create(db, user, body, estimator, idempotency_key)
+    if created.new:
+        deployments.commit_and_nudge(db, platform.queue, created.deployment)
+    return deployments.view(db, created.deployment)
+
+
+@router.get("")
+def list_deployments(user: CurrentUser, db: DbSession, limit: Limit = 50, offset: Offset = 0
+                     ) -> DeploymentPage:
+    rows, total = deployments.list_page(db, user, limit, offset)
+    return DeploymentPage(items=[deployments.view(db, row) for row in rows], total=total,
+                          limit=limit, offset=offset)
+
+
+@router.get("/{deployment_id}")
+def get_deployment(deployment_id: str, user: CurrentUser, db: DbSession) -> DeploymentOut:
+    return deployments.view(db, deployments.get(db, user, deployment_id))
+
+
+@router.get("/{deployment_id}/events")
+def list_events(deployment_id: str, user: CurrentUser, db: DbSession, limit: Limit = 200,
+                offset: Offset = 0) -> list[EventOut]:
+    rows = deployments.events(db, user, deployment_id, limit, offset)
+    return [EventOut.model_validate(row) for row in rows]
+
+
+@router.post("/{deployment_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
+def act(deployment_id: str, action: Literal["stop", "start", "restart"], user: CurrentUser,
+        db: DbSession, platform: PlatformDep) -> DeploymentOut:
+    deployment = deployments.request_action(db, user, deployment_id, action)
+    deployments.commit_and_nudge(db, platform.queue, deployment)
+    return deployments.view(db, deployment)
+
+
+@router.delete("/{deployment_id}", status_code=status.HTTP_202_ACCEPTED)
+def delete_deployment(deployment_id: str, user: CurrentUser, db: DbSession,
+                      platform: PlatformDep) -> DeploymentOut:
+    deployment = deployments.request_delete(db, user, deployment_id)
+    deployments.commit_and_nudge(db, platform.queue, deployment)
+    return deployments.view(db, deployment)

@@ -1,0 +1,90 @@
+"""Request and response bodies of the deployments API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from flowllama.domain.accounts import Strict
+
+NAME_PATTERN = r"^[a-z0-9-]{1,63}$"
+GpuChoice = Literal["auto", "none", "T4", "L4", "A10G", "L40S", "V100", "A100", "A100-80GB", "H100"]
+
+
+class DeploymentCreate(Strict):
+    """What a user asks for. Model and constraints are checked against the catalog and the
+    optimizer before anything is queued."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="1 to 63 characters of a-z, 0-9 and '-'")
+    model: str = Field(min_length=1, max_length=200)
+    context_size: int = Field(4096, ge=256, le=1_048_576)
+    parallel: int = Field(1, ge=1, le=64)
+    spot_tolerance: Literal["none", "low", "high"] = "none"
+    gpu: GpuChoice = "auto"
+    cloud: Literal["auto", "aws", "gcp", "local"] = "auto"
+    region: str | None = Field(None, pattern=r"^[a-z0-9-]{2,64}$")
+    instance_type: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$")
+    runtime: Literal["auto", "ollama", "llamacpp"] = "auto"
+
+
+class InstanceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    provider: str
+    cloud: str | None
+    region: str | None
+    zone: str | None
+    instance_type: str | None
+    spot: bool
+    endpoint_url: str | None
+    price_per_hour: float | None
+    status: str
+    last_check_at: datetime | None
+    last_latency_ms: float | None
+    last_error: str | None
+    created_at: datetime
+    terminated_at: datetime | None
+
+
+class DeploymentOut(BaseModel):
+    id: str
+    name: str
+    model: str
+    runtime: str
+    context_size: int
+    parallel: int
+    spot_tolerance: str
+    gpu: str
+    cloud: str
+    region: str | None
+    instance_type: str | None
+    desired_state: str
+    status: str
+    status_message: str | None
+    endpoint_url: str | None
+    price_per_hour: float | None
+    cost_so_far_usd: float
+    estimate: dict[str, Any] | None
+    instances: list[InstanceOut]
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentPage(BaseModel):
+    items: list[DeploymentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class EventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    from_status: str | None
+    to_status: str
+    reason: str
+    data: dict[str, Any] | None

@@ -1,0 +1,92 @@
+"""The estimate a deployment is created with: the optimizer's ranked offers for a cloud, or the
+sizing of a local process.
+
+It runs before anything is queued, so a request the agent could never satisfy (unknown model,
+context above the model's limit, no instance that holds it under the constraints) is a 422
+naming the field, not a failed deployment later. The stored estimate is also the agent's list
+of places to try, best first (``estimate["candidates"]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flowllama.catalog.optimizer import EstimateRequest
+from flowllama.catalog.prices import CLOUDS
+from flowllama.catalog.sizing import estimate_memory
+from flowllama.domain.deployments import DeploymentCreate
+from flowllama.errors import InvalidInput, NotFound
+from flowllama.services.catalog import CatalogService, result_json, sizing_json
+
+LocalCheck = Callable[[DeploymentCreate], None]
+"""Refuses (``InvalidInput``) a local deployment this machine cannot serve now."""
+
+
+class DeploymentEstimator:
+    """Callable the deployments service uses: ``estimator(body) -> estimate JSON``."""
+
+    def __init__(self, catalog: CatalogService, local_check: LocalCheck | None = None) -> None:
+        self.catalog = catalog
+        self.local_check = local_check
+
+    def __call__(self, body: DeploymentCreate) -> dict[str, Any]:
+        self._check_model(body)
+        if body.cloud == "local":
+            return self._local(body)
+        return self._cloud(body)
+
+    def _check_model(self, body: DeploymentCreate) -> None:
+        try:
+            spec = self.catalog.models().get(body.model)
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="model", code="unknown_model") from None
+        limit = spec.architecture.context_length
+        if limit and body.context_size > limit:
+            raise InvalidInput(
+                f"context_size {body.context_size} exceeds {body.model}'s maximum of {limit}",
+                field="context_size", code="context_too_large")
+
+    def _cloud(self, body: DeploymentCreate) -> dict[str, Any]:
+        request = EstimateRequest(
+            model=body.model, context_size=body.context_size, parallel=body.parallel,
+            spot_tolerance=body.spot_tolerance, gpu=body.gpu,
+            clouds=CLOUDS if body.cloud == "auto" else (body.cloud,),
+            regions=(body.region,) if body.region else None, instance_type=body.instance_type,
+        )
+        result = self.catalog.estimate(request)
+        if result.recommended is None or not result.candidates:
+            raise InvalidInput(
+                f"No instance satisfies these constraints: {result.reason or 'none found'}",
+                field=_culprit(body), code="no_feasible_offer")
+        return result_json(result)
+
+    def _local(self, body: DeploymentCreate) -> dict[str, Any]:
+        if body.region or body.instance_type:
+            field = "region" if body.region else "instance_type"
+            raise InvalidInput(f"{field} does not apply to cloud 'local'", field=field)
+        if body.gpu not in ("auto", "none"):
+            raise InvalidInput("cloud 'local' runs on this machine's CPU; use gpu 'auto' or "
+                               "'none'", field="gpu", code="no_feasible_offer")
+        sizing = estimate_memory(self.catalog.models().get(body.model),
+                                 context_size=body.context_size, parallel=body.parallel)
+        if self.local_check is not None:
+            self.local_check(body)
+        offer = {"cloud": "local", "region": "localhost", "zone": None,
+                 "instance_type": "local-process", "spot": False, "price_per_hour": 0.0,
+                 "gpu": None, "gpu_count": 0, "memory_bytes": sizing.min_ram_bytes}
+        return {"model": body.model, "context_size": body.context_size,
+                "parallel": body.parallel, "recommended": offer, "candidates": [offer],
+                "requirements": sizing_json(sizing), "source": "local", "reason": None,
+                "rationale": "runs as a process on the FlowLlama machine, at no cloud cost"}
+
+
+def _culprit(body: DeploymentCreate) -> str:
+    """The field most likely at fault when nothing fits: the narrowest pin the user set."""
+    if body.instance_type:
+        return "instance_type"
+    if body.region:
+        return "region"
+    if body.gpu not in ("auto", "none"):
+        return "gpu"
+    return "model"

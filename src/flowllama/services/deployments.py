@@ -1,0 +1,222 @@
+"""Deployments: create (idempotently), read, list, act on. Owner-scoped everywhere.
+
+The row's ``desired_state`` is what the user asked; the agent moves ``status`` towards it.
+Every change of desire nudges the agent through the queue (after commit); a lost nudge is
+harmless because the agent also sweeps for rows whose status does not match their desire.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flowllama.agent.lifecycle import Desired, Status, transition
+from flowllama.agent.nudges import nudge
+from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
+from flowllama.db.types import utcnow
+from flowllama.domain.deployments import DeploymentCreate, DeploymentOut, InstanceOut
+from flowllama.errors import Conflict, FlowLlamaError, NotFound
+from flowllama.logging import get_logger
+from flowllama.queue.base import JobQueue
+
+log = get_logger(__name__)
+
+Estimator = Callable[[DeploymentCreate], dict[str, Any]]
+"""Checks a request against the catalog and optimizer; returns the estimate or raises."""
+
+ACTIONS: dict[str, Desired] = {
+    "stop": Desired.STOPPED, "start": Desired.RUNNING, "restart": Desired.RUNNING,
+}
+
+
+@dataclass(frozen=True)
+class Created:
+    deployment: Deployment
+    new: bool
+
+
+def _request_hash(body: DeploymentCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _by_idempotency_key(session: Session, user: User, key: str) -> Deployment | None:
+    return session.scalar(
+        select(Deployment).where(Deployment.user_id == user.id,
+                                 Deployment.idempotency_key == key)
+    )
+
+
+def _replay(existing: Deployment, request_hash: str) -> Created:
+    if existing.request_hash != request_hash:
+        raise Conflict("Idempotency-Key was already used with a different request",
+                       field="Idempotency-Key", code="idempotency_key_reused")
+    return Created(existing, new=False)
+
+
+def create(session: Session, user: User, body: DeploymentCreate, estimator: Estimator,
+           idempotency_key: str | None = None) -> Created:
+    """Validate, estimate and record a deployment (status pending, desired running)."""
+    request_hash = _request_hash(body)
+    if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
+        return _replay(existing, request_hash)
+    _check_name_free(session, user, body.name)
+    estimate = estimator(body)
+    deployment = Deployment(
+        user_id=user.id, name=body.name, model=body.model, runtime=body.runtime,
+        context_size=body.context_size, parallel=body.parallel,
+        spot_tolerance=body.spot_tolerance, gpu=body.gpu, cloud=body.cloud, region=body.region,
+        instance_type=body.instance_type, desired_state=Desired.RUNNING, status=Status.PENDING,
+        estimate=estimate, idempotency_key=idempotency_key, request_hash=request_hash,
+    )
+    session.add(deployment)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:  # a concurrent request won: same key or same name
+        if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
+            return _replay(existing, request_hash)
+        raise Conflict(f"A deployment named {body.name!r} already exists", field="name",
+                       code="name_taken") from exc
+    session.add(DeploymentEvent(deployment_id=deployment.id, from_status=None,
+                                to_status=Status.PENDING, reason="created by user"))
+    return Created(deployment, new=True)
+
+
+def _check_name_free(session: Session, user: User, name: str) -> None:
+    taken = session.scalar(
+        select(Deployment.id).where(Deployment.user_id == user.id, Deployment.name == name,
+                                    Deployment.deleted_at.is_(None))
+    )
+    if taken:
+        raise Conflict(f"A deployment named {name!r} already exists", field="name",
+                       code="name_taken")
+
+
+def get(session: Session, user: User, deployment_id: str, *, lock: bool = False
+        ) -> Deployment:
+    """The user's live deployment; anyone else's (or a deleted one) is a 404.
+
+    ``lock`` holds the row (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already
+    excludes other writers) until the session ends.
+    """
+    query = select(Deployment).where(Deployment.id == deployment_id,
+                                     Deployment.user_id == user.id,
+                                     Deployment.deleted_at.is_(None))
+    deployment = session.scalar(query.with_for_update() if lock else query)
+    if deployment is None:
+        raise NotFound("Deployment not found", field="id")
+    return deployment
+
+
+def list_page(session: Session, user: User, limit: int, offset: int
+              ) -> tuple[list[Deployment], int]:
+    live = (Deployment.user_id == user.id, Deployment.deleted_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(Deployment).where(*live)) or 0
+    rows = session.scalars(
+        select(Deployment).where(*live)
+        .order_by(Deployment.created_at.desc(), Deployment.id).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def instances(session: Session, deployment: Deployment) -> list[Instance]:
+    return list(session.scalars(
+        select(Instance).where(Instance.deployment_id == deployment.id)
+        .order_by(Instance.created_at)
+    ).all())
+
+
+def events(session: Session, user: User, deployment_id: str, limit: int, offset: int
+           ) -> list[DeploymentEvent]:
+    deployment = get(session, user, deployment_id)
+    return list(session.scalars(
+        select(DeploymentEvent).where(DeploymentEvent.deployment_id == deployment.id)
+        .order_by(DeploymentEvent.at, DeploymentEvent.id).limit(limit).offset(offset)
+    ).all())
+
+
+def request_action(session: Session, user: User, deployment_id: str, action: str
+                   ) -> Deployment:
+    """Record what the user now wants; the agent does the work.
+
+    ``restart`` of a running server moves it to ``stopping`` with ``running`` still desired,
+    so the agent tears it down and provisions it again. Because that is a status change made
+    outside the agent, it is refused (409) while an agent holds the row's lease.
+    """
+    deployment = get(session, user, deployment_id, lock=action == "restart")
+    if deployment.desired_state == Desired.DELETED:
+        raise Conflict("Deployment is being deleted", code="deleting")
+    if action == "restart":
+        _restart(deployment, session)
+    deployment.desired_state = ACTIONS[action]
+    deployment.updated_at = utcnow()
+    return deployment
+
+
+def _restart(deployment: Deployment, session: Session) -> None:
+    if deployment.status not in (Status.RUNNING, Status.UNHEALTHY):
+        raise Conflict(f"Only a running deployment can be restarted (it is {deployment.status})",
+                       field="status", code="not_running")
+    expires = deployment.lease_expires_at
+    if deployment.lease_token is not None and expires is not None and expires > utcnow():
+        raise Conflict("The agent is working on this deployment; try again shortly",
+                       code="busy", headers={"Retry-After": "5"})
+    transition(session, deployment, Status.STOPPING, "restart requested by user")
+
+
+def request_delete(session: Session, user: User, deployment_id: str) -> Deployment:
+    deployment = get(session, user, deployment_id)
+    deployment.desired_state = Desired.DELETED
+    deployment.updated_at = utcnow()
+    return deployment
+
+
+def cost_so_far(instance_rows: list[Instance]) -> float:
+    """Dollars spent: each instance's $/h over the hours it existed."""
+    now = utcnow()
+    total = 0.0
+    for row in instance_rows:
+        if row.price_per_hour is None:
+            continue
+        end = row.terminated_at or now
+        total += row.price_per_hour * max(0.0, (end - row.created_at).total_seconds()) / 3600
+    return round(total, 6)
+
+
+def view(session: Session, deployment: Deployment) -> DeploymentOut:
+    """The deployment as its owner sees it: instances, endpoint, $/h now, cost so far."""
+    rows = instances(session, deployment)
+    live = [row for row in rows if row.terminated_at is None]
+    current = live[-1] if live else None
+    return DeploymentOut(
+        id=deployment.id, name=deployment.name, model=deployment.model,
+        runtime=deployment.runtime, context_size=deployment.context_size,
+        parallel=deployment.parallel, spot_tolerance=deployment.spot_tolerance,
+        gpu=deployment.gpu, cloud=deployment.cloud, region=deployment.region,
+        instance_type=deployment.instance_type, desired_state=deployment.desired_state,
+        status=deployment.status, status_message=deployment.status_message,
+        endpoint_url=current.endpoint_url if current else None,
+        price_per_hour=current.price_per_hour if current else None,
+        cost_so_far_usd=cost_so_far(rows), estimate=deployment.estimate,
+        instances=[InstanceOut.model_validate(row) for row in rows],
+        created_at=deployment.created_at, updated_at=deployment.updated_at,
+    )
+
+
+def commit_and_nudge(session: Session, queue: JobQueue, deployment: Deployment) -> None:
+    """Commit the user's change, then tell the agent. Enqueueing after the commit means the
+    agent never sees a nudge for a row it cannot read yet; a nudge lost between the two is
+    found by the agent's sweep."""
+    session.commit()
+    try:
+        nudge(queue, deployment)
+    except FlowLlamaError as exc:  # the change is saved; the sweep will pick it up
+        log.warning("deployments.nudge_failed", deployment_id=deployment.id, error=str(exc))
