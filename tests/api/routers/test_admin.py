@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from factories import STRONG_PASSWORD, bearer, register_and_login
 from flowllama.platform import Platform
 from flowllama.services import users
-from factories import STRONG_PASSWORD, bearer, register_and_login
 
 
 def _admin(client: TestClient, platform: Platform) -> dict[str, str]:

@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from factories import bearer, register_and_login
 from flowllama.db.tables import Deployment
 from flowllama.platform import Platform
-from factories import bearer, register_and_login
 
 AWS_8B = {"name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"}
 

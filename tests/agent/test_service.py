@@ -1,0 +1,183 @@
+"""The agent as a process: SIGKILLed in the middle of a real Terraform apply and started again,
+it ends with exactly one server, reaches the desired state and leaves nothing after delete.
+Also: stopping releases the row leases of steps that did not finish in the grace period."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from flowllama.agent.lifecycle import Desired, Status
+from flowllama.agent.nudges import nudge
+from flowllama.agent.service import AgentService
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance, User
+from flowllama.errors import ConfigError, ProvisioningFailed
+from flowllama.providers.base import DeploymentSpec, Handle, Placement
+from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.providers.terraform import default_engine
+from flowllama.queue import DatabaseQueue
+
+CHILD = Path(__file__).with_name("agent_child.py")
+STACK_DIR = Path(__file__).resolve().parents[2] / "deploy" / "terraform" / "stacks" / "test"
+LEASE_S = 4
+SERVER = "terraform_data.server"
+
+
+def _deployment(database: Database) -> Deployment:
+    offer = {"cloud": "test", "region": "r1", "zone": None, "instance_type": "tiny.small",
+             "spot": False, "price_per_hour": 0.1, "gpu": None, "gpu_count": 0}
+    with database.session() as session:
+        user = User(email="ops@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        deployment = Deployment(user_id=user.id, name="chat", model="llama3.2:1b",
+                                context_size=4096, estimate={"candidates": [offer]})
+        session.add(deployment)
+        session.flush()
+        return deployment
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _status(database: Database, deployment_id: str) -> str:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.status
+
+
+def _servers(workspace: Path) -> list[str]:
+    try:  # Terraform rewrites the file in place: it may be empty for a moment
+        state = json.loads((workspace / "terraform.tfstate").read_text())
+    except (OSError, ValueError):
+        return []
+    return [instance["attributes"]["id"] for r in state.get("resources", [])
+            if f"{r['type']}.{r['name']}" == SERVER for instance in r.get("instances", [])]
+
+
+@pytest.fixture
+def start_agent(db_url: str, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
+    try:
+        default_engine()
+    except ConfigError as exc:
+        pytest.skip(f"no Terraform engine: {exc}")
+    started: list[subprocess.Popen[bytes]] = []
+    config = {"db_url": db_url, "root": str(tmp_path / "workspaces"), "stack": str(STACK_DIR),
+              "lease_s": LEASE_S}
+
+    def start() -> subprocess.Popen[bytes]:
+        child = subprocess.Popen([sys.executable, str(CHILD), json.dumps(config)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(child)
+        return child
+
+    yield start
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+@pytest.mark.slow
+def test_agent_killed_mid_provisioning_ends_with_exactly_one_server(
+        database: Database, start_agent: Callable[[], subprocess.Popen[bytes]],
+        tmp_path: Path) -> None:
+    queue = DatabaseQueue(database, lease_s=LEASE_S)
+    deployment = _deployment(database)
+    workspace = tmp_path / "workspaces" / f"fl-{deployment.id}"
+    nudge(queue, deployment)
+
+    first = start_agent()
+    _wait_for(lambda: bool(_servers(workspace)), "the first agent's apply to create the server")
+    os.kill(first.pid, signal.SIGKILL)  # the apply is still booting the server
+    first.wait()
+    assert _status(database, deployment.id) == Status.PROVISIONING
+
+    second = start_agent()
+    _wait_for(lambda: _status(database, deployment.id) == Status.RUNNING, "running")
+    with database.session() as session:
+        instances = session.scalars(select(Instance).where(
+            Instance.deployment_id == deployment.id)).all()
+        assert len(instances) == 1
+    assert len(_servers(workspace)) == 1
+
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.desired_state = Desired.DELETED
+    nudge(queue, deployment)
+    _wait_for(lambda: _status(database, deployment.id) == Status.DELETED, "deleted")
+    assert not workspace.exists()
+    assert [p.name for p in (tmp_path / "workspaces").iterdir()] == []
+
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(60) == 0
+
+
+class Blocking:
+    """A provisioner whose create waits for the test to let it go."""
+
+    kind = "local"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        self.entered.set()
+        self.release.wait(30)
+        raise ProvisioningFailed("let go")
+
+    def find(self, spec: DeploymentSpec) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+
+def test_stop_releases_the_leases_of_unfinished_steps(database: Database) -> None:
+    blocking = Blocking()
+    registry = ProvisionerRegistry()
+    registry.register("local", lambda: blocking)  # type: ignore[arg-type,return-value]
+    queue = DatabaseQueue(database)
+    deployment = _deployment(database)
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.cloud = "local"
+    nudge(queue, deployment)
+    hooks: list[str] = []
+    agent = AgentService(database, queue, registry, workers=1, poll_s=0.05,
+                         on_start=lambda: hooks.append("start"),
+                         on_stop=lambda: hooks.append("stop"))
+    agent.start()
+    try:
+        assert blocking.entered.wait(30)
+        assert agent.stop(grace_s=0.2) is False
+        with database.session() as session:
+            row = session.get(Deployment, deployment.id)
+            assert row is not None and row.lease_token is None
+        assert hooks == ["start", "stop"]
+    finally:
+        blocking.release.set()
+        for thread in agent._threads:  # the abandoned step ends before its database does
+            thread.join(30)

@@ -1,0 +1,194 @@
+"""The worker loop over the real database queue, on SQLite and PostgreSQL: retries with
+backoff, dead letters that fail the deployment, and nudges delivered twice."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import select
+
+from flowllama.agent.lifecycle import Desired, Status
+from flowllama.agent.nudges import nudge
+from flowllama.agent.reconciler import Reconciler
+from flowllama.agent.worker import AgentWorker
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance, User
+from flowllama.errors import ProvisioningFailed
+from flowllama.providers.base import (
+    Capabilities,
+    DeploymentSpec,
+    Handle,
+    Placement,
+    Provisioner,
+    ResourceState,
+    Unsupported,
+)
+from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.queue import DatabaseQueue, RetryPolicy
+
+
+class Scripted(Provisioner):
+    """A provisioner whose ``create`` fails ``failures`` times, then succeeds (slowly if asked).
+
+    It keeps what it "created" in memory, so ``find`` adopts like a real provisioner."""
+
+    kind: ClassVar[str] = "local"
+
+    def __init__(self, failures: int = 0, error: Exception | None = None,
+                 create_s: float = 0.0) -> None:
+        self.failures = failures
+        self.error = error or ProvisioningFailed("the cloud said no")
+        self.create_s = create_s
+        self.creates = 0
+        self.live: dict[str, Handle] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(clouds=frozenset({"local"}), features=frozenset())
+
+    def plan(self, spec: DeploymentSpec) -> list[Placement]:
+        return []
+
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        with self._lock:
+            self.creates += 1
+            if self.failures > 0:
+                self.failures -= 1
+                raise self.error
+        time.sleep(self.create_s)
+        handle = Handle(self.kind, spec.deployment_id, f"fl-{spec.deployment_id}")
+        self.live[spec.deployment_id] = handle
+        return handle
+
+    def find(self, spec: DeploymentSpec) -> Handle | None:
+        return self.live.get(spec.deployment_id)
+
+    def refresh(self, handle: Handle) -> ResourceState:
+        exists = handle.deployment_id in self.live
+        return ResourceState(exists=exists, running=exists, endpoint_url="http://127.0.0.1:1/v1")
+
+    def destroy(self, handle: Handle) -> None:
+        self.live.pop(handle.deployment_id, None)
+
+
+def _deployment(database: Database) -> Deployment:
+    with database.session() as session:
+        user = User(email="ops@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        deployment = Deployment(user_id=user.id, name="chat", model="local/tiny",
+                                context_size=512, cloud="local")
+        session.add(deployment)
+        session.flush()
+        return deployment
+
+
+def _worker(database: Database, queue: DatabaseQueue, provisioner: Provisioner) -> AgentWorker:
+    registry = ProvisionerRegistry()
+    registry.register("local", lambda: provisioner)
+    reconciler = Reconciler(database, registry, lease_s=30)
+    return AgentWorker(database, queue, reconciler, poll_s=0.05, wait_s=0.0)
+
+
+@pytest.fixture
+def queue(database: Database) -> DatabaseQueue:
+    # No backoff: retries are due at once, so the test does not sleep.
+    return DatabaseQueue(database, policy=RetryPolicy(max_attempts=3, base_s=0.0, max_s=0.0))
+
+
+def _drain(worker: AgentWorker, limit: int = 20) -> int:
+    handled = 0
+    while handled < limit and worker.run_once():
+        handled += 1
+    return handled
+
+
+def _row(database: Database, deployment_id: str) -> tuple[Deployment, list[Instance]]:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        instances = session.scalars(select(Instance).where(
+            Instance.deployment_id == deployment_id)).all()
+        return row, list(instances)
+
+
+def test_fails_twice_then_succeeds(database: Database, queue: DatabaseQueue) -> None:
+    provisioner = Scripted(failures=2)
+    deployment = _deployment(database)
+    nudge(queue, deployment)
+    assert _drain(_worker(database, queue, provisioner)) == 3
+
+    row, instances = _row(database, deployment.id)
+    assert row.status == Status.RUNNING
+    assert provisioner.creates == 3 and len(instances) == 1
+    assert queue.list_dead() == []
+
+
+def test_always_failing_job_is_dead_lettered_and_fails_the_deployment(
+        database: Database, queue: DatabaseQueue) -> None:
+    provisioner = Scripted(failures=99)
+    deployment = _deployment(database)
+    nudge(queue, deployment)
+    _drain(_worker(database, queue, provisioner))
+
+    [dead] = queue.list_dead()
+    assert dead.deployment_id == deployment.id and dead.attempts == 3
+    assert "the cloud said no" in (dead.last_error or "")
+    row, instances = _row(database, deployment.id)
+    assert row.status == Status.FAILED and instances == []
+    assert "the cloud said no" in (row.status_message or "")
+
+
+def test_a_permanent_error_is_dead_lettered_at_once(database: Database,
+                                                   queue: DatabaseQueue) -> None:
+    provisioner = Scripted(failures=1, error=Unsupported("no GPU on this machine"))
+    deployment = _deployment(database)
+    nudge(queue, deployment)
+    _drain(_worker(database, queue, provisioner))
+
+    [dead] = queue.list_dead()
+    assert dead.attempts == 1 and provisioner.creates == 1
+    assert _row(database, deployment.id)[0].status == Status.FAILED
+
+
+def test_a_nudge_delivered_twice_creates_one_server(database: Database,
+                                                    queue: DatabaseQueue) -> None:
+    provisioner = Scripted(create_s=0.5)
+    deployment = _deployment(database)
+    for _ in range(2):  # two deliveries of the same work, as after a lost ack
+        queue.enqueue(deployment.user_id, "reconcile", deployment_id=deployment.id)
+    # Both jobs belong to one user, so the queue hands the second out only once the first is
+    # settled; the second delivery must then find the server and change nothing.
+    workers = [_worker(database, queue, provisioner) for _ in range(2)]
+    threads = [threading.Thread(target=_drain, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    row, instances = _row(database, deployment.id)
+    assert row.status == Status.RUNNING
+    assert provisioner.creates == 1 and len(instances) == 1
+
+
+def test_sweep_nudges_rows_that_drifted(database: Database, queue: DatabaseQueue) -> None:
+    provisioner = Scripted()
+    deployment = _deployment(database)  # created without a nudge: as if it was lost
+    worker = _worker(database, queue, provisioner)
+    assert worker.sweep(older_than_s=0) == 1
+    _drain(worker)
+    assert _row(database, deployment.id)[0].status == Status.RUNNING
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.desired_state = Desired.DELETED
+    assert worker.sweep(older_than_s=0) == 1
+    _drain(worker)
+    row, instances = _row(database, deployment.id)
+    assert row.status == Status.DELETED and provisioner.live == {}
+    assert all(instance.terminated_at is not None for instance in instances)
+    assert worker.sweep(older_than_s=0) == 0
