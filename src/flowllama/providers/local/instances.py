@@ -1,0 +1,292 @@
+"""The runtime processes of the local provisioner: launch, wait for health, adopt, stop.
+
+One supervisor (:mod:`.supervisor`) per deployment, described by a record (:mod:`.records`).
+"Check capacity, stop strays, spawn, write the record" runs under the records lock, so two
+launches cannot both claim the same memory or the same deployment; waiting for health runs
+outside it. A failed start stops what it started and removes its record before the error is
+raised, unless stopping cannot be confirmed (the message then says so and the record stays, so
+``destroy`` can finish the job). Stopping always covers the recorded supervisor *and* any
+supervisor the ``/proc`` scan finds for the same deployment (one FlowLlama died before
+recording).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import structlog
+
+from flowllama.catalog.models import ModelCatalog
+from flowllama.errors import ClientError, NotYetTerminated, ProvisioningFailed
+from flowllama.providers.base import DeploymentSpec, Unsupported
+from flowllama.providers.local import procfs, supervision
+from flowllama.providers.local.capacity import CapacityCheck, assess
+from flowllama.providers.local.logs import log_file, read_log_tail
+from flowllama.providers.local.options import LocalOptions
+from flowllama.providers.local.records import LocalRecord, RecordStore, StopReason
+from flowllama.providers.local.resolve import ResolvedModel, resolve_model
+from flowllama.providers.local.supervision import Supervised
+from flowllama.runtimes import RuntimeExited, RuntimeLaunch, wait_healthy
+
+log = structlog.get_logger(__name__)
+
+# A port found free can be taken by another program before the runtime binds it: retry then.
+PORT_ATTEMPTS = 3
+FAILURE_LOG_LINES = 20
+
+Identity = tuple[int, int]  # (pid, start time) of a supervisor
+
+
+class LocalInstances:
+    """Runtime processes under ``root`` (``records/``, ``logs/``) serving ``models_dir``."""
+
+    def __init__(self, root: Path, models_dir: Path, options: LocalOptions,
+                 catalog: ModelCatalog | None = None) -> None:
+        # Absolute, because supervisors are recognised by this exact string on their command line.
+        self.root = root.resolve()
+        self.models_dir = models_dir.resolve()
+        self.options = options
+        self.catalog = catalog
+        self.store = RecordStore(self.root / "records")
+        self.logs_dir = self.root / "logs"
+        self.boot_id = procfs.boot_id()
+
+    # -- model, capacity ------------------------------------------------------------------
+
+    def resolve(self, spec: DeploymentSpec) -> ResolvedModel:
+        """:func:`resolve_model` with the refusals made non-retryable provider errors."""
+        try:
+            return resolve_model(spec, self.models_dir, runtimes=self.options.runtimes,
+                                 catalog=self.catalog)
+        except ClientError as exc:
+            raise Unsupported(exc.message) from exc
+
+    def capacity(self, spec: DeploymentSpec, resolved: ResolvedModel) -> CapacityCheck:
+        """Whether ``spec`` fits now, counting what other live deployments still have to load."""
+        return assess(resolved, spec.context_size, self.options.read_memory(),
+                      self.reserved_bytes(exclude=spec.deployment_id))
+
+    def reserved_bytes(self, exclude: str | None = None) -> int:
+        """Memory that live deployments are sized for but do not hold now (still loading)."""
+        reserved = 0
+        for record in self.store.all():
+            identity = self.identity(record)
+            if record.deployment_id == exclude or identity is None:
+                continue
+            members = [info.pid for info in procfs.session_members(*identity)]
+            if members:
+                reserved += max(0, record.needed_bytes - procfs.resident_bytes(members))
+        return reserved
+
+    # -- liveness -------------------------------------------------------------------------
+
+    def identity(self, record: LocalRecord) -> Identity | None:
+        """The record's supervisor as (pid, start time), or None if it cannot still run."""
+        if record.pid is None or record.start_time is None or record.boot_id != self.boot_id:
+            return None
+        return record.pid, record.start_time
+
+    def alive(self, record: LocalRecord) -> bool:
+        """Whether the record's supervisor (same boot, pid and start time) still runs."""
+        identity = self.identity(record)
+        return identity is not None and supervision.alive(*identity)
+
+    # -- start ----------------------------------------------------------------------------
+
+    def ensure_running(self, spec: DeploymentSpec, resolved: ResolvedModel, *,
+                       wait: bool = True) -> LocalRecord:
+        """Adopt the live runtime of ``spec``'s deployment, or launch one; with ``wait``,
+        return only once it answers its health check.
+
+        Raises ``RuntimeNotInstalled``, ``NotEnoughMemory``/``MachineTooSmall`` before anything
+        starts, ``RuntimeExited``/``RuntimeStartTimeout`` (with the log tail) after.
+        """
+        resolved.runtime.ensure_installed()
+        previous = self.store.load(spec.deployment_id)
+        port = previous.port if previous is not None else None  # keep the endpoint stable
+        attempt = 1
+        while True:
+            record, adopted = self._adopt_or_launch(spec, resolved, port)
+            if not wait:
+                return record
+            try:
+                return self._await_healthy(record)
+            except RuntimeExited:
+                if adopted or attempt >= PORT_ATTEMPTS or supervision.port_is_free(record.port):
+                    raise
+                log.warning("local.port_taken", port=record.port, deployment=spec.deployment_id)
+                attempt += 1
+                port = None
+
+    def _adopt_or_launch(self, spec: DeploymentSpec, resolved: ResolvedModel,
+                         port: int | None) -> tuple[LocalRecord, bool]:
+        deployment = spec.deployment_id
+        with self.store.lock():
+            record = self.store.load(deployment)
+            if record is not None and self.alive(record) and _serves(record, spec, resolved):
+                return record, True
+            # Dead, stopped or serving an older spec: clear it and any stray, start afresh.
+            left = self._stop([record] if record else [], lambda s: s.deployment_id == deployment)
+            if left:
+                raise ProvisioningFailed(
+                    f"the previous runtime of deployment {deployment} could not be stopped; "
+                    "destroy must be retried before it can start again"
+                )
+            self.store.delete(deployment)
+            check = self.capacity(spec, resolved)
+            refusal = check.error()
+            if refusal is not None:
+                raise refusal
+            return self._launch(spec, resolved, port, check.needed_bytes), False
+
+    def _launch(self, spec: DeploymentSpec, resolved: ResolvedModel, port: int | None,
+                needed_bytes: int) -> LocalRecord:
+        if port is None or not supervision.port_is_free(port):
+            port = supervision.free_port()
+        launch = RuntimeLaunch(
+            port=port, model=resolved.name, models_dir=self.models_dir,
+            context_size=spec.context_size, parallel=resolved.parallel,
+            keep_alive_s=self.options.keep_alive_s, threads=self.options.threads,
+            model_path=resolved.model_file, extra_env=self.options.extra_env,
+        )
+        runtime = resolved.runtime
+        logs = log_file(self.logs_dir, spec.deployment_id)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        command = supervision.supervisor_command(
+            python=self.options.python, root=self.root, deployment_id=spec.deployment_id,
+            log_file=logs, max_bytes=self.options.log_max_bytes,
+            backups=self.options.log_backups, runtime_command=runtime.command(launch),
+        )
+        started = supervision.spawn(spec.deployment_id, command, runtime.environment(launch),
+                                    cwd=self.root)
+        log.info("local.launched", deployment=spec.deployment_id, pid=started.pid, port=port,
+                 runtime=runtime.name, model=resolved.name)
+        return self.store.save(LocalRecord(
+            deployment_id=spec.deployment_id, user_id=spec.user_id, name=spec.name,
+            model=resolved.name, requested_runtime=spec.runtime, runtime=runtime.name,
+            context_size=spec.context_size, parallel=spec.parallel, boot_id=self.boot_id,
+            pid=started.pid, start_time=started.start_time, port=port,
+            endpoint_url=launch.base_url, openai_base_url=runtime.openai_base_url(launch),
+            health_url=runtime.health_url(launch), log_path=str(logs), needed_bytes=needed_bytes,
+        ))
+
+    def _await_healthy(self, record: LocalRecord) -> LocalRecord:
+        assert record.pid is not None and record.start_time is not None
+        watched = supervision.Watched(record.pid, record.start_time)
+        try:
+            wait_healthy(record.health_url, "", self.options.health_timeout_s, watched)
+        except ProvisioningFailed as exc:
+            raise type(exc)(self._fail_start(record, str(exc))) from exc
+        return record
+
+    def _fail_start(self, record: LocalRecord, reason: str) -> str:
+        """Stop and forget a runtime that did not start; the error message to raise."""
+        left = self._stop([record], lambda _found: False)
+        tail = read_log_tail(Path(record.log_path), FAILURE_LOG_LINES)
+        message = f"{reason}. Last lines of {record.log_path}:\n" + "\n".join(tail)
+        if left:
+            return (f"{message}\nClean-up failed: supervisor pid {record.pid} could not be "
+                    "confirmed stopped; destroy must be retried")
+        with self.store.lock():
+            current = self.store.load(record.deployment_id)
+            if current is not None and _same_process(current, record):
+                self.store.delete(record.deployment_id)  # unless a newer launch replaced it
+        return message
+
+    # -- stop -----------------------------------------------------------------------------
+
+    def stop(self, deployment_id: str) -> LocalRecord | None:
+        """Stop the deployment's runtime (recorded or stray) and delete its record.
+
+        Returns the record there was. Raises ``NotYetTerminated`` while any of its processes
+        may still run (the record is kept, so a retry finds them again).
+        """
+        with self.store.lock():
+            record = self.store.load(deployment_id)
+            left = self._stop([record] if record else [],
+                              lambda found: found.deployment_id == deployment_id)
+            if left:
+                raise NotYetTerminated(
+                    f"the runtime of deployment {deployment_id} still runs "
+                    f"{self.options.stop_grace_s + self.options.kill_wait_s:g}s after it was "
+                    "told to stop; destroy again"
+                )
+            self.store.delete(deployment_id)
+        if record is not None:
+            self.wait_port_released(record)
+        return record
+
+    def stop_all(self, reason: StopReason) -> list[str]:
+        """Stop every runtime under this root; records of confirmed ones are kept as stopped
+        with ``reason``. Returns the deployment ids whose records were marked."""
+        with self.store.lock():
+            records = [r for r in self.store.all() if r.stopped_by is None]
+            left = self._stop(records, lambda _found: True)
+            marked = []
+            for record in records:
+                if record.deployment_id in left:
+                    log.error("local.stop_unconfirmed", deployment=record.deployment_id,
+                              pid=record.pid)
+                    continue
+                self.store.save(record.as_stopped(reason))
+                marked.append(record.deployment_id)
+        return marked
+
+    def stop_except(self, live: set[str]) -> list[str]:
+        """Stop and forget what is not in ``live`` (records and supervisors) and supervisors no
+        record describes; the deployment ids forgotten."""
+        with self.store.lock():
+            records = self.store.all()
+            recorded = {self.identity(r) for r in records} - {None}
+            gone = [r for r in records if r.deployment_id not in live]
+            left = self._stop(gone, lambda found: found.deployment_id not in live
+                              or (found.pid, found.start_time) not in recorded)
+            forgotten = [r.deployment_id for r in gone if r.deployment_id not in left]
+            for deployment_id in forgotten:
+                self.store.delete(deployment_id)
+        return forgotten
+
+    def forget_if_stopped(self, deployment_id: str) -> None:
+        """Delete the record if it is still a stopped one (a relaunch failed before spawning)."""
+        with self.store.lock():
+            record = self.store.load(deployment_id)
+            if record is not None and record.stopped_by is not None:
+                self.store.delete(deployment_id)
+
+    def wait_port_released(self, record: LocalRecord) -> None:
+        """Give the port a bounded moment to be released; a foreign holder is only logged."""
+        if not supervision.wait_port_free(record.port, self.options.port_wait_s):
+            # Every process of the session is gone, so another program holds it now.
+            log.warning("local.port_still_busy", port=record.port,
+                        deployment=record.deployment_id)
+
+    def _stop(self, records: Sequence[LocalRecord],
+              select: Callable[[Supervised], bool]) -> set[str]:
+        """Stop, all at once, the sessions of ``records`` and of the supervisors under this root
+        that ``select`` picks; the deployment ids of which something may still run."""
+        targets: dict[Identity, str] = {}
+        for record in records:
+            identity = self.identity(record)
+            if identity is not None:
+                targets[identity] = record.deployment_id
+        for found in supervision.find_supervisors(self.root):
+            if select(found):
+                targets[(found.pid, found.start_time)] = found.deployment_id
+        if not targets:
+            return set()
+        log.info("local.stopping", pids=[pid for pid, _ in targets])
+        results = supervision.terminate(list(targets), self.options.stop_grace_s,
+                                        self.options.kill_wait_s)
+        return {deployment for deployment, stopped in zip(targets.values(), results, strict=True)
+                if not stopped}
+
+
+def _serves(record: LocalRecord, spec: DeploymentSpec, resolved: ResolvedModel) -> bool:
+    """Whether the recorded runtime was launched for what ``spec`` asks now."""
+    return (record.model == resolved.name and record.runtime == resolved.runtime.name
+            and record.context_size == spec.context_size and record.parallel == spec.parallel)
+
+
+def _same_process(a: LocalRecord, b: LocalRecord) -> bool:
+    return (a.boot_id, a.pid, a.start_time) == (b.boot_id, b.pid, b.start_time)
