@@ -27,7 +27,8 @@ from flowllama.providers.naming import NAME_PREFIX, deployment_id_from_name
 SUPERVISOR_MODULE = "flowllama.providers.local.supervisor"
 POLL_INTERVAL_S = 0.05
 
-_children: dict[int, subprocess.Popen[bytes]] = {}
+# The supervisors this process started, by (pid, start time), until reaped.
+_children: dict[tuple[int, int], subprocess.Popen[bytes]] = {}
 _children_lock = threading.Lock()
 
 
@@ -67,25 +68,25 @@ def spawn(
     # Read before registering it for reaping: until reaped, /proc keeps its entry even if it
     # has already exited, so its start time is always known.
     info = procfs.read_process(process.pid)
-    with _children_lock:
-        _children[process.pid] = process
     start_time = info.start_time if info is not None else 0
+    with _children_lock:
+        _children[(process.pid, start_time)] = process
     return Supervised(pid=process.pid, start_time=start_time, deployment_id=deployment_id)
 
 
-def exit_code(pid: int) -> int | None:
+def exit_code(pid: int, start_time: int) -> int | None:
     """The exit status of a supervisor this process started, or None if unknown or running."""
     with _children_lock:
-        process = _children.get(pid)
+        process = _children.get((pid, start_time))
     return None if process is None else process.poll()
 
 
 def reap_children() -> None:
     """Collect every exited supervisor this process started (no zombies)."""
     with _children_lock:
-        for pid, process in list(_children.items()):
+        for key, process in list(_children.items()):
             if process.poll() is not None:
-                del _children[pid]
+                del _children[key]
 
 
 def find_supervisors(root: Path) -> list[Supervised]:
@@ -207,7 +208,7 @@ class Watched:
         self.start_time = start_time
 
     def poll(self) -> int | None:
-        code = exit_code(self.pid)
+        code = exit_code(self.pid, self.start_time)
         if code is not None:
             return code
         return None if alive(self.pid, self.start_time) else -1

@@ -181,8 +181,9 @@ def supervise(args: Arguments) -> int:
     reader = threading.Thread(target=copy_output, args=(child.stdout, logger), daemon=True)
     reader.start()
     code = child.wait()
-    reader.join(DRAIN_TIMEOUT_S)
+    # Leftovers first: they may hold the output pipe open, which would stall the drain.
     end_leftovers()
+    reader.join(DRAIN_TIMEOUT_S)
     how = f"signal {-code}" if code < 0 else f"code {code}"
     logger.info("%s runtime exited with %s", TAG, how)
     return 128 - code if code < 0 else code
