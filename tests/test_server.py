@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,49 +11,15 @@ import httpx
 import pytest
 
 from factories import STRONG_PASSWORD
+from processes import flowllama_up
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"flowllama up exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up in {timeout_s}s")
-
-
 @pytest.fixture
 def running_up(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
-    log_path = tmp_path / "up.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "flowllama", "up", "--port", str(port),
-             "--data-dir", str(tmp_path / "data")],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_for(f"{base}/health", process)
-            yield base, process, log_path
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
+    with flowllama_up(tmp_path) as up:
+        yield up.base_url, up.process, up.log_path
 
 
 def test_up_serves_api_and_stops_cleanly(

@@ -30,7 +30,7 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (env FLOWLLAMA_DATA_DIR)")
 ]
-BUILT_ROLES = {"api"}
+BUILT_ROLES = {"api", "agent"}
 KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 
@@ -62,6 +62,8 @@ def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) 
 def serve_role(
     role: Annotated[str, typer.Argument(help="api | gateway | agent | monitor | dashboard")],
     host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, max=64, help="Agent worker threads (agent role only)")] = None,
 ) -> None:
     """Run one role on its own."""
     if role not in KNOWN_ROLES:
@@ -70,6 +72,11 @@ def serve_role(
     if role not in BUILT_ROLES:
         err.print(f"[yellow]The {role} role is not available in this release yet.[/]")
         raise typer.Exit(3)
+    if role == "agent":
+        from flowllama.server import serve_agent
+
+        serve_agent(_settings(data_dir=data_dir), workers=workers)
+        return
     from flowllama.server import serve
 
     serve(_settings(host, port, data_dir), [role])

@@ -6,6 +6,7 @@ nothing reads the environment or opens a database at import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flowllama.db.session import Database
@@ -27,6 +28,8 @@ class Platform:
     queue: JobQueue
     # Set by the composition root when this process runs local deployments (``flowllama up``).
     local_check: LocalCheck | None = None
+    # Reads a local deployment's server log: ``(deployment_id, tail) -> lines``.
+    local_logs: Callable[[str, int], list[str]] | None = None
 
     def close(self) -> None:
         self.db.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Sequence
 from types import FrameType
 
@@ -12,20 +13,63 @@ from rich.console import Console
 from flowllama.api.app import create_app
 from flowllama.db import migrate
 from flowllama.logging import configure_logging
-from flowllama.platform import build_platform
+from flowllama.platform import Platform, build_platform
 from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 
 ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 
-def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) -> None:
-    """Apply migrations, then serve ``roles`` on ``settings.host:port`` until SIGINT/SIGTERM."""
+def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     configure_logging(role="+".join(roles), level=settings.log_level, fmt=settings.log_format)
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
     with platform.db.session() as session:
         sync_models_table(session, platform.catalog)
+    return platform
+
+
+def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) -> None:
+    """Apply migrations, then serve ``roles`` on ``settings.host:port`` until SIGINT/SIGTERM.
+
+    With the ``agent`` role its workers run in threads of this process; they start before the
+    HTTP server and stop after it.
+    """
+    from flowllama.agent.composition import attach_local, build_agent
+
+    platform = _prepare(settings, roles)
+    local = attach_local(platform)
+    agent = None
+    if "agent" in roles:
+        agent = build_agent(platform, local)
+        agent.start()
+    try:
+        _run_http(platform, roles, announce=announce)
+    finally:
+        if agent is not None:
+            agent.stop()
+
+
+def serve_agent(settings: Settings, *, workers: int | None = None) -> None:
+    """Run only the agent until SIGINT/SIGTERM; the current steps finish or are released."""
+    from flowllama.agent.composition import attach_local, build_agent
+
+    platform = _prepare(settings, ["agent"])
+    agent = build_agent(platform, attach_local(platform), workers=workers)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
+    agent.start()
+    Console(stderr=True).print(
+        f"[bold green]FlowLlama[/] agent with {len(agent.workers)} workers; "
+        f"database: {_db_label(settings)}")
+    stopping.wait()
+    agent.stop()
+    platform.close()
+
+
+def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> None:
+    settings = platform.settings
     app = create_app(platform, roles)
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_config=None,

@@ -88,3 +88,12 @@ class EventOut(BaseModel):
     to_status: str
     reason: str
     data: dict[str, Any] | None
+
+
+class DeploymentLogs(BaseModel):
+    """The last lines of a deployment's server log, oldest first."""
+
+    deployment_id: str
+    lines: list[str]
+    source: Literal["local", "none"]
+    message: str | None = None

@@ -21,8 +21,13 @@ from flowllama.agent.lifecycle import Desired, Status, transition
 from flowllama.agent.nudges import nudge
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.db.types import utcnow
-from flowllama.domain.deployments import DeploymentCreate, DeploymentOut, InstanceOut
-from flowllama.errors import Conflict, FlowLlamaError, NotFound
+from flowllama.domain.deployments import (
+    DeploymentCreate,
+    DeploymentLogs,
+    DeploymentOut,
+    InstanceOut,
+)
+from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
 
@@ -209,6 +214,21 @@ def view(session: Session, deployment: Deployment) -> DeploymentOut:
         instances=[InstanceOut.model_validate(row) for row in rows],
         created_at=deployment.created_at, updated_at=deployment.updated_at,
     )
+
+
+LogReader = Callable[[str, int], list[str]]
+
+
+def logs(deployment: Deployment, reader: LogReader | None, tail: int) -> DeploymentLogs:
+    """The last ``tail`` lines of a local deployment's server log (kept after it stops)."""
+    if deployment.cloud != "local":
+        return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
+                              message="cloud servers ship their logs to the EFK stack")
+    if reader is None:
+        raise ServiceUnavailable("Local logs are served by the FlowLlama process that runs "
+                                 "local deployments (flowllama up)", code="logs_unavailable")
+    return DeploymentLogs(deployment_id=deployment.id, lines=reader(deployment.id, tail),
+                          source="local")
 
 
 def commit_and_nudge(session: Session, queue: JobQueue, deployment: Deployment) -> None:

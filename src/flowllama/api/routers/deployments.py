@@ -10,7 +10,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, status
 
 from flowllama.api.deps import CurrentUser, DbSession, PlatformDep
-from flowllama.domain.deployments import DeploymentCreate, DeploymentOut, DeploymentPage, EventOut
+from flowllama.domain.deployments import (
+    DeploymentCreate,
+    DeploymentLogs,
+    DeploymentOut,
+    DeploymentPage,
+    EventOut,
+)
 from flowllama.services import deployments
 from flowllama.services.deployment_estimates import DeploymentEstimator
 
@@ -53,6 +59,13 @@ def list_events(deployment_id: str, user: CurrentUser, db: DbSession, limit: Lim
                 offset: Offset = 0) -> list[EventOut]:
     rows = deployments.events(db, user, deployment_id, limit, offset)
     return [EventOut.model_validate(row) for row in rows]
+
+
+@router.get("/{deployment_id}/logs")
+def get_logs(deployment_id: str, user: CurrentUser, db: DbSession, platform: PlatformDep,
+             tail: Annotated[int, Query(ge=1, le=5000)] = 100) -> DeploymentLogs:
+    deployment = deployments.get(db, user, deployment_id)
+    return deployments.logs(deployment, platform.local_logs, tail)
 
 
 @router.post("/{deployment_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
