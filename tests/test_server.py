@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,11 @@ import httpx
 import pytest
 
 from factories import STRONG_PASSWORD
+from flowllama.agent.nudges import nudge
+from flowllama.db import migrate
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, User
+from flowllama.queue import DatabaseQueue
 from processes import flowllama_up
 
 pytestmark = pytest.mark.slow
@@ -44,3 +52,54 @@ def test_up_serves_api_and_stops_cleanly(
     assert f"http://127.0.0.1:{base.rsplit(':', 1)[1]}" in output  # the URL is printed
     assert STRONG_PASSWORD not in output
     assert token not in output
+
+
+def test_serve_agent_works_the_queue_and_stops_cleanly(tmp_path: Path) -> None:
+    """`flowllama serve agent` alone: takes a nudge from the database queue, records the
+    outcome on the deployment (no AWS stack ships yet, so it fails with the reason), and exits
+    0 on SIGTERM."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    url = f"sqlite:///{data_dir / 'flowllama.db'}"
+    migrate.upgrade(url)
+    database = Database(url)
+    offer = {"cloud": "aws", "region": "us-east-1", "instance_type": "g6.xlarge", "spot": False,
+             "price_per_hour": 0.8, "gpu": "L4", "gpu_count": 1}
+    with database.session() as session:
+        user = User(email="agent@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        deployment = Deployment(user_id=user.id, name="chat", model="llama3.1:8b",
+                                context_size=8192, cloud="aws",
+                                estimate={"candidates": [offer]})
+        session.add(deployment)
+        session.flush()
+    nudge(DatabaseQueue(database), deployment)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowllama", "serve", "agent", "--workers", "2",
+         "--data-dir", str(data_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while _status(database, deployment.id)[0] != "failed":
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        _, message = _status(database, deployment.id)
+        assert "aws" in (message or "")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert process.stdout is not None
+        assert b"agent with 2 workers" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        database.dispose()
+
+
+def _status(database: Database, deployment_id: str) -> tuple[str, str | None]:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.status, row.status_message
