@@ -1,7 +1,8 @@
 """End to end through a real ``flowllama up``: register, log in, deploy ``local/tiny``, wait for
 ``running``, chat with the official ``openai`` client (plain and streaming), read the logs, stop,
-start, delete; after each the process is gone and its port free, and after SIGTERM nothing of
-FlowLlama is left running. llama.cpp serves the tiny random-weight GGUF for real."""
+start, restart, delete; after stop and delete the process is gone and its port free, and after
+SIGTERM nothing of FlowLlama is left running. llama.cpp serves the tiny random-weight GGUF for
+real."""
 
 from __future__ import annotations
 
@@ -119,6 +120,14 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
     api.act(deployment_id, "start")
     endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
     _chat(endpoint)
+
+    restarted = api.http.post(f"/api/deployments/{deployment_id}/restart")
+    assert restarted.status_code == 202 and restarted.json()["status"] == "stopping"
+    endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
+    _chat(endpoint)
+    timeline = [e["to_status"] for e in api.http.get(
+        f"/api/deployments/{deployment_id}/events").json()]
+    assert timeline.count("running") == 3 and timeline.count("stopped") == 2
 
     assert api.http.delete(f"/api/deployments/{deployment_id}").status_code == 202
     deadline = time.monotonic() + TIMEOUT_S
