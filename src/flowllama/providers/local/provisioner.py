@@ -1,0 +1,258 @@
+"""The local provisioner: each deployment's runtime as a supervised process on this machine.
+
+``create`` resolves the model (``local/<stem>`` GGUF files inside ``models_dir`` only, or an
+Ollama tag from the catalog), checks that the runtime is installed and the model fits the memory
+available now, adopts the deployment's live runtime or launches one under a supervisor
+(:mod:`.supervisor`), waits for its health check and makes the model ready (an Ollama pull, with
+progress). Everything is keyed by the deployment id: a record under ``<root>/records/`` and any
+supervisor whose command line names the deployment, so a restarted FlowLlama adopts instead of
+launching a second copy. Stopping a deployment destroys its process; the model file stays.
+
+``shutdown`` (``flowllama up`` exiting) stops every runtime and keeps the records; ``recover``
+(start-up) relaunches them, adopts runtimes that survived a killed FlowLlama and stops what no
+live deployment owns. ``docs/runtimes.md`` ("Local provisioner") has the whole picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import httpx
+import structlog
+
+from flowllama.catalog.models import ModelCatalog
+from flowllama.errors import NotYetTerminated, ProviderError
+from flowllama.providers.base import (
+    Capabilities,
+    Capability,
+    DeploymentSpec,
+    Handle,
+    Placement,
+    Provisioner,
+    ResourceState,
+    Unsupported,
+)
+from flowllama.providers.local import supervision
+from flowllama.providers.local.capacity import CapacityCheck, check_capacity
+from flowllama.providers.local.instances import LocalInstances
+from flowllama.providers.local.logs import log_file, read_log_tail, remove_logs
+from flowllama.providers.local.options import LocalOptions
+from flowllama.providers.local.records import LocalRecord, StopReason
+from flowllama.providers.local.resolve import ResolvedModel
+from flowllama.providers.naming import resource_name
+from flowllama.runtimes import PullProgress
+
+log = structlog.get_logger(__name__)
+
+LOCAL_PLACEMENT = Placement(cloud="local", region="localhost", instance_type="local-process")
+"""The one place the local provisioner offers: this machine, no GPU, no price."""
+
+ProgressListener = Callable[[str, PullProgress], None]
+"""``on_progress(deployment_id, progress)``: called while a model is made ready."""
+
+# Log lines quoted in ``refresh``'s detail when a runtime has died.
+DETAIL_LOG_LINES = 10
+
+
+class LocalProvisioner(Provisioner):
+    """Runs deployments as local processes under ``root``, serving models from ``models_dir``.
+
+    ``catalog`` sizes Ollama tags (default: the packaged catalog); ``on_progress`` hears every
+    step of getting a model ready, with the deployment id.
+    """
+
+    kind: ClassVar[str] = "local"
+
+    def __init__(
+        self,
+        root: Path,
+        models_dir: Path,
+        options: LocalOptions | None = None,
+        catalog: ModelCatalog | None = None,
+        on_progress: ProgressListener | None = None,
+    ) -> None:
+        self.options = options or LocalOptions()
+        self.instances = LocalInstances(root, models_dir, self.options, catalog)
+        self.catalog = catalog
+        self.on_progress = on_progress
+
+    @property
+    def root(self) -> Path:
+        """The absolute directory holding ``records/`` and ``logs/``."""
+        return self.instances.root
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """This machine only, without GPUs or spot; runtimes are adopted after a restart."""
+        return Capabilities(clouds=frozenset({"local"}), features=frozenset({Capability.ADOPT}))
+
+    # -- the Provisioner contract ---------------------------------------------------------
+
+    def plan(self, spec: DeploymentSpec) -> list[Placement]:
+        """``[LOCAL_PLACEMENT]``, or nothing when ``spec`` needs what it lacks (a GPU, spot)."""
+        try:
+            self.check_capabilities(spec, LOCAL_PLACEMENT)
+        except Unsupported:
+            return []
+        return [LOCAL_PLACEMENT]
+
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        """Adopt or launch ``spec``'s runtime; return once it is healthy and its model ready.
+
+        Raises, before anything starts: ``Unsupported`` (placement, model name, missing file,
+        unknown tag, runtime choice), ``RuntimeNotInstalled``, ``MachineTooSmall`` or
+        ``NotEnoughMemory`` (with the numbers). After a launch: ``RuntimeExited`` or
+        ``RuntimeStartTimeout`` with the log's last lines, ``ModelNotFound`` or
+        ``ModelPullFailed``; the process is stopped and its record removed first.
+        """
+        self.check_capabilities(spec, placement)
+        resolved = self.instances.resolve(spec)
+        record = self.instances.ensure_running(spec, resolved)
+        self._prepare(record, resolved)
+        return _handle(record)
+
+    def find(self, spec: DeploymentSpec) -> Handle | None:
+        """The handle of the deployment's record, or of a supervisor nobody recorded."""
+        record = self.instances.store.load(spec.deployment_id)
+        if record is not None:
+            return _handle(record)
+        stray = self._stray(spec.deployment_id)
+        if stray is None:
+            return None
+        return Handle(kind=self.kind, deployment_id=spec.deployment_id,
+                      name=resource_name(spec.deployment_id),
+                      data={"pid": stray.pid, "start_time": stray.start_time})
+
+    def refresh(self, handle: Handle) -> ResourceState:
+        """The deployment's runtime now: running = supervisor alive and health answered within
+        ``probe_timeout_s``; a dead runtime's detail quotes its last log lines."""
+        deployment = handle.deployment_id
+        record = self.instances.store.load(deployment)
+        if record is None:
+            stray = self._stray(deployment)
+            if stray is None:
+                return ResourceState(exists=False, detail="no local runtime for this deployment")
+            return ResourceState(exists=True, instance_id=f"pid-{stray.pid}",
+                                 detail=f"unrecorded supervisor pid {stray.pid}; destroy it")
+        if record.stopped_by is not None:
+            return ResourceState(
+                exists=True, endpoint_url=record.openai_base_url,
+                detail=f"stopped at {record.stopped_by}; relaunched when FlowLlama starts again",
+            )
+        instance_id = f"pid-{record.pid}"
+        if not self.instances.alive(record):
+            tail = read_log_tail(Path(record.log_path), DETAIL_LOG_LINES)
+            detail = f"the runtime has exited (supervisor pid {record.pid} is gone)"
+            if tail:
+                detail += f". Last lines of {record.log_path}:\n" + "\n".join(tail)
+            return ResourceState(exists=True, endpoint_url=record.openai_base_url,
+                                 instance_id=instance_id, detail=detail)
+        running, detail = self._probe(record)
+        return ResourceState(exists=True, running=running, endpoint_url=record.openai_base_url,
+                             instance_id=instance_id, detail=detail)
+
+    def destroy(self, handle: Handle) -> None:
+        """Stop the deployment's whole process session, delete its record, wait (bounded) for
+        the port to be released. Idempotent; ``NotYetTerminated`` while a process survives."""
+        self.instances.stop(handle.deployment_id)
+
+    # -- beyond the contract: logs, capacity, start-up and shut-down ----------------------
+
+    def logs(self, deployment_id: str, tail: int) -> list[str]:
+        """The last ``tail`` lines (at most 5000) of the deployment's runtime log, oldest first,
+        across rotated files; ``[]`` when there is none. Kept after ``destroy``."""
+        return read_log_tail(log_file(self.instances.logs_dir, deployment_id), tail)
+
+    def delete_logs(self, deployment_id: str) -> None:
+        """Remove the deployment's log files (when the deployment itself is deleted)."""
+        remove_logs(log_file(self.instances.logs_dir, deployment_id))
+
+    def check_capacity(self, spec: DeploymentSpec) -> CapacityCheck:
+        """Whether ``spec`` fits this machine now, without side effects (the API asks first).
+
+        Raises the ``ClientError`` (field ``model`` or ``runtime``) of a model or runtime that
+        cannot be served here.
+        """
+        return check_capacity(
+            spec, self.instances.models_dir, runtimes=self.options.runtimes,
+            catalog=self.catalog, memory=self.options.read_memory(),
+            reserved_bytes=self.instances.reserved_bytes(exclude=spec.deployment_id),
+        )
+
+    def shutdown(self) -> None:
+        """Stop every runtime under ``root`` (``flowllama up`` exiting: no orphan processes);
+        their records stay, marked ``stopped_by=shutdown``, for :meth:`recover`."""
+        stopped = self.instances.stop_all(StopReason.SHUTDOWN)
+        log.info("local.shutdown", stopped=stopped)
+
+    def recover(self, live: set[str]) -> list[str]:
+        """Start-up: stop and forget runtimes of deployments not in ``live`` and unrecorded
+        supervisors; adopt live runtimes as they are; relaunch, without waiting, the records
+        that ``shutdown`` stopped. Returns the deployment ids relaunched."""
+        forgotten = self.instances.stop_except(live)
+        relaunched = []
+        for record in self.instances.store.all():
+            if record.stopped_by is StopReason.SHUTDOWN and self._relaunch(record):
+                relaunched.append(record.deployment_id)
+        log.info("local.recovered", relaunched=relaunched, forgotten=forgotten)
+        return relaunched
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _prepare(self, record: LocalRecord, resolved: ResolvedModel) -> None:
+        """Make the model ready on the healthy runtime; on failure stop it (nothing left)."""
+        deployment = record.deployment_id
+        listener = self.on_progress
+
+        def progress(step: PullProgress) -> None:
+            if listener is not None:
+                listener(deployment, step)
+
+        try:
+            with httpx.Client(base_url=record.endpoint_url, trust_env=False) as client:
+                resolved.runtime.prepare(client, resolved.name, progress,
+                                         timeout_s=self.options.prepare_timeout_s)
+        except ProviderError as exc:
+            try:
+                self.instances.stop(deployment)
+            except NotYetTerminated as cleanup:
+                raise type(exc)(f"{exc}. Clean-up failed: {cleanup}") from exc
+            raise
+
+    def _relaunch(self, record: LocalRecord) -> bool:
+        spec = record.spec()
+        try:
+            self.instances.ensure_running(spec, self.instances.resolve(spec), wait=False)
+        except ProviderError as exc:
+            # The agent sees no record, so its next create reports the reason to the user.
+            log.warning("local.relaunch_failed", deployment=record.deployment_id, error=str(exc))
+            self.instances.forget_if_stopped(record.deployment_id)
+            return False
+        return True
+
+    def _probe(self, record: LocalRecord) -> tuple[bool, str]:
+        url = record.health_url
+        try:
+            response = httpx.get(url, timeout=self.options.probe_timeout_s, trust_env=False)
+        except httpx.HTTPError as exc:
+            return False, f"health check {url} failed: {type(exc).__name__}: {exc}"
+        if not response.is_success:
+            return False, f"health check {url} answered HTTP {response.status_code}"
+        return True, f"{record.runtime} serving {record.model} on port {record.port}"
+
+    def _stray(self, deployment_id: str) -> supervision.Supervised | None:
+        found = supervision.find_supervisors(self.root)
+        return next((s for s in found if s.deployment_id == deployment_id), None)
+
+
+def _handle(record: LocalRecord) -> Handle:
+    """The handle of ``record``: the same for the same process, so a repeated create matches."""
+    return Handle(
+        kind=LocalProvisioner.kind, deployment_id=record.deployment_id,
+        name=resource_name(record.deployment_id),
+        data={"pid": record.pid, "start_time": record.start_time, "port": record.port,
+              "endpoint_url": record.openai_base_url, "log_path": record.log_path,
+              "runtime": record.runtime, "model": record.model},
+    )
