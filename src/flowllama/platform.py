@@ -7,7 +7,7 @@ nothing reads the environment or opens a database at import time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flowllama.db.session import Database
 from flowllama.queue import JobQueue, build_queue
@@ -30,6 +30,9 @@ class Platform:
     local_check: LocalCheck | None = None
     # Reads a local deployment's server log: ``(deployment_id, tail) -> lines``.
     local_logs: Callable[[str, int], list[str]] | None = None
+    # Told the hash of every key revoked through this process, so a gateway in the same
+    # process forgets it at once (other processes wait out their key cache's TTL).
+    key_revoked_listeners: list[Callable[[str], None]] = field(default_factory=list)
 
     def close(self) -> None:
         self.db.dispose()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,20 @@ def test_create_twice_is_one_process(make_provisioner: MakeProvisioner) -> None:
     second = provisioner.create(_spec(), LOCAL_PLACEMENT)
     assert second == first
     assert [s.pid for s in supervision.find_supervisors(provisioner.root)] == [first.data["pid"]]
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("llamacpp")
+def test_concurrent_creates_launch_once_per_deployment(make_provisioner: MakeProvisioner) -> None:
+    provisioner = make_provisioner()
+    with ThreadPoolExecutor(3) as pool:  # as the agent's workers might, on a re-delivered job
+        a1, a2, b = pool.map(lambda d: provisioner.create(_spec(d), LOCAL_PLACEMENT),
+                             ["a", "a", "b"])
+    assert a1 == a2
+    assert a1.data["port"] != b.data["port"]
+    assert sorted(s.pid for s in supervision.find_supervisors(provisioner.root)) == sorted(
+        [a1.data["pid"], b.data["pid"]])
+    assert provisioner.refresh(a1).running and provisioner.refresh(b).running
 
 
 @pytest.mark.slow
