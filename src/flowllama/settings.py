@@ -62,6 +62,24 @@ class AgentSettings(BaseModel):
     local_health_timeout_s: float = Field(600.0, gt=0)
 
 
+class GatewaySettings(BaseModel):
+    """The token API gateway (``/v1``): cache lifetimes, usage batching, upstream behaviour.
+
+    The TTLs bound how stale a gateway process may be: a key revoked through another process
+    stops working within ``key_cache_ttl_s``, a deployment change is routed within
+    ``route_cache_ttl_s``.
+    """
+
+    key_cache_ttl_s: float = Field(5.0, gt=0, le=300)
+    route_cache_ttl_s: float = Field(2.0, gt=0, le=300)
+    usage_flush_interval_s: float = Field(2.0, gt=0, le=300)
+    upstream_connect_timeout_s: float = Field(5.0, gt=0)
+    upstream_timeout_s: float = Field(600.0, gt=0)
+    max_attempts: int = Field(3, ge=1, le=10)
+    failure_cooldown_s: float = Field(10.0, ge=0)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -83,6 +101,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def effective_database_url(self) -> str:

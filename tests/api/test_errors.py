@@ -9,10 +9,14 @@ from flowllama.platform import Platform
 
 
 def test_unknown_route_is_json_404(client: TestClient) -> None:
-    for path in ("/api/nope", "/nope/at/all", "/v1/whatever"):
+    for path in ("/api/nope", "/nope/at/all"):
         response = client.get(path)
         assert response.status_code == 404
         assert response.json() == {"error": {"code": "not_found", "message": "Not found"}}
+    # /v1 belongs to the token gateway, which answers in OpenAI's error envelope.
+    response = client.get("/v1/whatever")
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_wrong_method_is_json_405(client: TestClient) -> None:

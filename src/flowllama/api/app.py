@@ -12,6 +12,7 @@ from flowllama import __version__
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.routers import admin, auth, deployments, health, keys, models, pricing
+from flowllama.gateway import build_gateway
 from flowllama.platform import Platform
 from flowllama.web.pages import mount_web
 
@@ -19,10 +20,18 @@ from flowllama.web.pages import mount_web
 def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     """The app for ``roles``; ``flowllama up`` passes every role, ``serve api`` just ``api``."""
 
+    gateway = build_gateway(platform) if "gateway" in roles else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        platform.close()
+        if gateway is not None:
+            await gateway.start()
+        try:
+            yield
+        finally:
+            if gateway is not None:
+                await gateway.stop()
+            platform.close()
 
     app = FastAPI(
         title="FlowLlama", version=__version__, lifespan=lifespan,
@@ -30,6 +39,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     )
     app.state.platform = platform
     app.state.roles = list(roles)
+    app.state.gateway = gateway
     install_error_handlers(app)
     app.include_router(health.router)
     if "api" in roles:
@@ -40,6 +50,8 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(keys.router)
         app.include_router(admin.router)
         mount_web(app)
+    if gateway is not None and gateway.app is not None:
+        app.mount("/v1", gateway.app)
     if platform.settings.web_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=platform.settings.web_origins,

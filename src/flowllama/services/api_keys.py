@@ -63,7 +63,12 @@ def find_by_secret(session: Session, secret: str) -> ApiKey | None:
     """The row of a presented key, revoked or expired ones included (the caller decides)."""
     if not secret.startswith(KEY_PREFIX):
         return None
-    return session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(secret)))
+    return find_by_hash(session, hash_secret(secret))
+
+
+def find_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    """The row whose stored hash is ``key_hash`` (the gateway hashes once, then caches)."""
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
 
 def is_usable(row: ApiKey, now: datetime | None = None) -> bool:

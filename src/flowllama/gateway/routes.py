@@ -1,0 +1,137 @@
+"""Where a key owner's requests can go: their live deployments and healthy instances, cached.
+
+One database read per owner per ``ttl_s`` (two queries); in between, resolving a ``model`` is a
+dictionary lookup. A model name may be a deployment name (that deployment) or a model name (every
+deployment of it, so their instances form one pool). Only the owner's rows are ever loaded,
+so another tenant's deployment is exactly as unknown as a missing one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from flowllama.agent.lifecycle import Desired, Status
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance
+
+SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
+HEALTHY_INSTANCE = "healthy"
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One healthy instance: where its OpenAI-compatible API is, and what it costs."""
+
+    instance_id: str
+    deployment_id: str
+    deployment_name: str
+    model: str
+    base_url: str
+    price_per_hour: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One live deployment of the owner and its healthy instances (maybe none)."""
+
+    deployment_id: str
+    name: str
+    model: str
+    serving: bool
+    created: int
+    upstreams: tuple[Upstream, ...]
+
+
+@dataclass(frozen=True)
+class OwnerRoutes:
+    """An owner's deployments, indexed by deployment name and by model name."""
+
+    targets: tuple[Target, ...]
+    by_name: dict[str, Target] = field(init=False)
+    by_model: dict[str, tuple[Target, ...]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_model: dict[str, list[Target]] = {}
+        for target in self.targets:
+            by_model.setdefault(target.model, []).append(target)
+        object.__setattr__(self, "by_name", {t.name: t for t in self.targets})
+        object.__setattr__(self, "by_model", {m: tuple(ts) for m, ts in by_model.items()})
+
+    def resolve(self, model: str) -> tuple[Target, ...]:
+        """The deployments ``model`` names: a deployment name first, else a model name."""
+        named = self.by_name.get(model)
+        if named is not None:
+            return (named,)
+        return self.by_model.get(model, ())
+
+
+RouteLoader = Callable[[str], Awaitable[OwnerRoutes]]
+
+
+def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
+    """Read ``user_id``'s live deployments and their healthy instances (sync; run in a thread)."""
+    with db.session() as session:
+        deployments = session.execute(
+            select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
+                   Deployment.desired_state, Deployment.created_at)
+            .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
+            .order_by(Deployment.created_at, Deployment.id)
+        ).all()
+        ids = [row.id for row in deployments]
+        instances = session.execute(
+            select(Instance.id, Instance.deployment_id, Instance.endpoint_url,
+                   Instance.price_per_hour)
+            .where(Instance.deployment_id.in_(ids), Instance.status == HEALTHY_INSTANCE,
+                   Instance.terminated_at.is_(None), Instance.endpoint_url.is_not(None))
+            .order_by(Instance.created_at, Instance.id)
+        ).all() if ids else []
+    targets = []
+    for dep in deployments:
+        serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
+        upstreams = tuple(
+            Upstream(instance_id=i.id, deployment_id=dep.id, deployment_name=dep.name,
+                     model=dep.model, base_url=str(i.endpoint_url).rstrip("/"),
+                     price_per_hour=i.price_per_hour)
+            for i in instances if i.deployment_id == dep.id
+        ) if serving else ()
+        targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
+                              serving=serving, created=int(dep.created_at.timestamp()),
+                              upstreams=upstreams))
+    return OwnerRoutes(tuple(targets))
+
+
+def database_loader(db: Database) -> RouteLoader:
+    """A loader that reads an owner's routes in a worker thread."""
+    import anyio.to_thread
+
+    async def load(user_id: str) -> OwnerRoutes:
+        return await anyio.to_thread.run_sync(load_owner_routes, db, user_id)
+
+    return load
+
+
+class RouteCache:
+    """Owner id → :class:`OwnerRoutes`, read again after ``ttl_s``."""
+
+    def __init__(self, loader: RouteLoader, ttl_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._loader = loader
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, OwnerRoutes]] = {}
+
+    async def for_owner(self, user_id: str) -> OwnerRoutes:
+        cached = self._entries.get(user_id)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        routes = await self._loader(user_id)
+        self._entries[user_id] = (self._clock() + self._ttl_s, routes)
+        return routes
+
+    def invalidate(self, user_id: str) -> None:
+        """Read the owner's routes again on the next request."""
+        self._entries.pop(user_id, None)

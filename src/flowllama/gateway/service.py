@@ -1,0 +1,153 @@
+"""The gateway of one process: its caches, balancer, upstream client and usage meter.
+
+Built once by :func:`build_gateway`, started and stopped by the app's lifespan. Request
+handling is: key (cache) → owner's routes (cache) → candidates the key may use → proxy with
+retries → relay and meter. None of these steps reads the database unless a cache expired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from flowllama.db.session import Database
+from flowllama.errors import NotFound, ServiceUnavailable, Unauthorized
+from flowllama.gateway import keys, routes
+from flowllama.gateway.balancer import Balancer
+from flowllama.gateway.counting import Usage, estimate_prompt_tokens
+from flowllama.gateway.forwarding import streamed, whole
+from flowllama.gateway.keys import KeyCache, KeyInfo
+from flowllama.gateway.metering import UsageFlusher, UsageMeter
+from flowllama.gateway.proxy import UpstreamProxy
+from flowllama.gateway.requests import ClientRequest
+from flowllama.gateway.routes import RouteCache, Target, Upstream
+from flowllama.gateway.sse import StreamRelay
+from flowllama.platform import Platform
+from flowllama.settings import GatewaySettings
+
+
+def model_not_found(model: str) -> NotFound:
+    """The same answer for a missing model and another tenant's (nothing leaks)."""
+    return NotFound(f"The model '{model}' does not exist or you do not have access to it.",
+                    field="model", code="model_not_found")
+
+
+class Gateway:
+    """Everything ``/v1`` needs, shared by its requests (see the module doc)."""
+
+    def __init__(self, settings: GatewaySettings, db: Database, key_cache: KeyCache,
+                 route_cache: RouteCache) -> None:
+        self.settings = settings
+        self.keys = key_cache
+        self.routes = route_cache
+        self.balancer = Balancer(settings.failure_cooldown_s)
+        self.meter = UsageMeter()
+        self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
+        self._proxy: UpstreamProxy | None = None
+        self.app: FastAPI | None = None
+
+    async def start(self) -> None:
+        """Open the upstream connection pool and start the usage flusher (on the loop)."""
+        timeout = httpx.Timeout(self.settings.upstream_timeout_s,
+                                connect=self.settings.upstream_connect_timeout_s)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=512)
+        client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        self._proxy = UpstreamProxy(client, self.balancer, self.settings.max_attempts)
+        self.flusher.start()
+
+    async def stop(self) -> None:
+        """Write the last usage and close the pool."""
+        await self.flusher.stop()
+        if self._proxy is not None:
+            await self._proxy.client.aclose()
+            self._proxy = None
+
+    @property
+    def proxy(self) -> UpstreamProxy:
+        if self._proxy is None:
+            raise ServiceUnavailable("The gateway is not started", code="not_ready")
+        return self._proxy
+
+    async def authenticate(self, authorization: str | None) -> KeyInfo:
+        """The usable key in an ``Authorization: Bearer`` header, else ``Unauthorized``."""
+        scheme, _, secret = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer fl-...'",
+                               code="invalid_api_key")
+        info = await self.keys.authenticate(secret.strip())
+        self.meter.touch(info.id)
+        return info
+
+    async def listed_models(self, key: KeyInfo) -> list[dict[str, Any]]:
+        """``/v1/models`` entries: the owner's serving deployments and their model names."""
+        owner = await self.routes.for_owner(key.user_id)
+        seen: dict[str, dict[str, Any]] = {}
+        for target in owner.targets:
+            if not target.serving:
+                continue
+            for name in (target.name, target.model):
+                if name not in seen and key.allows(name, target.name, target.model):
+                    seen[name] = {"id": name, "object": "model", "created": target.created,
+                                  "owned_by": "flowllama", "deployment": target.name}
+        return list(seen.values())
+
+    async def candidates(self, key: KeyInfo, model: str) -> list[Upstream]:
+        """Healthy instances ``key`` may send ``model`` to; 404 or 503 when there are none."""
+        owner = await self.routes.for_owner(key.user_id)
+        targets = [t for t in owner.resolve(model) if key.allows(model, t.name, t.model)]
+        if not targets:
+            raise model_not_found(model)
+        upstreams = [u for target in targets for u in target.upstreams]
+        if not upstreams:
+            raise _not_serving(model, targets)
+        return upstreams
+
+    async def forward(self, key: KeyInfo, request: ClientRequest, path: str,
+                      request_id: str | None) -> Response:
+        """Send ``request`` to the best instance and answer with what it says."""
+        candidates = await self.candidates(key, request.model)
+        bodies: dict[str, bytes] = {}
+
+        def body_for(upstream: Upstream) -> bytes:
+            if upstream.model not in bodies:
+                bodies[upstream.model] = request.upstream_body(upstream.model)
+            return bodies[upstream.model]
+
+        opened = await self.proxy.open(candidates, path, body_for, request_id)
+
+        def on_usage(usage: Usage) -> None:
+            self.meter.record(user_id=key.user_id, api_key_id=key.id,
+                              deployment_id=opened.upstream.deployment_id,
+                              model=opened.upstream.model, prompt_tokens=usage.prompt_tokens,
+                              completion_tokens=usage.completion_tokens)
+
+        if not request.stream:
+            return await whole(opened, on_usage)
+        relay = StreamRelay(client_wants_usage=request.wants_usage,
+                            prompt_estimate=estimate_prompt_tokens(request.body))
+        return await streamed(opened, relay, on_usage)
+
+
+def _not_serving(model: str, targets: Sequence[Target]) -> ServiceUnavailable:
+    state = "has no healthy instance" if any(t.serving for t in targets) else "is not running"
+    return ServiceUnavailable(f"The deployment for '{model}' {state} right now",
+                              code="no_healthy_instance", headers={"Retry-After": "5"})
+
+
+def build_gateway(platform: Platform) -> Gateway:
+    """The gateway for ``platform``, listening for key revocations made in this process."""
+    settings = platform.settings.gateway
+    gateway = Gateway(
+        settings, platform.db,
+        KeyCache(keys.database_loader(platform.db), settings.key_cache_ttl_s),
+        RouteCache(routes.database_loader(platform.db), settings.route_cache_ttl_s),
+    )
+    platform.key_revoked_listeners.append(gateway.keys.invalidate)
+    from flowllama.gateway.endpoints import gateway_app
+
+    gateway.app = gateway_app(gateway)
+    return gateway
