@@ -1,0 +1,99 @@
+"""A scriptable OpenAI-style upstream for gateway tests, served by uvicorn on loopback.
+
+Each path prefix is an "instance" (``<base>/<name>/v1``); the deployment's model name picks
+the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it was cut off),
+``dying`` streams two events and then drops the connection, anything else answers at once.
+The prefix ``busy`` always answers 503. Every hit is counted per instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tiny_model import free_port
+
+USAGE = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
+
+
+def _event(content: str) -> bytes:
+    chunk = {"id": "f1", "object": "chat.completion.chunk", "created": 1, "model": "fake",
+             "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]}
+    return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+
+@dataclass
+class FakeUpstream:
+    base_url: str
+    hits: Counter[str] = field(default_factory=Counter)
+    cut_off: threading.Event = field(default_factory=threading.Event)
+
+    def instance(self, name: str) -> str:
+        """The OpenAI base URL of the instance called ``name``."""
+        return f"{self.base_url}/{name}/v1"
+
+
+def _app(fake: FakeUpstream) -> Starlette:
+    async def slow() -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            for i in range(200):
+                yield _event(f"t{i}")
+                await asyncio.sleep(0.05)
+            finished = True
+            yield b"data: [DONE]\n\n"
+        finally:
+            if not finished:
+                fake.cut_off.set()
+
+    async def dying() -> AsyncIterator[bytes]:
+        yield _event("a")
+        yield _event("b")
+        raise RuntimeError("upstream died mid-stream")
+
+    async def chat(request: Request) -> Response:
+        name = request.path_params["name"]
+        fake.hits[name] += 1
+        if name == "busy":
+            return JSONResponse({"error": "busy"}, status_code=503)
+        body = json.loads(await request.body())
+        if body["model"] == "slow":
+            return StreamingResponse(slow(), media_type="text/event-stream")
+        if body["model"] == "dying":
+            return StreamingResponse(dying(), media_type="text/event-stream")
+        return JSONResponse({"id": "f1", "object": "chat.completion", "model": body["model"],
+                             "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                 "role": "assistant", "content": "hi"}}], "usage": USAGE})
+
+    return Starlette(routes=[Route("/{name}/v1/chat/completions", chat, methods=["POST"])])
+
+
+@contextmanager
+def fake_upstream() -> Iterator[FakeUpstream]:
+    port = free_port()
+    fake = FakeUpstream(f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(_app(fake), host="127.0.0.1", port=port,
+                                           log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "fake upstream did not start"
+        time.sleep(0.02)
+    try:
+        yield fake
+    finally:
+        server.should_exit = True
+        thread.join(10)

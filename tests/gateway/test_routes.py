@@ -1,0 +1,58 @@
+"""The route table: only the owner's live deployments, only healthy live instances with an
+endpoint, deployment names before model names, and a TTL cache."""
+
+from __future__ import annotations
+
+import asyncio
+
+from flowllama.db.session import Database
+from flowllama.db.tables import Instance
+from flowllama.db.types import utcnow
+from flowllama.gateway.routes import OwnerRoutes, RouteCache, load_owner_routes
+from gateway.conftest import add_deployment, make_owner
+
+
+def test_owner_routes(database: Database) -> None:
+    ada, eve = make_owner(database, "ada@example.com"), make_owner(database, "eve@example.com")
+    bot = add_deployment(database, ada, "bot", "llama3.1:8b", ["http://a/v1/", "http://b/v1"])
+    add_deployment(database, ada, "bot2", "llama3.1:8b", ["http://c/v1"])
+    add_deployment(database, ada, "llama3.1:8b", "qwen2.5:7b", ["http://d/v1"])
+    add_deployment(database, ada, "parked", "gemma2:2b", ["http://e/v1"], status="stopped")
+    add_deployment(database, eve, "evebot", "mistral:7b", ["http://f/v1"])
+    with database.session() as session:
+        session.add(Instance(deployment_id=bot.id, provider="local", endpoint_url="http://x/v1",
+                             status="unhealthy"))
+        session.add(Instance(deployment_id=bot.id, provider="local", endpoint_url="http://y/v1",
+                             status="healthy", terminated_at=utcnow()))
+        session.add(Instance(deployment_id=bot.id, provider="local", status="healthy"))
+
+    routes = load_owner_routes(database, ada.user.id)
+    assert sorted(t.name for t in routes.targets) == ["bot", "bot2", "llama3.1:8b", "parked"]
+    (target,) = routes.resolve("bot")
+    assert [u.base_url for u in target.upstreams] == ["http://a/v1", "http://b/v1"]
+    # A deployment named like a model wins over the model name.
+    assert [t.name for t in routes.resolve("llama3.1:8b")] == ["llama3.1:8b"]
+    assert [t.name for t in routes.resolve("qwen2.5:7b")] == ["llama3.1:8b"]
+    (parked,) = routes.resolve("parked")
+    assert not parked.serving and parked.upstreams == ()
+    assert routes.resolve("evebot") == routes.resolve("mistral:7b") == ()
+    assert load_owner_routes(database, "nobody").targets == ()
+
+
+def test_route_cache_ttl_and_invalidate() -> None:
+    calls: list[str] = []
+    now = [0.0]
+
+    async def loader(user_id: str) -> OwnerRoutes:
+        calls.append(user_id)
+        return OwnerRoutes(())
+
+    cache = RouteCache(loader, ttl_s=2, clock=lambda: now[0])
+    asyncio.run(cache.for_owner("u"))
+    asyncio.run(cache.for_owner("u"))
+    assert calls == ["u"]
+    now[0] = 2.5
+    asyncio.run(cache.for_owner("u"))
+    cache.invalidate("u")
+    asyncio.run(cache.for_owner("u"))
+    assert calls == ["u", "u", "u"]
