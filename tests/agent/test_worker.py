@@ -10,6 +10,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select
 
+from flowllama.agent import reconciler as reconciler_module
 from flowllama.agent.lifecycle import Desired, Status
 from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import Reconciler
@@ -44,6 +45,8 @@ class Scripted(Provisioner):
         self.create_s = create_s
         self.creates = 0
         self.live: dict[str, Handle] = {}
+        self.serving = True
+        self.forgotten: list[str] = []
         self._lock = threading.Lock()
 
     @property
@@ -69,10 +72,14 @@ class Scripted(Provisioner):
 
     def refresh(self, handle: Handle) -> ResourceState:
         exists = handle.deployment_id in self.live
-        return ResourceState(exists=exists, running=exists, endpoint_url="http://127.0.0.1:1/v1")
+        return ResourceState(exists=exists, running=exists and self.serving,
+                             endpoint_url="http://127.0.0.1:1/v1", detail="still booting")
 
     def destroy(self, handle: Handle) -> None:
         self.live.pop(handle.deployment_id, None)
+
+    def forget(self, deployment_id: str) -> None:
+        self.forgotten.append(deployment_id)
 
 
 def _deployment(database: Database) -> Deployment:
@@ -191,4 +198,32 @@ def test_sweep_nudges_rows_that_drifted(database: Database, queue: DatabaseQueue
     row, instances = _row(database, deployment.id)
     assert row.status == Status.DELETED and provisioner.live == {}
     assert all(instance.terminated_at is not None for instance in instances)
+    assert provisioner.forgotten == [deployment.id]
     assert worker.sweep(older_than_s=0) == 0
+
+
+def test_a_server_that_never_comes_up_is_retried_then_failed(
+        database: Database, queue: DatabaseQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconciler_module, "STARTING_TIMEOUT_S", 0)
+    provisioner = Scripted()
+    provisioner.serving = False
+    deployment = _deployment(database)
+    nudge(queue, deployment)
+    _drain(_worker(database, queue, provisioner))
+
+    [dead] = queue.list_dead()
+    assert "did not come up" in (dead.last_error or "") and "still booting" in (
+        dead.last_error or "")
+    assert _row(database, deployment.id)[0].status == Status.FAILED
+
+
+def test_a_dead_leftover_is_replaced_not_adopted(database: Database,
+                                                 queue: DatabaseQueue) -> None:
+    provisioner = Scripted()
+    deployment = _deployment(database)
+    provisioner.live[deployment.id] = Handle("local", deployment.id, "fl-x")
+    provisioner.serving = False  # found, but its server is dead
+    worker = _worker(database, queue, provisioner)
+    nudge(queue, deployment)
+    worker.run_once()
+    assert provisioner.creates == 1

@@ -8,8 +8,8 @@ from typing import Any
 
 from flowllama.db.tables import Deployment
 from flowllama.providers.base import DeploymentSpec, Placement, Unsupported
+from flowllama.providers.local import LOCAL_PLACEMENT
 
-LOCAL = Placement(cloud="local", region="localhost", instance_type="local-process")
 PROVISIONER_BY_CLOUD = {"local": "local", "aws": "terraform", "gcp": "terraform"}
 
 
@@ -36,7 +36,7 @@ def _placement(offer: dict[str, Any]) -> Placement:
 def placements_for(deployment: Deployment) -> list[Placement]:
     """Ranked places to try: the estimate's recommendation first, then its fallbacks."""
     if deployment.cloud == "local":
-        return [LOCAL]
+        return [LOCAL_PLACEMENT]
     estimate = deployment.estimate or {}
     offers: list[dict[str, Any]] = list(estimate.get("candidates") or [])
     seen: set[tuple[str, str, str | None, str, bool]] = set()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flowllama.agent import leases
 from flowllama.agent.lifecycle import Desired, Status, record, transition
@@ -26,16 +26,18 @@ from flowllama.agent.placement import (
     spec_of,
 )
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance
+from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.db.types import utcnow
-from flowllama.errors import ConfigError, NoCapacity, ProviderError
+from flowllama.errors import ConfigError, NoCapacity, ProviderError, ProvisioningFailed
 from flowllama.logging import get_logger
-from flowllama.providers.base import Handle, Placement, Provisioner, Unsupported
+from flowllama.providers.base import DeploymentSpec, Handle, Placement, Provisioner, Unsupported
 from flowllama.providers.registry import ProvisionerRegistry
 
 log = get_logger(__name__)
 
 MAX_STEPS = 12
+# A server that was created but never answers its health check is retried, then failed.
+STARTING_TIMEOUT_S = 900
 
 
 class Outcome(StrEnum):
@@ -158,6 +160,10 @@ class Reconciler:
             if orphan is not None:
                 self._destroy(orphan)
         if snap.deployment.desired_state == Desired.DELETED:
+            kinds = self._kinds_for(snap.deployment) | {
+                Handle.from_dict(i.handle).kind for i in snap.instances}
+            for kind in kinds:
+                self.registry.get(kind).forget(snap.deployment.id)
             self._move(snap.deployment.id, Status.DELETED, "all resources destroyed")
         else:
             self._move(snap.deployment.id, Status.STOPPED, "all resources destroyed")
@@ -192,7 +198,7 @@ class Reconciler:
         for placement in placements:
             provisioner = self._provisioner_for(placement)
             try:
-                handle = provisioner.find(spec) or provisioner.create(spec, placement)
+                handle = self._adopt(provisioner, spec) or provisioner.create(spec, placement)
             except NoCapacity as exc:
                 reasons.append(f"{describe(placement)}: {exc}")
                 self._note(snap.deployment.id, f"no capacity on {describe(placement)}; "
@@ -201,6 +207,15 @@ class Reconciler:
             self._record_instance(snap.deployment, placement, provisioner, handle)
             return
         raise NoCapacity("every offer lacked capacity: " + "; ".join(reasons))
+
+    @staticmethod
+    def _adopt(provisioner: Provisioner, spec: DeploymentSpec) -> Handle | None:
+        """What a crashed step already created and is serving; a dead leftover is not adopted
+        (``create`` replaces or adopts it, by the provisioner contract)."""
+        handle = provisioner.find(spec)
+        if handle is None or not provisioner.refresh(handle).running:
+            return None
+        return handle
 
     def _provisioner_for(self, placement: Placement) -> Provisioner:
         try:
@@ -231,6 +246,16 @@ class Reconciler:
             transition(session, row, Status.STARTING, f"created on {describe(placement)}",
                        data={"placement": placement.to_dict()})
 
+    def _starting_for_s(self, deployment_id: str) -> float:
+        """Seconds since the deployment last became ``starting``."""
+        with self.db.session() as session:
+            since = session.scalar(
+                select(func.max(DeploymentEvent.at)).where(
+                    DeploymentEvent.deployment_id == deployment_id,
+                    DeploymentEvent.to_status == Status.STARTING,
+                    DeploymentEvent.from_status != Status.STARTING))
+        return 0.0 if since is None else (utcnow() - since).total_seconds()
+
     def _check_started(self, snap: Snapshot) -> Outcome | None:
         if not snap.instances:  # lost its instance (e.g. destroyed outside): start over
             self._move(snap.deployment.id, Status.FAILED, "instance disappeared while starting")
@@ -239,6 +264,9 @@ class Reconciler:
         handle = Handle.from_dict(instance.handle)
         state = self.registry.get(handle.kind).refresh(handle)
         if not state.running:
+            if self._starting_for_s(snap.deployment.id) > STARTING_TIMEOUT_S:
+                raise ProvisioningFailed(f"the server did not come up in {STARTING_TIMEOUT_S}s: "
+                                         f"{state.detail or 'no detail'}")
             return Outcome.WAIT
         with self.db.session() as session:
             row = session.get(Instance, instance.id)

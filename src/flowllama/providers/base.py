@@ -211,6 +211,10 @@ class Provisioner(ABC):
         Returns only once removal is confirmed; raises ``NotYetTerminated`` while anything is left.
         """
 
+    def forget(self, deployment_id: str) -> None:  # noqa: B027 - optional hook, no-op default
+        """Remove what :meth:`destroy` deliberately keeps (e.g. logs) once the deployment itself
+        is deleted. Idempotent; the default keeps nothing, so does nothing."""
+
     def stop(self, handle: Handle) -> Handle:
         """Stop the server but keep its resources (needs :attr:`Capability.STOP_START`)."""
         raise Unsupported(f"{self.kind} cannot stop a server without destroying it")

@@ -165,7 +165,7 @@ class LocalProvisioner(Provisioner):
         across rotated files; ``[]`` when there is none. Kept after ``destroy``."""
         return read_log_tail(log_file(self.instances.logs_dir, deployment_id), tail)
 
-    def delete_logs(self, deployment_id: str) -> None:
+    def forget(self, deployment_id: str) -> None:
         """Remove the deployment's log files (when the deployment itself is deleted)."""
         remove_logs(log_file(self.instances.logs_dir, deployment_id))
 
