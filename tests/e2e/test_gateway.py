@@ -1,0 +1,150 @@
+"""End to end through real processes: ``flowllama up`` serves ``/v1`` on its own port, and a
+separate ``flowllama serve gateway`` on the same database serves the same keys and deployments.
+A deployment of ``local/tiny`` (llama.cpp, for real) is chatted with through both gateways with
+the official ``openai`` client; usage lands in the rollup; a revoked key is refused at once by
+the process that revoked it and within the key cache TTL by the other."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from sqlalchemy import create_engine, text
+
+from factories import STRONG_PASSWORD
+from flowllama.runtimes import LlamaCppRuntime
+from processes import UpProcess, flowllama_up, wait_for
+from tiny_model import free_port
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_S = 180
+MESSAGES: list[Any] = [{"role": "user", "content": "Say hello"}]
+
+
+def _env(tiny_model_file: Path) -> dict[str, str]:
+    return {"FLOWLLAMA_MODELS_DIR": str(tiny_model_file.parent),
+            "FLOWLLAMA_AGENT__WORKERS": "1", "FLOWLLAMA_AGENT__POLL_S": "0.2",
+            "FLOWLLAMA_GATEWAY__KEY_CACHE_TTL_S": "1", "FLOWLLAMA_GATEWAY__ROUTE_CACHE_TTL_S": "1",
+            "FLOWLLAMA_GATEWAY__USAGE_FLUSH_INTERVAL_S": "0.3"}
+
+
+@pytest.fixture
+def up(tmp_path: Path, tiny_model_file: Path) -> Iterator[UpProcess]:
+    if not LlamaCppRuntime().is_installed():
+        pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
+    with flowllama_up(tmp_path, _env(tiny_model_file)) as running:
+        yield running
+
+
+@contextmanager
+def serve_gateway(data_dir: Path, env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``flowllama serve gateway`` on a free port over ``data_dir``'s database."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(port),
+             "--data-dir", str(data_dir)], env={**clean, **env}, stdout=log,
+            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{base}/v1/health", process)
+        assert httpx.get(f"{base}/api/keys").status_code == 404, "the api role is not served"
+        yield f"{base}/v1"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def _login(base_url: str) -> httpx.Client:
+    http = httpx.Client(base_url=base_url, timeout=30)
+    assert http.post("/api/auth/register", json={
+        "email": "gw@example.com", "password": STRONG_PASSWORD}).status_code == 201
+    tokens = http.post("/api/auth/login", json={
+        "email": "gw@example.com", "password": STRONG_PASSWORD}).json()
+    http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+    return http
+
+
+def _deploy(http: httpx.Client) -> None:
+    created = http.post("/api/deployments", json={
+        "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
+    assert created.status_code == 202, created.text
+    deadline = time.monotonic() + TIMEOUT_S
+    while (body := http.get(f"/api/deployments/{created.json()['id']}").json())[
+            "status"] != "running":
+        assert body["status"] != "failed", body["status_message"]
+        assert time.monotonic() < deadline, body
+        time.sleep(0.3)
+
+
+def _chat(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=4)
+    assert reply.choices[0].message.content
+    chunks = list(client.chat.completions.create(model="local/tiny", messages=MESSAGES,
+                                                 max_tokens=4, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def _refused_within(client: openai.OpenAI, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            client.models.list()
+        except openai.AuthenticationError:
+            return
+        assert time.monotonic() < deadline, "revoked key still accepted"
+        time.sleep(0.1)
+
+
+def _requests_metered(data_dir: Path) -> int:
+    engine = create_engine(f"sqlite:///{data_dir / 'flowllama.db'}")
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT COALESCE(SUM(requests), 0) FROM usage_daily"))
+                       .scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_up_and_a_separate_gateway_serve_keys_route_meter_and_revoke(
+        up: UpProcess, tmp_path: Path, tiny_model_file: Path) -> None:
+    http = _login(up.base_url)
+    _deploy(http)
+    created = http.post("/api/keys", json={"name": "e2e"})
+    assert created.status_code == 201, created.text
+    key = created.json()
+    local = openai.OpenAI(base_url=f"{up.base_url}/v1", api_key=key["key"], max_retries=0,
+                          timeout=60)
+    assert sorted(m.id for m in local.models.list()) == ["local/tiny", "tiny"]
+    _chat(local)
+
+    with serve_gateway(up.data_dir, _env(tiny_model_file), tmp_path / "gw.log") as v1:
+        remote = openai.OpenAI(base_url=v1, api_key=key["key"], max_retries=0, timeout=60)
+        _chat(remote)
+        deadline = time.monotonic() + 10
+        while _requests_metered(up.data_dir) < 4:
+            assert time.monotonic() < deadline, "usage from both gateways was not recorded"
+            time.sleep(0.2)
+        assert http.delete(f"/api/keys/{key['id']}").status_code == 204
+        with pytest.raises(openai.AuthenticationError):
+            local.models.list()  # the revoking process: at once
+        _refused_within(remote, 5)  # another process: within its 1 s key cache TTL
+    assert key["key"] not in up.log_path.read_text(errors="replace")
+
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(60) == 0
