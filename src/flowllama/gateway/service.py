@@ -21,6 +21,7 @@ from flowllama.gateway.balancer import Balancer
 from flowllama.gateway.counting import Usage, estimate_prompt_tokens
 from flowllama.gateway.forwarding import streamed, whole
 from flowllama.gateway.keys import KeyCache, KeyInfo
+from flowllama.gateway.limits import RateLimiter
 from flowllama.gateway.metering import UsageFlusher, UsageMeter
 from flowllama.gateway.proxy import UpstreamProxy
 from flowllama.gateway.requests import ClientRequest
@@ -45,6 +46,7 @@ class Gateway:
         self.keys = key_cache
         self.routes = route_cache
         self.balancer = Balancer(settings.failure_cooldown_s)
+        self.limiter = RateLimiter()
         self.meter = UsageMeter()
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
         self._proxy: UpstreamProxy | None = None
@@ -110,6 +112,7 @@ class Gateway:
                       request_id: str | None) -> Response:
         """Send ``request`` to the best instance and answer with what it says."""
         candidates = await self.candidates(key, request.model)
+        self.limiter.admit(key)
         bodies: dict[str, bytes] = {}
 
         def body_for(upstream: Upstream) -> bytes:
@@ -120,6 +123,7 @@ class Gateway:
         opened = await self.proxy.open(candidates, path, body_for, request_id)
 
         def on_usage(usage: Usage) -> None:
+            self.limiter.spend(key, usage.total_tokens)
             self.meter.record(user_id=key.user_id, api_key_id=key.id,
                               deployment_id=opened.upstream.deployment_id,
                               model=opened.upstream.model, prompt_tokens=usage.prompt_tokens,

@@ -1,0 +1,55 @@
+"""The gateway service wired together, against a scripted upstream: a key's model allow-list,
+rate limits answered 429 with Retry-After through the ``openai`` client, then recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from flowllama.db.session import Database
+from flowllama.gateway.limits import RateLimiter
+from gateway.conftest import RunningGateway, add_deployment, make_owner
+from gateway.fake_upstream import FakeUpstream, fake_upstream
+
+MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [
+    {"role": "user", "content": "hi"}]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeUpstream]:
+    with fake_upstream() as running:
+        yield running
+
+
+def test_rate_limit_429_then_recovery(running_gateway: RunningGateway, fake: FakeUpstream,
+                                      database: Database) -> None:
+    owner = make_owner(database, "ada@example.com", rpm=2)
+    add_deployment(database, owner, "bot", "fast", [fake.instance("a")])
+    now = [1000.0]
+    running_gateway.gateway.limiter = RateLimiter(clock=lambda: now[0])
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    for _ in range(2):
+        client.chat.completions.create(model="bot", messages=MESSAGES)
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="bot", messages=MESSAGES)
+    retry_after = int(caught.value.response.headers["retry-after"])
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["code"] == "rate_limit_exceeded"
+    assert fake.hits["a"] == 2, "a refused request reached the upstream"
+    now[0] += retry_after
+    assert client.chat.completions.create(model="bot", messages=MESSAGES).choices
+
+
+def test_model_allow_list_hides_other_deployments(running_gateway: RunningGateway,
+                                                  fake: FakeUpstream,
+                                                  database: Database) -> None:
+    owner = make_owner(database, "ada@example.com", models=["bot"])
+    add_deployment(database, owner, "bot", "fast", [fake.instance("a")])
+    add_deployment(database, owner, "other", "fast2", [fake.instance("a")])
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    assert sorted(m.id for m in client.models.list()) == ["bot", "fast"]
+    assert client.chat.completions.create(model="bot", messages=MESSAGES).choices
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="other", messages=MESSAGES)
