@@ -11,7 +11,16 @@ from fastapi.middleware.cors import CORSMiddleware
 from flowllama import __version__
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
-from flowllama.api.routers import admin, auth, deployments, health, keys, models, pricing
+from flowllama.api.routers import (
+    admin,
+    auth,
+    deployments,
+    health,
+    keys,
+    models,
+    pricing,
+    usage,
+)
 from flowllama.gateway import build_gateway
 from flowllama.platform import Platform
 from flowllama.web.pages import mount_web
@@ -48,6 +57,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(pricing.router)
         app.include_router(deployments.router)
         app.include_router(keys.router)
+        app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
     if gateway is not None and gateway.app is not None:
