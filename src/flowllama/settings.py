@@ -80,6 +80,22 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 
+class WebhookSettings(BaseModel):
+    """Outgoing webhooks: the SSRF allow-list, the request timeout and the retry schedule.
+
+    ``allow_hosts`` lets host names or CIDR ranges through the SSRF rules (loopback for
+    development and tests); leave it empty in production.
+    """
+
+    allow_hosts: list[str] = Field(default_factory=list)
+    timeout_s: float = Field(10.0, gt=0, le=120)
+    max_attempts: int = Field(6, ge=1, le=30)
+    backoff_base_s: float = Field(10.0, gt=0)
+    backoff_max_s: float = Field(3600.0, gt=0)
+    poll_s: float = Field(1.0, gt=0)
+    batch_size: int = Field(20, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     """Root of the settings tree."""
 
@@ -102,6 +118,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @property
     def effective_database_url(self) -> str:

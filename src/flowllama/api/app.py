@@ -20,6 +20,7 @@ from flowllama.api.routers import (
     models,
     pricing,
     usage,
+    webhooks,
 )
 from flowllama.gateway import build_gateway
 from flowllama.platform import Platform
@@ -57,6 +58,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(pricing.router)
         app.include_router(deployments.router)
         app.include_router(keys.router)
+        app.include_router(webhooks.router)
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
