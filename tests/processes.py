@@ -1,4 +1,5 @@
-"""Running a real ``flowllama up`` process in a test: start it, wait for it, always stop it."""
+"""Running a real ``flowllama up`` process in a test: start it, wait for it, talk to its API as
+a user, always stop it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import openai
 
+from factories import STRONG_PASSWORD
 from tiny_model import free_port
+
+TIMEOUT_S = 180
 
 
 @dataclass(frozen=True)
@@ -63,3 +69,58 @@ def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterat
             if process.poll() is None:
                 process.kill()
                 process.wait(10)
+
+
+class Api:
+    """The user's side of the REST API."""
+
+    def __init__(self, base_url: str, *, register: bool = True) -> None:
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+        email = "e2e@example.com"
+        if register:
+            assert self.http.post("/api/auth/register", json={
+                "email": email, "password": STRONG_PASSWORD}).status_code == 201
+        tokens = self.http.post("/api/auth/login", json={
+            "email": email, "password": STRONG_PASSWORD}).json()
+        self.http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/api/deployments/{deployment_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_status(self, deployment_id: str, status: str) -> dict[str, Any]:
+        deadline = time.monotonic() + TIMEOUT_S
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            body = self.deployment(deployment_id)
+            if body["status"] == status:
+                return body
+            assert body["status"] != "failed", body["status_message"]
+            time.sleep(0.3)
+        raise AssertionError(f"never reached {status}: {body}")
+
+    def act(self, deployment_id: str, action: str) -> None:
+        response = self.http.post(f"/api/deployments/{deployment_id}/{action}")
+        assert response.status_code == 202, response.text
+
+
+def local_env(models_dir: Path, **extra: str) -> dict[str, str]:
+    """Settings for a ``flowllama up`` that serves ``models_dir`` with one fast-polling worker."""
+    return {"FLOWLLAMA_MODELS_DIR": str(models_dir), "FLOWLLAMA_AGENT__WORKERS": "1",
+            "FLOWLLAMA_AGENT__POLL_S": "0.2", **extra}
+
+
+def chat_with_openai(endpoint_url: str) -> None:
+    """A plain and a streamed chat completion through the official client; both must answer."""
+    client = openai.OpenAI(base_url=endpoint_url, api_key="unused", max_retries=0, timeout=60)
+    messages: list[Any] = [{"role": "user", "content": "Say hello"}]
+    reply = client.chat.completions.create(model="local/tiny", messages=messages,
+                                           max_tokens=8)
+    assert reply.choices[0].message.content
+    assert reply.usage is not None and reply.usage.completion_tokens == 8
+    chunks = list(client.chat.completions.create(model="local/tiny", messages=messages,
+                                                 max_tokens=8, stream=True))
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+    assert text and len(chunks) > 2

@@ -30,7 +30,7 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (env FLOWLLAMA_DATA_DIR)")
 ]
-BUILT_ROLES = {"api", "gateway", "agent"}
+BUILT_ROLES = {"api", "gateway", "agent", "monitor"}
 KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 
@@ -72,10 +72,10 @@ def serve_role(
     if role not in BUILT_ROLES:
         err.print(f"[yellow]The {role} role is not available in this release yet.[/]")
         raise typer.Exit(3)
-    if role == "agent":
-        from flowllama.server import serve_agent
+    if role in ("agent", "monitor"):
+        from flowllama.server import serve_background
 
-        serve_agent(_settings(data_dir=data_dir), workers=workers)
+        serve_background(_settings(data_dir=data_dir), role, workers=workers)
         return
     from flowllama.server import serve
 

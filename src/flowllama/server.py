@@ -6,6 +6,7 @@ import signal
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Protocol
 
 import uvicorn
 from rich.console import Console
@@ -32,39 +33,54 @@ def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
 def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) -> None:
     """Apply migrations, then serve ``roles`` on ``settings.host:port`` until SIGINT/SIGTERM.
 
-    With the ``agent`` role its workers run in threads of this process; they start before the
+    The ``agent`` and ``monitor`` roles run in threads of this process; they start before the
     HTTP server and stop after it.
     """
-    from flowllama.agent.composition import attach_local, build_agent
-
     platform = _prepare(settings, roles)
-    local = attach_local(platform)
-    agent = None
-    if "agent" in roles:
-        agent = build_agent(platform, local)
-        agent.start()
+    background = _background_roles(platform, roles)
+    for role in background:
+        role.start()
     try:
         _run_http(platform, roles, announce=announce)
     finally:
-        if agent is not None:
-            agent.stop()
+        for role in reversed(background):
+            role.stop()
 
 
-def serve_agent(settings: Settings, *, workers: int | None = None) -> None:
-    """Run only the agent until SIGINT/SIGTERM; the current steps finish or are released."""
+class _Background(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> object: ...
+
+
+def _background_roles(platform: Platform, roles: Sequence[str], workers: int | None = None
+                      ) -> list[_Background]:
+    """The agent and the monitor for ``roles``; the local provisioner is wired to the API."""
     from flowllama.agent.composition import attach_local, build_agent
+    from flowllama.monitor.service import build_monitor
 
-    platform = _prepare(settings, ["agent"])
-    agent = build_agent(platform, attach_local(platform), workers=workers)
+    local = attach_local(platform)
+    background: list[_Background] = []
+    if "agent" in roles:
+        background.append(build_agent(platform, local, workers=workers))
+    if "monitor" in roles:
+        background.append(build_monitor(platform))
+    return background
+
+
+def serve_background(settings: Settings, role: str, *, workers: int | None = None) -> None:
+    """Run only the ``agent`` or ``monitor`` role until SIGINT/SIGTERM."""
+    platform = _prepare(settings, [role])
+    [worker] = _background_roles(platform, [role], workers)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stopping.set())
-    agent.start()
+    worker.start()
+    count = workers or platform.settings.agent.workers
+    detail = f" with {count} workers" if role == "agent" else ""
     Console(stderr=True).print(
-        f"[bold green]FlowLlama[/] agent with {len(agent.workers)} workers; "
-        f"database: {_db_label(settings)}")
+        f"[bold green]FlowLlama[/] {role}{detail}; database: {_db_label(settings)}")
     stopping.wait()
-    agent.stop()
+    worker.stop()
     platform.close()
 
 

@@ -80,6 +80,20 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 
+class MonitorSettings(BaseModel):
+    """Health checks, deep probes and auto-healing (see ``docs/monitor.md``)."""
+
+    interval_s: float = Field(30.0, gt=0)
+    timeout_s: float = Field(5.0, gt=0)
+    deep_interval_s: float = Field(300.0, gt=0)
+    deep_timeout_s: float = Field(30.0, gt=0)
+    concurrency: int = Field(256, ge=1, le=10_000)
+    failures_before_unhealthy: int = Field(3, ge=1)
+    max_heal_attempts: int = Field(3, ge=0)
+    heal_backoff_s: float = Field(30.0, ge=0)
+    heal_backoff_max_s: float = Field(900.0, ge=0)
+
+
 class WebhookSettings(BaseModel):
     """Outgoing webhooks: the SSRF allow-list, the request timeout and the retry schedule.
 
@@ -117,6 +131,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.agent import reconciler as reconciler_module
-from flowllama.agent.lifecycle import Desired, Status
+from flowllama.agent.lifecycle import Desired, Status, transition
 from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance, User
+from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.errors import ProvisioningFailed
 from flowllama.providers.base import (
     Capabilities,
@@ -227,3 +227,53 @@ def test_a_dead_leftover_is_replaced_not_adopted(database: Database,
     nudge(queue, deployment)
     worker.run_once()
     assert provisioner.creates == 1
+
+
+def _make_unhealthy(database: Database, deployment_id: str) -> None:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        transition(session, row, Status.UNHEALTHY, "3 consecutive failed health checks",
+                   message="health check failed")
+
+
+def test_an_unhealthy_deployment_is_healed_with_a_new_instance(
+        database: Database, queue: DatabaseQueue) -> None:
+    provisioner = Scripted()
+    deployment = _deployment(database)
+    worker = _worker(database, queue, provisioner)
+    nudge(queue, deployment)
+    _drain(worker)
+    _make_unhealthy(database, deployment.id)
+    nudge(queue, deployment)
+    _drain(worker)
+
+    row, instances = _row(database, deployment.id)
+    assert row.status == Status.RUNNING and row.heal_attempts == 1
+    assert provisioner.creates == 2
+    assert [i.terminated_at is None for i in instances] == [False, True]
+    with database.session() as session:
+        events = session.scalars(select(DeploymentEvent).where(
+            DeploymentEvent.deployment_id == deployment.id).order_by(DeploymentEvent.id)).all()
+    moves = [(e.from_status, e.to_status) for e in events if e.from_status != e.to_status]
+    assert moves[-4:] == [("running", "unhealthy"), ("unhealthy", "healing"),
+                          ("healing", "starting"), ("starting", "running")]
+    assert events[-1].reason.startswith("healed") and events[-1].data["healed"] is True
+
+
+def test_healing_gives_up_after_the_maximum(database: Database, queue: DatabaseQueue) -> None:
+    provisioner = Scripted()
+    deployment = _deployment(database)
+    worker = _worker(database, queue, provisioner)
+    nudge(queue, deployment)
+    _drain(worker)
+    for _ in range(3):
+        _make_unhealthy(database, deployment.id)
+        nudge(queue, deployment)
+        _drain(worker)
+    _make_unhealthy(database, deployment.id)
+    nudge(queue, deployment)
+    _drain(worker)
+    row, _ = _row(database, deployment.id)
+    assert row.status == Status.FAILED and row.heal_attempts == 3
+    assert row.status_message == "health check failed"

@@ -10,83 +10,26 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import openai
 import pytest
 
-from factories import STRONG_PASSWORD
 from flowllama.providers.local.supervision import find_supervisors
 from flowllama.runtimes import LlamaCppRuntime
-from processes import UpProcess, flowllama_up
+from processes import TIMEOUT_S, Api, UpProcess, chat_with_openai, flowllama_up, local_env
 from tiny_model import port_is_free
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT_S = 180
 
 
 @pytest.fixture
 def up(tmp_path: Path, tiny_model_file: Path) -> Iterator[UpProcess]:
     if not LlamaCppRuntime().is_installed():
         pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
-    with flowllama_up(tmp_path, _env(tiny_model_file)) as running:
+    with flowllama_up(tmp_path, local_env(tiny_model_file.parent)) as running:
         yield running
-
-
-def _env(tiny_model_file: Path) -> dict[str, str]:
-    return {"FLOWLLAMA_MODELS_DIR": str(tiny_model_file.parent),
-            "FLOWLLAMA_AGENT__WORKERS": "1", "FLOWLLAMA_AGENT__POLL_S": "0.2"}
-
-
-class Api:
-    """The user's side of the REST API."""
-
-    def __init__(self, base_url: str, *, register: bool = True) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
-        email = "e2e@example.com"
-        if register:
-            assert self.http.post("/api/auth/register", json={
-                "email": email, "password": STRONG_PASSWORD}).status_code == 201
-        tokens = self.http.post("/api/auth/login", json={
-            "email": email, "password": STRONG_PASSWORD}).json()
-        self.http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
-
-    def deployment(self, deployment_id: str) -> dict[str, Any]:
-        response = self.http.get(f"/api/deployments/{deployment_id}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def wait_status(self, deployment_id: str, status: str) -> dict[str, Any]:
-        deadline = time.monotonic() + TIMEOUT_S
-        body: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            body = self.deployment(deployment_id)
-            if body["status"] == status:
-                return body
-            assert body["status"] != "failed", body["status_message"]
-            time.sleep(0.3)
-        raise AssertionError(f"never reached {status}: {body}")
-
-    def act(self, deployment_id: str, action: str) -> None:
-        response = self.http.post(f"/api/deployments/{deployment_id}/{action}")
-        assert response.status_code == 202, response.text
-
-
-def _chat(endpoint_url: str) -> None:
-    client = openai.OpenAI(base_url=endpoint_url, api_key="unused", max_retries=0, timeout=60)
-    messages: list[Any] = [{"role": "user", "content": "Say hello"}]
-    reply = client.chat.completions.create(model="local/tiny", messages=messages,
-                                           max_tokens=8)
-    assert reply.choices[0].message.content
-    assert reply.usage is not None and reply.usage.completion_tokens == 8
-    chunks = list(client.chat.completions.create(model="local/tiny", messages=messages,
-                                                 max_tokens=8, stream=True))
-    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
-    assert text and len(chunks) > 2
 
 
 def _gone(up: UpProcess, port: int) -> None:
@@ -109,7 +52,7 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
     endpoint = running["endpoint_url"]
     port = urlsplit(endpoint).port
     assert port is not None and urlsplit(endpoint).hostname == "127.0.0.1"
-    _chat(endpoint)
+    chat_with_openai(endpoint)
     logs = api.http.get(f"/api/deployments/{deployment_id}/logs", params={"tail": 50}).json()
     assert logs["source"] == "local" and logs["lines"]
 
@@ -119,12 +62,12 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
 
     api.act(deployment_id, "start")
     endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
-    _chat(endpoint)
+    chat_with_openai(endpoint)
 
     restarted = api.http.post(f"/api/deployments/{deployment_id}/restart")
     assert restarted.status_code == 202 and restarted.json()["status"] == "stopping"
     endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
-    _chat(endpoint)
+    chat_with_openai(endpoint)
     timeline = [e["to_status"] for e in api.http.get(
         f"/api/deployments/{deployment_id}/events").json()]
     assert timeline.count("running") == 3 and timeline.count("stopped") == 2
@@ -153,7 +96,7 @@ def test_stopping_up_stops_runtimes_and_the_next_start_brings_them_back(
     assert up.process.wait(60) == 0
     _gone(up, port)  # no orphan runtime after `flowllama up` stops
 
-    with flowllama_up(tmp_path, _env(tiny_model_file)) as again:
+    with flowllama_up(tmp_path, local_env(tiny_model_file.parent)) as again:
         deadline = time.monotonic() + TIMEOUT_S
         while not find_supervisors(again.data_dir / "local"):
             assert time.monotonic() < deadline, "the runtime was not relaunched"
@@ -161,7 +104,7 @@ def test_stopping_up_stops_runtimes_and_the_next_start_brings_them_back(
         api = Api(again.base_url, register=False)
         endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
         _wait_healthy(endpoint)
-        _chat(endpoint)
+        chat_with_openai(endpoint)
         again.process.send_signal(signal.SIGTERM)
         assert again.process.wait(60) == 0
         _gone(again, urlsplit(endpoint).port or 0)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from flowllama.agent import leases
 from flowllama.agent.lifecycle import Desired, Status, record, transition
@@ -63,8 +64,9 @@ class Reconciler:
     """Moves one deployment at a time towards its desired state."""
 
     def __init__(self, db: Database, registry: ProvisionerRegistry, *, lease_s: float = 300,
-                 kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD) -> None:
+                 kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3) -> None:
         self.db = db
+        self.max_heals = max_heals
         self.registry = registry
         self.lease_s = lease_s
         self.kinds = kinds
@@ -129,6 +131,8 @@ class Reconciler:
             Status.FAILED: self._begin_provisioning,
             Status.PROVISIONING: self._provision,
             Status.STARTING: self._check_started,
+            Status.UNHEALTHY: self._begin_heal,
+            Status.HEALING: self._heal,
         }.get(status)
 
     # --- steps -------------------------------------------------------------------------------
@@ -246,6 +250,42 @@ class Reconciler:
             transition(session, row, Status.STARTING, f"created on {describe(placement)}",
                        data={"placement": placement.to_dict()})
 
+    def _begin_heal(self, snap: Snapshot) -> Outcome | None:
+        """An unhealthy deployment (the monitor said so): heal it, or give up after
+        ``max_heals`` attempts since it last served healthily (and stop there: a failed
+        deployment waits for its owner)."""
+        deployment = snap.deployment
+        if deployment.heal_attempts >= self.max_heals:
+            self._move(deployment.id, Status.FAILED, f"gave up after {self.max_heals} heals",
+                       message=deployment.status_message)
+            return Outcome.DONE
+        with self.db.session() as session:
+            row = session.get(Deployment, deployment.id)
+            assert row is not None
+            row.heal_attempts += 1
+            transition(session, row, Status.HEALING, f"heal attempt {row.heal_attempts}",
+                       message=deployment.status_message)
+        return None
+
+    def _heal(self, snap: Snapshot) -> None:
+        """Replace the broken server. A deployment's resources are named after it, so the old
+        server is destroyed before its replacement is created on the best offer with room."""
+        for instance in snap.instances:
+            self._destroy(Handle.from_dict(instance.handle))
+            self._mark_terminated(instance.id)
+        self._provision(Snapshot(snap.deployment, []))
+
+    @staticmethod
+    def _came_from(session: Session, deployment_id: str) -> Status | None:
+        """The status the deployment was in before its latest move to ``starting``."""
+        previous = session.scalar(
+            select(DeploymentEvent.from_status).where(
+                DeploymentEvent.deployment_id == deployment_id,
+                DeploymentEvent.to_status == Status.STARTING,
+                DeploymentEvent.from_status != Status.STARTING)
+            .order_by(DeploymentEvent.at.desc(), DeploymentEvent.id.desc()).limit(1))
+        return Status(previous) if previous else None
+
     def _starting_for_s(self, deployment_id: str) -> float:
         """Seconds since the deployment last became ``starting``."""
         with self.db.session() as session:
@@ -274,6 +314,8 @@ class Reconciler:
             assert row is not None and deployment is not None
             row.status = "healthy"
             row.endpoint_url = state.endpoint_url or row.endpoint_url
-            transition(session, deployment, Status.RUNNING, "server is up",
-                       data={"endpoint_url": row.endpoint_url})
+            healed = self._came_from(session, deployment.id) is Status.HEALING
+            transition(session, deployment, Status.RUNNING,
+                       "healed: the replacement is up" if healed else "server is up",
+                       data={"endpoint_url": row.endpoint_url, "healed": healed})
         return None

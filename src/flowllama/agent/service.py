@@ -37,13 +37,14 @@ class AgentService:
         self, db: Database, queue: JobQueue, registry: ProvisionerRegistry, *,
         workers: int = 2, lease_s: float = 600, poll_s: float = 1.0,
         sweep_interval_s: float = 30.0, wait_s: float = 5.0,
-        kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD,
+        kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3,
         on_start: Hook | None = None, on_stop: Hook | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("an agent needs at least one worker")
         self.registry = registry
-        self.reconciler = Reconciler(db, registry, lease_s=lease_s, kinds=kinds)
+        self.reconciler = Reconciler(db, registry, lease_s=lease_s, kinds=kinds,
+                                     max_heals=max_heals)
         self.workers = [AgentWorker(db, queue, self.reconciler, poll_s=poll_s, wait_s=wait_s)
                         for _ in range(workers)]
         self.sweep_interval_s = sweep_interval_s

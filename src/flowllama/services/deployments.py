@@ -161,6 +161,8 @@ def request_action(session: Session, user: User, deployment_id: str, action: str
         raise Conflict("Deployment is being deleted", code="deleting")
     if action == "restart":
         _restart(deployment, session)
+    if action != "stop":  # the user asked for it to run: healing starts from a clean slate
+        deployment.heal_attempts = 0
     deployment.desired_state = ACTIONS[action]
     deployment.updated_at = utcnow()
     return deployment

@@ -1,0 +1,140 @@
+"""The monitor loop: every ``interval_s``, claim the due instances, probe them concurrently
+(bounded), write the verdicts. Every ``deep_interval_s`` an instance also gets the deep probe.
+
+Runs in a thread of its own (``flowllama up``, ``flowllama serve monitor``); each round runs an
+asyncio loop so thousands of probes share one thread and one connection pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from flowllama.db.session import Database
+from flowllama.logging import get_logger
+from flowllama.monitor.probes import ProbeResult, Target, deep_probe, health_check
+from flowllama.monitor.targets import claim_due
+from flowllama.monitor.verdicts import HealPolicy, Verdicts
+from flowllama.platform import Platform
+from flowllama.queue.base import JobQueue
+
+log = get_logger(__name__)
+
+ResultHook = Callable[[Target, ProbeResult, bool], None]
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOptions:
+    """Intervals, timeouts and concurrency of the monitor (``FLOWLLAMA_MONITOR__*``)."""
+
+    interval_s: float = 30.0
+    timeout_s: float = 5.0
+    deep_interval_s: float = 300.0
+    deep_timeout_s: float = 30.0
+    concurrency: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class RoundReport:
+    checked: int
+    unhealthy: int
+    seconds: float
+
+
+class Monitor:
+    """Checks instances; call :meth:`run_round` directly or :meth:`start`/:meth:`stop`."""
+
+    def __init__(self, db: Database, queue: JobQueue, options: MonitorOptions | None = None,
+                 policy: HealPolicy | None = None, on_result: ResultHook | None = None) -> None:
+        self.db = db
+        self.options = options or MonitorOptions()
+        self.verdicts = Verdicts(db, queue, policy or HealPolicy())
+        self.on_result = on_result
+        self._last_deep: dict[str, float] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_round(self) -> RoundReport:
+        """One interval's work: claim, probe, record."""
+        started = time.monotonic()
+        targets = claim_due(self.db, self.options.interval_s)
+        results = asyncio.run(self._probe_all(targets)) if targets else []
+        self._forget_old_deep_probes()
+        unhealthy = 0
+        for target, (result, deep) in zip(targets, results, strict=True):
+            self.verdicts.apply(target, result)
+            unhealthy += result.health == "unhealthy"
+            if self.on_result is not None:
+                self.on_result(target, result, deep)
+        return RoundReport(len(targets), unhealthy, time.monotonic() - started)
+
+    def _forget_old_deep_probes(self) -> None:
+        """Instances gone for two deep intervals leave no trace (bounded memory)."""
+        horizon = time.monotonic() - 2 * self.options.deep_interval_s
+        self._last_deep = {k: v for k, v in self._last_deep.items() if v > horizon}
+
+    async def _probe_all(self, targets: list[Target]) -> list[tuple[ProbeResult, bool]]:
+        gate = asyncio.Semaphore(self.options.concurrency)
+        limits = httpx.Limits(max_connections=self.options.concurrency)
+        async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
+
+            async def one(target: Target) -> tuple[ProbeResult, bool]:
+                async with gate:
+                    return await self._probe(client, target)
+
+            return list(await asyncio.gather(*(one(t) for t in targets)))
+
+    async def _probe(self, client: httpx.AsyncClient, target: Target
+                     ) -> tuple[ProbeResult, bool]:
+        result = await health_check(client, target, self.options.timeout_s)
+        now = time.monotonic()
+        last = self._last_deep.get(target.instance_id)
+        if result.health != "healthy" or (last is not None
+                                          and now - last < self.options.deep_interval_s):
+            return result, False
+        self._last_deep[target.instance_id] = now
+        return await deep_probe(client, target, self.options.deep_timeout_s), True
+
+    def start(self) -> None:
+        """Run rounds in a daemon thread until :meth:`stop`."""
+        self._thread = threading.Thread(target=self._loop, name="monitor", daemon=True)
+        self._thread.start()
+        log.info("monitor.started", interval_s=self.options.interval_s)
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            try:
+                report = self.run_round()
+                if report.checked:
+                    log.info("monitor.round", checked=report.checked,
+                             unhealthy=report.unhealthy, seconds=round(report.seconds, 3))
+            except Exception:  # one bad round must not end monitoring
+                log.exception("monitor.round_failed")
+            # Wake often enough that an instance is checked about once per interval.
+            pause = max(0.05, min(1.0, self.options.interval_s / 10))
+            self._stopping.wait(max(0.0, pause - (time.monotonic() - started)))
+
+
+def build_monitor(platform: Platform) -> Monitor:
+    """The monitor configured by ``platform.settings.monitor``."""
+    settings = platform.settings.monitor
+    options = MonitorOptions(
+        interval_s=settings.interval_s, timeout_s=settings.timeout_s,
+        deep_interval_s=settings.deep_interval_s, deep_timeout_s=settings.deep_timeout_s,
+        concurrency=settings.concurrency,
+    )
+    policy = HealPolicy(failures_before_unhealthy=settings.failures_before_unhealthy,
+                        heal_backoff_s=settings.heal_backoff_s,
+                        heal_backoff_max_s=settings.heal_backoff_max_s)
+    return Monitor(platform.db, platform.queue, options, policy)
