@@ -3,6 +3,7 @@
 Each path prefix is an "instance" (``<base>/<name>/v1``); the deployment's model name picks
 the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it was cut off),
 ``dying`` streams two events and then drops the connection, anything else answers at once.
+``/embeddings`` answers one two-dimensional vector with 3 prompt tokens.
 The prefix ``busy`` always answers 503. Every hit is counted per instance.
 """
 
@@ -77,7 +78,15 @@ def _app(fake: FakeUpstream) -> Starlette:
                              "choices": [{"index": 0, "finish_reason": "stop", "message": {
                                  "role": "assistant", "content": "hi"}}], "usage": USAGE})
 
-    return Starlette(routes=[Route("/{name}/v1/chat/completions", chat, methods=["POST"])])
+    async def embeddings(request: Request) -> Response:
+        fake.hits[request.path_params["name"]] += 1
+        body = json.loads(await request.body())
+        return JSONResponse({"object": "list", "model": body["model"], "data": [
+            {"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+            "usage": {"prompt_tokens": 3, "total_tokens": 3}})
+
+    return Starlette(routes=[Route("/{name}/v1/chat/completions", chat, methods=["POST"]),
+                             Route("/{name}/v1/embeddings", embeddings, methods=["POST"])])
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from flowllama.gateway.counting import (
 
 def test_usage_of_accepts_only_whole_integer_usage() -> None:
     assert usage_of({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}) == Usage(3, 4)
+    assert usage_of({"usage": {"prompt_tokens": 3, "total_tokens": 3}}) == Usage(3, 0)
     assert usage_of({"usage": None}) is None
     assert usage_of({"usage": {"prompt_tokens": "3", "completion_tokens": 4}}) is None
     assert usage_of([1]) is None

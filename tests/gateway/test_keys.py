@@ -101,3 +101,19 @@ def test_database_loader_reads_the_key(database: Database) -> None:
     assert info is not None and info.id == owner.key_id and info.user_id == owner.user.id
     assert info.models == frozenset({"bot"}) and info.rpm == 5 and not info.revoked
     assert asyncio.run(database_loader(database)(hash_secret(owner.key + "x"))) is None
+
+
+def test_database_loader_reads_the_months_tokens_for_budget_keys(database: Database) -> None:
+    from flowllama.db.tables import UsageDaily
+    from gateway.conftest import add_deployment
+
+    owner = make_owner(database, "ada@example.com", monthly_token_budget=100)
+    deployment = add_deployment(database, owner, "bot", "m", [])
+    today = utcnow().date()
+    with database.session() as session:
+        session.add(UsageDaily(day=today, user_id=owner.user.id, api_key_id=owner.key_id,
+                               deployment_id=deployment.id, model="m", requests=1,
+                               prompt_tokens=30, completion_tokens=12))
+    info = asyncio.run(database_loader(database)(hash_secret(owner.key)))
+    assert info is not None and info.month_tokens == 42
+    assert info.month == today.strftime("%Y-%m") and info.loaded_at > 0

@@ -3,12 +3,15 @@ rate limits answered 429 with Retry-After through the ``openai`` client, then re
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import openai
 import pytest
+from sqlalchemy import select
 
 from flowllama.db.session import Database
+from flowllama.db.tables import UsageDaily
 from flowllama.gateway.limits import RateLimiter
 from gateway.conftest import RunningGateway, add_deployment, make_owner
 from gateway.fake_upstream import FakeUpstream, fake_upstream
@@ -53,3 +56,37 @@ def test_model_allow_list_hides_other_deployments(running_gateway: RunningGatewa
     assert client.chat.completions.create(model="bot", messages=MESSAGES).choices
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="other", messages=MESSAGES)
+
+
+def test_monthly_budget_429_insufficient_quota(running_gateway: RunningGateway,
+                                               fake: FakeUpstream, database: Database) -> None:
+    owner = make_owner(database, "ada@example.com", monthly_token_budget=20)
+    add_deployment(database, owner, "bot", "fast", [fake.instance("a")])
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    client.chat.completions.create(model="bot", messages=MESSAGES)  # 13 tokens
+    client.chat.completions.create(model="bot", messages=MESSAGES)  # 26: over, but admitted
+    with pytest.raises(openai.RateLimitError) as caught:
+        client.chat.completions.create(model="bot", messages=MESSAGES)
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["code"] == caught.value.body["type"] == "insufficient_quota"
+    assert int(caught.value.response.headers["retry-after"]) >= 1
+    assert fake.hits["a"] == 2
+
+
+def test_embeddings_are_forwarded_and_metered(running_gateway: RunningGateway,
+                                              fake: FakeUpstream, database: Database) -> None:
+    owner = make_owner(database, "ada@example.com")
+    add_deployment(database, owner, "emb", "nomic-embed-text", [fake.instance("a")])
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    result = client.embeddings.create(model="emb", input="hello")
+    assert result.data[0].embedding == [0.1, 0.2]
+    deadline = time.monotonic() + 5
+    while True:
+        with database.session() as session:
+            rows = session.execute(select(UsageDaily.prompt_tokens,
+                                          UsageDaily.completion_tokens)).all()
+        if rows:
+            break
+        assert time.monotonic() < deadline, "embeddings usage was not recorded"
+        time.sleep(0.05)
+    assert [tuple(r) for r in rows] == [(3, 0)]

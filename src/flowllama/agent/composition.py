@@ -22,6 +22,7 @@ from flowllama.providers.base import DeploymentSpec
 from flowllama.providers.local import LocalOptions, LocalProvisioner
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.deployment_estimates import LocalCheck
+from flowllama.webhooks.dispatcher import WebhookDispatcher
 
 log = get_logger(__name__)
 
@@ -62,18 +63,25 @@ def live_local_deployments(platform: Platform) -> set[str]:
 
 def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | None = None
                 ) -> AgentService:
-    """The agent for ``platform``: re-adopts local runtimes on start, stops them on exit."""
+    """The agent for ``platform``: re-adopts local runtimes on start, stops them on exit, and
+    runs the webhook dispatcher alongside its workers."""
     settings = platform.settings.agent
+    dispatcher = WebhookDispatcher(platform.db, platform.settings.webhooks)
 
     def resume() -> None:
         relaunched = local.recover(live_local_deployments(platform))
         if relaunched:
             log.info("agent.local_relaunched", deployments=relaunched)
+        dispatcher.start()
+
+    def shutdown() -> None:
+        dispatcher.stop()
+        local.shutdown()
 
     return AgentService(
         platform.db, platform.queue, build_registry(platform, local),
         workers=workers or settings.workers, lease_s=settings.lease_s, poll_s=settings.poll_s,
-        sweep_interval_s=settings.sweep_interval_s, on_start=resume, on_stop=local.shutdown,
+        sweep_interval_s=settings.sweep_interval_s, on_start=resume, on_stop=shutdown,
     )
 
 

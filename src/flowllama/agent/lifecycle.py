@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from flowllama.db.tables import Deployment, DeploymentEvent
 from flowllama.db.types import utcnow
+from flowllama.webhooks import events as webhook_events
 
 
 class Status(StrEnum):
@@ -84,6 +85,8 @@ def transition(
         data=data,
     )
     session.add(event)
+    # The outbox: webhook deliveries commit (or roll back) with the change itself.
+    webhook_events.on_transition(session, deployment, current, target)
     return event
 
 

@@ -66,6 +66,12 @@ async def completions(request: Request, key: ApiKeyDep, gateway: GatewayDep) -> 
     return await _forward(request, key, gateway, "/completions", "prompt")
 
 
+@router.post("/embeddings", response_model=None)
+async def embeddings(request: Request, key: ApiKeyDep, gateway: GatewayDep) -> Response:
+    """Passed to runtimes that serve embeddings (Ollama); others answer with their error."""
+    return await _forward(request, key, gateway, "/embeddings", "input")
+
+
 def gateway_app(gateway: Gateway) -> FastAPI:
     """The ``/v1`` application (mounted by ``create_app`` when the gateway role runs)."""
     app = FastAPI(title="FlowLlama gateway", docs_url=None, redoc_url=None, openapi_url=None)

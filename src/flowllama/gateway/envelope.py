@@ -24,8 +24,10 @@ _TYPES = {401: "invalid_request_error", 403: "invalid_request_error",
           422: "invalid_request_error", 429: "rate_limit_error"}
 
 
-def error_type(status_code: int) -> str:
+def error_type(status_code: int, code: str | None = None) -> str:
     """OpenAI's ``type`` for a status: client errors are ``invalid_request_error``."""
+    if code == "insufficient_quota":  # OpenAI's own spelling for a used-up budget
+        return code
     if status_code >= 500:
         return "server_error"
     return _TYPES.get(status_code, "invalid_request_error")
@@ -34,8 +36,8 @@ def error_type(status_code: int) -> str:
 def envelope(status_code: int, message: str, code: str | None, param: str | None = None
              ) -> dict[str, Any]:
     """The body of an error answer."""
-    return {"error": {"message": message, "type": error_type(status_code), "param": param,
-                      "code": code}}
+    return {"error": {"message": message, "type": error_type(status_code, code),
+                      "param": param, "code": code}}
 
 
 def error_response(status_code: int, message: str, code: str | None,

@@ -18,7 +18,7 @@ from flowllama.db.session import Database
 from flowllama.db.types import utcnow
 from flowllama.errors import Unauthorized
 from flowllama.security.tokens import hash_secret
-from flowllama.services import api_keys
+from flowllama.services import api_keys, usage
 
 MAX_ENTRIES = 100_000
 
@@ -36,6 +36,11 @@ class KeyInfo:
     monthly_token_budget: int | None
     expires_at: datetime | None
     revoked: bool
+    # Tokens the database held for this key's current month when it was loaded (budget keys
+    # only), and the month that was ("YYYY-MM").
+    month: str = ""
+    month_tokens: int = 0
+    loaded_at: float = 0.0  # monotonic time of the load: tells one load from the next
 
     def allows(self, *names: str) -> bool:
         """Whether the key's model allow-list (if any) names one of ``names``."""
@@ -54,11 +59,16 @@ def database_loader(db: Database) -> KeyLoader:
             row = api_keys.find_by_hash(session, key_hash)
             if row is None:
                 return None
+            today = utcnow().date()
+            month_tokens = usage.key_tokens_since(session, row.id, today.replace(day=1)) \
+                if row.monthly_token_budget is not None else 0
             return KeyInfo(
                 id=row.id, user_id=row.user_id, key_hash=row.key_hash,
                 models=frozenset(row.models) if row.models is not None else None,
                 rpm=row.rpm, tpm=row.tpm, monthly_token_budget=row.monthly_token_budget,
                 expires_at=row.expires_at, revoked=row.revoked_at is not None,
+                month=today.strftime("%Y-%m"), month_tokens=month_tokens,
+                loaded_at=time.monotonic(),
             )
 
     async def load_async(key_hash: str) -> KeyInfo | None:

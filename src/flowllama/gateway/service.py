@@ -18,6 +18,7 @@ from flowllama.db.session import Database
 from flowllama.errors import NotFound, ServiceUnavailable, Unauthorized
 from flowllama.gateway import keys, routes
 from flowllama.gateway.balancer import Balancer
+from flowllama.gateway.budget import MonthlyBudget
 from flowllama.gateway.counting import Usage, estimate_prompt_tokens
 from flowllama.gateway.forwarding import streamed, whole
 from flowllama.gateway.keys import KeyCache, KeyInfo
@@ -47,6 +48,7 @@ class Gateway:
         self.routes = route_cache
         self.balancer = Balancer(settings.failure_cooldown_s)
         self.limiter = RateLimiter()
+        self.budget = MonthlyBudget()
         self.meter = UsageMeter()
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
         self._proxy: UpstreamProxy | None = None
@@ -112,6 +114,7 @@ class Gateway:
                       request_id: str | None) -> Response:
         """Send ``request`` to the best instance and answer with what it says."""
         candidates = await self.candidates(key, request.model)
+        self.budget.check(key)
         self.limiter.admit(key)
         bodies: dict[str, bytes] = {}
 
@@ -124,6 +127,7 @@ class Gateway:
 
         def on_usage(usage: Usage) -> None:
             self.limiter.spend(key, usage.total_tokens)
+            self.budget.spend(key, usage.total_tokens)
             self.meter.record(user_id=key.user_id, api_key_id=key.id,
                               deployment_id=opened.upstream.deployment_id,
                               model=opened.upstream.model, prompt_tokens=usage.prompt_tokens,

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flowllama.db.tables import ApiKey, Deployment, Instance, UsageDaily, User
@@ -39,6 +39,16 @@ def report(session: Session, user: User, query: UsageQuery) -> UsageReport:
              for key, t in sorted(groups.items())]
     return UsageReport(from_=query.from_, to=query.to, group_by=query.group_by, items=items,
                        total=_finish(total))
+
+
+def key_tokens_since(session: Session, api_key_id: str, first_day: date) -> int:
+    """Tokens recorded for a key from ``first_day`` on (the monthly budget's starting point)."""
+    used = session.scalar(
+        select(func.coalesce(func.sum(UsageDaily.prompt_tokens + UsageDaily.completion_tokens),
+                             0))
+        .where(UsageDaily.api_key_id == api_key_id, UsageDaily.day >= first_day)
+    )
+    return int(used or 0)
 
 
 def _group_of(row: UsageDaily, group_by: str) -> str:

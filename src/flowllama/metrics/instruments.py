@@ -1,0 +1,60 @@
+"""Every counter and histogram FlowLlama records, in one registry of its own.
+
+Instruments are created once, at import, in :data:`REGISTRY` (not prometheus-client's global
+default registry), so building many apps in one process (the test suite) never registers a
+name twice, and ``/metrics`` shows FlowLlama's series and nothing a library slipped in.
+Roles import the instrument they record to (the monitor: ``HEALTH_CHECKS``,
+``HEALTH_CHECK_SECONDS``, ``HEAL_ATTEMPTS``); values computed at scrape time (deployments by
+status, queue depth) are collectors built per app in ``collectors.py``.
+
+Label values must come from small fixed sets (a route template, never a raw path with ids).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+# Latency buckets from a cached API read (ms) to a long streamed generation (minutes).
+_HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                 120.0, 300.0)
+_PROBE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+HTTP_REQUESTS = Counter(
+    "flowllama_http_requests", "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"], registry=REGISTRY,
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "flowllama_http_request_seconds",
+    "Time from request start to the end of the response body, by method and route template.",
+    ["method", "route"], buckets=_HTTP_BUCKETS, registry=REGISTRY,
+)
+JOBS = Counter(
+    "flowllama_jobs", "Agent job outcomes: acked, retried, dead_lettered, lease_lost.",
+    ["kind", "outcome"], registry=REGISTRY,
+)
+WEBHOOK_DELIVERIES = Counter(
+    "flowllama_webhook_deliveries",
+    "Webhook delivery attempts by outcome: delivered, retry (will be tried again), failed "
+    "(out of attempts), refused (SSRF rules at send time).",
+    ["event", "outcome"], registry=REGISTRY,
+)
+WEBHOOK_DELIVERY_SECONDS = Histogram(
+    "flowllama_webhook_delivery_seconds", "Duration of one webhook delivery attempt.",
+    buckets=_PROBE_BUCKETS, registry=REGISTRY,
+)
+HEALTH_CHECKS = Counter(
+    "flowllama_health_checks",
+    "Instance health checks by result (e.g. healthy, unhealthy, degraded, timeout, error).",
+    ["result"], registry=REGISTRY,
+)
+HEALTH_CHECK_SECONDS = Histogram(
+    "flowllama_health_check_seconds", "Duration of one instance health check.",
+    buckets=_PROBE_BUCKETS, registry=REGISTRY,
+)
+HEAL_ATTEMPTS = Counter(
+    "flowllama_heal_attempts",
+    "Auto-heal attempts by outcome (e.g. started, healed, failed, gave_up).",
+    ["outcome"], registry=REGISTRY,
+)
