@@ -80,6 +80,18 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 
+class TerraformSettings(BaseModel):
+    """Where the Terraform provisioner keeps each deployment's state (one key per deployment).
+
+    ``backend_config`` holds the backend's settings (e.g. ``{"bucket": "...", "region": "..."}``
+    for S3); credentials belong in the environment, not here.
+    """
+
+    backend: Literal["local", "s3", "gcs", "http"] = "local"
+    backend_config: dict[str, str | int | bool] = Field(default_factory=dict)
+    state_prefix: str = Field("flowllama", pattern=r"^[A-Za-z0-9_./-]{1,100}$")
+
+
 class MonitorSettings(BaseModel):
     """Health checks, deep probes and auto-healing (see ``docs/monitor.md``)."""
 
@@ -132,6 +144,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 

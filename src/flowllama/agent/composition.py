@@ -42,14 +42,21 @@ def build_registry(platform: Platform, local: LocalProvisioner) -> ProvisionerRe
     registry = ProvisionerRegistry()
     registry.register("local", lambda: local)
     try:
-        from flowllama.providers.terraform import TerraformProvisioner, default_engine
+        from flowllama.providers.terraform import (
+            BackendConfig,
+            TerraformProvisioner,
+            default_engine,
+        )
 
         engine = default_engine()
     except ConfigError as exc:
         log.info("agent.no_terraform", reason=str(exc))
         return registry
     root = platform.settings.data_dir / "terraform"
-    registry.register("terraform", lambda: TerraformProvisioner(root, [], engine=engine))
+    state = platform.settings.terraform
+    backend = BackendConfig(state.backend, state.backend_config, state.state_prefix)
+    registry.register("terraform", lambda: TerraformProvisioner(root, [], engine=engine,
+                                                                backend=backend))
     return registry
 
 
@@ -81,7 +88,9 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
     return AgentService(
         platform.db, platform.queue, build_registry(platform, local),
         workers=workers or settings.workers, lease_s=settings.lease_s, poll_s=settings.poll_s,
-        sweep_interval_s=settings.sweep_interval_s, on_start=resume, on_stop=shutdown,
+        sweep_interval_s=settings.sweep_interval_s,
+        max_heals=platform.settings.monitor.max_heal_attempts,
+        on_start=resume, on_stop=shutdown,
     )
 
 
