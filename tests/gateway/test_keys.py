@@ -117,3 +117,48 @@ def test_database_loader_reads_the_months_tokens_for_budget_keys(database: Datab
     info = asyncio.run(database_loader(database)(hash_secret(owner.key)))
     assert info is not None and info.month_tokens == 42
     assert info.month == today.strftime("%Y-%m") and info.loaded_at > 0
+
+
+def test_a_burst_on_a_cold_key_loads_it_once() -> None:
+    started = 0
+
+    async def slow_loader(key_hash: str) -> KeyInfo | None:
+        nonlocal started
+        started += 1
+        await asyncio.sleep(0.05)
+        return INFO
+
+    async def burst() -> list[KeyInfo]:
+        cache = KeyCache(slow_loader, ttl_s=5)
+        return await asyncio.gather(*(cache.authenticate(SECRET) for _ in range(20)))
+
+    assert asyncio.run(burst()) == [INFO] * 20
+    assert started == 1
+
+
+def test_a_load_racing_an_invalidation_is_not_cached() -> None:
+    loader = Loader(INFO)
+
+    async def scenario() -> None:
+        cache = KeyCache(loader, ttl_s=60)
+        gate, read_done = asyncio.Event(), asyncio.Event()
+        real = loader.__call__
+
+        async def gated(key_hash: str) -> KeyInfo | None:
+            read = await real(key_hash)  # read before the revocation commits...
+            read_done.set()
+            await gate.wait()  # ...and returned after it
+            return read
+
+        cache._loader = gated
+        first = asyncio.ensure_future(cache.authenticate(SECRET))
+        await read_done.wait()
+        cache.invalidate(INFO.key_hash)  # revoked while the load was in flight
+        loader.info = replace(INFO, revoked=True)
+        gate.set()
+        assert await first == INFO  # the request that raced the revocation may pass once
+        cache._loader = real
+        with pytest.raises(Unauthorized):
+            await cache.authenticate(SECRET)
+
+    asyncio.run(scenario())

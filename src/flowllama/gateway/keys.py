@@ -9,6 +9,7 @@ costs one database read per TTL, not one per request.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -87,6 +88,10 @@ class KeyCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, KeyInfo | None]] = {}
+        # One database read per key at a time: a burst on a cold key waits for the same load.
+        self._loading: dict[str, asyncio.Task[KeyInfo | None]] = {}
+        # Bumped by ``invalidate``: a load that started before it must not be cached.
+        self._generation = 0
 
     async def authenticate(self, secret: str) -> KeyInfo:
         """The usable key behind ``secret``; raises ``Unauthorized`` (code ``invalid_api_key``)."""
@@ -104,16 +109,34 @@ class KeyCache:
     def invalidate(self, key_hash: str) -> None:
         """Forget one key now (it was revoked or changed through this process)."""
         self._entries.pop(key_hash, None)
+        self._loading.pop(key_hash, None)
+        self._generation += 1
 
     async def _lookup(self, key_hash: str) -> KeyInfo | None:
         now = self._clock()
         cached = self._entries.get(key_hash)
         if cached is not None and cached[0] > now:
             return cached[1]
+        task = self._loading.get(key_hash)
+        if task is None:
+            # The load runs as its own task: a requester that goes away does not cancel it
+            # for the others waiting on it.
+            task = asyncio.ensure_future(self._load(key_hash))
+            self._loading[key_hash] = task
+            task.add_done_callback(
+                lambda done: self._loading.pop(key_hash, None)
+                if self._loading.get(key_hash) is done else None)
+        return await asyncio.shield(task)
+
+    async def _load(self, key_hash: str) -> KeyInfo | None:
+        generation = self._generation
         info = await self._loader(key_hash)
+        if generation != self._generation:  # may predate a revocation: use once, never cache
+            return info
+        now = self._clock()
         if len(self._entries) >= MAX_ENTRIES:
             self._evict(now)
-        self._entries[key_hash] = (self._clock() + self._ttl_s, info)
+        self._entries[key_hash] = (now + self._ttl_s, info)
         return info
 
     def _evict(self, now: float) -> None:
