@@ -17,6 +17,7 @@ from flowllama.db.tables import Deployment
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import ConfigError, InvalidInput
 from flowllama.logging import get_logger
+from flowllama.metrics.jobs import CountingQueue
 from flowllama.platform import Platform
 from flowllama.providers.base import DeploymentSpec
 from flowllama.providers.local import LocalOptions, LocalProvisioner
@@ -86,7 +87,7 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
         local.shutdown()
 
     return AgentService(
-        platform.db, platform.queue, build_registry(platform, local),
+        platform.db, CountingQueue(platform.queue), build_registry(platform, local),
         workers=workers or settings.workers, lease_s=settings.lease_s, poll_s=settings.poll_s,
         sweep_interval_s=settings.sweep_interval_s,
         max_heals=platform.settings.monitor.max_heal_attempts,

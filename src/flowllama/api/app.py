@@ -17,12 +17,15 @@ from flowllama.api.routers import (
     deployments,
     health,
     keys,
+    metrics,
     models,
     pricing,
     usage,
     webhooks,
 )
 from flowllama.gateway import build_gateway
+from flowllama.metrics.exposition import build_registry
+from flowllama.metrics.http import HttpMetricsMiddleware
 from flowllama.platform import Platform
 from flowllama.web.pages import mount_web
 
@@ -50,8 +53,10 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     app.state.platform = platform
     app.state.roles = list(roles)
     app.state.gateway = gateway
+    app.state.metrics_registry = build_registry(platform.db, platform.queue)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     if "api" in roles:
         app.include_router(auth.router)
         app.include_router(models.router)
@@ -71,5 +76,6 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
