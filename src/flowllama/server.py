@@ -14,6 +14,7 @@ from rich.console import Console
 from flowllama.api.app import create_app
 from flowllama.db import migrate
 from flowllama.logging import configure_logging
+from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
 from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
@@ -75,12 +76,17 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stopping.set())
     worker.start()
+    metrics = None
+    if settings.metrics_port is not None:  # no HTTP app here: a listener just for /metrics
+        metrics = serve_metrics(platform.db, platform.queue, settings.host, settings.metrics_port)
     count = workers or platform.settings.agent.workers
     detail = f" with {count} workers" if role == "agent" else ""
     Console(stderr=True).print(
         f"[bold green]FlowLlama[/] {role}{detail}; database: {_db_label(settings)}")
     stopping.wait()
     worker.stop()
+    if metrics is not None:
+        metrics.shutdown()
     platform.close()
 
 

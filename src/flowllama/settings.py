@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    metrics_port: int | None = Field(None, ge=0, le=65535)
     public_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"

@@ -123,3 +123,20 @@ def test_job_outcomes_are_counted(database: Database, platform: Platform) -> Non
     delta = {o: value("flowllama_jobs_total", kind=kind, outcome=o) - start[o] for o in start}
     assert delta == {"acked": 1, "retried": 1, "dead_lettered": 1, "lease_lost": 1}
     assert queue.depth().dead == 1
+
+
+def test_metrics_only_listener_for_roles_without_an_app(platform: Platform) -> None:
+    import httpx
+
+    from flowllama.metrics.exposition import serve_metrics
+
+    server = serve_metrics(platform.db, platform.queue, "127.0.0.1", 0)
+    try:
+        port = server.server_address[1]
+        response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert response.status_code == 200
+    assert "flowllama_queue_jobs" in response.text
+    assert "flowllama_health_checks" in response.text

@@ -8,8 +8,14 @@ instruments every role in the process records to.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
@@ -42,3 +48,10 @@ def build_registry(db: Database, queue: JobQueue) -> CollectorRegistry:
 def render(registry: CollectorRegistry) -> bytes:
     """The Prometheus text exposition of ``registry``."""
     return generate_latest(registry)
+
+
+def serve_metrics(db: Database, queue: JobQueue, host: str, port: int) -> WSGIServer:
+    """A ``/metrics``-only listener in a daemon thread, for roles without an HTTP app
+    (``flowllama serve agent`` and ``serve monitor``); ``shutdown()`` the result to stop it."""
+    server, _thread = start_http_server(port, addr=host, registry=build_registry(db, queue))
+    return server
