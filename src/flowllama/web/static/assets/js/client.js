@@ -1,0 +1,34 @@
+// Authenticated calls to the REST API: the access token is attached, and a 401 triggers one
+// refresh and one retry; with no session left the user goes to the login page.
+import { apiUrl, ApiError, send } from "./http.js";
+import { currentToken, redirectToLogin, refresh } from "./session.js";
+
+async function call(path, options = {}) {
+  let token = await currentToken().catch(() => null);
+  if (!token) {
+    redirectToLogin();
+    throw new ApiError(401, "unauthenticated", "Please log in");
+  }
+  try {
+    return await send(apiUrl(path), { ...options, token });
+  } catch (exc) {
+    if (!(exc instanceof ApiError) || exc.status !== 401) throw exc;
+    token = await refresh().catch(() => null);
+    if (!token) {
+      redirectToLogin();
+      throw exc;
+    }
+    return send(apiUrl(path), { ...options, token });
+  }
+}
+
+function query(params) {
+  const pairs = Object.entries(params || {}).filter(([, v]) => v !== null && v !== undefined && v !== "");
+  return pairs.length ? "?" + new URLSearchParams(pairs).toString() : "";
+}
+
+export const api = {
+  get: (path, params, options) => call(path + query(params), options),
+  post: (path, body, options) => call(path, { ...options, method: "POST", body }),
+  del: (path, options) => call(path, { ...options, method: "DELETE" }),
+};

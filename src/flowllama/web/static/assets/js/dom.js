@@ -1,0 +1,41 @@
+// Building DOM nodes without innerHTML, so text from the API can never become markup.
+
+/** `h("a", {href: "#"}, "text", child)`: an element with attributes, handlers and children. */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on") && typeof value === "function") {
+      node.addEventListener(key.slice(2).toLowerCase(), value);
+    } else if (key === "dataset") {
+      Object.assign(node.dataset, value);
+    } else {
+      node.setAttribute(key, value === true ? "" : String(value));
+    }
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replace every child of `node`. */
+export function fill(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
+/** A table whose cells carry their column name (the phone layout shows it as a label). */
+export function table(columns, rows, attrs = {}) {
+  return h("div", { class: "table-wrap" },
+    h("table", { class: "responsive", ...attrs },
+      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
+      h("tbody", {}, rows.map((row) => h("tr", row.attrs || {},
+        columns.map((c, i) => h("td", { "data-label": c.label, class: c.num ? "num" : null }, row.cells[i])))))));
+}

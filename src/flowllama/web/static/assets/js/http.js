@@ -1,0 +1,57 @@
+// Plain HTTP to the FlowLlama REST API: JSON in and out, one error type for every failure.
+import { config } from "../config.js";
+
+/** An API refusal: HTTP status plus the API's `{error: {code, message, field}}`. */
+export class ApiError extends Error {
+  constructor(status, code, message, field = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.field = field;
+  }
+}
+
+function base(url) {
+  return (url || window.location.origin).replace(/\/+$/, "");
+}
+
+/** Absolute URL of an API path (`/api/...`). */
+export function apiUrl(path) {
+  return base(config.apiUrl) + path;
+}
+
+/** Base URL of the OpenAI-compatible token API (`.../v1`). */
+export function gatewayBase() {
+  return base(config.gatewayUrl || config.apiUrl) + "/v1";
+}
+
+async function errorOf(response) {
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON */ }
+  const err = body && body.error;
+  if (err && typeof err === "object") {
+    return new ApiError(response.status, err.code || "error", err.message || response.statusText,
+                        err.field || err.param || null);
+  }
+  return new ApiError(response.status, "http_" + response.status,
+                      `The server answered ${response.status} ${response.statusText}`);
+}
+
+/** Send a request to `url`; resolves to the parsed JSON body (null for 204), or throws ApiError. */
+export async function send(url, { method = "GET", body, token, headers = {}, signal } = {}) {
+  const all = { Accept: "application/json", ...headers };
+  if (body !== undefined) all["Content-Type"] = "application/json";
+  if (token) all.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(url, { method, headers: all, signal,
+                                  body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (exc) {
+    if (exc.name === "AbortError") throw exc;
+    throw new ApiError(0, "network", "Cannot reach the FlowLlama API; check your connection");
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return null;
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
