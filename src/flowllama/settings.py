@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowllama.errors import ConfigError
@@ -120,6 +120,17 @@ class WebhookSettings(BaseModel):
     backoff_max_s: float = Field(3600.0, gt=0)
     poll_s: float = Field(1.0, gt=0)
     batch_size: int = Field(20, ge=1, le=1000)
+
+    @field_validator("allow_hosts")
+    @classmethod
+    def _valid_allow_list(cls, value: list[str]) -> list[str]:
+        from flowllama.webhooks.ssrf import AllowList  # the parser lives with the rules
+
+        try:
+            AllowList(value)
+        except ConfigError as exc:  # a typo must stop start-up, not fail each request
+            raise ValueError(str(exc)) from exc
+        return value
 
 
 class Settings(BaseSettings):

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from flowllama.agent.lifecycle import Desired, Status
 from flowllama.api.app import create_app
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance, User
+from flowllama.db.tables import Deployment, Instance, UsageDaily, User
 from flowllama.domain.keys import ApiKeyCreate
 from flowllama.gateway import Gateway
 from flowllama.platform import Platform, build_platform
@@ -73,7 +74,8 @@ def running_gateway(gateway_settings: Settings, database: Database
         yield RunningGateway(f"http://127.0.0.1:{port}", platform, gateway)
     finally:
         server.should_exit = True
-        thread.join(20)
+        thread.join(30)
+        assert not thread.is_alive(), "the gateway did not stop"
 
 
 @dataclass(frozen=True)
@@ -94,11 +96,12 @@ def make_owner(db: Database, email: str, **limits: object) -> Owner:
 
 
 def add_deployment(db: Database, owner: Owner, name: str, model: str,
-                   endpoints: list[str], status: str = Status.RUNNING) -> Deployment:
+                   endpoints: list[str], status: str = Status.RUNNING,
+                   runtime: str = "auto") -> Deployment:
     """A deployment of ``owner`` in ``status`` with one healthy instance per endpoint."""
     with db.session() as session:
         deployment = Deployment(user_id=owner.user.id, name=name, model=model,
-                                context_size=512, cloud="local", status=status,
+                                context_size=512, cloud="local", status=status, runtime=runtime,
                                 desired_state=Desired.RUNNING)
         session.add(deployment)
         session.flush()
@@ -117,3 +120,18 @@ def owner(database: Database) -> Owner:
 def dead_endpoint() -> str:
     """An OpenAI base URL on a loopback port nothing listens on (connection refused)."""
     return f"http://127.0.0.1:{free_port()}/v1"
+
+
+def wait_usage(db: Database, requests: int, timeout_s: float = 10) -> tuple[int, int, int]:
+    """(requests, prompt tokens, completion tokens) in the rollup once ``requests`` landed
+    there (the gateway flushes every 0.2 s in these tests)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with db.session() as session:
+            rows = session.execute(select(UsageDaily.requests, UsageDaily.prompt_tokens,
+                                          UsageDaily.completion_tokens)).all()
+        totals = (sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows))
+        if totals[0] >= requests:
+            return totals
+        assert time.monotonic() < deadline, f"usage never reached {requests}: {totals}"
+        time.sleep(0.05)

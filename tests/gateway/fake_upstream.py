@@ -3,7 +3,9 @@
 Each path prefix is an "instance" (``<base>/<name>/v1``); the deployment's model name picks
 the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it was cut off),
 ``dying`` streams two events and then drops the connection, anything else answers at once.
-``/embeddings`` answers one two-dimensional vector with 3 prompt tokens.
+``/embeddings`` answers one two-dimensional vector with 3 prompt tokens. The native
+``/<name>/api/<route>`` answers like Ollama: ``tags`` lists a model, ``chat`` streams three
+NDJSON lines (7 prompt and 2 generated tokens), anything else ``{"status": "success"}``.
 The prefix ``busy`` always answers 503. Every hit is counted per instance.
 """
 
@@ -85,8 +87,24 @@ def _app(fake: FakeUpstream) -> Starlette:
             {"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
             "usage": {"prompt_tokens": 3, "total_tokens": 3}})
 
+    async def native(request: Request) -> Response:
+        name, route = request.path_params["name"], request.path_params["route"]
+        fake.hits[f"{name}:{route}"] += 1
+        if route == "tags":
+            return JSONResponse({"models": [{"name": "fake:1b", "model": "fake:1b"}]})
+        if route == "chat":
+            lines = [{"message": {"role": "assistant", "content": "he"}, "done": False},
+                     {"message": {"role": "assistant", "content": "y"}, "done": False},
+                     {"message": {"role": "assistant", "content": ""}, "done": True,
+                      "prompt_eval_count": 7, "eval_count": 2}]
+            body = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+            return Response(body, media_type="application/x-ndjson")
+        return JSONResponse({"status": "success"})
+
     return Starlette(routes=[Route("/{name}/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/{name}/v1/embeddings", embeddings, methods=["POST"])])
+                             Route("/{name}/v1/embeddings", embeddings, methods=["POST"]),
+                             Route("/{name}/api/{route}", native,
+                                   methods=["GET", "POST", "DELETE"])])
 
 
 @contextmanager

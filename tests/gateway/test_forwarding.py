@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from flowllama.db.session import Database
-from gateway.conftest import Owner, RunningGateway, add_deployment
+from gateway.conftest import Owner, RunningGateway, add_deployment, wait_usage
 from gateway.fake_upstream import FakeUpstream, fake_upstream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -48,13 +48,8 @@ def test_client_disconnect_cancels_the_upstream_and_meters_what_was_sent(
     started = time.monotonic()
     assert fake.cut_off.wait(5), "the upstream kept generating after the client left"
     assert time.monotonic() - started < 5
-    gateway = running_gateway.gateway
-    deadline = time.monotonic() + 5
-    while not gateway.meter.pending():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    (counts,) = gateway.meter.pending().values()
-    assert counts.requests == 1 and counts.completion_tokens >= 3
+    requests, _prompt, completion = wait_usage(database, 1)
+    assert requests == 1 and completion >= 3
 
 
 def test_upstream_dying_mid_stream_ends_with_an_error_event_and_no_retry(
@@ -67,13 +62,7 @@ def test_upstream_dying_mid_stream_ends_with_an_error_event_and_no_retry(
     assert [e["choices"][0]["delta"]["content"] for e in events[:-1]] == ["a", "b"]
     assert events[-1]["error"]["code"] == "upstream_error"
     assert sum(fake.hits.values()) == 1, "a stream that had started was retried"
-    gateway = running_gateway.gateway
-    deadline = time.monotonic() + 5
-    while not gateway.meter.pending():
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    (counts,) = gateway.meter.pending().values()
-    assert counts.completion_tokens == 2
+    assert wait_usage(database, 1)[2] == 2
 
 
 def test_503_before_the_first_byte_is_retried_on_another_instance(

@@ -56,3 +56,16 @@ def test_route_cache_ttl_and_invalidate() -> None:
     cache.invalidate("u")
     asyncio.run(cache.for_owner("u"))
     assert calls == ["u", "u", "u"]
+
+
+def test_native_api_root_only_for_ollama_instances(database: Database) -> None:
+    from flowllama.gateway.routes import runtime_of
+
+    ada = make_owner(database, "ada@example.com")
+    add_deployment(database, ada, "tag", "llama3.1:8b", ["http://o:11434/v1"])
+    add_deployment(database, ada, "gguf", "local/tiny", ["http://l:8081/v1"])
+    routes = load_owner_routes(database, ada.user.id)
+    assert routes.by_name["tag"].upstreams[0].native_base_url == "http://o:11434"
+    assert routes.by_name["gguf"].upstreams[0].native_base_url is None
+    assert runtime_of("auto", "local/x", {"data": {"runtime": "ollama"}}) == "ollama"
+    assert runtime_of("llamacpp", "llama3.1:8b", {}) == "llamacpp"

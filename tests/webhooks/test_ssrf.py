@@ -151,3 +151,13 @@ def test_host_header_keeps_non_default_ports() -> None:
     assert parse_url("https://h.example.com/").host_header == "h.example.com"
     assert parse_url("http://h.example.com:8080/").host_header == "h.example.com:8080"
     assert parse_url("http://[2001:db8::1]:81/").host_header == "[2001:db8::1]:81"
+
+
+def test_settings_refuse_a_bad_allow_list_entry() -> None:
+    from pydantic import ValidationError
+
+    from flowllama.settings import WebhookSettings
+
+    assert WebhookSettings(allow_hosts=["127.0.0.1", "::1/128", "localhost"]).allow_hosts
+    with pytest.raises(ValidationError, match="allow_hosts"):
+        WebhookSettings(allow_hosts=["http://bad/"])

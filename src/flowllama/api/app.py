@@ -67,8 +67,9 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
-    if gateway is not None and gateway.app is not None:
+    if gateway is not None and gateway.app is not None and gateway.ollama_app is not None:
         app.mount("/v1", gateway.app)
+        app.mount("/ollama", gateway.ollama_app)
     if platform.settings.web_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=platform.settings.web_origins,

@@ -64,28 +64,30 @@ class UpstreamProxy:
         self.max_attempts = max_attempts
 
     async def open(self, candidates: Sequence[Upstream], path: str,
-                   body_for: Callable[[Upstream], bytes], request_id: str | None = None
-                   ) -> Opened:
-        """POST to ``<instance base url><path>``; the response head is in when it returns.
-        Raises ``ServiceUnavailable`` (``no_healthy_instance``) when no attempt succeeded."""
+                   body_for: Callable[[Upstream], bytes], request_id: str | None = None,
+                   *, method: str = "POST", native: bool = False) -> Opened:
+        """``method`` ``<instance base url><path>`` (the native API root with ``native``); the
+        response head is in when it returns. Raises ``ServiceUnavailable``
+        (``no_healthy_instance``) when no attempt succeeded."""
         tried: set[str] = set()
         for _ in range(self.max_attempts):
             upstream = self.balancer.pick(candidates, tried)
             if upstream is None:
                 break
             tried.add(upstream.instance_id)
-            response = await self._attempt(upstream, path, body_for(upstream), request_id)
+            base = upstream.native_base_url if native else upstream.base_url
+            request = self.client.build_request(
+                method, f"{base}{path}", content=body_for(upstream) if method == "POST" else None,
+                headers={**_HEADERS, "x-request-id": request_id} if request_id else _HEADERS)
+            response = await self._attempt(upstream, request)
             if response is not None:
                 return Opened(upstream, response, self.balancer)
         raise ServiceUnavailable("No healthy instance could take the request; retry shortly",
                                  code="no_healthy_instance", headers={"Retry-After": "1"})
 
-    async def _attempt(self, upstream: Upstream, path: str, body: bytes,
-                       request_id: str | None) -> httpx.Response | None:
+    async def _attempt(self, upstream: Upstream, request: httpx.Request
+                       ) -> httpx.Response | None:
         """The response of one instance, or None when the next one should be tried."""
-        headers = {**_HEADERS, "x-request-id": request_id} if request_id else _HEADERS
-        request = self.client.build_request("POST", upstream.base_url + path, content=body,
-                                            headers=headers)
         self.balancer.acquire(upstream.instance_id)
         try:
             response = await self.client.send(request, stream=True)

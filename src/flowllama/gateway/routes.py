@@ -11,12 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
 from flowllama.agent.lifecycle import Desired, Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
+from flowllama.runtimes.model_names import is_local_model
+from flowllama.runtimes.ollama import OllamaRuntime
 
 SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
 HEALTHY_INSTANCE = "healthy"
@@ -32,6 +35,9 @@ class Upstream:
     model: str
     base_url: str
     price_per_hour: float | None
+    # The runtime's native API root (Ollama's ``/api`` lives under it), None for runtimes
+    # without one (llama.cpp).
+    native_base_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +83,14 @@ def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
     with db.session() as session:
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
-                   Deployment.desired_state, Deployment.created_at)
+                   Deployment.desired_state, Deployment.created_at, Deployment.runtime)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
         ids = [row.id for row in deployments]
         instances = session.execute(
             select(Instance.id, Instance.deployment_id, Instance.endpoint_url,
-                   Instance.price_per_hour)
+                   Instance.price_per_hour, Instance.handle)
             .where(Instance.deployment_id.in_(ids), Instance.status == HEALTHY_INSTANCE,
                    Instance.terminated_at.is_(None), Instance.endpoint_url.is_not(None))
             .order_by(Instance.created_at, Instance.id)
@@ -93,15 +99,33 @@ def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
     for dep in deployments:
         serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
         upstreams = tuple(
-            Upstream(instance_id=i.id, deployment_id=dep.id, deployment_name=dep.name,
-                     model=dep.model, base_url=str(i.endpoint_url).rstrip("/"),
-                     price_per_hour=i.price_per_hour)
-            for i in instances if i.deployment_id == dep.id
+            _upstream(dep, i) for i in instances if i.deployment_id == dep.id
         ) if serving else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
                               upstreams=upstreams))
     return OwnerRoutes(tuple(targets))
+
+
+def runtime_of(deployment_runtime: str, model: str, handle: Any) -> str:
+    """The runtime an instance runs: as its handle records it, else as the deployment asked,
+    else the automatic choice (llama.cpp for ``local/`` GGUF files, Ollama for tags)."""
+    data = handle.get("data") if isinstance(handle, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("runtime"), str):
+        return str(data["runtime"])
+    if deployment_runtime != "auto":
+        return deployment_runtime
+    return "llamacpp" if is_local_model(model) else "ollama"
+
+
+def _upstream(dep: Any, instance: Any) -> Upstream:
+    base_url = str(instance.endpoint_url).rstrip("/")
+    runtime = runtime_of(dep.runtime, dep.model, instance.handle)
+    native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
+        if runtime == OllamaRuntime.name else None
+    return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
+                    model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
+                    native_base_url=native)
 
 
 def database_loader(db: Database) -> RouteLoader:

@@ -53,6 +53,7 @@ class Gateway:
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
         self._proxy: UpstreamProxy | None = None
         self.app: FastAPI | None = None
+        self.ollama_app: FastAPI | None = None
 
     async def start(self) -> None:
         """Open the upstream connection pool and start the usage flusher (on the loop)."""
@@ -107,7 +108,7 @@ class Gateway:
             raise model_not_found(model)
         upstreams = [u for target in targets for u in target.upstreams]
         if not upstreams:
-            raise _not_serving(model, targets)
+            raise not_serving(model, targets)
         return upstreams
 
     async def forward(self, key: KeyInfo, request: ClientRequest, path: str,
@@ -126,12 +127,7 @@ class Gateway:
         opened = await self.proxy.open(candidates, path, body_for, request_id)
 
         def on_usage(usage: Usage) -> None:
-            self.limiter.spend(key, usage.total_tokens)
-            self.budget.spend(key, usage.total_tokens)
-            self.meter.record(user_id=key.user_id, api_key_id=key.id,
-                              deployment_id=opened.upstream.deployment_id,
-                              model=opened.upstream.model, prompt_tokens=usage.prompt_tokens,
-                              completion_tokens=usage.completion_tokens)
+            self.record(key, opened.upstream, usage)
 
         if not request.stream:
             return await whole(opened, on_usage)
@@ -140,7 +136,17 @@ class Gateway:
         return await streamed(opened, relay, on_usage)
 
 
-def _not_serving(model: str, targets: Sequence[Target]) -> ServiceUnavailable:
+    def record(self, key: KeyInfo, upstream: Upstream, usage: Usage) -> None:
+        """Count an answered request against the key's limits and in the usage rollup."""
+        self.limiter.spend(key, usage.total_tokens)
+        self.budget.spend(key, usage.total_tokens)
+        self.meter.record(user_id=key.user_id, api_key_id=key.id,
+                          deployment_id=upstream.deployment_id, model=upstream.model,
+                          prompt_tokens=usage.prompt_tokens,
+                          completion_tokens=usage.completion_tokens)
+
+
+def not_serving(model: str, targets: Sequence[Target]) -> ServiceUnavailable:
     state = "has no healthy instance" if any(t.serving for t in targets) else "is not running"
     return ServiceUnavailable(f"The deployment for '{model}' {state} right now",
                               code="no_healthy_instance", headers={"Retry-After": "5"})
@@ -156,6 +162,8 @@ def build_gateway(platform: Platform) -> Gateway:
     )
     platform.key_revoked_listeners.append(gateway.keys.invalidate)
     from flowllama.gateway.endpoints import gateway_app
+    from flowllama.gateway.ollama import ollama_app
 
     gateway.app = gateway_app(gateway)
+    gateway.ollama_app = ollama_app(gateway)
     return gateway
