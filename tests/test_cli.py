@@ -86,3 +86,24 @@ def test_estimate_unknown_model_exits_1(tmp_path: Path) -> None:
                            env={"FLOWLLAMA_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 1
     assert "llama3.1:8b" in result.output
+
+
+def test_web_export_writes_a_site_pointed_at_the_api(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    result = runner.invoke(app, ["web", "export", str(site), "--api-url",
+                                 "https://api.example.com/"])
+    assert result.exit_code == 0, result.output
+    assert "FLOWLLAMA_WEB_ORIGINS" in result.output
+    for page in ("index.html", "login.html", "signup.html", "reset.html", "app.html"):
+        assert (site / page).is_file()
+    config = (site / "assets" / "config.js").read_text()
+    assert '"apiUrl": "https://api.example.com"' in config
+    assert '"gatewayUrl": "https://api.example.com"' in config
+
+
+def test_web_export_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["web", "export", str(tmp_path / "site"), "--api-url",
+                                 "javascript:alert(1)"])
+    assert result.exit_code == 2
+    assert "api_url must be an absolute http(s) URL" in result.output
+    assert not (tmp_path / "site").exists()

@@ -17,6 +17,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema")
 user_app = typer.Typer(no_args_is_help=True, help="User accounts")
 dev_app = typer.Typer(no_args_is_help=True, help="Developer tools")
 pricing_app = typer.Typer(no_args_is_help=True, help="Cloud prices")
+web_app = typer.Typer(no_args_is_help=True, help="The static web UI")
+app.add_typer(web_app, name="web")
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
@@ -189,6 +191,25 @@ def make_test_model(
 
     written = write_tiny_model(path.expanduser(), seed=seed)
     console.print(f"Wrote {written} ({written.stat().st_size:,} bytes)")
+
+
+@web_app.command("export")
+def web_export(
+    directory: Annotated[Path, typer.Argument(help="Where to write the site")],
+    api_url: Annotated[str, typer.Option("--api-url", help="Base URL of the REST API")],
+    gateway_url: Annotated[str | None, typer.Option(
+        "--gateway-url", help="Base URL of the token API (default: the API's)")] = None,
+) -> None:
+    """Write the web UI to DIRECTORY for a static host, talking to the API at --api-url."""
+    from flowllama.web.export import export_site
+
+    try:
+        files = export_site(directory.expanduser(), api_url, gateway_url)
+    except ClientError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from exc
+    console.print(f"Wrote {len(files)} files to {directory}; allow its origin on the API with "
+                  "FLOWLLAMA_WEB_ORIGINS (see docs/web.md).")
 
 
 @app.command()
