@@ -6,6 +6,7 @@ recorded in the rollup, models listed, revoked key refused, another tenant's and
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ from flowllama.db.session import Database
 from flowllama.db.tables import ApiKey, Instance, UsageDaily
 from flowllama.db.types import utcnow
 from gateway.conftest import Owner, RunningGateway, add_deployment, make_owner
-from tiny_model import TinyServer
+from tiny_model import TinyServer, serve_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -221,3 +222,32 @@ def test_health_needs_no_key_and_unknown_paths_are_404_envelopes(
     assert httpx.get(f"{running_gateway.v1}/health").json() == {"status": "ok"}
     response = httpx.get(f"{running_gateway.v1}/nope")
     assert response.status_code == 404 and response.json()["error"]["type"]
+
+
+def test_failover_when_an_instance_in_use_is_killed(
+        running_gateway: RunningGateway, upstream: TinyServer, owner: Owner,
+        database: Database, tiny_model_file: Path, tmp_path: Path) -> None:
+    with serve_tiny_model(tiny_model_file, tmp_path) as doomed:
+        deployment = add_deployment(database, owner, "tiny", upstream.model,
+                                    [doomed.openai_base_url, upstream.openai_base_url])
+        with database.session() as session:
+            ids = dict(session.execute(select(Instance.endpoint_url, Instance.id).where(
+                Instance.deployment_id == deployment.id)).all())
+        gateway = running_gateway.gateway
+        live, dead = ids[upstream.openai_base_url], ids[doomed.openai_base_url]
+        client = _client(running_gateway, owner.key)
+        gateway.balancer.mark_failed(live)  # the doomed one serves first: a pooled connection
+        assert client.chat.completions.create(model="tiny", messages=MESSAGES,
+                                              max_tokens=1).choices
+        assert not gateway.balancer.cooling(dead)
+        doomed.process.kill()
+        doomed.process.wait(10)
+        gateway.balancer.mark_ok(live)
+        gateway.balancer.acquire(live)  # still rank the killed one first
+        try:
+            reply = client.chat.completions.create(model="tiny", messages=MESSAGES,
+                                                   max_tokens=2)
+        finally:
+            gateway.balancer.release(live)
+        assert reply.choices[0].message.content
+        assert gateway.balancer.cooling(dead), "the killed instance was not tried first"
