@@ -133,11 +133,14 @@ def terminate(
     for pid, start_time in targets:
         _signal_session(pid, start_time, signal.SIGTERM)
     if _wait_all_gone(targets, grace_s):
+        reap_children()  # the last one may have exited after the previous reap: no zombie
         return [True] * len(targets)
     for pid, start_time in targets:
         _signal_session(pid, start_time, signal.SIGKILL)
     _wait_all_gone(targets, kill_wait_s)
-    return [not _session_left(pid, start_time) for pid, start_time in targets]
+    results = [not _session_left(pid, start_time) for pid, start_time in targets]
+    reap_children()
+    return results
 
 
 def _signal_session(pid: int, start_time: int, signum: int) -> None:
