@@ -48,6 +48,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def up(tmp_path_factory: pytest.TempPathFactory, tiny_model_file: Path) -> Iterator[UpProcess]:
     if not LlamaCppRuntime().is_installed():
         pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
-    env = local_env(tiny_model_file.parent)
+    # Access tokens expire after the minimum 30 s, so the UI's refresh-on-401 runs for real.
+    env = local_env(tiny_model_file.parent, FLOWLLAMA_AUTH__ACCESS_TOKEN_TTL_S="30")
     with flowllama_up(tmp_path_factory.mktemp("web-up"), env) as running:
         yield running

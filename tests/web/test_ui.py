@@ -237,3 +237,43 @@ def test_another_users_deployment_is_not_found(context: Any, up: UpProcess,
     assert "private" not in page.inner_text("main")
     page.screenshot(path=screenshots / "not-found.png")
     assert owner.delete(f"/api/deployments/{created.json()['id']}").status_code == 202
+
+
+def _signed_in_page(context: Any, base: str, email: str) -> Any:
+    account = {"email": email, "password": STRONG_PASSWORD}
+    assert httpx.post(f"{base}/api/auth/register", json=account).status_code == 201
+    page = context.new_page()
+    page.goto(f"{base}/login.html")
+    page.fill("#email", email)
+    page.fill("#password", STRONG_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app.html")
+    page.wait_for_selector("text=No deployments yet")
+    return page
+
+
+def test_an_expired_access_token_is_refreshed_without_a_new_login(context: Any,
+                                                                  up: UpProcess) -> None:
+    page = _signed_in_page(context, up.base_url, "patient@example.com")
+    refreshes: list[int] = []
+    page.on("response", lambda r: refreshes.append(r.status) if "/api/auth/refresh" in r.url
+            else None)
+    page.wait_for_timeout(31_000)  # the access token (30 s) expires; the dashboard keeps polling
+    page.get_by_role("link", name="API keys").click()
+    page.wait_for_selector("#key-form")
+    assert "app.html" in page.url
+    assert refreshes and all(status == 200 for status in refreshes)
+
+
+def test_a_tab_opened_from_the_app_shares_the_session_safely(context: Any,
+                                                            up: UpProcess) -> None:
+    first = _signed_in_page(context, up.base_url, "tabs@example.com")
+    with context.expect_page() as opened:
+        first.evaluate("window.open('app.html#/keys')")  # copies this tab's sessionStorage
+    second = opened.value
+    second.wait_for_selector("#key-form")  # it rotated the shared refresh token on load
+    first.reload()  # and the first tab was told: no replay of the old token, no logout
+    first.wait_for_selector("text=No deployments yet")
+    second.reload()
+    second.wait_for_selector("#key-form")
+    assert "login.html" not in first.url + second.url

@@ -37,19 +37,27 @@ function route() {
   cleanup = view.mount(root, hash.match(pattern).slice(1)) || null;
 }
 
+function navigated() {
+  route();
+  root.focus(); // screen readers and keyboard users start at the new view, not the old link
+}
+
 async function start() {
   if (!hasSession()) { redirectToLogin(); return; }
   try {
     const me = await api.get("/api/auth/me");
     document.getElementById("who").textContent = me.email;
-  } catch {
-    return; // the client has sent the user to the login page
+  } catch (exc) {
+    if (exc.status === 401) return; // the client has sent the user to the login page
+    fill(root, h("h1", {}, "FlowLlama is unreachable"), h("p", { class: "alert", role: "alert" }, exc.message),
+      h("p", {}, h("button", { type: "button", onclick: () => window.location.reload() }, "Try again")));
+    return;
   }
   document.getElementById("logout").addEventListener("click", async () => {
     await logout();
     window.location.assign("login.html");
   });
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", navigated);
   route();
 }
 

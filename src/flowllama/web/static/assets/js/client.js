@@ -3,8 +3,14 @@
 import { apiUrl, ApiError, send } from "./http.js";
 import { currentToken, redirectToLogin, refresh } from "./session.js";
 
+// A refused refresh means no session; a network or server failure is reported, not a logout.
+function sessionOrNull(exc) {
+  if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) return null;
+  throw exc;
+}
+
 async function call(path, options = {}) {
-  let token = await currentToken().catch(() => null);
+  let token = await currentToken().catch(sessionOrNull);
   if (!token) {
     redirectToLogin();
     throw new ApiError(401, "unauthenticated", "Please log in");
@@ -13,7 +19,7 @@ async function call(path, options = {}) {
     return await send(apiUrl(path), { ...options, token });
   } catch (exc) {
     if (!(exc instanceof ApiError) || exc.status !== 401) throw exc;
-    token = await refresh().catch(() => null);
+    token = await refresh().catch(sessionOrNull);
     if (!token) {
       redirectToLogin();
       throw exc;

@@ -49,6 +49,7 @@ export function actionButtons(deployment, update) {
   return h("div", { class: "row" }, allowed(deployment).map((action) => h("button", {
     type: "button", class: action === "delete" ? "danger" : "secondary",
     "aria-label": `${action} ${deployment.name}`, "data-action": action,
+    "data-focus-key": `${deployment.id}:${action}`,
     onclick: async () => {
       if (!(await confirmed(deployment, action))) return;
       const before = { ...deployment };

@@ -39,3 +39,17 @@ export function table(columns, rows, attrs = {}) {
       h("tbody", {}, rows.map((row) => h("tr", row.attrs || {},
         columns.map((c, i) => h("td", { "data-label": c.label, class: c.num ? "num" : null }, row.cells[i])))))));
 }
+
+/**
+ * Run `render` (which rebuilds part of `container`) and give the focus back to the element with
+ * the same `data-focus-key` as the one that had it, so a periodic refresh never steals it.
+ */
+export function keepingFocus(container, render) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.focusKey : undefined;
+  render();
+  if (key) {
+    const again = container.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+    if (again) again.focus();
+  }
+}

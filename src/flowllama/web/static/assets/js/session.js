@@ -2,20 +2,40 @@
 // find it in storage, and it dies with the page). The refresh token is kept in sessionStorage so
 // a reload or a link from the login page keeps the user signed in; sessionStorage is per tab and
 // cleared when the tab closes. Refresh tokens rotate on every use and a replayed one ends the
-// whole session on the server, so at most one refresh is ever in flight.
+// whole session on the server, so at most one refresh is ever in flight: within a page by one
+// shared promise, across tabs (a tab opened from this one starts with a copy of its storage) by
+// a Web Lock, and each rotated token is passed to the other tabs so none of them replays an old
+// one.
 import { apiUrl, ApiError, send } from "./http.js";
 
 const REFRESH_KEY = "flowllama.refresh";
+const channel = "BroadcastChannel" in window ? new BroadcastChannel("flowllama-session") : null;
 let accessToken = null;
 let refreshing = null;
+
+if (channel) {
+  // Only a tab holding the very token that was rotated or ended follows (a copy of this tab's
+  // session); a tab signed in separately, or signed out, is left alone.
+  channel.onmessage = ({ data }) => {
+    if (sessionStorage.getItem(REFRESH_KEY) !== data.old) return;
+    if (data.refresh) sessionStorage.setItem(REFRESH_KEY, data.refresh);
+    else forget();
+  };
+}
+
+function exclusive(task) {
+  return navigator.locks ? navigator.locks.request("flowllama-refresh", task) : task();
+}
 
 export function hasSession() {
   return accessToken !== null || sessionStorage.getItem(REFRESH_KEY) !== null;
 }
 
 function store(pair) {
+  const old = sessionStorage.getItem(REFRESH_KEY);
   accessToken = pair.access_token;
   sessionStorage.setItem(REFRESH_KEY, pair.refresh_token);
+  if (channel && old) channel.postMessage({ old, refresh: pair.refresh_token });
 }
 
 export function forget() {
@@ -30,10 +50,12 @@ export async function login(email, password) {
 /** A new access token from the stored refresh token; null when there is no valid session. */
 export function refresh() {
   if (refreshing) return refreshing;
-  const token = sessionStorage.getItem(REFRESH_KEY);
-  if (!token) return Promise.resolve(null);
-  refreshing = send(apiUrl("/api/auth/refresh"), { method: "POST", body: { refresh_token: token } })
-    .then((pair) => { store(pair); return accessToken; })
+  refreshing = exclusive(async () => {
+    const token = sessionStorage.getItem(REFRESH_KEY); // read inside the lock: maybe just rotated
+    if (!token) return null;
+    store(await send(apiUrl("/api/auth/refresh"), { method: "POST", body: { refresh_token: token } }));
+    return accessToken;
+  })
     .catch((exc) => {
       if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) forget();
       throw exc;
@@ -48,7 +70,9 @@ export async function currentToken() {
 
 export async function logout() {
   const token = accessToken;
+  const old = sessionStorage.getItem(REFRESH_KEY);
   forget();
+  if (channel && old) channel.postMessage({ old });
   if (token) {
     try { await send(apiUrl("/api/auth/logout"), { method: "POST", token }); } catch { /* gone */ }
   }

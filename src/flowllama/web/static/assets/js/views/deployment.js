@@ -3,7 +3,7 @@
 import { copyButton } from "../clipboard.js";
 import { api } from "../client.js";
 import { actionButtons, isTransitional } from "../deployment-actions.js";
-import { fill, h, table } from "../dom.js";
+import { fill, h, keepingFocus, table } from "../dom.js";
 import { endpointCell } from "../endpoint.js";
 import { usd, when } from "../format.js";
 import { gatewayBase } from "../http.js";
@@ -29,7 +29,7 @@ function snippets(d) {
   return h("section", { class: "card", "aria-labelledby": "endpoint-title" },
     h("h2", { id: "endpoint-title" }, "Endpoint"),
     h("p", {}, "Token API (with an API key): ", h("code", {}, base), ", model ", h("code", {}, d.name)),
-    h("p", {}, "Server endpoint: "), endpointCell(d),
+    h("p", {}, "Server endpoint (changes when the server is replaced): "), h("div", { id: "endpoint-now" }),
     h("h3", {}, "curl"), h("div", { class: "row" }, copyButton("Copy curl", curl)), h("pre", {}, curl),
     h("h3", {}, "Python (openai)"), h("div", { class: "row" }, copyButton("Copy Python", python)), h("pre", {}, python));
 }
@@ -58,10 +58,10 @@ export function mount(root, [id]) {
   let first = true;
 
   function show(d) {
-    fill(top, h("h1", {}, d.name), summary(d, (next) => {
+    keepingFocus(top, () => fill(top, h("h1", {}, d.name), summary(d, (next) => {
       if (next.desired_state === "deleted" && next.status === "deleting") window.location.hash = "#/deployments";
       else show(next);
-    }));
+    })));
   }
 
   async function load() {
@@ -75,6 +75,8 @@ export function mount(root, [id]) {
         fill(details, snippets(d), h("section", { class: "card" }, h("h2", {}, "Instances"), h("div", { id: "instances" })),
           h("section", { class: "card" }, h("h2", {}, "Events"), h("div", { id: "events-box" })), logs, playground(d));
       }
+      const endpoint = details.querySelector("#endpoint-now");
+      keepingFocus(endpoint, () => fill(endpoint, endpointCell(d)));
       fill(details.querySelector("#instances"), instances(d));
       fill(details.querySelector("#events-box"), timeline(events));
       timer = setTimeout(load, isTransitional(d) ? 2000 : 10000);

@@ -1,7 +1,7 @@
 // Deployments dashboard: every deployment of the user with its status, where it runs, its
 // endpoint and cost, and actions. Refreshed every 10 s (every 2 s while one is changing).
 import { api } from "../client.js";
-import { fill, h, table } from "../dom.js";
+import { fill, h, keepingFocus, table } from "../dom.js";
 import { actionButtons, isTransitional } from "../deployment-actions.js";
 import { endpointCell } from "../endpoint.js";
 import { usd } from "../format.js";
@@ -27,10 +27,16 @@ export function mount(root) {
   fill(root, h("div", { class: "row" }, h("h1", { style: "margin-right:auto" }, "Deployments"),
     h("a", { class: "button", href: "#/new" }, "New deployment")), body);
   let items = [];
+  let shown = null;
   let timer = null;
   let stopped = false;
 
   function render() {
+    keepingFocus(body, draw);
+    shown = JSON.stringify(items);
+  }
+
+  function draw() {
     body.removeAttribute("aria-busy");
     if (!items.length) {
       fill(body, h("div", { class: "card" }, h("p", {}, "No deployments yet."),
@@ -46,7 +52,7 @@ export function mount(root) {
   async function load() {
     try {
       items = (await api.get("/api/deployments", { limit: 200 })).items;
-      render();
+      if (JSON.stringify(items) !== shown) render();
     } catch (exc) {
       notifyError(exc);
     }
