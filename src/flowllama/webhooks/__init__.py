@@ -1,0 +1,1 @@
+"""Outgoing webhooks: registration, the outbox, signed delivery and the SSRF rules."""
