@@ -4,6 +4,8 @@ delete; on a desktop and on a 375 px phone. Also: logged-out redirect and anothe
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +157,24 @@ def _usage_counts_the_chat(page: Any, base: str, shot: Shots) -> None:
     shot("usage")
 
 
+def _revoke_key(page: Any) -> None:
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_role("button", name="Revoke browser").click()
+    page.click("dialog button[type=submit]")
+    page.wait_for_selector("tr[data-key=browser]", state="detached")
+
+
+def _refusal_rolls_back(page: Any, row: Any) -> None:
+    """The row shows the stop at once; when the API refuses, it is put back with a notice."""
+    refusal = {"error": {"code": "busy", "message": "The agent is busy; try again", "field": None}}
+    page.route("**/api/deployments/*/stop", lambda route: route.fulfill(
+        status=409, json=refusal, headers={"Access-Control-Allow-Origin": "*"}))
+    row.locator("button[data-action=stop]").click()
+    page.wait_for_selector(".notice.error:has-text('The agent is busy')")
+    row.locator(".status[data-status=running]").wait_for()
+    page.unroute("**/api/deployments/*/stop")
+
+
 def _delete(page: Any, base: str, name: str, shot: Shots) -> None:
     page.goto(f"{base}/app.html#/deployments")
     row = page.locator(f"tr[data-deployment='{name}']")
@@ -187,9 +207,11 @@ def test_sign_up_deploy_chat_and_delete(context: Any, up: UpProcess, screenshots
     assert endpoint.startswith("http://127.0.0.1:") and _clipboard(page) == endpoint
     if viewport == "phone":  # nothing wider than the screen
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    _refusal_rolls_back(page, row)
     key = _create_key(page, shot)
     _chat(page, name, key, shot)
     _usage_counts_the_chat(page, up.base_url, shot)
+    _revoke_key(page)
     _delete(page, up.base_url, name, shot)
     assert errors == []
 
@@ -277,3 +299,31 @@ def test_a_tab_opened_from_the_app_shares_the_session_safely(context: Any,
     second.reload()
     second.wait_for_selector("#key-form")
     assert "login.html" not in first.url + second.url
+
+
+def test_password_reset_by_the_emailed_link(context: Any, up: UpProcess,
+                                            screenshots: Path) -> None:
+    account = {"email": "forgetful@example.com", "password": STRONG_PASSWORD}
+    assert httpx.post(f"{up.base_url}/api/auth/register", json=account).status_code == 201
+    page = context.new_page()
+    page.goto(f"{up.base_url}/login.html")
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.fill("#email", account["email"])
+    page.click("#request-form button[type=submit]")
+    page.wait_for_selector("#request-done:has-text('reset link')")
+    page.screenshot(path=screenshots / "reset-request.png", full_page=True)
+    raw = next((up.data_dir / "outbox").iterdir()).read_bytes()
+    mail = email.message_from_bytes(raw, policy=email.policy.default).get_body().get_content()
+    link = re.search(r"http://\S+/reset\.html\?token=\S+", mail)
+    assert link is not None, mail
+    page.goto(link.group(0))
+    new_password = "an entirely new passphrase 42"
+    page.fill("#new_password", new_password)
+    page.fill("#confirm", new_password)
+    page.screenshot(path=screenshots / "reset-confirm.png", full_page=True)
+    page.click("#confirm-form button[type=submit]")
+    page.wait_for_url("**/login.html?reset=1")
+    page.fill("#email", account["email"])
+    page.fill("#password", new_password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/app.html")

@@ -14,11 +14,12 @@ function s(tag, attrs = {}, text = null) {
 }
 
 /**
- * `days`: ISO dates; `series`: [{label, values: number per day}]. Returns a figure with the
- * chart, its legend and a caption.
+ * `days`: ISO dates; `series`: [{label, values: number per day}]; `width`: the drawing's width
+ * in CSS pixels (the space it gets, so its text stays readable on a phone). Returns a figure
+ * with the chart, its legend and a caption.
  */
-export function stackedBars(days, series, caption) {
-  const width = 720, height = 260, left = 48, bottom = 28, top = 10;
+export function stackedBars(days, series, caption, width = 720) {
+  const height = 260, left = 48, bottom = 28, top = 10;
   const totals = days.map((_, i) => series.reduce((sum, one) => sum + one.values[i], 0));
   const max = Math.max(1, ...totals);
   const band = (width - left) / Math.max(1, days.length);
@@ -39,7 +40,8 @@ export function stackedBars(days, series, caption) {
       svg.append(rect);
       base += value;
     });
-    if (days.length <= 14 || i % Math.ceil(days.length / 10) === 0) {
+    const labels = Math.max(2, Math.floor(width / 48)); // day labels that fit side by side
+    if (i % Math.ceil(days.length / labels) === 0) {
       svg.append(s("text", { x: x + band * 0.35, y: height - 10, "text-anchor": "middle", "font-size": 11, fill: "#4a5568" }, day.slice(5)));
     }
   });

@@ -53,7 +53,8 @@ export function mount(root) {
         h("section", { class: "card" },
           h("p", {}, h("strong", { id: "usage-total" }, `${count(total.total_tokens)} tokens`), ` in ${count(total.requests)} requests, `,
             h("strong", {}, usd(total.cost_usd)), " attributed cost."),
-          stackedBars(days, series, `Tokens per day ${split.selectedOptions[0].textContent}, ${span.from} to ${span.to} (UTC)`)),
+          stackedBars(days, series, `Tokens per day ${split.selectedOptions[0].textContent}, ${span.from} to ${span.to} (UTC)`,
+            Math.min(720, Math.max(300, root.clientWidth - 48)))),
         breakdown("By API key", byKey), breakdown("By deployment", byDeployment));
       body.removeAttribute("aria-busy");
     } catch (exc) { notifyError(exc); }
