@@ -327,3 +327,25 @@ def test_password_reset_by_the_emailed_link(context: Any, up: UpProcess,
     page.fill("#password", new_password)
     page.click("button[type=submit]")
     page.wait_for_url("**/app.html")
+
+
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((el) => el.type !== 'hidden' && !el.closest('[hidden]'))
+  .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
+def test_every_control_is_labelled_and_focus_is_visible(context: Any, up: UpProcess) -> None:
+    page = _signed_in_page(context, up.base_url, "a11y@example.com")
+    for path in ("index.html", "signup.html", "login.html", "reset.html", "app.html#/new",
+                 "app.html#/keys", "app.html#/usage", "app.html#/deployments"):
+        page.goto(f"{up.base_url}/{path}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNLABELLED) == [], path
+    page.goto(f"{up.base_url}/login.html")
+    page.keyboard.press("Tab")  # the first stop is the skip link, and it shows its focus
+    focused = page.evaluate("""() => { const el = document.activeElement;
+        const style = getComputedStyle(el);
+        return [el.textContent, style.outlineStyle, style.outlineWidth]; }""")
+    assert focused[0] == "Skip to content" and focused[1] == "solid" and focused[2] == "3px"
