@@ -138,9 +138,12 @@ def _chat(page: Any, name: str, key: str, shot: Shots) -> None:
     page.fill("#playground-key", key)
     page.fill("#playground-prompt", "Say hello")
     page.click("#playground-form button[type=submit]")
-    page.wait_for_selector("#playground-chat .msg.assistant", timeout=60_000)
-    assert "tokens" in page.inner_text("#playground-chat .msg.assistant")
+    page.wait_for_selector("#playground-chat .msg.assistant[data-done=true]", timeout=60_000)
+    answer = page.inner_text("#playground-chat .msg.assistant")  # streamed, with its usage
+    assert re.search(r": .+\(\d+ tokens\)", answer, re.S), answer
     page.fill("#log-search", "llama")
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width  # long tokens wrap
     shot("deployment-detail")
 
 

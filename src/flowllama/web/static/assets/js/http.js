@@ -25,7 +25,8 @@ export function gatewayBase() {
   return base(config.gatewayUrl || config.apiUrl) + "/v1";
 }
 
-async function errorOf(response) {
+/** The ApiError for a refused `response` (the API's or OpenAI's error envelope, or its status). */
+export async function errorOf(response) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON */ }
   const err = body && body.error;

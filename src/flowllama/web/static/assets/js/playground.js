@@ -2,8 +2,9 @@
 // it: with an API key, which the user pastes or creates here. The key stays in this page only.
 import { api } from "./client.js";
 import { fill, h } from "./dom.js";
-import { gatewayBase, send } from "./http.js";
+import { gatewayBase } from "./http.js";
 import { notify } from "./notices.js";
+import { streamEvents } from "./sse.js";
 
 export function playground(deployment) {
   const key = h("input", { id: "playground-key", type: "password", autocomplete: "off", placeholder: "fl-…" });
@@ -33,17 +34,26 @@ export function playground(deployment) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     button.textContent = "Waiting for the model…";
+    const reply = h("span", { class: "reply" });
+    const usage = h("span", { class: "small muted" });
+    const bubble = h("div", { class: "msg assistant", "aria-busy": "true" }, h("strong", {}, `${deployment.name}: `), reply, usage);
     try {
-      const reply = await send(`${gatewayBase()}/chat/completions`, { method: "POST", token: key.value.trim(),
-        body: { model: deployment.name, messages, max_tokens: 128 } });
-      const answer = reply.choices[0].message.content || "";
-      messages.push({ role: "assistant", content: answer });
-      history.append(h("div", { class: "msg assistant" }, h("strong", {}, `${deployment.name}: `), answer,
-        h("span", { class: "small muted" }, ` (${reply.usage ? reply.usage.total_tokens : "?"} tokens)`)));
+      // Streamed, so the answer shows word by word as the model writes it.
+      await streamEvents(`${gatewayBase()}/chat/completions`, { token: key.value.trim(),
+        body: { model: deployment.name, messages, max_tokens: 128, stream: true, stream_options: { include_usage: true } },
+        onEvent: (chunk) => {
+          if (!bubble.isConnected) history.append(bubble);
+          const delta = chunk.choices && chunk.choices[0] && chunk.choices[0].delta;
+          if (delta && delta.content) reply.append(delta.content);
+          if (chunk.usage) usage.textContent = ` (${chunk.usage.total_tokens} tokens)`;
+        } });
+      messages.push({ role: "assistant", content: reply.textContent });
+      bubble.dataset.done = "true";
     } catch (exc) {
-      messages.pop();
+      messages.pop(); // the question goes unanswered: keep the turns alternating
       history.append(h("p", { class: "alert", role: "alert" }, exc.message));
     } finally {
+      bubble.removeAttribute("aria-busy");
       button.disabled = false;
       button.textContent = "Send";
     }
