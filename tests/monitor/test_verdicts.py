@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from flowllama.db.session import Database
@@ -96,3 +97,32 @@ def test_a_deployment_the_agent_holds_is_left_alone(database: Database) -> None:
 def test_heal_backoff_doubles_and_is_capped() -> None:
     policy = HealPolicy(heal_backoff_s=30, heal_backoff_max_s=100)
     assert [policy.backoff_s(n) for n in range(4)] == [30, 60, 100, 100]
+
+
+def test_a_round_of_results_is_written_in_batches_as_if_one_by_one(database: Database,
+                                                                   monkeypatch: pytest.MonkeyPatch
+                                                                   ) -> None:
+    """``apply_all`` spans several transactions; a deployment's instances see each other."""
+    monkeypatch.setattr("flowllama.monitor.verdicts.WRITE_BATCH", 2)
+    deployment_id, instance_ids = serving_deployment(database, "http://127.0.0.1:1/v1",
+                                                     instances=3)
+    queue = DatabaseQueue(database)
+    verdicts = Verdicts(database, queue, HealPolicy(failures_before_unhealthy=2,
+                                                    heal_backoff_s=0))
+    targets = [Target(instance_id=i, deployment_id=deployment_id, model="local/tiny",
+                      runtime="llamacpp", server_url="http://127.0.0.1:1",
+                      health_path="/v1/models", expects_gpu=False) for i in instance_ids]
+    first, second, third = targets
+    verdicts.apply_all([(first, DOWN), (second, UP), (first, DOWN), (third, UP)])
+    # The second failure of ``first`` (in the second batch) made the deployment unhealthy and
+    # asked for one heal; ``third`` then passed and brought it back, as sequential writes would.
+    with database.session() as session:
+        deployment = session.get(Deployment, deployment_id)
+        rows = {i: session.get(Instance, i) for i in instance_ids}
+        reasons = session.scalars(select(DeploymentEvent.reason).where(
+            DeploymentEvent.deployment_id == deployment_id)).all()
+    assert deployment is not None and deployment.status == "running"
+    assert [(r.status, r.consecutive_failures) for r in rows.values() if r is not None] == [
+        ("unhealthy", 2), ("healthy", 0), ("healthy", 0)]
+    assert reasons == ["2 consecutive failed health checks", "recovered before healing"]
+    assert queue.depth().ready == 1

@@ -60,14 +60,15 @@ class Monitor:
         self._thread: threading.Thread | None = None
 
     def run_round(self) -> RoundReport:
-        """One interval's work: claim, probe, record."""
+        """One interval's work: claim, probe, record (in a few transactions)."""
         started = time.monotonic()
         targets = claim_due(self.db, self.options.interval_s)
         results = asyncio.run(self._probe_all(targets)) if targets else []
         self._forget_old_deep_probes()
+        self.verdicts.apply_all([(target, result)
+                                 for target, (result, _) in zip(targets, results, strict=True)])
         unhealthy = 0
         for target, (result, deep) in zip(targets, results, strict=True):
-            self.verdicts.apply(target, result)
             unhealthy += result.health == "unhealthy"
             if self.on_result is not None:
                 self.on_result(target, result, deep)
@@ -80,7 +81,11 @@ class Monitor:
 
     async def _probe_all(self, targets: list[Target]) -> list[tuple[ProbeResult, bool]]:
         gate = asyncio.Semaphore(self.options.concurrency)
-        limits = httpx.Limits(max_connections=self.options.concurrency)
+        # Every instance is an origin of its own, so an idle connection is never reused by the
+        # next probe; keeping none idle also keeps httpcore's pool bookkeeping, which scans
+        # the idle connections on every request, from growing quadratic in ``concurrency``.
+        limits = httpx.Limits(max_connections=self.options.concurrency,
+                              max_keepalive_connections=0)
         async with httpx.AsyncClient(limits=limits, trust_env=False) as client:
 
             async def one(target: Target) -> tuple[ProbeResult, bool]:

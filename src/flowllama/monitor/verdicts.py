@@ -13,8 +13,11 @@ A deployment whose row lease is held is left alone: the agent is acting on it ri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flowllama.agent.lifecycle import Status, record, transition
@@ -28,6 +31,11 @@ from flowllama.monitor.probes import Health, ProbeResult, Target
 from flowllama.queue.base import JobQueue
 
 log = get_logger(__name__)
+
+# Results written per transaction: short enough that other writers of a SQLite database wait
+# little for its lock, long enough that a round of thousands needs only a few commits.
+WRITE_BATCH = 500
+Row = TypeVar("Row", Instance, Deployment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +62,44 @@ class Verdicts:
         self.policy = policy
 
     def apply(self, target: Target, result: ProbeResult) -> None:
-        heal: Deployment | None = None
+        """Record one probe result (and nudge the agent if it calls for healing)."""
+        self.apply_all([(target, result)])
+
+    def apply_all(self, results: Sequence[tuple[Target, ProbeResult]]) -> None:
+        """Record a round's results, in order: ``WRITE_BATCH`` of them per transaction, their
+        rows loaded with one query per table, so a round of thousands of checks costs a few
+        commits rather than one each. A deployment's several instances see each other's effect,
+        as if applied one by one; the heal nudges go out after each commit."""
+        for start in range(0, len(results), WRITE_BATCH):
+            self._apply_batch(results[start:start + WRITE_BATCH])
+
+    def _apply_batch(self, results: Sequence[tuple[Target, ProbeResult]]) -> None:
+        heal: list[Deployment] = []
         with self.db.session() as session:
-            instance = session.get(Instance, target.instance_id)
-            deployment = session.get(Deployment, target.deployment_id)
-            if instance is None or deployment is None or instance.terminated_at is not None:
-                return
-            became_degraded = (result.health is Health.DEGRADED
-                               and instance.status != Health.DEGRADED)
-            _update_instance(instance, result)
-            if became_degraded:
-                record(session, deployment, "instance degraded", {"error": result.error})
-            if not _leased(deployment):
-                heal = self._follow(session, deployment, instance, result)
-        if heal is not None:
-            self._nudge(heal)
+            instances = _by_id(session, Instance, {t.instance_id for t, _ in results})
+            deployments = _by_id(session, Deployment, {t.deployment_id for t, _ in results})
+            for target, result in results:
+                instance = instances.get(target.instance_id)
+                deployment = deployments.get(target.deployment_id)
+                if instance is None or deployment is None or instance.terminated_at is not None:
+                    continue
+                to_heal = self._apply_one(session, deployment, instance, result)
+                if to_heal is not None:
+                    heal.append(to_heal)
+        for deployment in heal:
+            self._nudge(deployment)
+
+    def _apply_one(self, session: Session, deployment: Deployment, instance: Instance,
+                   result: ProbeResult) -> Deployment | None:
+        """Write one result to its rows; the deployment to heal, if any."""
+        became_degraded = (result.health is Health.DEGRADED
+                           and instance.status != Health.DEGRADED)
+        _update_instance(instance, result)
+        if became_degraded:
+            record(session, deployment, "instance degraded", {"error": result.error})
+        if _leased(deployment):
+            return None
+        return self._follow(session, deployment, instance, result)
 
     def _follow(self, session: Session, deployment: Deployment, instance: Instance,
                 result: ProbeResult) -> Deployment | None:
@@ -111,3 +142,9 @@ def _update_instance(instance: Instance, result: ProbeResult) -> None:
 def _leased(deployment: Deployment) -> bool:
     expires = deployment.lease_expires_at
     return deployment.lease_token is not None and expires is not None and expires > utcnow()
+
+
+def _by_id(session: Session, table: type[Row], ids: set[str]) -> dict[str, Row]:
+    """The rows of ``table`` with these ids, loaded in one query."""
+    rows = session.scalars(select(table).where(table.id.in_(ids))).all()
+    return {row.id: row for row in rows}
