@@ -2,10 +2,12 @@
 shortened: the runtime of a running ``local/tiny`` deployment is killed from outside; the monitor
 marks the deployment unhealthy after the configured failures, the agent replaces the server, and
 the new one answers the official ``openai`` client. The logs endpoint shows the dead runtime's
-last lines meanwhile."""
+last lines meanwhile, and a webhook receiver on loopback (allow-listed) gets signed
+``deployment.unhealthy`` and ``deployment.healed`` deliveries that verify."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -16,13 +18,17 @@ import pytest
 
 from flowllama.providers.local.supervision import find_supervisors
 from flowllama.runtimes import LlamaCppRuntime
+from flowllama.webhooks.signing import verify
 from processes import TIMEOUT_S, Api, UpProcess, chat_with_openai, flowllama_up, local_env
+from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
 MONITOR = {"FLOWLLAMA_MONITOR__INTERVAL_S": "0.5", "FLOWLLAMA_MONITOR__TIMEOUT_S": "2",
            "FLOWLLAMA_MONITOR__FAILURES_BEFORE_UNHEALTHY": "2",
-           "FLOWLLAMA_MONITOR__HEAL_BACKOFF_S": "0"}
+           "FLOWLLAMA_MONITOR__HEAL_BACKOFF_S": "0",
+           "FLOWLLAMA_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]',
+           "FLOWLLAMA_WEBHOOKS__POLL_S": "0.2"}
 
 
 @pytest.fixture
@@ -33,8 +39,12 @@ def up(tmp_path: Path, tiny_model_file: Path) -> Iterator[UpProcess]:
         yield running
 
 
-def test_a_killed_runtime_is_detected_and_healed(up: UpProcess) -> None:
+def test_a_killed_runtime_is_detected_and_healed(up: UpProcess, receiver: Receiver) -> None:
     api = Api(up.base_url)
+    hook = api.http.post("/api/webhooks", json={
+        "url": receiver.url, "events": ["deployment.unhealthy", "deployment.healed"]})
+    assert hook.status_code == 201, hook.text
+    secret = hook.json()["secret"]
     created = api.http.post("/api/deployments", json={
         "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
     deployment_id = created.json()["id"]
@@ -63,3 +73,19 @@ def test_a_killed_runtime_is_detected_and_healed(up: UpProcess) -> None:
     reasons = [e["reason"] for e in api.http.get(events_url).json()]
     assert any(r.startswith("heal attempt 1") for r in reasons)
     assert any(r.startswith("healed") for r in reasons)
+    _wait_for_deliveries(receiver, {"deployment.unhealthy", "deployment.healed"})
+    for delivery in receiver.requests:
+        headers = {k.lower(): v for k, v in delivery.headers.items()}
+        assert verify(secret, headers["x-flowllama-timestamp"], delivery.body,
+                      headers["x-flowllama-signature"])
+        assert json.loads(delivery.body)["deployment"]["id"] == deployment_id
+
+
+def _wait_for_deliveries(receiver: Receiver, events: set[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        seen = {r.headers.get("X-FlowLlama-Event") for r in receiver.requests}
+        if events <= seen:
+            return
+        assert time.monotonic() < deadline, f"deliveries seen: {seen}"
+        time.sleep(0.2)

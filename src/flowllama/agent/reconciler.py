@@ -31,6 +31,7 @@ from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.db.types import utcnow
 from flowllama.errors import ConfigError, NoCapacity, ProviderError, ProvisioningFailed
 from flowllama.logging import get_logger
+from flowllama.metrics import HEAL_ATTEMPTS
 from flowllama.providers.base import DeploymentSpec, Handle, Placement, Provisioner, Unsupported
 from flowllama.providers.registry import ProvisionerRegistry
 
@@ -258,6 +259,7 @@ class Reconciler:
         if deployment.heal_attempts >= self.max_heals:
             self._move(deployment.id, Status.FAILED, f"gave up after {self.max_heals} heals",
                        message=deployment.status_message)
+            HEAL_ATTEMPTS.labels(outcome="gave_up").inc()
             return Outcome.DONE
         with self.db.session() as session:
             row = session.get(Deployment, deployment.id)
@@ -265,6 +267,7 @@ class Reconciler:
             row.heal_attempts += 1
             transition(session, row, Status.HEALING, f"heal attempt {row.heal_attempts}",
                        message=deployment.status_message)
+        HEAL_ATTEMPTS.labels(outcome="started").inc()
         return None
 
     def _heal(self, snap: Snapshot) -> None:
@@ -318,4 +321,6 @@ class Reconciler:
             transition(session, deployment, Status.RUNNING,
                        "healed: the replacement is up" if healed else "server is up",
                        data={"endpoint_url": row.endpoint_url, "healed": healed})
+        if healed:
+            HEAL_ATTEMPTS.labels(outcome="healed").inc()
         return None

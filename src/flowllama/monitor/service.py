@@ -8,6 +8,7 @@ asyncio loop so thousands of probes share one thread and one connection pool.
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import httpx
 
 from flowllama.db.session import Database
 from flowllama.logging import get_logger
+from flowllama.metrics import HEALTH_CHECK_SECONDS, HEALTH_CHECKS
 from flowllama.monitor.probes import ProbeResult, Target, deep_probe, health_check
 from flowllama.monitor.targets import claim_due
 from flowllama.monitor.verdicts import HealPolicy, Verdicts
@@ -55,7 +57,8 @@ class Monitor:
         self.options = options or MonitorOptions()
         self.verdicts = Verdicts(db, queue, policy or HealPolicy())
         self.on_result = on_result
-        self._last_deep: dict[str, float] = {}
+        # When each instance is next due for a deep probe (monotonic seconds).
+        self._next_deep: dict[str, float] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,6 +73,9 @@ class Monitor:
         unhealthy = 0
         for target, (result, deep) in zip(targets, results, strict=True):
             unhealthy += result.health == "unhealthy"
+            HEALTH_CHECKS.labels(result=f"{result.health}{'_deep' if deep else ''}").inc()
+            if result.latency_ms is not None:
+                HEALTH_CHECK_SECONDS.observe(result.latency_ms / 1000)
             if self.on_result is not None:
                 self.on_result(target, result, deep)
         return RoundReport(len(targets), unhealthy, time.monotonic() - started)
@@ -77,7 +83,7 @@ class Monitor:
     def _forget_old_deep_probes(self) -> None:
         """Instances gone for two deep intervals leave no trace (bounded memory)."""
         horizon = time.monotonic() - 2 * self.options.deep_interval_s
-        self._last_deep = {k: v for k, v in self._last_deep.items() if v > horizon}
+        self._next_deep = {k: v for k, v in self._next_deep.items() if v > horizon}
 
     async def _probe_all(self, targets: list[Target]) -> list[tuple[ProbeResult, bool]]:
         gate = asyncio.Semaphore(self.options.concurrency)
@@ -98,11 +104,12 @@ class Monitor:
                      ) -> tuple[ProbeResult, bool]:
         result = await health_check(client, target, self.options.timeout_s)
         now = time.monotonic()
-        last = self._last_deep.get(target.instance_id)
-        if result.health != "healthy" or (last is not None
-                                          and now - last < self.options.deep_interval_s):
+        due = self._next_deep.get(target.instance_id, now)
+        if result.health != "healthy" or now < due:
             return result, False
-        self._last_deep[target.instance_id] = now
+        # Jittered, so instances first probed in one round do not all come due together again.
+        interval = self.options.deep_interval_s
+        self._next_deep[target.instance_id] = now + interval * random.uniform(0.75, 1.25)  # noqa: S311 - spreading load, not security
         return await deep_probe(client, target, self.options.deep_timeout_s), True
 
     def start(self) -> None:
