@@ -26,8 +26,9 @@ def chromium_path() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, so Playwright's event loop is gone before other packages' asyncio tests."""
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="pip install playwright (the dev extra)")
     executable = chromium_path()
