@@ -37,7 +37,8 @@ def test_health_check_fails_on_an_error_status_or_no_server(fake_server: FakeSer
     fake_server.health_status = 503
     assert "HTTP 503" in (_run("health", _target(fake_server.url)).error or "")
     gone = _run("health", _target(f"http://127.0.0.1:{free_port()}"))
-    assert gone.health is Health.UNHEALTHY and "ConnectError" in (gone.error or "")
+    assert gone.health is Health.UNHEALTHY and gone.refused
+    assert "connection refused" in (gone.error or "")
 
 
 def test_deep_probe_catches_a_hung_generation(fake_server: FakeServer) -> None:

@@ -126,3 +126,13 @@ def test_a_round_of_results_is_written_in_batches_as_if_one_by_one(database: Dat
         ("unhealthy", 2), ("healthy", 0), ("healthy", 0)]
     assert reasons == ["2 consecutive failed health checks", "recovered before healing"]
     assert queue.depth().ready == 1
+
+
+def test_a_local_runtime_that_refuses_connections_is_unhealthy_at_once(
+        database: Database) -> None:
+    verdicts, queue, target = _setup(database)  # failures_before_unhealthy=2, cloud local
+    refused = ProbeResult(Health.UNHEALTHY, 0.3, "health check failed: connection refused",
+                          refused=True)
+    verdicts.apply(target, refused)
+    assert _state(database, target) == ("unhealthy", "unhealthy", 1)
+    assert queue.depth().ready == 1

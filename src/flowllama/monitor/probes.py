@@ -38,6 +38,8 @@ class ProbeResult:
     health: Health
     latency_ms: float | None
     error: str | None = None
+    # Nothing listens at the address: the server process is gone, not merely slow.
+    refused: bool = False
 
 
 async def health_check(client: httpx.AsyncClient, target: Target, timeout_s: float
@@ -46,6 +48,9 @@ async def health_check(client: httpx.AsyncClient, target: Target, timeout_s: flo
     started = time.perf_counter()
     try:
         response = await client.get(target.server_url + target.health_path, timeout=timeout_s)
+    except httpx.ConnectError as exc:
+        return ProbeResult(Health.UNHEALTHY, _ms(started),
+                           f"health check failed: connection refused: {exc}", refused=True)
     except httpx.HTTPError as exc:
         return _failed(f"health check failed: {type(exc).__name__}: {exc}", started)
     latency = _ms(started)

@@ -105,7 +105,10 @@ class Verdicts:
                 result: ProbeResult) -> Deployment | None:
         """Move the deployment if the instance's health says so; the row to heal, if any."""
         status = Status(deployment.status)
-        failing = instance.consecutive_failures >= self.policy.failures_before_unhealthy
+        # On this machine a refused connection means the runtime process is gone: no point in
+        # waiting for more intervals before healing.
+        gone = result.refused and deployment.cloud == "local"
+        failing = gone or instance.consecutive_failures >= self.policy.failures_before_unhealthy
         if status is Status.RUNNING and result.health is Health.UNHEALTHY and failing:
             transition(session, deployment, Status.UNHEALTHY,
                        f"{instance.consecutive_failures} consecutive failed health checks",
