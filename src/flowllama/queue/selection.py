@@ -29,6 +29,11 @@ PENDING = (QUEUED, LEASED)
 
 JobEntity = type[Job] | AliasedClass[Job]
 
+# Named once: fresh anonymous aliases per call made every lease rebuild and re-cache its SQL
+# (most of a lease's cost, measured in bench/queue.py). A statement uses is_head at most once.
+_IN_FLIGHT = aliased(Job, name="in_flight")
+_AHEAD = aliased(Job, name="ahead")
+
 
 def is_available(job: JobEntity, now: datetime) -> ColumnElement[bool]:
     """Queued and due, or leased with a lease that has run out."""
@@ -45,8 +50,7 @@ def is_live_lease(job: JobEntity, now: datetime) -> ColumnElement[bool]:
 
 def is_head(job: JobEntity, now: datetime) -> ColumnElement[bool]:
     """Available, with nothing of the same user in flight or ahead of it."""
-    in_flight = aliased(Job)
-    ahead = aliased(Job)
+    in_flight, ahead = _IN_FLIGHT, _AHEAD
     user_busy = exists().where(in_flight.user_id == job.user_id, is_live_lease(in_flight, now))
     earlier = or_(
         ahead.created_at < job.created_at,
