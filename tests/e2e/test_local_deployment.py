@@ -49,6 +49,7 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
     deployment_id = created.json()["id"]
 
     running = api.wait_status(deployment_id, "running")
+    assert (running["price_per_hour"], running["cost_so_far_usd"]) == (0.0, 0.0)
     endpoint = running["endpoint_url"]
     port = urlsplit(endpoint).port
     assert port is not None and urlsplit(endpoint).hostname == "127.0.0.1"

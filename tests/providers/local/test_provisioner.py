@@ -72,7 +72,8 @@ def test_capabilities_and_plan(make_provisioner: MakeProvisioner) -> None:
     assert provisioner.kind == "local"
     assert provisioner.capabilities.clouds == {"local"}
     assert provisioner.capabilities.features == {Capability.ADOPT}
-    expected = Placement(cloud="local", region="localhost", instance_type="local-process")
+    expected = Placement(cloud="local", region="localhost", instance_type="local-process",
+                         price_per_hour=0.0)
     assert expected == LOCAL_PLACEMENT
     assert provisioner.plan(_spec()) == [LOCAL_PLACEMENT]
     assert provisioner.plan(_spec(gpu="A100")) == []  # no GPU here

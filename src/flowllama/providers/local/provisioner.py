@@ -46,7 +46,9 @@ from flowllama.runtimes import PullProgress
 
 log = structlog.get_logger(__name__)
 
-LOCAL_PLACEMENT = Placement(cloud="local", region="localhost", instance_type="local-process")
+# This machine costs nothing extra per hour, so local usage is attributed $0.
+LOCAL_PLACEMENT = Placement(cloud="local", region="localhost", instance_type="local-process",
+                            price_per_hour=0.0)
 """The one place the local provisioner offers: this machine, no GPU, no price."""
 
 ProgressListener = Callable[[str, PullProgress], None]
