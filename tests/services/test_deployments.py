@@ -1,0 +1,66 @@
+"""The deployments service below the API: cost so far, the owner's view, idempotent create."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance, User
+from flowllama.db.types import utcnow
+from flowllama.domain.deployments import DeploymentCreate
+from flowllama.errors import Conflict
+from flowllama.services import deployments
+
+
+def _estimate(_body: DeploymentCreate) -> dict[str, Any]:
+    return {"candidates": []}
+
+
+def test_cost_so_far_sums_each_instance_over_its_life() -> None:
+    now = utcnow()
+    rows = [
+        Instance(price_per_hour=2.0, created_at=now - timedelta(hours=3),
+                 terminated_at=now - timedelta(hours=1)),  # 2 h at $2
+        Instance(price_per_hour=1.0, created_at=now - timedelta(minutes=30)),  # live, 0.5 h
+        Instance(price_per_hour=None, created_at=now - timedelta(hours=5)),  # unpriced
+    ]
+    assert deployments.cost_so_far(rows) == pytest.approx(4.5, abs=0.01)
+
+
+def test_view_shows_the_live_instance(database: Database) -> None:
+    with database.session() as session:
+        user = User(email="ops@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        created = deployments.create(session, user, DeploymentCreate(
+            name="chat", model="local/tiny", context_size=512, cloud="local"), _estimate)
+        row = created.deployment
+        session.add_all([
+            Instance(deployment_id=row.id, provider="local", endpoint_url="http://old/v1",
+                     price_per_hour=0.0, terminated_at=utcnow(), status="terminated"),
+            Instance(deployment_id=row.id, provider="local", endpoint_url="http://new/v1",
+                     price_per_hour=0.0, status="healthy"),
+        ])
+        session.flush()
+        view = deployments.view(session, row)
+    assert view.endpoint_url == "http://new/v1" and len(view.instances) == 2
+    assert view.price_per_hour == 0.0
+
+
+def test_idempotent_create_replays_and_refuses_a_changed_body(database: Database) -> None:
+    body = DeploymentCreate(name="chat", model="local/tiny", context_size=512, cloud="local")
+    with database.session() as session:
+        user = User(email="ops@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        first = deployments.create(session, user, body, _estimate, "key-1")
+        again = deployments.create(session, user, body, _estimate, "key-1")
+        assert first.new and not again.new
+        assert again.deployment.id == first.deployment.id
+        changed = body.model_copy(update={"context_size": 1024})
+        with pytest.raises(Conflict):
+            deployments.create(session, user, changed, _estimate, "key-1")
+        assert session.query(Deployment).count() == 1
