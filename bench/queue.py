@@ -4,7 +4,7 @@ Paths, measured in one run on one machine, each on a freshly emptied database:
   raw    N jobs enqueued for 50 users (every fifth one paid), then W threads loop
          lease -> ack on the configured queue (``build_queue``) until it is drained: the
          queue's own cost, per-user FIFO and priority included.
-  agent  N deployments with cloud "local", one nudge each (``agent.worker.nudge``); W real
+  agent  N deployments with cloud "local", one nudge each (``agent.nudges.nudge``); W real
          ``AgentWorker``s, whose ``Reconciler`` finds a no-op provisioner under kind "local",
          take every deployment pending -> provisioning -> starting -> running through the real
          lifecycle (row lease, events, instance row) and ack the job: the agent's database
@@ -14,13 +14,19 @@ Per-job latency is, for raw, from the start of the ``lease`` call that returned 
 return of its ``ack``; for agent, one ``AgentWorker.run_once`` call that handled a job. Polls
 that found nothing are counted, not timed. Each figure is the median of the repeats; every run
 is checked afterwards (each job delivered once, every deployment running, the queue empty) and
-a run that fails the check is reported as such, not averaged in.
+a run that fails the check is reported as such, not averaged in. Repeats are interleaved
+(every path and worker count once, then again) so drifting load on a shared machine hits all
+cells alike; no repeat starts after ``--max-seconds``.
+
+``--history H`` puts H finished jobs in the table before each run, as a queue that has run
+for a while has them (nothing deletes acked jobs).
 
 PostgreSQL is ``FLOWLLAMA_BENCH_POSTGRES_URL`` (else ``FLOWLLAMA_TEST_POSTGRES_URL``, else
 127.0.0.1:5432/test); the script migrates a private schema there and drops it at the end. An
 unreachable PostgreSQL is reported and skipped.
 
 Run: python3 bench/queue.py [--jobs N] [--repeats R] [--backends sqlite,postgresql] [--json]
+     [--workers 1,4] [--paths raw,agent] [--history H] [--max-seconds S]
 """
 
 from __future__ import annotations
@@ -274,7 +280,9 @@ def make_deployments(db: Database, users: list[str], count: int) -> list[Deploym
 def seed_history(db: Database, users: list[str], count: int) -> None:
     """``count`` finished jobs from a day ago, as a queue that has run for a while keeps them
     (acked jobs stay in the table as ``done``). Written as rows: through the queue it would
-    take longer than the benchmark."""
+    take longer than the benchmark. PostgreSQL then gets the ``ANALYZE`` its autovacuum would
+    run on a real install; without it, plans cached while the table was small (psycopg
+    prepares repeated statements) stay in use. SQLite is left as the platform leaves it."""
     if count <= 0:
         return
     then = utcnow() - timedelta(days=1)
@@ -284,6 +292,8 @@ def seed_history(db: Database, users: list[str], count: int) -> None:
     with db.session() as session:
         for start in range(0, count, 5_000):
             session.execute(insert(Job), rows[start:start + 5_000])
+        if db.dialect == "postgresql":
+            session.execute(text("ANALYZE jobs"))
 
 
 def new_queue(db: Database) -> JobQueue:
@@ -475,7 +485,9 @@ def print_table(summaries: list[Summary], skipped: dict[str, str], info: dict[st
     """The Rich table, then skipped backends, failed runs and the machine."""
     console = Console(width=max(Console().width, 132))
     history = f", {info['history']:,} done jobs already queued" if info["history"] else ""
-    table = Table(title=f"Job queue, median of {info['repeats']} repeats "
+    done = sorted({s.repeats for s in summaries}) or [0]
+    repeats = f"{done[0]}" if len(done) == 1 else f"{done[0]}-{done[-1]}"
+    table = Table(title=f"Job queue, median of {repeats} repeats "
                         f"({info['jobs']} jobs over {USERS} users{history}, no-op provisioner)")
     for column in ("backend", "path", "workers", "jobs/s", "vs 1 worker", "p50 ms", "p95 ms",
                    "enqueue/s", "empty polls", "runs (jobs/s)"):
@@ -533,15 +545,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line, with lists split and checked."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--jobs", type=int, default=80, help="jobs per run (default 80)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per cell (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="runs per cell (default 5)")
     parser.add_argument("--backends", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql")
     parser.add_argument("--workers", default="1,4", help="worker thread counts (default 1,4)")
     parser.add_argument("--paths", default=",".join(PATHS), help="comma-separated: raw, agent")
     parser.add_argument("--history", type=int, default=0,
                         help="done jobs already in the table at the start of each run")
-    parser.add_argument("--max-seconds", type=float, default=150.0,
-                        help="start no further repeat after this long (default 150)")
+    parser.add_argument("--max-seconds", type=float, default=100.0,
+                        help="start no further repeat after this long (default 100)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
