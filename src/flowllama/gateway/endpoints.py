@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 router = APIRouter()
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
+    # ``async`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, and that
+    # hop (twice per request, each waiting for the GIL) cost the hot path milliseconds.
     gateway: Gateway = request.app.state.gateway
     return gateway
 
