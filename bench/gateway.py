@@ -12,7 +12,11 @@ byte of streamed answers at concurrency 1.
 A Python load generator caps throughput on small machines, so requests/s compares paths under
 the same generator; the added p50 at concurrency 1 is the gateway's own cost per request.
 
-Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json]
+With ``--litellm PATH`` (or a ``litellm`` on PATH) a third path is measured in the same run:
+LiteLLM's proxy, one worker, with a generated config routing the model to the same fake upstream
+as an OpenAI-compatible endpoint (pinned to CPU 1 like the gateway, started only while measured).
+
+Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH]
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(
 import argparse
 import asyncio
 import json
+import secrets
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -196,11 +202,32 @@ def _print(results: dict[str, dict[str, dict[str, float]]]) -> None:
     Console().print(table)
 
 
+def _litellm_config(tmp: Path, upstream_v1: str, master_key: str) -> Path:
+    """A LiteLLM proxy config: the model ``bot`` is ``openai/bench`` at the fake upstream;
+    requests authenticate with ``master_key`` (checked in memory, no database)."""
+    config = tmp / "litellm.yaml"
+    config.write_text(
+        "model_list:\n"
+        f"  - model_name: {BODY['model']}\n"
+        "    litellm_params:\n"
+        "      model: openai/bench\n"
+        f"      api_base: {upstream_v1}\n"
+        "      api_key: dummy\n"
+        "general_settings:\n"
+        f"  master_key: {master_key}\n"
+        "litellm_settings:\n"
+        "  telemetry: false\n"
+        "  drop_params: true\n")
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--litellm", default=shutil.which("litellm"),
+                        help="the litellm executable (default: litellm on PATH, if any)")
     parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -224,6 +251,21 @@ def main() -> None:
                 "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions",
                             {"Authorization": f"Bearer {key}"}),
             }, args.seconds, args.rounds)
+            if args.litellm:
+                ll_port = _free_port()
+                ll_env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+                          "LITELLM_TELEMETRY": "False"}
+                master_key = f"sk-{secrets.token_hex(32)}"
+                config = _litellm_config(Path(tmp), upstream_v1, master_key)
+                with _process([args.litellm, "--config", str(config),
+                               "--host", "127.0.0.1", "--port", str(ll_port), "--num_workers", "1"],
+                              1, f"http://127.0.0.1:{ll_port}/health/liveliness", ll_env):
+                    results_ll = _measure({
+                        "litellm": (f"http://127.0.0.1:{ll_port}/v1/chat/completions",
+                                    {"Authorization": f"Bearer {master_key}"}),
+                    }, args.seconds, args.rounds)
+                for case, paths in results_ll.items():
+                    results[case].update(paths)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
