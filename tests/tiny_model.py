@@ -10,7 +10,6 @@ conftest, or call :func:`tiny_model_path` from a fixture of your own.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from flowllama.devtools.tiny_model import write_tiny_model
+from flowllama.providers.local.supervision import free_port, port_is_free
 from flowllama.runtimes import LlamaCppRuntime, RuntimeLaunch, wait_healthy
+
+# free_port and port_is_free are imported from here by tests; the package owns them.
+__all__ = ["TinyServer", "free_port", "port_is_free", "serve_tiny_model", "stop_process",
+           "tiny_model_file", "tiny_model_path"]
 
 TINY_MODEL_NAME = "local/tiny"
 TINY_MODEL_FILE = "tiny.gguf"
@@ -40,26 +44,6 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of the session's tiny GGUF model; its directory is a models dir for ``local/tiny``."""
     return tiny_model_path(tmp_path_factory)
-
-
-def free_port() -> int:
-    """A loopback TCP port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_is_free(port: int) -> bool:
-    """Whether nothing listens on ``127.0.0.1:port``, so a new server could bind it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As servers do: connections of the old server lingering in TIME_WAIT do not count.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)
