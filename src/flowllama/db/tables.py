@@ -269,6 +269,24 @@ class UsageDaily(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
 
 
+class RateCount(Base):
+    """Requests or tokens one API key used in one minute, summed over all gateway processes.
+
+    Gateways add their counts every ``limit_sync_interval_s`` and read back the current and
+    previous minute (``gateway/limit_sync.py``); rows a few minutes old are deleted.
+    """
+
+    __tablename__ = "rate_counts"
+    __table_args__ = (Index("ix_rate_counts_minute", "minute"),)
+
+    api_key_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # requests | tokens
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # since the epoch
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Webhook(Base):
     __tablename__ = "webhooks"
 
