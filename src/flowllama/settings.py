@@ -67,12 +67,14 @@ class GatewaySettings(BaseModel):
 
     The TTLs bound how stale a gateway process may be: a key revoked through another process
     stops working within ``key_cache_ttl_s``, a deployment change is routed within
-    ``route_cache_ttl_s``.
+    ``route_cache_ttl_s``, and a key's ``rpm``/``tpm`` counts reach the other gateways within two
+    ``limit_sync_interval_s`` (one to write them, one for the others to read them).
     """
 
     key_cache_ttl_s: float = Field(5.0, gt=0, le=300)
     route_cache_ttl_s: float = Field(2.0, gt=0, le=300)
     usage_flush_interval_s: float = Field(2.0, gt=0, le=300)
+    limit_sync_interval_s: float = Field(1.0, gt=0, le=60)
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
     upstream_timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(3, ge=1, le=10)

@@ -1,4 +1,4 @@
-"""Per-key requests and tokens per minute, enforced in this gateway process without I/O.
+"""Per-key requests and tokens per minute, enforced without I/O on the request path.
 
 Each key has two sliding-window counters (the usual two-bucket approximation: the previous
 minute's count weighted by how much of it still overlaps the last 60 s, plus this minute's).
@@ -7,10 +7,21 @@ window are below ``tpm``; tokens are added when the answer's usage is known, so 
 overshoot ``tpm`` by its own size. Refusals are 429 with ``Retry-After`` (seconds until the
 window has room again).
 
-Accuracy across processes: each gateway counts only what it served, so with N gateways behind
-a load balancer a key can get up to N times its limit in the worst case (about its limit when the
-balancer spreads a key's requests evenly and each process enforces ``limit / N``; see
-``docs/gateway.md``).
+Sharing across processes: a minute's count is the sum of two parts, what this process counted
+and has not synced yet (``local``) and the totals of all gateways, this one's synced part
+included, as :class:`~flowllama.gateway.limit_sync.LimitSync` last read them from the
+``rate_counts`` table (``shared``). The sync takes :meth:`RateLimiter.pending`, writes it, and
+hands the totals back through :meth:`RateLimiter.synced`, both on the event loop's thread.
+Without a sync (one process, unit tests) ``shared`` stays empty and the limiter is exactly a
+per-process one. Minutes are wall-clock minutes since the epoch so that processes agree on them
+(their clocks must agree to within about a second, as NTP gives).
+
+Accuracy across N processes: each process sees the others' traffic as of its last sync, so the
+overshoot beyond a limit is what the other N-1 processes admit for the key that this process has
+not yet read back: about one sync interval of each one's traffic for the key (up to two when the
+syncs happen to be out of phase), and never more than each of them would admit alone, so at
+worst N times the limit for a burst faster than one interval. Plus, for ``tpm``, the one answer
+per process that crosses it. See ``docs/gateway.md`` ("Limits").
 """
 
 from __future__ import annotations
@@ -18,63 +29,107 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flowllama.errors import RateLimited
 from flowllama.gateway.keys import KeyInfo
 
 WINDOW_S = 60.0
+REQUESTS = "requests"
+TOKENS = "tokens"
+
+RowKey = tuple[str, str, int]
+"""(API key id, ``REQUESTS`` or ``TOKENS``, minute since the epoch): one shared counter."""
+
+
+def minute_of(now: float) -> int:
+    """The window (minute since the epoch) that ``now`` falls in."""
+    return int(now // WINDOW_S)
 
 
 class SlidingWindow:
-    """An approximate count over the last 60 s."""
+    """An approximate count over the last 60 s, from per-minute counts: this process's not yet
+    synced ones (``local``) plus all processes' totals as last synced (``shared``)."""
 
-    __slots__ = ("current", "previous", "window")
+    __slots__ = ("local", "shared")
 
     def __init__(self) -> None:
-        self.window = 0
-        self.current = 0.0
-        self.previous = 0.0
+        self.local: dict[int, float] = {}
+        self.shared: dict[int, float] = {}
 
-    def _roll(self, now: float) -> float:
-        """Move to ``now``'s window; returns the fraction of it already elapsed."""
-        window = int(now // WINDOW_S)
-        if window != self.window:
-            self.previous = self.current if window == self.window + 1 else 0.0
-            self.current = 0.0
-            self.window = window
-        return (now - window * WINDOW_S) / WINDOW_S
+    def _buckets(self, now: float) -> tuple[float, float, float]:
+        """(previous minute's count, this minute's count, fraction of this minute elapsed)."""
+        window = minute_of(now)
+        previous = self.local.get(window - 1, 0.0) + self.shared.get(window - 1, 0.0)
+        current = self.local.get(window, 0.0) + self.shared.get(window, 0.0)
+        return previous, current, (now - window * WINDOW_S) / WINDOW_S
 
     def estimate(self, now: float) -> float:
-        elapsed = self._roll(now)
-        return self.previous * (1 - elapsed) + self.current
+        previous, current, elapsed = self._buckets(now)
+        return previous * (1 - elapsed) + current
 
     def add(self, now: float, amount: float) -> None:
-        self._roll(now)
-        self.current += amount
+        window = minute_of(now)
+        self.local[window] = self.local.get(window, 0.0) + amount
+        if len(self.local) > 2:
+            self.forget_before(window)
+
+    def forget_before(self, window: int) -> None:
+        """Drop local counts of minutes that no longer count at ``window`` (nor sync)."""
+        for minute in [m for m in self.local if m not in (window - 1, window)]:
+            del self.local[minute]
+
+    def unsynced(self, window: int) -> dict[int, int]:
+        """Whole local counts of ``window`` and the minute before it (what a sync pushes)."""
+        self.forget_before(window)
+        return {minute: int(n) for minute, n in self.local.items() if int(n) > 0}
+
+    def mark_synced(self, minute: int, amount: int) -> None:
+        """``amount`` of ``minute``'s local count is now part of the shared totals."""
+        left = self.local.get(minute, 0.0) - amount
+        if left > 0:
+            self.local[minute] = left
+        else:
+            self.local.pop(minute, None)
 
     def retry_after(self, now: float, limit: float, need: float) -> int:
-        """Whole seconds until ``need`` more fits under ``limit`` (at least 1)."""
-        elapsed = self._roll(now) * WINDOW_S
-        room = limit - need - self.current
-        if room >= 0 and self.previous > 0:  # the previous minute decays enough this minute
-            wait = WINDOW_S * (1 - room / self.previous) - elapsed
+        """Whole seconds until ``need`` more fits under ``limit`` (at least 1), assuming no
+        more traffic in the meantime (other processes may still add some)."""
+        previous, current, fraction = self._buckets(now)
+        elapsed = fraction * WINDOW_S
+        room = limit - need - current
+        if room >= 0 and previous > 0:  # the previous minute decays enough this minute
+            wait = WINDOW_S * (1 - room / previous) - elapsed
         else:  # only when this minute's count has decayed enough in the next one
-            decay = WINDOW_S * (1 - (limit - need) / self.current) if self.current else 0.0
+            decay = WINDOW_S * (1 - (limit - need) / current) if current else 0.0
             wait = WINDOW_S - elapsed + max(0.0, decay)
         return max(1, math.ceil(wait))
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """What one sync writes and reads: taken by :meth:`RateLimiter.pending`."""
+
+    minute: int
+    counts: dict[RowKey, int]
+    keys: tuple[str, ...]  # keys seen in this or the previous minute: their totals are read
 
 
 class RateLimiter:
     """Admits or refuses a key's requests against its ``rpm`` and ``tpm``."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
         self._requests: dict[str, SlidingWindow] = {}
         self._tokens: dict[str, SlidingWindow] = {}
+        self._seen: dict[str, int] = {}  # key id -> minute it was last admitted or spent
 
     def admit(self, key: KeyInfo) -> None:
         """Count one request of ``key`` or raise ``RateLimited`` (nothing counted then)."""
-        now = self._clock()
+        if key.rpm is None and key.tpm is None:
+            return
+        now = self.clock()
+        self._seen[key.id] = minute_of(now)
         if key.rpm is not None:
             requests = self._requests.setdefault(key.id, SlidingWindow())
             if requests.estimate(now) + 1 > key.rpm:
@@ -93,4 +148,41 @@ class RateLimiter:
     def spend(self, key: KeyInfo, tokens: int) -> None:
         """Add the tokens of an answered request to ``key``'s window."""
         if key.tpm is not None and tokens > 0:
-            self._tokens.setdefault(key.id, SlidingWindow()).add(self._clock(), tokens)
+            now = self.clock()
+            self._seen[key.id] = minute_of(now)
+            self._tokens.setdefault(key.id, SlidingWindow()).add(now, tokens)
+
+    def pending(self) -> Pending:
+        """The unsynced counts of the current and previous minute, and the keys whose shared
+        totals the sync should read back. Keys idle here for over a minute are forgotten
+        (their windows no longer count anything). Call on the event loop's thread."""
+        minute = minute_of(self.clock())
+        for key_id in [k for k, seen in self._seen.items() if seen < minute - 1]:
+            del self._seen[key_id]
+            self._requests.pop(key_id, None)
+            self._tokens.pop(key_id, None)
+        counts: dict[RowKey, int] = {}
+        for kind, windows in ((REQUESTS, self._requests), (TOKENS, self._tokens)):
+            for key_id, window in windows.items():
+                for at, n in window.unsynced(minute).items():
+                    counts[(key_id, kind, at)] = n
+        return Pending(minute, counts, tuple(self._seen))
+
+    def synced(self, pending: Pending, totals: dict[RowKey, int]) -> None:
+        """Take a sync's result: ``pending.counts`` are now in the shared ``totals``, which
+        replace the shared counts of ``pending.keys`` (a missing row is zero)."""
+        kinds = {REQUESTS: self._requests, TOKENS: self._tokens}
+        for (key_id, kind, minute), n in pending.counts.items():
+            window = kinds[kind].get(key_id)
+            if window is not None:
+                window.mark_synced(minute, n)
+        shared: dict[tuple[str, str], dict[int, float]] = {}
+        for (key_id, kind, minute), n in totals.items():
+            shared.setdefault((key_id, kind), {})[minute] = float(n)
+        for key_id in pending.keys:
+            for kind, windows in kinds.items():
+                found = shared.get((key_id, kind))
+                if found is not None:  # other processes counted it even if this one has not
+                    windows.setdefault(key_id, SlidingWindow()).shared = found
+                elif key_id in windows:
+                    windows[key_id].shared = {}

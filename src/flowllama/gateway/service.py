@@ -22,6 +22,7 @@ from flowllama.gateway.budget import MonthlyBudget
 from flowllama.gateway.counting import Usage, estimate_prompt_tokens
 from flowllama.gateway.forwarding import streamed, whole
 from flowllama.gateway.keys import KeyCache, KeyInfo
+from flowllama.gateway.limit_sync import LimitSync
 from flowllama.gateway.limits import RateLimiter
 from flowllama.gateway.metering import UsageFlusher, UsageMeter
 from flowllama.gateway.proxy import UpstreamProxy
@@ -51,6 +52,7 @@ class Gateway:
         self.budget = MonthlyBudget()
         self.meter = UsageMeter()
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
+        self.limit_sync = LimitSync(self.limiter, db, settings.limit_sync_interval_s)
         self._proxy: UpstreamProxy | None = None
         self.app: FastAPI | None = None
         self.ollama_app: FastAPI | None = None
@@ -63,10 +65,12 @@ class Gateway:
         client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
         self._proxy = UpstreamProxy(client, self.balancer, self.settings.max_attempts)
         self.flusher.start()
+        self.limit_sync.start()
 
     async def stop(self) -> None:
         """Write the last usage and close the pool."""
         await self.flusher.stop()
+        await self.limit_sync.stop()
         if self._proxy is not None:
             await self._proxy.client.aclose()
             self._proxy = None
