@@ -1,22 +1,30 @@
-"""Benchmark the token gateway's overhead: the same requests straight to a fast fake upstream
-and through ``flowllama serve gateway`` in front of it, side by side in one run.
+"""Benchmark the token gateway's overhead (issue 7): the same chat requests straight to a fast fake
+upstream, through ``flowllama serve gateway``, and through LiteLLM's proxy, side by side in one run.
 
 Setup: a fresh SQLite data dir with one user, one API key and one running deployment whose
-instance is the fake upstream (a bare ASGI app under uvicorn answering a fixed chat completion,
-or 8 SSE events for ``stream: true``). The upstream is pinned to CPU 0 and the gateway to CPU 1
-where the machine has them; the load generator (asyncio + httpx, keep-alive connections) runs
-unpinned. Each path is measured for ``--seconds`` per round, ``--rounds`` times, and the median
-round is reported: requests/s and p50/p99 latency at concurrency 1 and 16, and time to first
-byte of streamed answers at concurrency 1.
+instance is the fake upstream: a minimal HTTP/1.1 server (an ``asyncio.Protocol`` with
+``httptools``, on uvloop when importable, keep-alive) answering a fixed chat completion, or for
+``"stream": true`` an SSE stream of 8 content events, a usage event when
+``stream_options.include_usage`` is asked (the gateway always asks), then ``data: [DONE]``. The
+gateway runs with one worker and ``FLOWLLAMA_LOG_LEVEL=info`` (its production setting: one access
+log line per request, sent to /dev/null). LiteLLM's proxy (``--litellm``, one worker) gets a
+generated config routing the model to the same upstream as ``openai/bench``.
 
-A Python load generator caps throughput on small machines, so requests/s compares paths under
-the same generator; the added p50 at concurrency 1 is the gateway's own cost per request.
+Load: ``wrk`` (one thread, keep-alive; a generated Lua script POSTs the JSON body and reports
+requests/s, p50/p99 and the error counts as JSON from ``done()``) for non-streaming chat at
+concurrency 1 and 16; any non-2xx answer or socket error fails the run. Streams: a synchronous
+raw-socket client, one keep-alive connection, timing the first ``data: {`` event (time to first
+token) and the end of the stream.
 
-With ``--litellm PATH`` (or a ``litellm`` on PATH) a third path is measured in the same run:
-LiteLLM's proxy, one worker, with a generated config routing the model to the same fake upstream
-as an OpenAI-compatible endpoint (pinned to CPU 1 like the gateway, started only while measured).
+Pinning assumes 2 cores: the proxy under test (gateway or LiteLLM) gets CPU 1 to itself; the
+fake upstream and the load generator (wrk, the stream client, this script) share CPU 0. All
+three servers stay up for the whole run (an idle proxy costs nothing), so paths are interleaved
+round by round (round 1: direct, gateway, LiteLLM; round 2: ...) and drifting machine load hits
+them alike. Each (case, path) is warmed up once before its first round; each figure reported is
+the median over ``--rounds`` rounds of ``--seconds`` each.
 
-Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH]
+Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH | --no-litellm]
+     python3 bench/gateway.py --serve-upstream PORT   (just the fake upstream)
 """
 
 from __future__ import annotations
@@ -33,89 +41,203 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(
 
 import argparse
 import asyncio
+import http.client
 import json
+import re
 import secrets
 import shutil
+import socket
 import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
-import httpx
+# -- the fake upstream -------------------------------------------------------------------------
 
 CHAT = json.dumps({
     "id": "b1", "object": "chat.completion", "created": 1, "model": "bench",
     "choices": [{"index": 0, "finish_reason": "stop",
                  "message": {"role": "assistant", "content": "hello there"}}],
-    "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7}}).encode()
+    "usage": {"prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13}},
+    separators=(",", ":")).encode()
 EVENT = (b'data: {"id":"b1","object":"chat.completion.chunk","created":1,"model":"bench",'
          b'"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}\n\n')
+USAGE_EVENT = (b'data: {"id":"b1","object":"chat.completion.chunk","created":1,"model":"bench",'
+               b'"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":8,'
+               b'"total_tokens":13}}\n\n')
+DONE_EVENT = b"data: [DONE]\n\n"
+MODELS = b'{"object":"list","data":[{"id":"bench","object":"model","owned_by":"bench"}]}'
+# Clients differ in JSON spacing (``"stream":true`` vs ``"stream": true``).
+STREAM_RE = re.compile(rb'"stream"\s*:\s*true')
+USAGE_RE = re.compile(rb'"include_usage"\s*:\s*true')
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _response(status: bytes, content_type: bytes, body: bytes) -> bytes:
+    return (b"HTTP/1.1 " + status + b"\r\nContent-Type: " + content_type
+            + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+# Whole responses are prebuilt: the upstream should cost next to nothing per request.
+CHAT_RESPONSE = _response(b"200 OK", b"application/json", CHAT)
+MODELS_RESPONSE = _response(b"200 OK", b"application/json", MODELS)
+NOT_FOUND = _response(b"404 Not Found", b"application/json", b'{"error":"not found"}')
+_SSE_HEAD = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+             b"Transfer-Encoding: chunked\r\n\r\n")
+STREAM_RESPONSE = _SSE_HEAD + _chunk(EVENT) * 8 + _chunk(DONE_EVENT) + b"0\r\n\r\n"
+STREAM_USAGE_RESPONSE = (_SSE_HEAD + _chunk(EVENT) * 8 + _chunk(USAGE_EVENT) + _chunk(DONE_EVENT)
+                         + b"0\r\n\r\n")
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection to the fake upstream (httptools parses requests)."""
+
+    def __init__(self) -> None:
+        import httptools
+
+        self._parser = httptools.HttpRequestParser(self)
+        self._error = httptools.HttpParserError
+        self._transport: asyncio.Transport | None = None
+        self._url = b""
+        self._body: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A cast, not an isinstance check: uvloop's transports do not subclass asyncio's.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except self._error:
+            assert self._transport is not None
+            self._transport.write(_response(b"400 Bad Request", b"text/plain", b"bad request"))
+            self._transport.close()
+
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._body.clear()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        assert self._transport is not None
+        self._transport.write(self._answer(self._parser.get_method(), self._url.split(b"?")[0]))
+        if not self._parser.should_keep_alive():
+            self._transport.close()
+
+    def _answer(self, method: bytes, path: bytes) -> bytes:
+        if method == b"POST" and path.endswith(b"/chat/completions"):
+            body = b"".join(self._body)
+            if STREAM_RE.search(body) is None:
+                return CHAT_RESPONSE
+            return STREAM_USAGE_RESPONSE if USAGE_RE.search(body) else STREAM_RESPONSE
+        if method == b"GET" and path in (b"/", b"/v1", b"/v1/models", b"/models"):
+            return MODELS_RESPONSE
+        return NOT_FOUND
+
+
+def serve_upstream(port: int) -> None:
+    """Run the fake upstream on 127.0.0.1:``port`` until killed (uvloop when importable)."""
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:
+        pass
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(UpstreamProtocol, "127.0.0.1", port, backlog=1024)
+        await server.serve_forever()
+
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(serve())
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+UPSTREAM_CPU, PROXY_CPU = 0, 1
 BODY = {"model": "bot", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
 
 
-async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The fake upstream: a fixed answer, or 8 events when the body asks for a stream."""
-    if scope["type"] != "http":
-        return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    if b'"stream":true' in body:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
-        for _ in range(8):
-            await send({"type": "http.response.body", "body": EVENT, "more_body": True})
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
-        return
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": CHAT})
-
-
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _pin(process: subprocess.Popen[bytes], cpu: int) -> None:
-    if hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
-        os.sched_setaffinity(process.pid, {cpu})
+def _pinning(cpu: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning the child to ``cpu`` before exec, so that every thread and
+    process it starts inherits the pin; None where the machine lacks that CPU."""
+    if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
 
 
-def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
+def _get_status(url: str) -> int:
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, _, port = host_port.partition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=2)
+    try:
+        connection.request("GET", "/" + path)
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], log: IO[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"{url}: process exited"
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited ({process.returncode}):\n{_tail(log)}")
         try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
+            if _get_status(url) == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up in {timeout:.0f} s:\n{_tail(log)}")
+
+
+def _tail(log: IO[bytes], chars: int = 3000) -> str:
+    log.flush()
+    log.seek(0)
+    return log.read().decode(errors="replace")[-chars:]
 
 
 @contextmanager
-def _process(args: list[str], cpu: int, url: str, env: dict[str, str] | None = None
-             ) -> Iterator[None]:
-    process = subprocess.Popen(args, env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _pin(process, cpu)
-        _wait(url, process)
-        yield
-    finally:
-        process.terminate()
-        process.wait(20)
+def _process(args: list[str], cpu: int, ready_url: str, env: dict[str, str] | None = None,
+             timeout: float = 60) -> Iterator[None]:
+    """Run ``args`` pinned to ``cpu`` (stdout to /dev/null, stderr kept for errors) until the
+    ``with`` ends; wait until ``ready_url`` answers 200 first."""
+    with tempfile.TemporaryFile() as log:
+        # Pinned before exec, so no thread of the child escapes; this script starts no threads,
+        # so preexec_fn is safe here.
+        process = subprocess.Popen(args, env={**os.environ, **(env or {})},
+                                   stdout=subprocess.DEVNULL, stderr=log,
+                                   preexec_fn=_pinning(cpu))  # noqa: PLW1509
+        try:
+            _wait(ready_url, process, log, timeout)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def _seed(data_dir: Path, upstream_v1: str) -> str:
@@ -144,64 +266,6 @@ def _seed(data_dir: Path, upstream_v1: str) -> str:
     return key
 
 
-async def _load(url: str, headers: dict[str, str], body: dict[str, Any], concurrency: int,
-                seconds: float) -> dict[str, float]:
-    """Requests/s, p50 and p99 latency (and median time to first byte) over ``seconds``."""
-    latencies: list[float] = []
-    first_bytes: list[float] = []
-    deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30, trust_env=False) as client:
-
-        async def worker() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                first: float | None = None
-                async with client.stream("POST", url, json=body, headers=headers) as response:
-                    async for _chunk in response.aiter_raw():
-                        if first is None:
-                            first = time.perf_counter() - started
-                    assert response.status_code == 200, response.status_code
-                latencies.append(time.perf_counter() - started)
-                if first is not None:
-                    first_bytes.append(first)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    latencies.sort()
-    return {"rps": len(latencies) / seconds,
-            "p50_ms": 1000 * latencies[len(latencies) // 2],
-            "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)],
-            "ttfb_ms": 1000 * statistics.median(first_bytes) if first_bytes else 0.0}
-
-
-CASES = [("chat c=1", 1, False), ("chat c=16", 16, False), ("stream c=1", 1, True)]
-
-
-def _measure(targets: dict[str, tuple[str, dict[str, str]]], seconds: float, rounds: int
-             ) -> dict[str, dict[str, dict[str, float]]]:
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for case, concurrency, stream in CASES:
-        body = {**BODY, "stream": True} if stream else BODY
-        for name, (url, headers) in targets.items():
-            runs = [asyncio.run(_load(url, headers, body, concurrency, seconds))
-                    for _ in range(rounds)]
-            runs.sort(key=lambda r: r["rps"])
-            results.setdefault(case, {})[name] = runs[len(runs) // 2]  # the median round
-    return results
-
-
-def _print(results: dict[str, dict[str, dict[str, float]]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table("case", "path", "requests/s", "p50 ms", "p99 ms", "first byte ms")
-    for case, paths in results.items():
-        for name, r in paths.items():
-            table.add_row(case, name, f"{r['rps']:.0f}", f"{r['p50_ms']:.2f}",
-                          f"{r['p99_ms']:.2f}", f"{r['ttfb_ms']:.2f}" if r["ttfb_ms"] else "")
-    Console().print(table)
-
-
 def _litellm_config(tmp: Path, upstream_v1: str, master_key: str) -> Path:
     """A LiteLLM proxy config: the model ``bot`` is ``openai/bench`` at the fake upstream;
     requests authenticate with ``master_key`` (checked in memory, no database)."""
@@ -221,55 +285,336 @@ def _litellm_config(tmp: Path, upstream_v1: str, master_key: str) -> Path:
     return config
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--litellm", default=shutil.which("litellm"),
-                        help="the litellm executable (default: litellm on PATH, if any)")
-    parser.add_argument("--serve-upstream", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve_upstream:
-        import uvicorn
+# -- load generation ---------------------------------------------------------------------------
 
-        uvicorn.run(upstream_app, host="127.0.0.1", port=args.serve_upstream,
-                    log_level="warning", access_log=False)
-        return
+class Target:
+    """One path under test: where its chat completions endpoint is and which headers it needs."""
+
+    def __init__(self, name: str, port: int, path: str, headers: dict[str, str]) -> None:
+        self.name, self.port, self.path, self.headers = name, port, path, headers
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.path}"
+
+    def request(self, body: dict[str, Any]) -> bytes:
+        """The raw HTTP/1.1 request POSTing ``body`` (keep-alive)."""
+        payload = json.dumps(body).encode()
+        head = [f"POST {self.path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
+                "Content-Type: application/json", f"Content-Length: {len(payload)}",
+                *(f"{name}: {value}" for name, value in self.headers.items())]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + payload
+
+
+# wrk's ``done()`` runs once at the end, in the main Lua state: it reports as one JSON line.
+# ``errors.status`` counts answers with a status above 399 (wrk's "Non-2xx or 3xx" line).
+WRK_DONE = """
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '\\nBENCH {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,' ..
+    '"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+def _wrk_script(target: Target, body: dict[str, Any], directory: Path) -> Path:
+    """A wrk Lua script POSTing ``body`` as JSON with the target's headers."""
+    lines = ['wrk.method = "POST"', f"wrk.body = [==[{json.dumps(body)}]==]",
+             'wrk.headers["Content-Type"] = "application/json"',
+             *(f'wrk.headers["{name}"] = [==[{value}]==]'
+               for name, value in target.headers.items())]
+    script = directory / f"wrk-{target.name}.lua"
+    script.write_text("\n".join(lines) + "\n" + WRK_DONE)
+    return script
+
+
+def _wrk(target: Target, script: Path, concurrency: int, seconds: int) -> dict[str, float]:
+    """Requests/s and p50/p99 latency of wrk against ``target``; raises on any error."""
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency", "--timeout", "10s",
+         "-s", str(script), target.url],
+        capture_output=True, text=True, preexec_fn=_pinning(UPSTREAM_CPU), check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("BENCH ")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed on {target.name}:\n{result.stdout}\n{result.stderr}")
+    stats = json.loads(lines[-1].removeprefix("BENCH "))
+    errors = {k: stats[k] for k in ("connect", "read", "write", "status", "timeout") if stats[k]}
+    if errors or not stats["requests"]:
+        raise RuntimeError(f"{target.name}, c={concurrency}: {stats['requests']} requests, "
+                           f"errors {errors} (status = non-2xx/3xx answers)\n{result.stdout}")
+    return {"rps": stats["requests"] / (stats["duration_us"] / 1e6),
+            "p50_ms": stats["p50_us"] / 1000, "p99_ms": stats["p99_us"] / 1000}
+
+
+class _StreamAnswer:
+    """httptools callbacks for one streamed answer: when the first ``data: {`` event arrived,
+    the body, and whether the answer is complete."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.body = bytearray()
+        self.complete = False
+
+    def on_body(self, data: bytes) -> None:
+        # Search only where the marker can newly appear: the new bytes and the 6 before them.
+        start = max(0, len(self.body) - 6)
+        self.body += data
+        if self.first is None and self.body.find(b"data: {", start) >= 0:
+            self.first = time.perf_counter()
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+class StreamClient:
+    """A synchronous raw-socket client: one keep-alive connection, one streamed request at a
+    time, timing the first content event and the end of each stream."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.request = target.request({**BODY, "stream": True})
+        self.sock: socket.socket | None = None
+
+    def _connect(self) -> socket.socket:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.target.port), timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def one(self) -> tuple[float, float]:
+        """Seconds to the first ``data: {`` event and to the end of one streamed answer."""
+        import httptools
+
+        sock = self._connect()
+        answer = _StreamAnswer()
+        parser = httptools.HttpResponseParser(answer)
+        started = time.perf_counter()
+        sock.sendall(self.request)
+        while not answer.complete:
+            data = sock.recv(65536)
+            if not data:
+                raise RuntimeError(f"{self.target.name}: connection closed mid-answer")
+            parser.feed_data(data)
+        ended = time.perf_counter()
+        status = parser.get_status_code()
+        if status != 200 or answer.first is None or b"[DONE]" not in answer.body:
+            raise RuntimeError(f"{self.target.name}: stream answered {status}: "
+                               f"{bytes(answer.body[:500])!r}")
+        if not parser.should_keep_alive():
+            self.close()
+        return answer.first - started, ended - started
+
+    def run(self, seconds: float) -> dict[str, float]:
+        """Streams back to back for ``seconds``: requests/s, p50/p99 duration, median TTFT."""
+        firsts: list[float] = []
+        totals: list[float] = []
+        started = time.perf_counter()
+        try:
+            while time.perf_counter() - started < seconds:
+                first, total = self.one()
+                firsts.append(first)
+                totals.append(total)
+        finally:
+            self.close()
+        elapsed = time.perf_counter() - started
+        totals.sort()
+        return {"rps": len(totals) / elapsed, "p50_ms": 1000 * statistics.median(totals),
+                "p99_ms": 1000 * totals[min(len(totals) - 1, int(len(totals) * 0.99))],
+                "ttft_ms": 1000 * statistics.median(firsts)}
+
+
+# -- measurement -------------------------------------------------------------------------------
+
+CASES = [("chat c=1", 1, False), ("chat c=16", 16, False), ("stream c=1", 1, True)]
+Results = dict[str, dict[str, list[dict[str, float]]]]  # case -> path -> one result per round
+
+
+def _run_case(target: Target, script: Path, concurrency: int, stream: bool, seconds: int
+              ) -> dict[str, float]:
+    if stream:
+        return StreamClient(target).run(seconds)
+    return _wrk(target, script, concurrency, seconds)
+
+
+def _warm_up(targets: list[Target], scripts: dict[str, Path]) -> None:
+    """Exercise each path briefly in every case (connection pools, caches, lazy imports)."""
+    for target in targets:
+        for _case, concurrency, stream in CASES:
+            if stream:
+                StreamClient(target).run(0.5)
+            else:  # wrk counts whole seconds only
+                _wrk(target, scripts[target.name], concurrency, 1)
+
+
+def measure(targets: list[Target], seconds: int, rounds: int, tmp: Path,
+            progress: Callable[[str], None]) -> Results:
+    """Every case on every path, ``rounds`` times; paths interleaved within each round."""
+    scripts = {t.name: _wrk_script(t, BODY, tmp) for t in targets}
+    _warm_up(targets, scripts)
+    results: Results = {case: {t.name: [] for t in targets} for case, _c, _s in CASES}
+    for number in range(1, rounds + 1):
+        for case, concurrency, stream in CASES:
+            for target in targets:
+                progress(f"round {number}/{rounds}: {case}, {target.name}")
+                results[case][target.name].append(
+                    _run_case(target, scripts[target.name], concurrency, stream, seconds))
+    return results
+
+
+def medians(results: Results) -> dict[str, dict[str, dict[str, float]]]:
+    """Each figure's median over the rounds."""
+    return {case: {name: {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+                   for name, runs in paths.items()}
+            for case, paths in results.items()}
+
+
+def derived(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """Issue 7's figures: added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16."""
+    rows: list[dict[str, Any]] = []
+    for path in ("gateway", "litellm"):
+        if path not in table["chat c=1"]:
+            continue
+        gateway = path == "gateway"
+        added = table["chat c=1"][path]["p50_ms"] - table["chat c=1"]["direct"]["p50_ms"]
+        rows.append({"figure": "added p50, chat c=1", "path": path, "value": added, "unit": "ms",
+                     "target": "< 1 ms" if gateway else None,
+                     "met": added < 1 if gateway else None})
+        stream = table["stream c=1"]
+        added = stream[path]["ttft_ms"] - stream["direct"]["ttft_ms"]
+        rows.append({"figure": "added TTFT, stream c=1", "path": path, "value": added,
+                     "unit": "ms", "target": "< 1 ms" if gateway else None,
+                     "met": added < 1 if gateway else None})
+    if "litellm" in table["chat c=16"]:
+        c16 = table["chat c=16"]
+        ratio = c16["gateway"]["rps"] / c16["litellm"]["rps"]
+        rows.append({"figure": "req/s gateway / litellm, chat c=16", "path": "gateway",
+                     "value": ratio, "unit": "x", "target": ">= 10x", "met": ratio >= 10})
+    return rows
+
+
+def _print(table: dict[str, dict[str, dict[str, float]]], figures: list[dict[str, Any]],
+           rounds: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    main = Table("case", "path", "req/s", "p50 ms", "p99 ms", "TTFT ms",
+                 title=f"median of {rounds} round(s)")
+    for case, paths in table.items():
+        for name, r in paths.items():
+            ttft = f"{r['ttft_ms']:.2f}" if "ttft_ms" in r else ""
+            main.add_row(case, name, f"{r['rps']:,.0f}", f"{r['p50_ms']:.2f}",
+                         f"{r['p99_ms']:.2f}", ttft)
+    console.print(main)
+    extra = Table("figure", "path", "value", "target", "met")
+    for row in figures:
+        value = f"{row['value']:.2f} {row['unit']}" if row["unit"] == "ms" else \
+            f"{row['value']:.1f}x"
+        met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
+        extra.add_row(row["figure"], row["path"], value, row["target"] or "", met)
+    console.print(extra)
+
+
+# -- main --------------------------------------------------------------------------------------
+
+def _default_litellm() -> str | None:
+    found = shutil.which("litellm")
+    if found:
+        return found
+    venv = Path("/tmp/litellm-venv/bin/litellm")
+    return str(venv) if venv.exists() else None
+
+
+def _check(target: Target) -> None:
+    """One chat completion through ``target``: it must be a 200 with the upstream's answer."""
+    connection = http.client.HTTPConnection("127.0.0.1", target.port, timeout=30)
+    try:
+        connection.request("POST", target.path, json.dumps(BODY),
+                           {"Content-Type": "application/json", **target.headers})
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200 or b"hello there" not in body:
+        raise RuntimeError(f"{target.name}: chat answered {response.status}: {body[:500]!r} "
+                           "(the proxies' stdout, with their error logs, goes to /dev/null: "
+                           "start one by hand to see why)")
+
+
+def start_servers(stack: ExitStack, tmp: Path, litellm: str | None) -> list[Target]:
+    """Start the upstream (CPU 0), the gateway and LiteLLM (CPU 1) for the whole run."""
     up_port, gw_port = _free_port(), _free_port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
-    with tempfile.TemporaryDirectory() as tmp:
-        key = _seed(Path(tmp), upstream_v1)
-        env = {"FLOWLLAMA_LOG_LEVEL": "warning", "FLOWLLAMA_ENV": "development"}
-        with _process([sys.executable, __file__, "--serve-upstream", str(up_port)], 0,
-                      f"http://127.0.0.1:{up_port}/"), \
-             _process([sys.executable, "-m", "flowllama", "serve", "gateway", "--port",
-                       str(gw_port), "--data-dir", tmp], 1,
-                      f"http://127.0.0.1:{gw_port}/v1/health", env):
-            results = _measure({
-                "direct": (f"{upstream_v1}/chat/completions", {}),
-                "gateway": (f"http://127.0.0.1:{gw_port}/v1/chat/completions",
-                            {"Authorization": f"Bearer {key}"}),
-            }, args.seconds, args.rounds)
-            if args.litellm:
-                ll_port = _free_port()
-                ll_env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
-                          "LITELLM_TELEMETRY": "False"}
-                master_key = f"sk-{secrets.token_hex(32)}"
-                config = _litellm_config(Path(tmp), upstream_v1, master_key)
-                with _process([args.litellm, "--config", str(config),
-                               "--host", "127.0.0.1", "--port", str(ll_port), "--num_workers", "1"],
-                              1, f"http://127.0.0.1:{ll_port}/health/liveliness", ll_env):
-                    results_ll = _measure({
-                        "litellm": (f"http://127.0.0.1:{ll_port}/v1/chat/completions",
-                                    {"Authorization": f"Bearer {master_key}"}),
-                    }, args.seconds, args.rounds)
-                for case, paths in results_ll.items():
-                    results[case].update(paths)
+    stack.enter_context(_process([sys.executable, __file__, "--serve-upstream", str(up_port)],
+                                 UPSTREAM_CPU, f"http://127.0.0.1:{up_port}/"))
+    key = _seed(tmp, upstream_v1)
+    stack.enter_context(_process(
+        [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(gw_port),
+         "--data-dir", str(tmp)], PROXY_CPU, f"http://127.0.0.1:{gw_port}/v1/health",
+        {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}))
+    targets = [Target("direct", up_port, "/v1/chat/completions", {}),
+               Target("gateway", gw_port, "/v1/chat/completions",
+                      {"Authorization": f"Bearer {key}"})]
+    if litellm:
+        ll_port, master_key = _free_port(), f"sk-{secrets.token_hex(32)}"
+        config = _litellm_config(tmp, upstream_v1, master_key)
+        stack.enter_context(_process(
+            [litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(ll_port),
+             "--num_workers", "1"], PROXY_CPU, f"http://127.0.0.1:{ll_port}/health/liveliness",
+            {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
+             "LITELLM_TELEMETRY": "False"}, timeout=180))
+        targets.append(Target("litellm", ll_port, "/v1/chat/completions",
+                              {"Authorization": f"Bearer {master_key}"}))
+    return targets
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5, help="per round and case (whole s)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print every round as JSON")
+    parser.add_argument("--litellm", default=_default_litellm(),
+                        help="the litellm executable (default: litellm on PATH, else "
+                             "/tmp/litellm-venv/bin/litellm if present)")
+    parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
+    parser.add_argument("--serve-upstream", type=int, metavar="PORT",
+                        help="only run the fake upstream on PORT")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream)
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("bench/gateway.py needs wrk on PATH (apt-get install -y wrk)")
+    if (os.cpu_count() or 1) < 2:
+        print("warning: fewer than 2 CPUs, nothing is pinned", file=sys.stderr)
+    elif hasattr(os, "sched_setaffinity"):  # this script is part of the load generator
+        os.sched_setaffinity(0, {UPSTREAM_CPU})
+    litellm = None if args.no_litellm else args.litellm
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        targets = start_servers(stack, Path(tmp), litellm)
+        for target in targets:
+            _check(target)
+        results = measure(targets, args.seconds, args.rounds, Path(tmp),
+                          lambda line: print(line, file=sys.stderr, flush=True))
+    table = medians(results)
+    figures = derived(table)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps({"seconds": args.seconds, "rounds": results, "median": table,
+                          "derived": figures, "litellm": litellm}, indent=2))
     else:
-        _print(results)
+        _print(table, figures, args.rounds)
 
 
 if __name__ == "__main__":
