@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from flowllama import __version__
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
+from flowllama.api.prefixes import PrefixDispatcher
 from flowllama.api.routers import (
     admin,
     auth,
@@ -24,6 +25,8 @@ from flowllama.api.routers import (
     webhooks,
 )
 from flowllama.gateway import build_gateway
+from flowllama.gateway.endpoints import OpenAIEndpoints
+from flowllama.gateway.ollama import OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
 from flowllama.metrics.http import HttpMetricsMiddleware
 from flowllama.platform import Platform
@@ -67,9 +70,9 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
-    if gateway is not None and gateway.app is not None and gateway.ollama_app is not None:
-        app.mount("/v1", gateway.app)
-        app.mount("/ollama", gateway.ollama_app)
+    if gateway is not None:  # added first: inside the request-id/log/metrics middleware
+        app.add_middleware(PrefixDispatcher, prefixes=(
+            ("/v1", OpenAIEndpoints(gateway)), ("/ollama", OllamaPassthrough(gateway))))
     if platform.settings.web_origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=platform.settings.web_origins,

@@ -1,27 +1,13 @@
 """OpenAI's error envelope, ``{"error": {"message", "type", "param", "code"}}``, for ``/v1``.
 
-The gateway's sub-application registers these handlers instead of the control plane's, so the
-official clients raise their usual exceptions (``AuthenticationError``, ``NotFoundError``...).
+The ``/v1`` endpoints answer every error in it, so the official clients raise their usual
+exceptions (``AuthenticationError``, ``NotFoundError``...).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from flowllama.api.errors import field_name
-from flowllama.errors import ClientError
-from flowllama.logging import get_logger
-
-log = get_logger(__name__)
-
-_TYPES = {401: "invalid_request_error", 403: "invalid_request_error",
-          404: "invalid_request_error", 413: "invalid_request_error",
-          422: "invalid_request_error", 429: "rate_limit_error"}
 
 
 def error_type(status_code: int, code: str | None = None) -> str:
@@ -30,7 +16,7 @@ def error_type(status_code: int, code: str | None = None) -> str:
         return code
     if status_code >= 500:
         return "server_error"
-    return _TYPES.get(status_code, "invalid_request_error")
+    return "rate_limit_error" if status_code == 429 else "invalid_request_error"
 
 
 def envelope(status_code: int, message: str, code: str | None, param: str | None = None
@@ -40,42 +26,12 @@ def envelope(status_code: int, message: str, code: str | None, param: str | None
                       "param": param, "code": code}}
 
 
-def error_response(status_code: int, message: str, code: str | None,
-                   param: str | None = None, headers: dict[str, str] | None = None
-                   ) -> JSONResponse:
-    return JSONResponse(envelope(status_code, message, code, param), status_code=status_code,
-                        headers=headers)
+def json_bytes(payload: Any) -> bytes:
+    """Compact JSON, as the gateway writes it."""
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
-async def _client_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ClientError)
-    return error_response(exc.status_code, exc.message, exc.code, exc.field, exc.headers)
 
-
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    first: dict[str, Any] = next(iter(exc.errors()), {})
-    return error_response(422, str(first.get("msg", "Invalid request")), "invalid_input",
-                          field_name(first.get("loc", ())))
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    message = "Unknown endpoint" if exc.status_code == 404 else str(exc.detail)
-    code = "unknown_url" if exc.status_code == 404 else None
-    return error_response(exc.status_code, message, code,
-                          headers=getattr(exc, "headers", None))
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("gateway.unhandled_error", error_type=type(exc).__name__, exc_info=exc)
-    request_id = request.scope.get("state", {}).get("request_id")
-    return error_response(500, f"Internal error (request id {request_id})", "internal_error")
-
-
-def install_envelope_handlers(app: FastAPI) -> None:
-    """Answer every error raised inside ``app`` in OpenAI's envelope."""
-    app.add_exception_handler(ClientError, _client_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+def render(status_code: int, message: str, code: str | None, param: str | None) -> bytes:
+    """The envelope as bytes (a :data:`~flowllama.gateway.wire.ErrorRenderer`)."""
+    return json_bytes(envelope(status_code, message, code, param))

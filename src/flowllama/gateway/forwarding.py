@@ -10,55 +10,62 @@ Either way the usage seen so far is recorded.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 
-import httpx
-from starlette.responses import Response, StreamingResponse
+from starlette.types import Send
 
 from flowllama.gateway.counting import Usage, usage_of
-from flowllama.gateway.proxy import Opened, UpstreamBroke, UpstreamTimeout
+from flowllama.gateway.proxy import GatewayTimeout, Opened, UpstreamBroke
 from flowllama.gateway.sse import StreamRelay, error_event
+from flowllama.gateway.upstream import UpstreamBrokeOff, UpstreamError, UpstreamTimeout
+from flowllama.gateway.wire import send_stream, send_whole
 from flowllama.logging import get_logger
 
 log = get_logger(__name__)
 
 UsageSink = Callable[[Usage], None]
-STREAM_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+STREAM_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
 
 
-async def whole(opened: Opened, on_usage: UsageSink) -> Response:
-    """Read the instance's answer and pass it on; meter it when it succeeded."""
+async def read_whole(opened: Opened) -> bytes:
+    """The instance's whole answer; the upstream response is closed either way."""
     try:
-        content = await opened.response.aread()
-    except httpx.TimeoutException as exc:
-        raise UpstreamTimeout("The model server did not finish in time") from exc
-    except httpx.HTTPError as exc:
+        return await opened.response.read()
+    except UpstreamTimeout as exc:
+        raise GatewayTimeout("The model server did not finish in time") from exc
+    except UpstreamBrokeOff as exc:
         raise UpstreamBroke("The model server broke off its answer") from exc
     finally:
-        await opened.aclose()
-    status = opened.response.status_code
+        opened.close()
+
+
+async def whole(send: Send, opened: Opened, on_usage: UsageSink) -> None:
+    """Read the instance's answer and pass it on; meter it when it succeeded."""
+    content = await read_whole(opened)
+    status = opened.response.status
     if 200 <= status < 300:
         try:
             usage = usage_of(json.loads(content))
         except ValueError:
             usage = None
         on_usage(usage or Usage(0, 0, exact=False))
-    return Response(content, status_code=status,
-                    media_type=opened.response.headers.get("content-type", "application/json"))
+    await send_whole(send, status, content,
+                     opened.response.header(b"content-type", b"application/json"))
 
 
-async def streamed(opened: Opened, relay: StreamRelay, on_usage: UsageSink) -> Response:
+async def streamed(send: Send, opened: Opened, relay: StreamRelay, on_usage: UsageSink) -> None:
     """Relay the instance's event stream; an error answer (not a stream) is passed on whole."""
-    if opened.response.status_code != 200:
-        return await whole(opened, lambda _usage: None)
-    return StreamingResponse(_relay(opened, relay, on_usage), media_type="text/event-stream",
-                             headers=STREAM_HEADERS)
+    if opened.response.status != 200:
+        await whole(send, opened, lambda _usage: None)
+        return
+    await send_stream(send, 200, b"text/event-stream", STREAM_HEADERS,
+                      _relay(opened, relay, on_usage))
 
 
 async def _relay(opened: Opened, relay: StreamRelay, on_usage: UsageSink
-                 ) -> AsyncIterator[bytes]:
+                 ) -> AsyncGenerator[bytes, None]:
     try:
-        async for chunk in opened.response.aiter_raw():
+        async for chunk in opened.response.chunks():
             out = relay.feed(chunk)
             if out:
                 yield out
@@ -67,10 +74,10 @@ async def _relay(opened: Opened, relay: StreamRelay, on_usage: UsageSink
             yield rest
         if not relay.finished:
             yield error_event("The model server ended the stream early", "upstream_error")
-    except httpx.HTTPError as exc:
+    except UpstreamError as exc:
         log.warning("gateway.stream_broken", instance_id=opened.upstream.instance_id,
                     error=type(exc).__name__)
         yield error_event("The model server broke off the stream", "upstream_error")
     finally:
-        await opened.aclose()
+        opened.close()
         on_usage(relay.usage())

@@ -11,29 +11,28 @@ use Ollama's shape, ``{"error": "..."}``, which the ``ollama`` client raises as
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING
 
-import httpx
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from flowllama.errors import ClientError, NotFound
-from flowllama.gateway.endpoints import ApiKeyDep, GatewayDep
+from flowllama.errors import NotFound
+from flowllama.gateway.endpoints import RouteLabel, authenticated
+from flowllama.gateway.envelope import json_bytes
 from flowllama.gateway.keys import KeyInfo
 from flowllama.gateway.ndjson import NdjsonMeter
 from flowllama.gateway.proxy import Opened
-from flowllama.gateway.requests import read_body
 from flowllama.gateway.routes import Upstream
+from flowllama.gateway.upstream import UpstreamError
+from flowllama.gateway.wire import guarded, read_body, send_stream, until_disconnect
 
 if TYPE_CHECKING:
     from flowllama.gateway.service import Gateway
 
+PREFIX = "/ollama/"
 READ_ROUTES = {("GET", "tags"), ("GET", "ps"), ("GET", "version"), ("POST", "show")}
 INFERENCE_ROUTES = {("POST", "chat"), ("POST", "generate"), ("POST", "embed")}
-router = APIRouter()
+LABEL = RouteLabel("/ollama/{deployment}/api/{route}")
 
 
 async def native_candidates(gateway: Gateway, key: KeyInfo, deployment: str) -> list[Upstream]:
@@ -52,63 +51,74 @@ async def native_candidates(gateway: Gateway, key: KeyInfo, deployment: str) -> 
     return upstreams
 
 
-@router.api_route("/{deployment}/api/{route}",
-                  methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"],
-                  response_model=None)
-async def passthrough(deployment: str, route: str, request: Request, key: ApiKeyDep,
-                      gateway: GatewayDep) -> Response:
-    allowed = (request.method, route)
-    if allowed not in READ_ROUTES and allowed not in INFERENCE_ROUTES:
-        raise NotFound(f"/api/{route} is not available through FlowLlama", code="not_found")
-    candidates = await native_candidates(gateway, key, deployment)
-    raw = await read_body(request, gateway.settings.max_body_bytes) \
-        if request.method == "POST" else b""
-    inference = allowed in INFERENCE_ROUTES
-    if inference:
-        gateway.budget.check(key)
-        gateway.limiter.admit(key)
-    request_id = request.scope.get("state", {}).get("request_id")
-    opened = await gateway.proxy.open(candidates, f"/api/{route}", lambda _u: raw, request_id,
-                                      method=request.method, native=True)
-    media_type = opened.response.headers.get("content-type", "application/json")
-    meter = NdjsonMeter() if inference and opened.response.status_code == 200 else None
-    return StreamingResponse(_relay(gateway, key, opened, meter),
-                             status_code=opened.response.status_code, media_type=media_type)
+def allowed_route(method: str, path: str) -> tuple[str, str, bool]:
+    """``(deployment, route, is_inference)`` for an allowed passthrough path, else 404."""
+    parts = path[len(PREFIX):].split("/") if path.startswith(PREFIX) else []
+    if len(parts) != 3 or parts[1] != "api" or not parts[0]:
+        raise NotFound("not found", code="not_found")
+    deployment, _api, route = parts
+    if (method, route) in INFERENCE_ROUTES:
+        return deployment, route, True
+    if (method, route) in READ_ROUTES:
+        return deployment, route, False
+    raise NotFound(f"/api/{route} is not available through FlowLlama", code="not_found")
+
+
+def _render(_status: int, message: str, _code: str | None, _field: str | None) -> bytes:
+    # Ollama's error shape, which the ``ollama`` client raises as ``ResponseError``.
+    return json_bytes({"error": message})
+
+
+class OllamaPassthrough:
+    """The ``/ollama`` application (see the module doc)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await guarded(scope, send, lambda out: self._handle(scope, receive, out),
+                          _render)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = LABEL
+        method: str = scope["method"]
+        deployment, route, inference = allowed_route(method, scope["path"])
+        gateway = self.gateway
+        key = await authenticated(gateway, scope)
+        candidates = await native_candidates(gateway, key, deployment)
+        raw = await read_body(scope, receive, gateway.settings.max_body_bytes) \
+            if method == "POST" else b""
+        if inference:
+            gateway.budget.check(key)
+            gateway.limiter.admit(key)
+        request_id = scope.get("state", {}).get("request_id")
+        await until_disconnect(receive, self._relay_answer(
+            key, candidates, send, route=route, method=method, raw=raw, request_id=request_id,
+            inference=inference))
+
+    async def _relay_answer(self, key: KeyInfo, candidates: list[Upstream], send: Send, *,
+                            route: str, method: str, raw: bytes, request_id: str | None,
+                            inference: bool) -> None:
+        opened = await self.gateway.proxy.open(
+            candidates, f"/api/{route}", lambda _u: raw, request_id, method=method, native=True)
+        response = opened.response
+        meter = NdjsonMeter() if inference and response.status == 200 else None
+        await send_stream(send, response.status,
+                          response.header(b"content-type", b"application/json"), (),
+                          _relay(self.gateway, key, opened, meter))
 
 
 async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMeter | None
-                 ) -> AsyncIterator[bytes]:
+                 ) -> AsyncGenerator[bytes, None]:
     try:
-        async for chunk in opened.response.aiter_raw():
+        async for chunk in opened.response.chunks():
             if meter is not None:
                 meter.feed(chunk)
             yield chunk
-    except httpx.HTTPError:
+    except UpstreamError:
         yield b'{"error":"the model server broke off its answer"}\n'
     finally:
-        await opened.aclose()
+        opened.close()
         if meter is not None:
             gateway.record(key, opened.upstream, meter.finish())
-
-
-async def _ollama_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ClientError)
-    return JSONResponse({"error": exc.message}, status_code=exc.status_code,
-                        headers=exc.headers)
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    body: dict[str, Any] = {"error": "not found" if exc.status_code == 404 else str(exc.detail)}
-    return JSONResponse(body, status_code=exc.status_code)
-
-
-def ollama_app(gateway: Gateway) -> FastAPI:
-    """The ``/ollama`` application (mounted next to ``/v1``)."""
-    app = FastAPI(title="FlowLlama Ollama passthrough", docs_url=None, redoc_url=None,
-                  openapi_url=None)
-    app.state.gateway = gateway
-    app.add_exception_handler(ClientError, _ollama_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.include_router(router)
-    return app

@@ -10,9 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request
-
-from flowllama.errors import InvalidInput, PayloadTooLarge
+from flowllama.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,21 +29,6 @@ class ClientRequest:
             body["stream_options"] = {**(body.get("stream_options") or {}),
                                       "include_usage": True}
         return json.dumps(body, separators=(",", ":")).encode()
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refusing one over ``max_bytes`` (413) before reading it when declared."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise PayloadTooLarge(f"Request body is larger than {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def parse(raw: bytes, required: str) -> ClientRequest:

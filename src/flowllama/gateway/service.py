@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-from fastapi import FastAPI
-from starlette.responses import Response
+from starlette.types import Send
 
 from flowllama.db.session import Database
 from flowllama.errors import NotFound, ServiceUnavailable, Unauthorized
@@ -29,6 +27,7 @@ from flowllama.gateway.proxy import UpstreamProxy
 from flowllama.gateway.requests import ClientRequest
 from flowllama.gateway.routes import RouteCache, Target, Upstream
 from flowllama.gateway.sse import StreamRelay
+from flowllama.gateway.upstream import UpstreamClient
 from flowllama.platform import Platform
 from flowllama.settings import GatewaySettings
 
@@ -54,15 +53,11 @@ class Gateway:
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
         self.limit_sync = LimitSync(self.limiter, db, settings.limit_sync_interval_s)
         self._proxy: UpstreamProxy | None = None
-        self.app: FastAPI | None = None
-        self.ollama_app: FastAPI | None = None
 
     async def start(self) -> None:
         """Open the upstream connection pool and start the usage flusher (on the loop)."""
-        timeout = httpx.Timeout(self.settings.upstream_timeout_s,
-                                connect=self.settings.upstream_connect_timeout_s)
-        limits = httpx.Limits(max_connections=None, max_keepalive_connections=512)
-        client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=False)
+        client = UpstreamClient(self.settings.upstream_connect_timeout_s,
+                                self.settings.upstream_timeout_s)
         self._proxy = UpstreamProxy(client, self.balancer, self.settings.max_attempts)
         self.flusher.start()
         self.limit_sync.start()
@@ -72,7 +67,7 @@ class Gateway:
         await self.flusher.stop()
         await self.limit_sync.stop()
         if self._proxy is not None:
-            await self._proxy.client.aclose()
+            self._proxy.client.close()
             self._proxy = None
 
     @property
@@ -116,8 +111,8 @@ class Gateway:
         return upstreams
 
     async def forward(self, key: KeyInfo, request: ClientRequest, path: str,
-                      request_id: str | None) -> Response:
-        """Send ``request`` to the best instance and answer with what it says."""
+                      request_id: str | None, send: Send) -> None:
+        """Send ``request`` to the best instance and answer (on ``send``) with what it says."""
         candidates = await self.candidates(key, request.model)
         self.budget.check(key)
         self.limiter.admit(key)
@@ -134,11 +129,11 @@ class Gateway:
             self.record(key, opened.upstream, usage)
 
         if not request.stream:
-            return await whole(opened, on_usage)
+            await whole(send, opened, on_usage)
+            return
         relay = StreamRelay(client_wants_usage=request.wants_usage,
                             prompt_estimate=estimate_prompt_tokens(request.body))
-        return await streamed(opened, relay, on_usage)
-
+        await streamed(send, opened, relay, on_usage)
 
     def record(self, key: KeyInfo, upstream: Upstream, usage: Usage) -> None:
         """Count an answered request against the key's limits and in the usage rollup."""
@@ -165,9 +160,4 @@ def build_gateway(platform: Platform) -> Gateway:
         RouteCache(routes.database_loader(platform.db), settings.route_cache_ttl_s),
     )
     platform.key_revoked_listeners.append(gateway.keys.invalidate)
-    from flowllama.gateway.endpoints import gateway_app
-    from flowllama.gateway.ollama import ollama_app
-
-    gateway.app = gateway_app(gateway)
-    gateway.ollama_app = ollama_app(gateway)
     return gateway
