@@ -17,7 +17,7 @@ from flowllama.redact import redact
 
 
 def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
-    return redact(dict(event))
+    return redact(event)
 
 
 class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]

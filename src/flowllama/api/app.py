@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp
 
 from flowllama import __version__
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
-from flowllama.api.prefixes import PrefixDispatcher
+from flowllama.api.prefixes import PrefixedFastAPI
 from flowllama.api.routers import (
     admin,
     auth,
@@ -49,7 +51,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
                 await gateway.stop()
             platform.close()
 
-    app = FastAPI(
+    app = PrefixedFastAPI(
         title="FlowLlama", version=__version__, lifespan=lifespan,
         docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
     )
@@ -70,16 +72,25 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
-    if gateway is not None:  # added first: inside the request-id/log/metrics middleware
-        app.add_middleware(PrefixDispatcher, prefixes=(
-            ("/v1", OpenAIEndpoints(gateway)), ("/ollama", OllamaPassthrough(gateway))))
-    if platform.settings.web_origins:
-        app.add_middleware(
-            CORSMiddleware, allow_origins=platform.settings.web_origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "Retry-After"],
-        )
+    origins = platform.settings.web_origins
+    if origins:
+        app.add_middleware(CORSMiddleware, **cors_options(origins))
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if gateway is not None:
+        app.serve_prefix("/v1", with_middleware(OpenAIEndpoints(gateway), origins))
+        app.serve_prefix("/ollama", with_middleware(OllamaPassthrough(gateway), origins))
     return app
+
+
+def cors_options(origins: list[str]) -> dict[str, Any]:
+    """CORS for the web UI when it is served from another origin."""
+    return {"allow_origins": origins, "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            "expose_headers": ["X-Request-ID", "Retry-After"]}
+
+
+def with_middleware(app: ASGIApp, origins: list[str]) -> ASGIApp:
+    """``app`` inside the same middleware as the FastAPI routes, in the same order."""
+    inner: ASGIApp = CORSMiddleware(app, **cors_options(origins)) if origins else app
+    return RequestContextMiddleware(HttpMetricsMiddleware(inner))

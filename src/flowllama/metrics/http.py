@@ -9,6 +9,7 @@ the number of series.
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,6 +53,13 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_recording_status)
         finally:
             route = route_template(scope, outer_root_path)
-            method = str(scope["method"])
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            counter, histogram = _children(str(scope["method"]), route, status)
+            counter.inc()
+            histogram.observe(time.perf_counter() - started)
+
+
+@lru_cache(maxsize=4096)  # bounded: routes are templates, methods and statuses are few
+def _children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled series of a request (``labels()`` takes a lock and hashes every time)."""
+    return (HTTP_REQUESTS.labels(method, route, str(status)),
+            HTTP_REQUEST_SECONDS.labels(method, route))
