@@ -32,8 +32,23 @@ class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def _print_logger(*_args: Any) -> structlog.PrintLogger:
-    return structlog.PrintLogger(file=sys.stdout)
+class _StdoutLogger:
+    """structlog's output: one line per event, to whatever ``sys.stdout`` is at that moment
+    (so a logger bound once, like the access log's, follows test capture and reloads)."""
+
+    def msg(self, message: str) -> None:
+        out = sys.stdout
+        out.write(message + "\n")  # one write per line: lines from threads never interleave
+        out.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+_STDOUT_LOGGER = _StdoutLogger()
+
+
+def _print_logger(*_args: Any) -> _StdoutLogger:
+    return _STDOUT_LOGGER
 
 
 def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None:

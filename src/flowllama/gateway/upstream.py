@@ -22,6 +22,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
@@ -74,10 +75,14 @@ def origin_of(base_url: str) -> Origin:
 
 
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; parses one response at a time."""
+    """One keep-alive connection; parses one response at a time. While a request is on it,
+    ``deadline`` (loop time) is when it times out unless more bytes arrive."""
 
-    def __init__(self, origin: Origin) -> None:
+    def __init__(self, origin: Origin, read_timeout_s: float) -> None:
         self.origin = origin
+        self.read_timeout_s = read_timeout_s
+        self.loop = asyncio.get_running_loop()
+        self.deadline = math.inf
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.head: asyncio.Future[None] | None = None
@@ -87,6 +92,7 @@ class _Connection(asyncio.Protocol):
         self.complete = False
         self.keep_alive = False
         self.lost = False
+        self.error: UpstreamError | None = None
         self.got_bytes = False
 
     # -- asyncio.Protocol
@@ -96,6 +102,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
+        self.deadline = self.loop.time() + self.read_timeout_s
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -131,7 +138,8 @@ class _Connection(asyncio.Protocol):
     def start(self, request: bytes) -> asyncio.Future[None]:
         """Send ``request``; the returned future resolves when the response head is in."""
         assert self.transport is not None
-        self.head = asyncio.get_running_loop().create_future()
+        self.head = self.loop.create_future()
+        self.deadline = self.loop.time() + self.read_timeout_s
         self.headers = []
         self.body.clear()
         self.complete = False
@@ -145,12 +153,20 @@ class _Connection(asyncio.Protocol):
                 and not self.transport.is_closing() and self.keep_alive)
 
     def abort(self) -> None:
+        self.deadline = math.inf
         if self.transport is not None:
             self.transport.abort()
 
-    def _fail(self, exc: Exception) -> None:
+    def expire(self) -> None:
+        """The read timeout passed: fail whoever waits, and drop the connection."""
+        what = "stopped sending" if self.got_bytes else "did not answer in time"
+        self._fail(UpstreamTimeout(f"the model server {what}"))
+        self.abort()
+
+    def _fail(self, exc: UpstreamError) -> None:
         if self.head is not None and not self.head.done():
             self.head.set_exception(exc)
+        self.error = exc
         self.lost = True
         self._wake()
 
@@ -179,20 +195,18 @@ class UpstreamResponse:
     async def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive, until the response is complete."""
         conn = self._conn
-        loop = asyncio.get_running_loop()
         while True:
             while conn.body:
                 yield conn.body.popleft()
             if conn.complete:
                 return
+            if conn.error is not None:
+                raise conn.error
             if conn.lost:
                 raise UpstreamBrokeOff("the model server closed the connection mid-answer")
-            conn.waiter = loop.create_future()
+            conn.waiter = conn.loop.create_future()
             try:
-                async with asyncio.timeout(self._client.read_timeout_s):
-                    await conn.waiter
-            except TimeoutError as exc:
-                raise UpstreamTimeout("the model server stopped sending") from exc
+                await conn.waiter  # fails with UpstreamTimeout when the sweep expires it
             finally:
                 conn.waiter = None
 
@@ -215,7 +229,12 @@ class UpstreamClient:
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self._idle: dict[Origin, list[_Connection]] = {}
+        self._busy: set[_Connection] = set()
         self._ssl: ssl.SSLContext | None = None
+        # Read timeouts are enforced by one periodic sweep over the busy connections rather
+        # than a timer per request (cheaper; these timeouts are minutes, not milliseconds).
+        self._sweep_s = min(1.0, read_timeout_s / 2)
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, base_url: str, path: str, body: bytes = b"",
                       headers: tuple[tuple[str, str], ...] = ()) -> UpstreamResponse:
@@ -236,6 +255,8 @@ class UpstreamClient:
 
     def release(self, conn: _Connection) -> None:
         """Pool ``conn`` if it can carry another request, else close it."""
+        self._busy.discard(conn)
+        conn.deadline = math.inf
         if conn.reusable():
             idle = self._idle.setdefault(conn.origin, [])
             if len(idle) < MAX_IDLE_PER_ORIGIN:
@@ -245,6 +266,9 @@ class UpstreamClient:
 
     def close(self) -> None:
         """Close every idle connection (in-flight ones close with their responses)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for idle in self._idle.values():
             for conn in idle:
                 conn.abort()
@@ -264,8 +288,8 @@ class UpstreamClient:
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 _transport, conn = await loop.create_connection(
-                    lambda: _Connection(origin), origin.host, origin.port, ssl=secure,
-                    server_hostname=origin.host if secure else None)
+                    lambda: _Connection(origin, self.read_timeout_s), origin.host, origin.port,
+                    ssl=secure, server_hostname=origin.host if secure else None)
         except (OSError, TimeoutError) as exc:
             raise UpstreamUnreachable(f"cannot connect to {origin.host}:{origin.port}: "
                                       f"{exc or type(exc).__name__}") from exc
@@ -273,16 +297,27 @@ class UpstreamClient:
 
     async def _exchange(self, conn: _Connection, request: bytes) -> UpstreamResponse:
         head = conn.start(request)
+        self._busy.add(conn)
+        if self._sweeper is None:
+            self._sweeper = conn.loop.call_later(self._sweep_s, self._sweep)
         try:
-            async with asyncio.timeout(self.read_timeout_s):
-                await head
-        except TimeoutError as exc:
-            conn.abort()
-            raise UpstreamTimeout("the model server did not answer in time") from exc
+            await head  # fails with UpstreamTimeout when the sweep expires it
         except BaseException:
+            self._busy.discard(conn)
             conn.abort()
             raise
         return UpstreamResponse(self, conn)
+
+    def _sweep(self) -> None:
+        """Expire busy connections past their deadline; runs while any are busy."""
+        self._sweeper = None
+        if not self._busy:
+            return
+        now = next(iter(self._busy)).loop.time()
+        for conn in [c for c in self._busy if c.deadline <= now]:
+            self._busy.discard(conn)
+            conn.expire()
+        self._sweeper = asyncio.get_running_loop().call_later(self._sweep_s, self._sweep)
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
