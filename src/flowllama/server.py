@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from collections.abc import Sequence
@@ -108,6 +109,11 @@ def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> No
     # nothing and the process exits 0, as a service manager expects of a clean stop.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _after_graceful_shutdown)
+    # Everything imported and built so far lives as long as the process: move it out of the
+    # collector's reach, so full collections under load scan only what requests allocate
+    # (they were a visible share of the gateway's CPU, and its worst latencies).
+    gc.collect()
+    gc.freeze()
     server.run()
 
 
