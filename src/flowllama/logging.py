@@ -69,6 +69,7 @@ def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None
         cache_logger_on_first_use=False,
     )
     structlog.contextvars.bind_contextvars(role=role)
+    _bound.clear()
     handler = _CurrentStdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
@@ -84,6 +85,18 @@ def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+_bound: dict[str, Any] = {}
+
+
+def bound_logger(name: str) -> Any:
+    """A logger bound to the current configuration, for lines on a hot path: a lazy logger
+    re-resolves the configuration on every line. Rebound after ``configure_logging``."""
+    logger = _bound.get(name)
+    if logger is None:
+        logger = _bound[name] = structlog.get_logger(name).bind()
+    return logger
 
 
 def get_logger(name: str | None = None) -> Any:

@@ -15,9 +15,9 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from flowllama.logging import get_logger
+from flowllama.logging import bound_logger
 
-log = get_logger("flowllama.http")
+ACCESS_LOG = "flowllama.http"
 
 _random = random.Random()  # noqa: S311 - request ids need uniqueness, not secrecy
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
@@ -40,9 +40,6 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        # Bound once: a lazy logger re-resolves the configuration on every line, which is a
-        # noticeable share of a gateway request. Logging is configured before apps are built.
-        self.log = log.bind()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,15 +60,18 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                self.log.info(
-                    "http.request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    user_id=state.get("user_id"),
-                )
+        # bind/reset rather than the ``bound_contextvars`` context manager, which costs
+        # several times more (it was half of the access log's price per request).
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            bound_logger(ACCESS_LOG).info(
+                "http.request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=state.get("user_id"),
+            )
+            structlog.contextvars.reset_contextvars(**tokens)

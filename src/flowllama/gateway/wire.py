@@ -19,6 +19,7 @@ from flowllama.logging import get_logger
 log = get_logger(__name__)
 
 Headers = Iterable[tuple[bytes, bytes]]
+LISTEN_AFTER_S = 0.05
 # Renders an error body from (status, message, code, field): each front door has its shape.
 ErrorRenderer = Callable[[int, str, "str | None", "str | None"], bytes]
 
@@ -118,18 +119,27 @@ async def until_disconnect(receive: Receive, handler: Awaitable[None]) -> bool:
 
     A disconnect cancels the handler, and cancelling it is what cancels the upstream request:
     the handler's ``finally`` closes the upstream response, which aborts that connection.
+    Listening starts only after ``LISTEN_AFTER_S``: most answers are done by then and need no
+    listener task at all, and a client that left earlier is still noticed at once then (the
+    server remembers the disconnect).
     """
     task = asyncio.current_task()
     assert task is not None
     state = {"done": False, "gone": False}
+    listeners: list[asyncio.Future[None]] = []
 
     def on_disconnect(listener: asyncio.Future[None]) -> None:
         if not state["done"] and not listener.cancelled() and listener.exception() is None:
             state["gone"] = True
             task.cancel()
 
-    listener = asyncio.ensure_future(_disconnected(receive))
-    listener.add_done_callback(on_disconnect)
+    def listen() -> None:
+        if not state["done"]:
+            listener = asyncio.ensure_future(_disconnected(receive))
+            listener.add_done_callback(on_disconnect)
+            listeners.append(listener)
+
+    timer = asyncio.get_running_loop().call_later(LISTEN_AFTER_S, listen)
     try:
         await handler
     except asyncio.CancelledError:
@@ -138,7 +148,9 @@ async def until_disconnect(receive: Receive, handler: Awaitable[None]) -> bool:
         task.uncancel()
     finally:
         state["done"] = True
-        listener.cancel()
+        timer.cancel()
+        for listener in listeners:
+            listener.cancel()
     return state["gone"]
 
 
