@@ -219,9 +219,9 @@ def _tail(log: IO[bytes], chars: int = 3000) -> str:
 
 @contextmanager
 def _process(args: list[str], cpu: int, ready_url: str, env: dict[str, str] | None = None,
-             timeout: float = 60) -> Iterator[None]:
+             timeout: float = 60) -> Iterator[int]:
     """Run ``args`` pinned to ``cpu`` (stdout to /dev/null, stderr kept for errors) until the
-    ``with`` ends; wait until ``ready_url`` answers 200 first."""
+    ``with`` ends; wait until ``ready_url`` answers 200 first. Yields the process id."""
     with tempfile.TemporaryFile() as log:
         # Pinned before exec, so no thread of the child escapes; this script starts no threads,
         # so preexec_fn is safe here.
@@ -230,7 +230,7 @@ def _process(args: list[str], cpu: int, ready_url: str, env: dict[str, str] | No
                                    preexec_fn=_pinning(cpu))  # noqa: PLW1509
         try:
             _wait(ready_url, process, log, timeout)
-            yield
+            yield process.pid
         finally:
             process.terminate()
             try:
@@ -287,11 +287,30 @@ def _litellm_config(tmp: Path, upstream_v1: str, master_key: str) -> Path:
 
 # -- load generation ---------------------------------------------------------------------------
 
-class Target:
-    """One path under test: where its chat completions endpoint is and which headers it needs."""
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and every process below it, so far (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue  # exited meanwhile
+    return total
 
-    def __init__(self, name: str, port: int, path: str, headers: dict[str, str]) -> None:
+
+class Target:
+    """One path under test: where its chat completions endpoint is, which headers it needs,
+    and the server process whose CPU time is measured (the upstream's for ``direct``)."""
+
+    def __init__(self, name: str, port: int, path: str, headers: dict[str, str],
+                 pid: int) -> None:
         self.name, self.port, self.path, self.headers = name, port, path, headers
+        self.pid = pid
 
     @property
     def url(self) -> str:
@@ -439,9 +458,14 @@ Results = dict[str, dict[str, list[dict[str, float]]]]  # case -> path -> one re
 
 def _run_case(target: Target, script: Path, concurrency: int, stream: bool, seconds: int
               ) -> dict[str, float]:
-    if stream:
-        return StreamClient(target).run(seconds)
-    return _wrk(target, script, concurrency, seconds)
+    """One measurement, with the server's CPU time per request (steadier than latency on a
+    shared machine: it does not count time spent waiting to be scheduled)."""
+    before = cpu_seconds(target.pid)
+    result = StreamClient(target).run(seconds) if stream else \
+        _wrk(target, script, concurrency, seconds)
+    requests = result["rps"] * seconds
+    result["cpu_us"] = (cpu_seconds(target.pid) - before) * 1e6 / requests if requests else 0.0
+    return result
 
 
 def _warm_up(targets: list[Target], scripts: dict[str, Path]) -> None:
@@ -506,13 +530,13 @@ def _print(table: dict[str, dict[str, dict[str, float]]], figures: list[dict[str
     from rich.table import Table
 
     console = Console()
-    main = Table("case", "path", "req/s", "p50 ms", "p99 ms", "TTFT ms",
+    main = Table("case", "path", "req/s", "p50 ms", "p99 ms", "TTFT ms", "server CPU µs/req",
                  title=f"median of {rounds} round(s)")
     for case, paths in table.items():
         for name, r in paths.items():
             ttft = f"{r['ttft_ms']:.2f}" if "ttft_ms" in r else ""
             main.add_row(case, name, f"{r['rps']:,.0f}", f"{r['p50_ms']:.2f}",
-                         f"{r['p99_ms']:.2f}", ttft)
+                         f"{r['p99_ms']:.2f}", ttft, f"{r['cpu_us']:,.0f}")
     console.print(main)
     extra = Table("figure", "path", "value", "target", "met")
     for row in figures:
@@ -553,26 +577,27 @@ def start_servers(stack: ExitStack, tmp: Path, litellm: str | None) -> list[Targ
     """Start the upstream (CPU 0), the gateway and LiteLLM (CPU 1) for the whole run."""
     up_port, gw_port = _free_port(), _free_port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
-    stack.enter_context(_process([sys.executable, __file__, "--serve-upstream", str(up_port)],
-                                 UPSTREAM_CPU, f"http://127.0.0.1:{up_port}/"))
+    up_pid = stack.enter_context(_process(
+        [sys.executable, __file__, "--serve-upstream", str(up_port)], UPSTREAM_CPU,
+        f"http://127.0.0.1:{up_port}/"))
     key = _seed(tmp, upstream_v1)
-    stack.enter_context(_process(
+    gw_pid = stack.enter_context(_process(
         [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(gw_port),
          "--data-dir", str(tmp)], PROXY_CPU, f"http://127.0.0.1:{gw_port}/v1/health",
         {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}))
-    targets = [Target("direct", up_port, "/v1/chat/completions", {}),
+    targets = [Target("direct", up_port, "/v1/chat/completions", {}, up_pid),
                Target("gateway", gw_port, "/v1/chat/completions",
-                      {"Authorization": f"Bearer {key}"})]
+                      {"Authorization": f"Bearer {key}"}, gw_pid)]
     if litellm:
         ll_port, master_key = _free_port(), f"sk-{secrets.token_hex(32)}"
         config = _litellm_config(tmp, upstream_v1, master_key)
-        stack.enter_context(_process(
+        ll_pid = stack.enter_context(_process(
             [litellm, "--config", str(config), "--host", "127.0.0.1", "--port", str(ll_port),
              "--num_workers", "1"], PROXY_CPU, f"http://127.0.0.1:{ll_port}/health/liveliness",
             {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR",
              "LITELLM_TELEMETRY": "False"}, timeout=180))
         targets.append(Target("litellm", ll_port, "/v1/chat/completions",
-                              {"Authorization": f"Bearer {master_key}"}))
+                              {"Authorization": f"Bearer {master_key}"}, ll_pid))
     return targets
 
 
