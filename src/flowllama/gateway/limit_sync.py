@@ -14,7 +14,6 @@ to write also deletes rows older than ``PRUNE_AFTER_MINUTES``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterator, Sequence
 from typing import cast
 
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 from flowllama.db.session import Database
 from flowllama.db.tables import RateCount
 from flowllama.gateway.limits import Pending, RateLimiter, RowKey
+from flowllama.gateway.periodic import Periodic
 from flowllama.logging import get_logger
 
 log = get_logger(__name__)
@@ -104,26 +104,19 @@ def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
         yield items[start:start + _CHUNK]
 
 
-class LimitSync:
+class LimitSync(Periodic):
     """Syncs the limiter with ``rate_counts`` every ``interval_s`` in a worker thread, and once
     more at stop so the counts of a clean shutdown still reach the other gateways."""
 
+    name = "limit-sync"
+
     def __init__(self, limiter: RateLimiter, db: Database, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.limiter = limiter
         self.db = db
-        self.interval_s = interval_s
         self._pruned_minute: int | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="limit-sync")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def step(self) -> None:
         await self.sync_now()
 
     async def sync_now(self) -> bool:
@@ -146,8 +139,3 @@ class LimitSync:
             self._pruned_minute = pending.minute
         self.limiter.synced(pending, totals)
         return True
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.sync_now()

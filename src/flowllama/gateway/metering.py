@@ -10,7 +10,6 @@ puts the counts back to be retried on the next flush; a crash loses at most one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from flowllama.db.session import Database
 from flowllama.db.tables import UsageDaily
 from flowllama.db.types import utcnow
+from flowllama.gateway.periodic import Periodic
 from flowllama.logging import get_logger
 from flowllama.services import api_keys
 
@@ -136,25 +136,18 @@ def _increment(session: Session, bucket: Bucket, counts: Counts) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-class UsageFlusher:
+class UsageFlusher(Periodic):
     """Writes the meter's batch every ``interval_s`` in a worker thread, and once more at
     stop so a clean shutdown loses nothing."""
 
+    name = "usage-flusher"
+
     def __init__(self, meter: UsageMeter, db: Database, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.meter = meter
         self.db = db
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="usage-flusher")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def step(self) -> None:
         await self.flush_now()
 
     async def flush_now(self) -> None:
@@ -166,7 +159,3 @@ class UsageFlusher:
             self.meter.restore(batch)
             log.warning("gateway.usage_flush_failed", error=type(exc).__name__)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            await self.flush_now()
