@@ -1,8 +1,9 @@
 """End to end through real processes: ``flowllama up`` serves ``/v1`` on its own port, and a
 separate ``flowllama serve gateway`` on the same database serves the same keys and deployments.
 A deployment of ``local/tiny`` (llama.cpp, for real) is chatted with through both gateways with
-the official ``openai`` client; usage lands in the rollup; a revoked key is refused at once by
-the process that revoked it and within the key cache TTL by the other."""
+the official ``openai`` client; usage lands in the rollup; a key's rpm spent on one gateway is
+refused by the other once they synced; a revoked key is refused at once by the process that
+revoked it and within the key cache TTL by the other."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def _env(tiny_model_file: Path) -> dict[str, str]:
     return {"FLOWLLAMA_MODELS_DIR": str(tiny_model_file.parent),
             "FLOWLLAMA_AGENT__WORKERS": "1", "FLOWLLAMA_AGENT__POLL_S": "0.2",
             "FLOWLLAMA_GATEWAY__KEY_CACHE_TTL_S": "1", "FLOWLLAMA_GATEWAY__ROUTE_CACHE_TTL_S": "1",
-            "FLOWLLAMA_GATEWAY__USAGE_FLUSH_INTERVAL_S": "0.3"}
+            "FLOWLLAMA_GATEWAY__USAGE_FLUSH_INTERVAL_S": "0.3",
+            "FLOWLLAMA_GATEWAY__LIMIT_SYNC_INTERVAL_S": "0.3"}
 
 
 @pytest.fixture
@@ -100,6 +102,26 @@ def _chat(client: openai.OpenAI) -> None:
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
+def _rpm_is_shared(http: httpx.Client, up_url: str, other_v1: str) -> None:
+    """A key's rpm of 3, one request on the other gateway and two on ``flowllama up``: once
+    they synced, the other gateway refuses the fourth (429). (A gateway that never saw a key
+    has no shared count for it until its next sync: see docs/gateway.md, "Limits".)"""
+    limited = http.post("/api/keys", json={"name": "limited", "rpm": 3})
+    assert limited.status_code == 201, limited.text
+    secret = limited.json()["key"]
+    here = openai.OpenAI(base_url=f"{up_url}/v1", api_key=secret, max_retries=0, timeout=60)
+    there = openai.OpenAI(base_url=other_v1, api_key=secret, max_retries=0, timeout=60)
+    there.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2)
+    for _ in range(2):
+        here.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2)
+    time.sleep(1.5)  # five sync intervals: both gateways have written and read the counts
+    with pytest.raises(openai.RateLimitError) as refused:
+        there.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2)
+    assert int(refused.value.response.headers["retry-after"]) >= 1
+    with pytest.raises(openai.RateLimitError):
+        here.chat.completions.create(model="tiny", messages=MESSAGES, max_tokens=2)
+
+
 def _refused_within(client: openai.OpenAI, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
@@ -136,6 +158,7 @@ def test_up_and_a_separate_gateway_serve_keys_route_meter_and_revoke(
     with serve_gateway(up.data_dir, _env(tiny_model_file), tmp_path / "gw.log") as v1:
         remote = openai.OpenAI(base_url=v1, api_key=key["key"], max_retries=0, timeout=60)
         _chat(remote)
+        _rpm_is_shared(http, up.base_url, v1)
         deadline = time.monotonic() + 10
         while _requests_metered(up.data_dir) < 4:
             assert time.monotonic() < deadline, "usage from both gateways was not recorded"
