@@ -91,6 +91,7 @@ class _Connection(asyncio.Protocol):
         self.waiter: asyncio.Future[None] | None = None
         self.complete = False
         self.keep_alive = False
+        self.status = 0
         self.lost = False
         self.error: UpstreamError | None = None
         self.got_bytes = False
@@ -121,6 +122,8 @@ class _Connection(asyncio.Protocol):
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
+        # Read now, like keep-alive below: the parser resets once the message completes.
+        self.status = self.parser.get_status_code()
         if self.head is not None and not self.head.done():
             self.head.set_result(None)
 
@@ -181,7 +184,7 @@ class UpstreamResponse:
     def __init__(self, client: UpstreamClient, conn: _Connection) -> None:
         self._client = client
         self._conn = conn
-        self.status = conn.parser.get_status_code()
+        self.status = conn.status
         self.headers = conn.headers
         self._closed = False
 
