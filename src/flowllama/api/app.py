@@ -30,7 +30,6 @@ from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
-from flowllama.metrics.http import HttpMetricsMiddleware
 from flowllama.platform import Platform
 from flowllama.web.pages import mount_web
 
@@ -72,14 +71,31 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
-    origins = platform.settings.web_origins
+    stack = middleware(platform.settings.web_origins)
+    for cls, options in reversed(stack):  # added last = outermost
+        app.add_middleware(cls, **options)
+    if gateway is not None:  # the same middleware around the apps that skip FastAPI's layers
+        app.serve_prefix("/v1", wrapped(OpenAIEndpoints(gateway), stack))
+        app.serve_prefix("/ollama", wrapped(OllamaPassthrough(gateway), stack))
+    return app
+
+
+Middleware = list[tuple[Any, dict[str, Any]]]
+
+
+def middleware(origins: list[str]) -> Middleware:
+    """Every request's middleware, outermost first: request id, access log and metrics; CORS
+    when the web UI is served from another origin."""
+    stack: Middleware = [(RequestContextMiddleware, {})]
     if origins:
-        app.add_middleware(CORSMiddleware, **cors_options(origins))
-    app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(RequestContextMiddleware)
-    if gateway is not None:
-        app.serve_prefix("/v1", with_middleware(OpenAIEndpoints(gateway), origins))
-        app.serve_prefix("/ollama", with_middleware(OllamaPassthrough(gateway), origins))
+        stack.append((CORSMiddleware, cors_options(origins)))
+    return stack
+
+
+def wrapped(app: ASGIApp, stack: Middleware) -> ASGIApp:
+    """``app`` inside ``stack`` (outermost first)."""
+    for cls, options in reversed(stack):
+        app = cls(app, **options)
     return app
 
 
@@ -89,8 +105,3 @@ def cors_options(origins: list[str]) -> dict[str, Any]:
             "allow_headers": ["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             "expose_headers": ["X-Request-ID", "Retry-After"]}
 
-
-def with_middleware(app: ASGIApp, origins: list[str]) -> ASGIApp:
-    """``app`` inside the same middleware as the FastAPI routes, in the same order."""
-    inner: ASGIApp = CORSMiddleware(app, **cors_options(origins)) if origins else app
-    return RequestContextMiddleware(HttpMetricsMiddleware(inner))

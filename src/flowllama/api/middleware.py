@@ -1,4 +1,5 @@
-"""Request ids and the access log, as plain ASGI middleware (cheap on the gateway's hot path).
+"""Request ids, the access log and the HTTP metrics, as one plain ASGI middleware (one wrapper
+and one timing per request: it sits on the gateway's hot path).
 
 The request id comes from ``X-Request-ID`` when it is a sane token, otherwise a fresh one; it is
 echoed back, bound to every log line of the request, and kept in ``scope["state"]`` where
@@ -16,6 +17,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from flowllama.logging import bound_logger
+from flowllama.metrics.http import record_request
 
 ACCESS_LOG = "flowllama.http"
 
@@ -36,7 +38,8 @@ def _incoming_request_id(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    """Assign a request id, echo it, and write one structured access-log line per request."""
+    """Assign a request id, echo it, and per request write one structured access-log line and
+    record the HTTP metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,6 +51,7 @@ class RequestContextMiddleware:
         request_id = _incoming_request_id(scope)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
+        outer_root_path = str(scope.get("root_path", ""))
         started = time.perf_counter()
         status = 500
 
@@ -66,12 +70,14 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            record_request(scope, outer_root_path, status, seconds)
             bound_logger(ACCESS_LOG).info(
                 "http.request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
                 user_id=state.get("user_id"),
             )
             structlog.contextvars.reset_contextvars(**tokens)

@@ -139,7 +139,8 @@ async def until_disconnect(receive: Receive, handler: Awaitable[None]) -> bool:
             listener.add_done_callback(on_disconnect)
             listeners.append(listener)
 
-    timer = asyncio.get_running_loop().call_later(LISTEN_AFTER_S, listen)
+    # The task's loop, not get_running_loop(): on Python 3.11 that costs a getpid() each call.
+    timer = task.get_loop().call_later(LISTEN_AFTER_S, listen)
     try:
         await handler
     except asyncio.CancelledError:

@@ -1,4 +1,7 @@
-"""HTTP request counts and latency, labelled by route template, as plain ASGI middleware.
+"""HTTP request counts and latency, labelled by route template.
+
+Recorded once per request by the request middleware (``api/middleware.py``), which times the
+request to the end of its response body and knows its status.
 
 The route label is the matched route's template (``/api/deployments/{deployment_id}``), with
 the mount prefix of a sub-app (``/v1``) in front; a request no route matched is counted as
@@ -8,11 +11,10 @@ the number of series.
 
 from __future__ import annotations
 
-import time
 from functools import lru_cache
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from flowllama.metrics.instruments import HTTP_REQUEST_SECONDS, HTTP_REQUESTS
 
@@ -29,33 +31,12 @@ def route_template(scope: Scope, outer_root_path: str) -> str:
     return f"{mount}/*" if mount else UNMATCHED
 
 
-class HttpMetricsMiddleware:
-    """Counts every HTTP request and times it to the end of the response body."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        outer_root_path = str(scope.get("root_path", ""))
-        started = time.perf_counter()
-        status = 500
-
-        async def send_recording_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_recording_status)
-        finally:
-            route = route_template(scope, outer_root_path)
-            counter, histogram = _children(str(scope["method"]), route, status)
-            counter.inc()
-            histogram.observe(time.perf_counter() - started)
+def record_request(scope: Scope, outer_root_path: str, status: int, seconds: float) -> None:
+    """Count a finished request and observe its duration, by route template."""
+    counter, histogram = _children(str(scope["method"]), route_template(scope, outer_root_path),
+                                   status)
+    counter.inc()
+    histogram.observe(seconds)
 
 
 @lru_cache(maxsize=4096)  # bounded: routes are templates, methods and statuses are few
