@@ -48,18 +48,16 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, insert, make_url, select, text
+from sqlalchemy import func, insert, select, text
 
 from flowllama.agent.lifecycle import Status
 from flowllama.agent.nudges import nudge
@@ -69,6 +67,7 @@ from flowllama.db import migrate
 from flowllama.db.session import Database
 from flowllama.db.tables import Base, Deployment, Instance, Job, User
 from flowllama.db.types import new_id, utcnow
+from flowllama.devtools.postgres import PostgresUnavailable, private_schema
 from flowllama.logging import configure_logging
 from flowllama.providers.base import (
     Capabilities,
@@ -227,25 +226,13 @@ def sqlite_url() -> Iterator[str]:
 @contextmanager
 def postgres_url() -> Iterator[str]:
     """A migrated private schema on the machine's PostgreSQL, dropped afterwards."""
-    schema = f"fl_bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # OperationalError of whichever driver
-        admin.dispose()
-        shown = make_url(POSTGRES_URL).render_as_string(hide_password=True)
-        raise Unavailable(f"PostgreSQL not reachable at {shown}: "
-                          f"{str(exc).splitlines()[0]}") from exc
-    try:
-        sep = "&" if "?" in POSTGRES_URL else "?"
-        url = f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(private_schema(POSTGRES_URL, "fl_bench"))
+        except PostgresUnavailable as exc:
+            raise Unavailable(str(exc)) from exc
         migrate.upgrade(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 BACKENDS: dict[str, Callable[[], Any]] = {"sqlite": sqlite_url, "postgresql": postgres_url}

@@ -9,19 +9,18 @@ skipping, so the PostgreSQL variant cannot silently disappear.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from flowllama.api.app import create_app
 from flowllama.db import migrate
 from flowllama.db.session import Database
 from flowllama.db.tables import Base
+from flowllama.devtools.postgres import PostgresUnavailable, private_schema
 from flowllama.platform import Platform, build_platform
 from flowllama.server import ALL_ROLES
 from flowllama.settings import Settings
@@ -35,24 +34,6 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 
-def _postgres_schema_url() -> Iterator[str]:
-    schema = f"fl_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # OperationalError of whichever driver
-        admin.dispose()
-        if os.environ.get("CI"):
-            raise RuntimeError(f"PostgreSQL is required under CI: {exc}") from exc
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {exc}")
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    yield f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:
@@ -62,7 +43,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         migrate.upgrade(url)
         yield url
         return
-    for url in _postgres_schema_url():
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(private_schema(POSTGRES_URL, "fl_test"))
+        except PostgresUnavailable as exc:
+            if os.environ.get("CI"):
+                raise RuntimeError(f"PostgreSQL is required under CI: {exc}") from exc
+            pytest.skip(str(exc))
         migrate.upgrade(url)
         yield url
 
