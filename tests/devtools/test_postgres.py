@@ -39,7 +39,7 @@ def test_tables_land_in_the_private_schema_which_is_dropped_afterwards() -> None
 
 
 def test_an_unreachable_server_is_named_without_its_password() -> None:
-    with pytest.raises(PostgresUnavailable) as refused:
-        with private_schema("postgresql+psycopg://u:hunter2@127.0.0.1:9/x", "fl_probe"):
-            pass
+    with pytest.raises(PostgresUnavailable) as refused, \
+            private_schema("postgresql+psycopg://u:hunter2@127.0.0.1:9/x", "fl_probe"):
+        pass
     assert "127.0.0.1:9" in str(refused.value) and "hunter2" not in str(refused.value)
