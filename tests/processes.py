@@ -114,6 +114,23 @@ class Api:
         return key
 
 
+def wait_answering(deployment: Mapping[str, Any], api_key: str) -> None:
+    """Until the gateway gets an answer from ``deployment`` (a relaunched runtime is still
+    loading while its row already says ``running``)."""
+    body = {"model": deployment["endpoint_model"], "max_tokens": 1,
+            "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {api_key}"}
+    url = f"{deployment['endpoint_url']}/chat/completions"
+    deadline = time.monotonic() + TIMEOUT_S
+    status = 0
+    while time.monotonic() < deadline:
+        status = httpx.post(url, json=body, headers=headers, timeout=60).status_code
+        if status == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{url} never answered (last HTTP {status})")
+
+
 def runtime_record(up: UpProcess, deployment_id: str) -> LocalRecord:
     """The local provisioner's record of a deployment's runtime (its port, its process)."""
     record = RecordStore(up.data_dir / "local" / "records").load(deployment_id)

@@ -26,6 +26,7 @@ from processes import (
     flowllama_up,
     local_env,
     runtime_record,
+    wait_answering,
 )
 from tiny_model import port_is_free
 
@@ -115,6 +116,7 @@ def test_stopping_up_stops_runtimes_and_the_next_start_brings_them_back(
             time.sleep(0.3)
         api = Api(again.base_url, register=False)
         running = api.wait_status(deployment_id, "running")
+        wait_answering(running, key)
         chat_with_openai(running, key)
         again.process.send_signal(signal.SIGTERM)
         assert again.process.wait(60) == 0
