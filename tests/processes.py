@@ -17,6 +17,7 @@ import httpx
 import openai
 
 from factories import STRONG_PASSWORD
+from flowllama.providers.local.records import LocalRecord, RecordStore
 from tiny_model import free_port
 
 TIMEOUT_S = 180
@@ -105,6 +106,37 @@ class Api:
         response = self.http.post(f"/api/deployments/{deployment_id}/{action}")
         assert response.status_code == 202, response.text
 
+    def create_key(self) -> str:
+        """A new API key for the token API."""
+        response = self.http.post("/api/keys", json={"name": "e2e"})
+        assert response.status_code == 201, response.text
+        key: str = response.json()["key"]
+        return key
+
+
+def wait_answering(deployment: Mapping[str, Any], api_key: str) -> None:
+    """Until the gateway gets an answer from ``deployment`` (a relaunched runtime is still
+    loading while its row already says ``running``)."""
+    body = {"model": deployment["endpoint_model"], "max_tokens": 1,
+            "messages": [{"role": "user", "content": "hi"}]}
+    headers = {"Authorization": f"Bearer {api_key}"}
+    url = f"{deployment['endpoint_url']}/chat/completions"
+    deadline = time.monotonic() + TIMEOUT_S
+    status = 0
+    while time.monotonic() < deadline:
+        status = httpx.post(url, json=body, headers=headers, timeout=60).status_code
+        if status == 200:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{url} never answered (last HTTP {status})")
+
+
+def runtime_record(up: UpProcess, deployment_id: str) -> LocalRecord:
+    """The local provisioner's record of a deployment's runtime (its port, its process)."""
+    record = RecordStore(up.data_dir / "local" / "records").load(deployment_id)
+    assert record is not None, f"no runtime record for {deployment_id}"
+    return record
+
 
 def local_env(models_dir: Path, **extra: str) -> dict[str, str]:
     """Settings for a ``flowllama up`` that serves ``models_dir`` with one fast-polling worker."""
@@ -112,15 +144,17 @@ def local_env(models_dir: Path, **extra: str) -> dict[str, str]:
             "FLOWLLAMA_AGENT__POLL_S": "0.2", **extra}
 
 
-def chat_with_openai(endpoint_url: str) -> None:
-    """A plain and a streamed chat completion through the official client; both must answer."""
-    client = openai.OpenAI(base_url=endpoint_url, api_key="unused", max_retries=0, timeout=60)
+def chat_with_openai(deployment: Mapping[str, Any], api_key: str) -> None:
+    """A plain and a streamed chat completion with the official client, at the endpoint the
+    API shows for ``deployment`` (the gateway) with an API key; both must answer."""
+    client = openai.OpenAI(base_url=deployment["endpoint_url"], api_key=api_key, max_retries=0,
+                           timeout=60)
+    model = deployment["endpoint_model"]
     messages: list[Any] = [{"role": "user", "content": "Say hello"}]
-    reply = client.chat.completions.create(model="local/tiny", messages=messages,
-                                           max_tokens=8)
+    reply = client.chat.completions.create(model=model, messages=messages, max_tokens=8)
     assert reply.choices[0].message.content
     assert reply.usage is not None and reply.usage.completion_tokens == 8
-    chunks = list(client.chat.completions.create(model="local/tiny", messages=messages,
-                                                 max_tokens=8, stream=True))
+    chunks = list(client.chat.completions.create(model=model, messages=messages, max_tokens=8,
+                                                 stream=True))
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert text and len(chunks) > 2

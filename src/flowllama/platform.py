@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from flowllama.db.session import Database
 from flowllama.queue import JobQueue, build_queue
+from flowllama.security.runtime_keys import RuntimeKeys
 from flowllama.services.auth import AuthConfig
 from flowllama.services.catalog import CatalogService
 from flowllama.services.deployment_estimates import LocalCheck
@@ -26,6 +27,9 @@ class Platform:
     mailer: Mailer
     catalog: CatalogService
     queue: JobQueue
+    # Each deployment's runtime key, for every role that talks to runtimes (agent, monitor,
+    # gateway); derived from the JWT secret that ``auth`` already resolved.
+    runtime_keys: RuntimeKeys
     # Set by the composition root when this process runs local deployments (``flowllama up``).
     local_check: LocalCheck | None = None
     # Reads a local deployment's server log: ``(deployment_id, tail) -> lines``.
@@ -50,4 +54,5 @@ def build_platform(settings: Settings, *, db: Database | None = None) -> Platfor
         mailer=build_mailer(settings),
         catalog=CatalogService(settings.data_dir, settings.effective_models_dir),
         queue=build_queue(settings.queue, database),
+        runtime_keys=RuntimeKeys(auth.jwt_secret),
     )

@@ -80,6 +80,8 @@ class GatewaySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10)
     failure_cooldown_s: float = Field(10.0, ge=0)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # Where users reach the token API; shown as every deployment's endpoint.
+    public_url: str | None = Field(None, pattern=r"^https?://\S+$")
 
 
 class TerraformSettings(BaseModel):
@@ -178,6 +180,12 @@ class Settings(BaseSettings):
     def effective_public_url(self) -> str:
         """Base URL put in links that leave the process (password-reset mail)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_gateway_url(self) -> str:
+        """The token API's OpenAI base URL users call: ``gateway.public_url``, else ``/v1``
+        under :attr:`effective_public_url` (where ``flowllama up`` serves it)."""
+        return (self.gateway.public_url or f"{self.effective_public_url}/v1").rstrip("/")
 
     def jwt_secret(self) -> str:
         """The JWT signing secret; refuses weak ones outside development.

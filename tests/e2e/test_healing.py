@@ -69,7 +69,7 @@ def test_a_killed_runtime_is_detected_and_healed(up: UpProcess, receiver: Receiv
         assert healed["status"] != "failed", healed["status_message"]
         assert time.monotonic() < deadline, f"never healed: {healed}"
         time.sleep(0.3)
-    chat_with_openai(healed["endpoint_url"])
+    chat_with_openai(healed, api.create_key())
     reasons = [e["reason"] for e in api.http.get(events_url).json()]
     assert any(r.startswith("heal attempt 1") for r in reasons)
     assert any(r.startswith("healed") for r in reasons)

@@ -1,8 +1,9 @@
 """End to end through a real ``flowllama up``: register, log in, deploy ``local/tiny``, wait for
-``running``, chat with the official ``openai`` client (plain and streaming), read the logs, stop,
-start, restart, delete; after stop and delete the process is gone and its port free, and after
-SIGTERM nothing of FlowLlama is left running. llama.cpp serves the tiny random-weight GGUF for
-real."""
+``running``, chat with the official ``openai`` client (plain and streaming) at the endpoint the
+API shows (the gateway, with an API key), read the logs, stop, start, restart, delete; after stop
+and delete the process is gone and its port free, and after SIGTERM nothing of FlowLlama is left
+running. Only the gateway and the monitor get answers from the runtime itself. llama.cpp serves
+the tiny random-weight GGUF for real."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ import pytest
 
 from flowllama.providers.local.supervision import find_supervisors
 from flowllama.runtimes import LlamaCppRuntime
-from processes import TIMEOUT_S, Api, UpProcess, chat_with_openai, flowllama_up, local_env
+from processes import (
+    TIMEOUT_S,
+    Api,
+    UpProcess,
+    chat_with_openai,
+    flowllama_up,
+    local_env,
+    runtime_record,
+    wait_answering,
+)
 from tiny_model import port_is_free
 
 pytestmark = pytest.mark.slow
@@ -50,10 +60,11 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
 
     running = api.wait_status(deployment_id, "running")
     assert (running["price_per_hour"], running["cost_so_far_usd"]) == (0.0, 0.0)
-    endpoint = running["endpoint_url"]
-    port = urlsplit(endpoint).port
-    assert port is not None and urlsplit(endpoint).hostname == "127.0.0.1"
-    chat_with_openai(endpoint)
+    assert (running["endpoint_url"], running["endpoint_model"]) == (f"{up.base_url}/v1", "tiny")
+    assert [i["endpoint_url"] for i in running["instances"]] == [None]  # operators only
+    port = runtime_record(up, deployment_id).port
+    key = api.create_key()
+    chat_with_openai(running, key)
     logs = api.http.get(f"/api/deployments/{deployment_id}/logs", params={"tail": 50}).json()
     assert logs["source"] == "local" and logs["lines"]
 
@@ -62,13 +73,12 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
     _gone(up, port)
 
     api.act(deployment_id, "start")
-    endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
-    chat_with_openai(endpoint)
+    chat_with_openai(api.wait_status(deployment_id, "running"), key)
 
     restarted = api.http.post(f"/api/deployments/{deployment_id}/restart")
     assert restarted.status_code == 202 and restarted.json()["status"] == "stopping"
-    endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
-    chat_with_openai(endpoint)
+    chat_with_openai(api.wait_status(deployment_id, "running"), key)
+    port = runtime_record(up, deployment_id).port
     timeline = [e["to_status"] for e in api.http.get(
         f"/api/deployments/{deployment_id}/events").json()]
     assert timeline.count("running") == 3 and timeline.count("stopped") == 2
@@ -78,7 +88,7 @@ def test_deploy_chat_stop_start_delete(up: UpProcess) -> None:
     while api.http.get(f"/api/deployments/{deployment_id}").status_code != 404:
         assert time.monotonic() < deadline, "the deployment was never deleted"
         time.sleep(0.3)
-    _gone(up, urlsplit(endpoint).port or 0)
+    _gone(up, port)
     assert api.http.get("/api/deployments").json()["total"] == 0
 
     up.process.send_signal(signal.SIGTERM)
@@ -91,7 +101,9 @@ def test_stopping_up_stops_runtimes_and_the_next_start_brings_them_back(
     created = api.http.post("/api/deployments", json={
         "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
     deployment_id = created.json()["id"]
-    port = urlsplit(api.wait_status(deployment_id, "running")["endpoint_url"]).port or 0
+    api.wait_status(deployment_id, "running")
+    port = runtime_record(up, deployment_id).port
+    key = api.create_key()
 
     up.process.send_signal(signal.SIGTERM)
     assert up.process.wait(60) == 0
@@ -103,21 +115,54 @@ def test_stopping_up_stops_runtimes_and_the_next_start_brings_them_back(
             assert time.monotonic() < deadline, "the runtime was not relaunched"
             time.sleep(0.3)
         api = Api(again.base_url, register=False)
-        endpoint = api.wait_status(deployment_id, "running")["endpoint_url"]
-        _wait_healthy(endpoint)
-        chat_with_openai(endpoint)
+        running = api.wait_status(deployment_id, "running")
+        wait_answering(running, key)
+        chat_with_openai(running, key)
         again.process.send_signal(signal.SIGTERM)
         assert again.process.wait(60) == 0
-        _gone(again, urlsplit(endpoint).port or 0)
+        _gone(again, runtime_record(again, deployment_id).port)
 
 
-def _wait_healthy(endpoint_url: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{endpoint_url}/models", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
+def test_only_the_gateway_and_the_monitor_get_answers_from_a_runtime(
+        tmp_path: Path, tiny_model_file: Path) -> None:
+    if not LlamaCppRuntime().is_installed():
+        pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
+    # A fast monitor that calls a runtime unhealthy at its first failed check.
+    monitor = {"FLOWLLAMA_MONITOR__INTERVAL_S": "0.3",
+               "FLOWLLAMA_MONITOR__FAILURES_BEFORE_UNHEALTHY": "1"}
+    with flowllama_up(tmp_path, local_env(tiny_model_file.parent, **monitor)) as up:
+        _only_gateway_and_monitor(up)
+
+
+def _only_gateway_and_monitor(up: UpProcess) -> None:
+    api = Api(up.base_url)
+    created = api.http.post("/api/deployments", json={
+        "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
+    deployment_id = created.json()["id"]
+    running = api.wait_status(deployment_id, "running")
+    record = runtime_record(up, deployment_id)
+    assert urlsplit(record.endpoint_url).hostname == "127.0.0.1"  # loopback only
+    body = {"model": "local/tiny", "max_tokens": 2,
+            "messages": [{"role": "user", "content": "hi"}]}
+    direct = f"{record.openai_base_url}/chat/completions"
+    for headers in ({}, {"Authorization": "Bearer unused"},
+                    {"Authorization": f"Bearer {api.create_key()}"}):
+        refused = httpx.post(direct, json=body, headers=headers, timeout=30)
+        assert refused.status_code == 401, refused.text
+        assert httpx.get(f"{record.openai_base_url}/models", headers=headers,
+                         timeout=10).status_code == 401
+    # The monitor checks it with the runtime key: check after check, it stays healthy.
+    checks: set[str] = set()
+    deadline = time.monotonic() + 30
+    while len(checks) < 3:
+        assert time.monotonic() < deadline, f"the monitor checked only {checks}"
+        again = api.deployment(deployment_id)
+        assert again["status"] == "running", again
+        [instance] = again["instances"]
+        assert instance["status"] == "healthy", instance
+        checks.add(instance["last_check_at"] or "")
+        checks.discard("")
         time.sleep(0.3)
-    raise AssertionError(f"{endpoint_url} never became healthy")
+    chat_with_openai(running, api.create_key())
+    up.process.send_signal(signal.SIGTERM)
+    assert up.process.wait(60) == 0

@@ -9,6 +9,7 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Instance
 from flowllama.db.types import utcnow
 from flowllama.gateway.routes import OwnerRoutes, RouteCache, load_owner_routes
+from flowllama.security.runtime_keys import RuntimeKeys
 from gateway.conftest import add_deployment, make_owner
 
 
@@ -37,6 +38,15 @@ def test_owner_routes(database: Database) -> None:
     assert not parked.serving and parked.upstreams == ()
     assert routes.resolve("evebot") == routes.resolve("mistral:7b") == ()
     assert load_owner_routes(database, "nobody").targets == ()
+
+
+def test_upstreams_carry_their_deployments_runtime_key(database: Database) -> None:
+    ada = make_owner(database, "ada@example.com")
+    bot = add_deployment(database, ada, "bot", "local/tiny", ["http://a/v1"])
+    keys = RuntimeKeys("platform secret")
+    (target,) = load_owner_routes(database, ada.user.id, keys).resolve("bot")
+    assert [u.auth_headers for u in target.upstreams] == [
+        (("Authorization", f"Bearer {keys.key(bot.id)}"),)]
 
 
 def test_route_cache_ttl_and_invalidate() -> None:

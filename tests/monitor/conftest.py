@@ -28,6 +28,8 @@ class FakeServer:
     hang_s: float = 0.0
     ps_models: list[dict[str, Any]] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    # When set, every request without ``Authorization: Bearer <api_key>`` gets 401 (llama.cpp).
+    api_key: str | None = None
 
 
 def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
@@ -45,8 +47,17 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(data)
 
+        def _refused(self) -> bool:
+            if server.api_key is None or self.headers.get("Authorization") == \
+                    f"Bearer {server.api_key}":
+                return False
+            self._json(401, {"detail": "Invalid API key"})
+            return True
+
         def do_GET(self) -> None:
             server.requests.append(f"GET {self.path}")
+            if self._refused():
+                return
             if self.path == "/api/ps":
                 self._json(200, {"models": server.ps_models})
             else:
@@ -55,6 +66,8 @@ def _handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             server.requests.append(f"POST {self.path}")
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self._refused():
+                return
             time.sleep(server.hang_s)
             self._json(200, {"choices": [{"message": {"content": "p"}}],
                              "usage": {"prompt_tokens": 1, "completion_tokens": 1}})

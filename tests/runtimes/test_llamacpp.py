@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -97,6 +98,18 @@ def test_environment_is_unbuffered_and_carries_no_server_settings(tiny_model_fil
     source = {"PATH": "/usr/bin", "API_KEY": "x", "CONFIG_FILE": "/x.json", "PORT": "1"}
     env = LlamaCppRuntime().environment(_launch(tiny_model_file), source)
     assert env == {"PATH": "/usr/bin", "PYTHONUNBUFFERED": "1"}
+
+
+def test_the_runtime_key_goes_in_the_environment_never_on_the_command_line(
+        tiny_model_file: Path) -> None:
+    launch = dataclasses.replace(_launch(tiny_model_file), api_key="k3y")
+    runtime = LlamaCppRuntime()
+    assert runtime.environment(launch, {"PATH": "/usr/bin"})["API_KEY"] == "k3y"
+    # An operator's extra variable cannot replace the key.
+    extra = dataclasses.replace(launch, extra_env={"API_KEY": "mine"})
+    assert runtime.environment(extra, {})["API_KEY"] == "k3y"
+    assert "k3y" not in runtime.command(launch) and "k3y" not in repr(launch)
+    assert runtime.enforces_api_key
 
 
 def test_declares_serial_serving_and_no_streamed_usage() -> None:

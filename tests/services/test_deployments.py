@@ -30,7 +30,7 @@ def test_cost_so_far_sums_each_instance_over_its_life() -> None:
     assert deployments.cost_so_far(rows) == pytest.approx(4.5, abs=0.01)
 
 
-def test_view_shows_the_live_instance(database: Database) -> None:
+def test_view_shows_the_gateway_and_the_live_instance(database: Database) -> None:
     with database.session() as session:
         user = User(email="ops@example.com", password_hash="x")
         session.add(user)
@@ -45,8 +45,12 @@ def test_view_shows_the_live_instance(database: Database) -> None:
                      price_per_hour=0.0, status="healthy"),
         ])
         session.flush()
-        view = deployments.view(session, row)
-    assert view.endpoint_url == "http://new/v1" and len(view.instances) == 2
+        view = deployments.Viewer("https://tokenapi.example.com/v1").view(session, row)
+        operator = deployments.Viewer("https://t/v1", operator=True).view(session, row)
+    # Users see the gateway (keys, limits and metering apply), never a runtime's own address.
+    assert (view.endpoint_url, view.endpoint_model) == ("https://tokenapi.example.com/v1", "chat")
+    assert [i.endpoint_url for i in view.instances] == [None, None]
+    assert [i.endpoint_url for i in operator.instances] == ["http://old/v1", "http://new/v1"]
     assert view.price_per_hour == 0.0
 
 

@@ -207,7 +207,8 @@ def test_sign_up_deploy_chat_and_delete(context: Any, up: UpProcess, screenshots
     row = _deploy(page, name, shot)
     row.locator("[data-copy=endpoint]").click()
     endpoint = row.locator("code.endpoint").inner_text()
-    assert endpoint.startswith("http://127.0.0.1:") and _clipboard(page) == endpoint
+    # The gateway, never the runtime's own address: keys, limits and metering apply.
+    assert endpoint == f"{up.base_url}/v1" and _clipboard(page) == endpoint
     if viewport == "phone":  # nothing wider than the screen
         assert page.evaluate("document.documentElement.scrollWidth") <= 375
     _refusal_rolls_back(page, row)

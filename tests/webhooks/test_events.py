@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -47,7 +48,9 @@ def test_running_queues_one_delivery_per_subscribed_webhook(database: Database, 
     assert payload["created_at"]
     assert payload["deployment"] == {
         "id": deployment.id, "name": "chat", "model": "llama3.2:1b", "status": "running",
-        "status_message": None, "endpoint_url": "http://127.0.0.1:5001"}
+        "status_message": None, "endpoint_model": "chat"}
+    # The runtime's own address never leaves the platform.
+    assert "127.0.0.1:5001" not in json.dumps(payload)
 
 
 def test_each_event_and_the_heal_path(database: Database, rows: Any) -> None:
@@ -62,7 +65,7 @@ def test_each_event_and_the_heal_path(database: Database, rows: Any) -> None:
         "deployment.running", "deployment.unhealthy", "deployment.healed",
         "deployment.unhealthy", "deployment.healed", "deployment.running",
         "deployment.failed", "deployment.deleted"]
-    assert deliveries(database)[-1].payload["deployment"]["endpoint_url"] is None
+    assert deliveries(database)[-1].payload["deployment"]["endpoint_model"] is None
 
 
 def test_nothing_subscribed_nothing_queued(database: Database, rows: Any) -> None:

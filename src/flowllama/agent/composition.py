@@ -33,7 +33,8 @@ def local_provisioner(platform: Platform) -> LocalProvisioner:
     settings = platform.settings
     return LocalProvisioner(
         settings.data_dir / "local", settings.effective_models_dir,
-        LocalOptions(health_timeout_s=settings.agent.local_health_timeout_s),
+        LocalOptions(health_timeout_s=settings.agent.local_health_timeout_s,
+                     runtime_keys=platform.runtime_keys),
         catalog=platform.catalog.models(), on_progress=ProgressRecorder(platform.db),
     )
 

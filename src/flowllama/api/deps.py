@@ -14,6 +14,7 @@ from flowllama.db.tables import User
 from flowllama.errors import Forbidden, Unauthorized
 from flowllama.platform import Platform
 from flowllama.services import auth
+from flowllama.services.deployments import Viewer
 
 
 def get_platform(request: Request) -> Platform:
@@ -76,6 +77,14 @@ def get_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(get_admin)]
+
+
+def get_deployment_viewer(user: CurrentUser, platform: PlatformDep) -> Viewer:
+    """How the caller sees deployments: the gateway as endpoint; runtimes for operators."""
+    return Viewer(platform.settings.effective_gateway_url, operator=bool(user.is_admin))
+
+
+DeploymentViewer = Annotated[Viewer, Depends(get_deployment_viewer)]
 
 
 def client_address(request: Request) -> str | None:

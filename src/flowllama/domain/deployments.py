@@ -30,6 +30,9 @@ class DeploymentCreate(Strict):
 
 
 class InstanceOut(BaseModel):
+    """One server of a deployment. ``endpoint_url`` (the runtime's own address) is shown to
+    operators only: users reach the model through the gateway."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -64,7 +67,10 @@ class DeploymentOut(BaseModel):
     desired_state: str
     status: str
     status_message: str | None
-    endpoint_url: str | None
+    endpoint_url: str = Field(description="The gateway's OpenAI-compatible base URL (`/v1`); "
+                              "call it with an API key and `model` set to `endpoint_model`")
+    endpoint_model: str = Field(description="The `model` to send to `endpoint_url`: the "
+                                "deployment's name")
     price_per_hour: float | None
     cost_so_far_usd: float
     estimate: dict[str, Any] | None

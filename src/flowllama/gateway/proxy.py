@@ -86,7 +86,7 @@ class UpstreamProxy:
             assert base is not None
             body = body_for(upstream) if method == "POST" else b""
             response = await self._attempt(upstream, method, base, path, body=body,
-                                           headers=headers)
+                                           headers=headers + upstream.auth_headers)
             if response is not None:
                 return Opened(upstream, response, self.balancer)
         raise ServiceUnavailable("No healthy instance could take the request; retry shortly",

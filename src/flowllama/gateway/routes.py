@@ -20,6 +20,7 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.runtimes.model_names import is_local_model
 from flowllama.runtimes.ollama import OllamaRuntime
+from flowllama.security.runtime_keys import RuntimeKeys
 
 SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
 HEALTHY_INSTANCE = "healthy"
@@ -38,6 +39,8 @@ class Upstream:
     # The runtime's native API root (Ollama's ``/api`` lives under it), None for runtimes
     # without one (llama.cpp).
     native_base_url: str | None = None
+    # Sent with every request to this instance: the deployment's runtime key.
+    auth_headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +81,10 @@ class OwnerRoutes:
 RouteLoader = Callable[[str], Awaitable[OwnerRoutes]]
 
 
-def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
-    """Read ``user_id``'s live deployments and their healthy instances (sync; run in a thread)."""
+def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = None
+                      ) -> OwnerRoutes:
+    """Read ``user_id``'s live deployments and their healthy instances (sync; run in a thread);
+    with ``keys``, each upstream carries its deployment's runtime key."""
     with db.session() as session:
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
@@ -99,7 +104,7 @@ def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
     for dep in deployments:
         serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
         upstreams = tuple(
-            _upstream(dep, i) for i in instances if i.deployment_id == dep.id
+            _upstream(dep, i, keys) for i in instances if i.deployment_id == dep.id
         ) if serving else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
@@ -118,22 +123,23 @@ def runtime_of(deployment_runtime: str, model: str, handle: Any) -> str:
     return "llamacpp" if is_local_model(model) else "ollama"
 
 
-def _upstream(dep: Any, instance: Any) -> Upstream:
+def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None) -> Upstream:
     base_url = str(instance.endpoint_url).rstrip("/")
     runtime = runtime_of(dep.runtime, dep.model, instance.handle)
     native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
         if runtime == OllamaRuntime.name else None
     return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
-                    native_base_url=native)
+                    native_base_url=native,
+                    auth_headers=tuple(keys.headers(dep.id).items()) if keys else ())
 
 
-def database_loader(db: Database) -> RouteLoader:
+def database_loader(db: Database, keys: RuntimeKeys | None = None) -> RouteLoader:
     """A loader that reads an owner's routes in a worker thread."""
     import anyio.to_thread
 
     async def load(user_id: str) -> OwnerRoutes:
-        return await anyio.to_thread.run_sync(load_owner_routes, db, user_id)
+        return await anyio.to_thread.run_sync(load_owner_routes, db, user_id, keys)
 
     return load
 

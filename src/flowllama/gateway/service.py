@@ -157,7 +157,8 @@ def build_gateway(platform: Platform) -> Gateway:
     gateway = Gateway(
         settings, platform.db,
         KeyCache(keys.database_loader(platform.db), settings.key_cache_ttl_s),
-        RouteCache(routes.database_loader(platform.db), settings.route_cache_ttl_s),
+        RouteCache(routes.database_loader(platform.db, platform.runtime_keys),
+                   settings.route_cache_ttl_s),
     )
     platform.key_revoked_listeners.append(gateway.keys.invalidate)
     return gateway

@@ -31,6 +31,8 @@ class Target:
     server_url: str  # the server's root, e.g. http://127.0.0.1:8081
     health_path: str
     expects_gpu: bool
+    # Sent with every probe: the deployment's runtime key (runtimes refuse requests without it).
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ async def health_check(client: httpx.AsyncClient, target: Target, timeout_s: flo
     """``GET`` the runtime's health path: 2xx within ``timeout_s`` is healthy."""
     started = time.perf_counter()
     try:
-        response = await client.get(target.server_url + target.health_path, timeout=timeout_s)
+        response = await client.get(target.server_url + target.health_path, timeout=timeout_s,
+                                    headers=target.headers)
     except httpx.ConnectError as exc:
         return ProbeResult(Health.UNHEALTHY, _ms(started),
                            f"health check failed: connection refused: {exc}", refused=True)
@@ -69,7 +72,7 @@ async def deep_probe(client: httpx.AsyncClient, target: Target, timeout_s: float
             "messages": [{"role": "user", "content": "ping"}]}
     try:
         response = await client.post(target.server_url + "/v1/chat/completions", json=body,
-                                     timeout=timeout_s)
+                                     timeout=timeout_s, headers=target.headers)
     except httpx.TimeoutException:
         return _failed(f"deep probe: no 1-token answer within {timeout_s:g}s (generation hangs)",
                        started)
@@ -87,7 +90,8 @@ async def deep_probe(client: httpx.AsyncClient, target: Target, timeout_s: float
 async def _spill_check(client: httpx.AsyncClient, target: Target, timeout_s: float,
                        latency: float) -> ProbeResult:
     try:
-        response = await client.get(target.server_url + "/api/ps", timeout=timeout_s)
+        response = await client.get(target.server_url + "/api/ps", timeout=timeout_s,
+                                    headers=target.headers)
         models: list[dict[str, Any]] = response.json().get("models") or []
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         return ProbeResult(Health.HEALTHY, latency, f"/api/ps unreadable: {exc}")

@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -24,6 +24,7 @@ from flowllama.monitor.targets import claim_due
 from flowllama.monitor.verdicts import HealPolicy, Verdicts
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
+from flowllama.security.runtime_keys import RuntimeKeys
 
 log = get_logger(__name__)
 
@@ -52,8 +53,10 @@ class Monitor:
     """Checks instances; call :meth:`run_round` directly or :meth:`start`/:meth:`stop`."""
 
     def __init__(self, db: Database, queue: JobQueue, options: MonitorOptions | None = None,
-                 policy: HealPolicy | None = None, on_result: ResultHook | None = None) -> None:
+                 policy: HealPolicy | None = None, on_result: ResultHook | None = None,
+                 *, runtime_keys: RuntimeKeys | None = None) -> None:
         self.db = db
+        self.runtime_keys = runtime_keys
         self.options = options or MonitorOptions()
         self.verdicts = Verdicts(db, queue, policy or HealPolicy())
         self.on_result = on_result
@@ -65,7 +68,7 @@ class Monitor:
     def run_round(self) -> RoundReport:
         """One interval's work: claim, probe, record (in a few transactions)."""
         started = time.monotonic()
-        targets = claim_due(self.db, self.options.interval_s)
+        targets = [self._keyed(target) for target in claim_due(self.db, self.options.interval_s)]
         results = asyncio.run(self._probe_all(targets)) if targets else []
         self._forget_old_deep_probes()
         self.verdicts.apply_all([(target, result)
@@ -79,6 +82,13 @@ class Monitor:
             if self.on_result is not None:
                 self.on_result(target, result, deep)
         return RoundReport(len(targets), unhealthy, time.monotonic() - started)
+
+    def _keyed(self, target: Target) -> Target:
+        """``target`` with its runtime key attached (runtimes refuse probes without it)."""
+        if self.runtime_keys is None:
+            return target
+        headers = tuple(self.runtime_keys.headers(target.deployment_id).items())
+        return replace(target, headers=headers)
 
     def _forget_old_deep_probes(self) -> None:
         """Instances gone for two deep intervals leave no trace (bounded memory)."""
@@ -149,4 +159,5 @@ def build_monitor(platform: Platform) -> Monitor:
     policy = HealPolicy(failures_before_unhealthy=settings.failures_before_unhealthy,
                         heal_backoff_s=settings.heal_backoff_s,
                         heal_backoff_max_s=settings.heal_backoff_max_s)
-    return Monitor(platform.db, platform.queue, options, policy)
+    return Monitor(platform.db, platform.queue, options, policy,
+                   runtime_keys=platform.runtime_keys)

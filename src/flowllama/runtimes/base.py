@@ -32,6 +32,9 @@ class RuntimeLaunch:
     how long an idle model stays in memory (None: the runtime's default; negative: forever).
     ``threads`` is the CPU thread count (None: every core). ``extra_env`` lets an operator tune
     a runtime (e.g. ``OLLAMA_FLASH_ATTENTION``) but never override what FlowLlama manages.
+    ``api_key`` is the deployment's runtime key (:mod:`flowllama.security.runtime_keys`): a
+    runtime that supports one refuses requests without it; it never appears in ``command()``
+    (a command line is world-readable), only in ``environment()``.
     """
 
     port: int
@@ -44,6 +47,7 @@ class RuntimeLaunch:
     threads: int | None = None
     model_path: Path | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    api_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -91,6 +95,9 @@ class Runtime(ABC):
     # Whether a streamed chat completion ends with a usage chunk when the request asks for
     # ``stream_options={"include_usage": true}``; if not, the gateway must count tokens itself.
     streams_usage: ClassVar[bool] = True
+    # Whether the server refuses requests without ``RuntimeLaunch.api_key`` (else it relies on
+    # listening privately: loopback on this machine, a private subnet in a cloud).
+    enforces_api_key: ClassVar[bool] = False
 
     @abstractmethod
     def is_installed(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
@@ -27,19 +28,21 @@ def wait_healthy(
     process: Process | None = None,
     *,
     interval_s: float = 0.25,
+    headers: Mapping[str, str] | None = None,
 ) -> float:
     """Poll ``GET base_url + health_path`` until it answers 2xx; return the seconds it took.
 
     Raises ``RuntimeExited`` as soon as ``process`` (when given) has exited, and
     ``RuntimeStartTimeout`` with the last error after ``timeout_s``. Proxies from the
-    environment are ignored: the runtime is always reached directly.
+    environment are ignored: the runtime is always reached directly. ``headers`` go with every
+    request (the runtime key).
     """
     url = base_url.rstrip("/") + health_path
     started = time.monotonic()
     deadline = started + timeout_s
     last_error = "no answer yet"
     max_attempts = math.ceil(timeout_s / interval_s) + 1
-    with httpx.Client(trust_env=False) as client:
+    with httpx.Client(trust_env=False, headers=headers) as client:
         for _attempt in range(max_attempts):
             _raise_if_exited(process, url)
             remaining = deadline - time.monotonic()

@@ -47,6 +47,7 @@ class LlamaCppRuntime(Runtime):
     )
     max_parallel = 1
     streams_usage = False
+    enforces_api_key = True
 
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
@@ -86,7 +87,12 @@ class LlamaCppRuntime(Runtime):
         self, launch: RuntimeLaunch, source: Mapping[str, str] | None = None
     ) -> dict[str, str]:
         # Unbuffered output so the provisioner's log capture sees load errors before an exit.
-        return runtime_environment({"PYTHONUNBUFFERED": "1"}, launch.extra_env, source)
+        managed = {"PYTHONUNBUFFERED": "1"}
+        if launch.api_key is not None:
+            # The server's settings read API_KEY: the environment is private to its owner,
+            # unlike the command line, which any local user can read.
+            managed["API_KEY"] = launch.api_key
+        return runtime_environment(managed, launch.extra_env, source)
 
     def prepare(
         self,

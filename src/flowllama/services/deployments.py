@@ -198,24 +198,40 @@ def cost_so_far(instance_rows: list[Instance]) -> float:
     return round(total, 6)
 
 
-def view(session: Session, deployment: Deployment) -> DeploymentOut:
-    """The deployment as its owner sees it: instances, endpoint, $/h now, cost so far."""
-    rows = instances(session, deployment)
-    live = [row for row in rows if row.terminated_at is None]
-    current = live[-1] if live else None
-    return DeploymentOut(
-        id=deployment.id, name=deployment.name, model=deployment.model,
-        runtime=deployment.runtime, context_size=deployment.context_size,
-        parallel=deployment.parallel, spot_tolerance=deployment.spot_tolerance,
-        gpu=deployment.gpu, cloud=deployment.cloud, region=deployment.region,
-        instance_type=deployment.instance_type, desired_state=deployment.desired_state,
-        status=deployment.status, status_message=deployment.status_message,
-        endpoint_url=current.endpoint_url if current else None,
-        price_per_hour=current.price_per_hour if current else None,
-        cost_so_far_usd=cost_so_far(rows), estimate=deployment.estimate,
-        instances=[InstanceOut.model_validate(row) for row in rows],
-        created_at=deployment.created_at, updated_at=deployment.updated_at,
-    )
+@dataclass(frozen=True)
+class Viewer:
+    """How one caller sees deployments.
+
+    Users reach a model only through the gateway, so ``endpoint_url`` is the gateway's OpenAI
+    base URL and ``endpoint_model`` the name to pass as ``model``; a runtime's own address
+    (``InstanceOut.endpoint_url``) is shown to operators only.
+    """
+
+    gateway_url: str
+    operator: bool = False
+
+    def view(self, session: Session, deployment: Deployment) -> DeploymentOut:
+        """The deployment: instances, endpoint, $/h now, cost so far."""
+        rows = instances(session, deployment)
+        live = [row for row in rows if row.terminated_at is None]
+        current = live[-1] if live else None
+        return DeploymentOut(
+            id=deployment.id, name=deployment.name, model=deployment.model,
+            runtime=deployment.runtime, context_size=deployment.context_size,
+            parallel=deployment.parallel, spot_tolerance=deployment.spot_tolerance,
+            gpu=deployment.gpu, cloud=deployment.cloud, region=deployment.region,
+            instance_type=deployment.instance_type, desired_state=deployment.desired_state,
+            status=deployment.status, status_message=deployment.status_message,
+            endpoint_url=self.gateway_url, endpoint_model=deployment.name,
+            price_per_hour=current.price_per_hour if current else None,
+            cost_so_far_usd=cost_so_far(rows), estimate=deployment.estimate,
+            instances=[self._instance(row) for row in rows],
+            created_at=deployment.created_at, updated_at=deployment.updated_at,
+        )
+
+    def _instance(self, row: Instance) -> InstanceOut:
+        out = InstanceOut.model_validate(row)
+        return out if self.operator else out.model_copy(update={"endpoint_url": None})
 
 
 LogReader = Callable[[str, int], list[str]]

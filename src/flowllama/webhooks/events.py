@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flowllama.db.tables import Deployment, DeploymentEvent, Instance, Webhook, WebhookDelivery
+from flowllama.db.tables import Deployment, DeploymentEvent, Webhook, WebhookDelivery
 from flowllama.db.types import new_id, utcnow
 from flowllama.domain.webhooks import WebhookEvent
 
@@ -52,7 +52,7 @@ def on_transition(session: Session, deployment: Deployment, previous: str, targe
     subscribed = [hook for hook in hooks if event.value in (hook.events or [])]
     if not subscribed:
         return []
-    snapshot = deployment_snapshot(session, deployment, str(target))
+    snapshot = deployment_snapshot(deployment, str(target))
     rows = []
     for hook in subscribed:
         delivery_id = new_id()
@@ -82,15 +82,12 @@ def _back_from_heal(session: Session, deployment: Deployment, previous: str) -> 
     return entered_from in _HEAL_PATH
 
 
-def deployment_snapshot(session: Session, deployment: Deployment, status: str
-                        ) -> dict[str, Any]:
-    """The ``deployment`` object of a delivery: as it is at the moment of the change."""
-    endpoint = session.scalar(
-        select(Instance.endpoint_url).where(Instance.deployment_id == deployment.id,
-                                            Instance.terminated_at.is_(None))
-        .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1))
+def deployment_snapshot(deployment: Deployment, status: str) -> dict[str, Any]:
+    """The ``deployment`` object of a delivery: as it is at the moment of the change. It names
+    the ``model`` to send to the token API (``endpoint_model``), never a runtime's address:
+    users reach models only through the gateway."""
     return {
         "id": deployment.id, "name": deployment.name, "model": deployment.model,
         "status": status, "status_message": deployment.status_message,
-        "endpoint_url": None if status == "deleted" else endpoint,
+        "endpoint_model": None if status == "deleted" else deployment.name,
     }

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, status
 
-from flowllama.api.deps import CurrentUser, DbSession, PlatformDep
+from flowllama.api.deps import CurrentUser, DbSession, DeploymentViewer, PlatformDep
 from flowllama.domain.deployments import (
     DeploymentCreate,
     DeploymentLogs,
@@ -31,27 +31,28 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-def create_deployment(body: DeploymentCreate, user: CurrentUser, db: DbSession,
-                      platform: PlatformDep, idempotency_key: IdempotencyKey = None
-                      ) -> DeploymentOut:
+def create_deployment(body: DeploymentCreate, *, user: CurrentUser, db: DbSession,
+                      platform: PlatformDep, viewer: DeploymentViewer,
+                      idempotency_key: IdempotencyKey = None) -> DeploymentOut:
     estimator = DeploymentEstimator(platform.catalog, platform.local_check)
     created = deployments.create(db, user, body, estimator, idempotency_key)
     if created.new:
         deployments.commit_and_nudge(db, platform.queue, created.deployment)
-    return deployments.view(db, created.deployment)
+    return viewer.view(db, created.deployment)
 
 
 @router.get("")
-def list_deployments(user: CurrentUser, db: DbSession, limit: Limit = 50, offset: Offset = 0
-                     ) -> DeploymentPage:
+def list_deployments(user: CurrentUser, db: DbSession, viewer: DeploymentViewer,
+                     limit: Limit = 50, offset: Offset = 0) -> DeploymentPage:
     rows, total = deployments.list_page(db, user, limit, offset)
-    return DeploymentPage(items=[deployments.view(db, row) for row in rows], total=total,
+    return DeploymentPage(items=[viewer.view(db, row) for row in rows], total=total,
                           limit=limit, offset=offset)
 
 
 @router.get("/{deployment_id}")
-def get_deployment(deployment_id: str, user: CurrentUser, db: DbSession) -> DeploymentOut:
-    return deployments.view(db, deployments.get(db, user, deployment_id))
+def get_deployment(deployment_id: str, user: CurrentUser, db: DbSession,
+                   viewer: DeploymentViewer) -> DeploymentOut:
+    return viewer.view(db, deployments.get(db, user, deployment_id))
 
 
 @router.get("/{deployment_id}/events")
@@ -69,16 +70,16 @@ def get_logs(deployment_id: str, user: CurrentUser, db: DbSession, platform: Pla
 
 
 @router.post("/{deployment_id}/{action}", status_code=status.HTTP_202_ACCEPTED)
-def act(deployment_id: str, action: Literal["stop", "start", "restart"], user: CurrentUser,
-        db: DbSession, platform: PlatformDep) -> DeploymentOut:
+def act(deployment_id: str, action: Literal["stop", "start", "restart"], *, user: CurrentUser,
+        db: DbSession, platform: PlatformDep, viewer: DeploymentViewer) -> DeploymentOut:
     deployment = deployments.request_action(db, user, deployment_id, action)
     deployments.commit_and_nudge(db, platform.queue, deployment)
-    return deployments.view(db, deployment)
+    return viewer.view(db, deployment)
 
 
 @router.delete("/{deployment_id}", status_code=status.HTTP_202_ACCEPTED)
 def delete_deployment(deployment_id: str, user: CurrentUser, db: DbSession,
-                      platform: PlatformDep) -> DeploymentOut:
+                      platform: PlatformDep, viewer: DeploymentViewer) -> DeploymentOut:
     deployment = deployments.request_delete(db, user, deployment_id)
     deployments.commit_and_nudge(db, platform.queue, deployment)
-    return deployments.view(db, deployment)
+    return viewer.view(db, deployment)

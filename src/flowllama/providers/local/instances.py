@@ -124,7 +124,8 @@ class LocalInstances:
         deployment = spec.deployment_id
         with self.store.lock():
             record = self.store.load(deployment)
-            if record is not None and self.alive(record) and _serves(record, spec, resolved):
+            if (record is not None and self.alive(record) and _serves(record, spec, resolved)
+                    and record.keyed == self._keyed(resolved)):
                 return record, True
             # Dead, stopped or serving an older spec: clear it and any stray, start afresh.
             left = self._stop([record] if record else [], lambda s: s.deployment_id == deployment)
@@ -149,6 +150,7 @@ class LocalInstances:
             context_size=spec.context_size, parallel=resolved.parallel,
             keep_alive_s=self.options.keep_alive_s, threads=self.options.threads,
             model_path=resolved.model_file, extra_env=self.options.extra_env,
+            api_key=self.options.runtime_key(spec.deployment_id),
         )
         runtime = resolved.runtime
         logs = log_file(self.logs_dir, spec.deployment_id)
@@ -169,13 +171,19 @@ class LocalInstances:
             pid=started.pid, start_time=started.start_time, port=port,
             endpoint_url=launch.base_url, openai_base_url=runtime.openai_base_url(launch),
             health_url=runtime.health_url(launch), log_path=str(logs), needed_bytes=needed_bytes,
+            keyed=self._keyed(resolved),
         ))
+
+    def _keyed(self, resolved: ResolvedModel) -> bool:
+        """Whether a runtime launched now for ``resolved`` refuses requests without its key."""
+        return self.options.runtime_keys is not None and resolved.runtime.enforces_api_key
 
     def _await_healthy(self, record: LocalRecord) -> LocalRecord:
         assert record.pid is not None and record.start_time is not None
         watched = supervision.Watched(record.pid, record.start_time)
         try:
-            wait_healthy(record.health_url, "", self.options.health_timeout_s, watched)
+            wait_healthy(record.health_url, "", self.options.health_timeout_s, watched,
+                         headers=self.options.runtime_headers(record.deployment_id))
         except ProvisioningFailed as exc:
             raise type(exc)(self._fail_start(record, str(exc))) from exc
         return record

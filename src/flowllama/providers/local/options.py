@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from flowllama.providers.local.memory import MemorySnapshot, read_memory
 from flowllama.runtimes import Runtime
+from flowllama.security.runtime_keys import RuntimeKeys
 
 MIB = 1024**2
 
@@ -27,7 +28,9 @@ class LocalOptions:
     of that name (tests point ``ollama`` at another executable); ``threads``, ``keep_alive_s``
     and ``extra_env`` feed :class:`~flowllama.runtimes.RuntimeLaunch`; ``python`` runs the
     supervisors. ``read_memory`` is where the capacity check reads this machine's memory
-    (tests pretend to be a small machine).
+    (tests pretend to be a small machine). ``runtime_keys`` derives each deployment's runtime
+    key: runtimes that support one refuse requests without it, and every request this
+    provisioner makes (health, prepare, probe) carries it.
     """
 
     health_timeout_s: float = 600.0
@@ -44,6 +47,15 @@ class LocalOptions:
     runtimes: Mapping[str, Runtime] = field(default_factory=dict)
     python: str = sys.executable
     read_memory: Callable[[], MemorySnapshot] = read_memory
+    runtime_keys: RuntimeKeys | None = None
+
+    def runtime_key(self, deployment_id: str) -> str | None:
+        """The deployment's runtime key, or None when keys are off."""
+        return None if self.runtime_keys is None else self.runtime_keys.key(deployment_id)
+
+    def runtime_headers(self, deployment_id: str) -> dict[str, str]:
+        """Headers that authenticate this provisioner's requests to the deployment's runtime."""
+        return {} if self.runtime_keys is None else self.runtime_keys.headers(deployment_id)
 
     def __post_init__(self) -> None:
         timeouts = {

@@ -213,7 +213,8 @@ class LocalProvisioner(Provisioner):
                 listener(deployment, step)
 
         try:
-            with httpx.Client(base_url=record.endpoint_url, trust_env=False) as client:
+            with httpx.Client(base_url=record.endpoint_url, trust_env=False,
+                              headers=self.options.runtime_headers(deployment)) as client:
                 resolved.runtime.prepare(client, resolved.name, progress,
                                          timeout_s=self.options.prepare_timeout_s)
         except ProviderError as exc:
@@ -237,7 +238,8 @@ class LocalProvisioner(Provisioner):
     def _probe(self, record: LocalRecord) -> tuple[bool, str]:
         url = record.health_url
         try:
-            response = httpx.get(url, timeout=self.options.probe_timeout_s, trust_env=False)
+            response = httpx.get(url, timeout=self.options.probe_timeout_s, trust_env=False,
+                                 headers=self.options.runtime_headers(record.deployment_id))
         except httpx.HTTPError as exc:
             return False, f"health check {url} failed: {type(exc).__name__}: {exc}"
         if not response.is_success:

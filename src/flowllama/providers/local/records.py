@@ -73,6 +73,9 @@ class LocalRecord:
     log_path: str
     needed_bytes: int
     updated_at: str = ""
+    # Whether the runtime was started with its deployment's key (and refuses requests without
+    # it); a runtime launched without one is replaced rather than adopted when keys are on.
+    keyed: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to disk (also the handle's data)."""

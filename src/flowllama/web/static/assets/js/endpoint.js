@@ -1,4 +1,5 @@
-// A deployment's endpoint URL with its copy button (or a dash while it has none).
+// A deployment's endpoint (the gateway's OpenAI base URL; the model is the deployment's name)
+// with its copy button, or a dash while it has none.
 import { copyButton } from "./clipboard.js";
 import { h } from "./dom.js";
 
