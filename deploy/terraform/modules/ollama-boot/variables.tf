@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Name of the server the script boots (fl-<deployment id>); shown in logs and used as the log stream name."
+  description = "Name of the server the script boots (fl-<deployment id>), written to the env file for logs."
   type        = string
 
   validation {
