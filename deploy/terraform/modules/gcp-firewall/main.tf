@@ -1,4 +1,5 @@
-# Firewall rules for the Ollama servers (instances with target_tags):
+# Firewall rules for the Ollama servers (instances running as target_service_accounts, or else
+# carrying target_tags):
 #   ingress: the Ollama port only from the gateway (ranges and/or tags) and the health checkers;
 #            SSH only when enabled, only from an allow-list, never in prod;
 #   egress:  HTTPS to egress_https_ranges, then deny everything else at a lower priority.
@@ -13,6 +14,12 @@ locals {
   }
   rules = local.rule_sets[var.environment]
 
+  # Rules target the servers' identity when given, else their network tags (never both: GCP
+  # refuses a rule with both).
+  by_identity             = length(var.target_service_accounts) > 0
+  target_tags             = local.by_identity ? null : var.target_tags
+  target_service_accounts = local.by_identity ? var.target_service_accounts : null
+
   health_check_ranges = ["35.191.0.0/16", "130.211.0.0/22"]
   ollama_ranges       = concat(var.gateway_source_ranges, var.allow_health_checks ? local.health_check_ranges : [])
 }
@@ -25,9 +32,10 @@ resource "google_compute_firewall" "ollama_from_gateway" {
   direction   = "INGRESS"
   priority    = 1000
 
-  source_ranges = length(local.ollama_ranges) > 0 ? local.ollama_ranges : null
-  source_tags   = length(var.gateway_source_tags) > 0 ? var.gateway_source_tags : null
-  target_tags   = var.target_tags
+  source_ranges           = length(local.ollama_ranges) > 0 ? local.ollama_ranges : null
+  source_tags             = length(var.gateway_source_tags) > 0 ? var.gateway_source_tags : null
+  target_tags             = local.target_tags
+  target_service_accounts = local.target_service_accounts
 
   allow {
     protocol = "tcp"
@@ -53,14 +61,15 @@ resource "google_compute_firewall" "ollama_from_gateway" {
 resource "google_compute_firewall" "ssh" {
   count = var.ssh_enabled ? 1 : 0
 
-  project       = var.project_id
-  name          = "${var.name}-ssh-allow-list"
-  network       = var.network
-  description   = "SSH from the allow-list only (enabled for ${var.environment})."
-  direction     = "INGRESS"
-  priority      = 1000
-  source_ranges = var.ssh_source_ranges
-  target_tags   = var.target_tags
+  project                 = var.project_id
+  name                    = "${var.name}-ssh-allow-list"
+  network                 = var.network
+  description             = "SSH from the allow-list only (enabled for ${var.environment})."
+  direction               = "INGRESS"
+  priority                = 1000
+  source_ranges           = var.ssh_source_ranges
+  target_tags             = local.target_tags
+  target_service_accounts = local.target_service_accounts
 
   allow {
     protocol = "tcp"
@@ -87,14 +96,15 @@ resource "google_compute_firewall" "ssh" {
 }
 
 resource "google_compute_firewall" "egress_https" {
-  project            = var.project_id
-  name               = "${var.name}-egress-https"
-  network            = var.network
-  description        = "HTTPS out: Ollama release, model registry, Google APIs."
-  direction          = "EGRESS"
-  priority           = 1000
-  destination_ranges = var.egress_https_ranges
-  target_tags        = var.target_tags
+  project                 = var.project_id
+  name                    = "${var.name}-egress-https"
+  network                 = var.network
+  description             = "HTTPS out: Ollama release, model registry, Google APIs."
+  direction               = "EGRESS"
+  priority                = 1000
+  destination_ranges      = var.egress_https_ranges
+  target_tags             = local.target_tags
+  target_service_accounts = local.target_service_accounts
 
   allow {
     protocol = "tcp"
@@ -110,14 +120,15 @@ resource "google_compute_firewall" "egress_https" {
 }
 
 resource "google_compute_firewall" "egress_deny_all" {
-  project            = var.project_id
-  name               = "${var.name}-egress-deny-all"
-  network            = var.network
-  description        = "Everything else out is denied (lower priority than the allows)."
-  direction          = "EGRESS"
-  priority           = 65000
-  destination_ranges = ["0.0.0.0/0"]
-  target_tags        = var.target_tags
+  project                 = var.project_id
+  name                    = "${var.name}-egress-deny-all"
+  network                 = var.network
+  description             = "Everything else out is denied (lower priority than the allows)."
+  direction               = "EGRESS"
+  priority                = 65000
+  destination_ranges      = ["0.0.0.0/0"]
+  target_tags             = local.target_tags
+  target_service_accounts = local.target_service_accounts
 
   deny {
     protocol = "all"

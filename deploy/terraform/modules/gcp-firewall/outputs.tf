@@ -14,6 +14,6 @@ output "egress_rule_names" {
 }
 
 output "target_tags" {
-  description = "Network tags an Ollama server must carry for these rules to apply."
-  value       = var.target_tags
+  description = "Network tags an Ollama server must carry for these rules to apply (null when the rules target service accounts)."
+  value       = local.target_tags
 }

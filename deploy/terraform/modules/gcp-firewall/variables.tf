@@ -35,13 +35,24 @@ variable "environment" {
 }
 
 variable "target_tags" {
-  description = "Network tags of the Ollama servers the rules apply to."
+  description = "Network tags of the Ollama servers the rules apply to (unless target_service_accounts is set)."
   type        = list(string)
   default     = ["flowllama-ollama"]
 
   validation {
     condition     = length(var.target_tags) > 0 && alltrue([for t in var.target_tags : can(regex("^[a-z][a-z0-9-]{0,62}$", t))])
     error_message = "target_tags must hold at least one valid network tag."
+  }
+}
+
+variable "target_service_accounts" {
+  description = "Service accounts of the Ollama servers the rules apply to; when set, they replace target_tags (an identity cannot be added to a VM as easily as a tag)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.target_service_accounts : can(regex("^[^@\\s]+@[a-z0-9.-]+$", e))])
+    error_message = "target_service_accounts must be service account emails."
   }
 }
 
