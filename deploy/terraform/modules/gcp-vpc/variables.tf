@@ -3,8 +3,8 @@ variable "name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{0,40}[a-z0-9]$", var.name))
-    error_message = "name must be 2-42 lowercase letters, digits or inner hyphens, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{0,35}[a-z0-9]$", var.name))
+    error_message = "name must be 2-37 lowercase letters, digits or inner hyphens, starting with a letter (subnet, router and NAT names add -<subnet name>)."
   }
 }
 
@@ -34,8 +34,8 @@ variable "subnets" {
   }
 
   validation {
-    condition     = length(distinct([for s in var.subnets : s.name])) == length(var.subnets) && alltrue([for s in var.subnets : can(regex("^[a-z][a-z0-9-]{0,19}$", s.name))])
-    error_message = "subnet names must be unique, 1-20 lowercase letters, digits or hyphens."
+    condition     = length(distinct([for s in var.subnets : s.name])) == length(var.subnets) && alltrue([for s in var.subnets : can(regex("^[a-z][a-z0-9-]{0,24}$", s.name))])
+    error_message = "subnet names must be unique, 1-25 lowercase letters, digits or hyphens (a region name fits)."
   }
 }
 
