@@ -8,10 +8,10 @@ locals {
   certificates = local.managed ? [google_compute_managed_ssl_certificate.this[0].id] : var.ssl_certificates
 }
 
+# No labels: google_compute_global_address has them only from google 6.x (and 5.x beta).
 resource "google_compute_global_address" "this" {
   project = var.project_id
   name    = "${var.name}-lb"
-  labels  = var.labels
 }
 
 resource "google_compute_health_check" "this" {

@@ -109,7 +109,7 @@ variable "log_sample_rate" {
 }
 
 variable "labels" {
-  description = "Labels applied to the address and the forwarding rules (the other load balancer resources take no labels)."
+  description = "Labels applied to the forwarding rules (the address takes labels only from google 6.x; the other load balancer resources take none)."
   type        = map(string)
   default     = {}
 }

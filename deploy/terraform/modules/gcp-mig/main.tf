@@ -63,10 +63,6 @@ resource "google_compute_instance_group_manager" "this" {
     max_unavailable_fixed = local.unavailable
   }
 
-  all_instances_config {
-    labels = var.labels
-  }
-
   lifecycle {
     precondition {
       condition     = var.zone != null
@@ -107,10 +103,6 @@ resource "google_compute_region_instance_group_manager" "this" {
     replacement_method    = var.replacement_method
     max_surge_fixed       = local.max_surge
     max_unavailable_fixed = local.unavailable
-  }
-
-  all_instances_config {
-    labels = var.labels
   }
 
   lifecycle {

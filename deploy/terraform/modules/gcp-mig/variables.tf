@@ -110,7 +110,7 @@ variable "wait_for_instances" {
 }
 
 variable "labels" {
-  description = "Labels set on every instance of the group (all_instances_config). Groups and health checks take no labels."
+  description = "Labels for every labelable resource. Groups and health checks take no labels, and instances get theirs from the instance template (all_instances_config is not in google 5.x GA), so this module has none to apply; it is accepted for one interface across modules."
   type        = map(string)
   default     = {}
 }
