@@ -7,6 +7,7 @@ locals {
 }
 
 resource "google_compute_network" "this" {
+  #checkov:skip=CKV2_GCP_18: the network's firewall rules live in the gcp-firewall module (the stacks always apply it with the network)
   project                         = var.project_id
   name                            = var.name
   auto_create_subnetworks         = false
@@ -15,6 +16,7 @@ resource "google_compute_network" "this" {
 }
 
 resource "google_compute_subnetwork" "this" {
+  #checkov:skip=CKV_GCP_74: private_ip_google_access defaults to true per subnet (optional attribute checkov cannot resolve)
   for_each = local.subnets
 
   project                  = var.project_id
