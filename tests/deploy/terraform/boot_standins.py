@@ -156,7 +156,7 @@ def nvidia_smi(args: list[str]) -> int:
 def passthrough(name: str, args: list[str]) -> int:
     """Run the real tool (its path in BOOT_REAL_<NAME>) after recording the call."""
     real = os.environ[f"BOOT_REAL_{name.upper()}"]
-    os.execv(real, [real, *args])  # noqa: S606 - the test's own absolute path, no shell
+    os.execv(real, [real, *args])
 
 
 HANDLERS = {
