@@ -55,6 +55,11 @@ resource "google_compute_firewall" "ollama_from_gateway" {
       condition     = length(local.ollama_ranges) + length(var.gateway_source_tags) > 0
       error_message = "Give gateway_source_ranges or gateway_source_tags: a rule without sources would be open to the internet."
     }
+    # GCP refuses source tags in a rule whose targets are service accounts.
+    precondition {
+      condition     = !local.by_identity || length(var.gateway_source_tags) == 0
+      error_message = "gateway_source_tags cannot be used with target_service_accounts: use gateway_source_ranges, or target_tags."
+    }
   }
 }
 

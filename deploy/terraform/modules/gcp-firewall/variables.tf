@@ -46,7 +46,7 @@ variable "target_tags" {
 }
 
 variable "target_service_accounts" {
-  description = "Service accounts of the Ollama servers the rules apply to; when set, they replace target_tags (an identity cannot be added to a VM as easily as a tag)."
+  description = "Service accounts of the Ollama servers the rules apply to; when set, they replace target_tags (an identity cannot be added to a VM as easily as a tag). GCP then accepts only source ranges, not gateway_source_tags."
   type        = list(string)
   default     = []
 

@@ -5,10 +5,13 @@
 locals {
   labels = merge(var.labels, { project = "flowllama", environment = var.environment })
   # A VPC and service accounts are project-wide: one foundation per region needs its own names.
-  suffix               = substr(sha1("${var.project}/${var.region}"), 0, 6)
-  prefix               = "${trimsuffix(substr(var.name, 0, 30), "-")}-${local.suffix}"
-  id_prefix            = "${trimsuffix(substr(var.name, 0, 16), "-")}-${local.suffix}"
-  bucket               = var.model_bucket_name != "" ? var.model_bucket_name : "${var.name}-models-${substr(sha1("${var.project}/${var.region}/models"), 0, 8)}"
+  suffix    = substr(sha1("${var.project}/${var.region}"), 0, 6)
+  prefix    = "${trimsuffix(substr(var.name, 0, 30), "-")}-${local.suffix}"
+  id_prefix = "${trimsuffix(substr(var.name, 0, 16), "-")}-${local.suffix}"
+  bucket    = var.model_bucket_name != "" ? var.model_bucket_name : "${var.name}-models-${substr(sha1("${var.project}/${var.region}/models"), 0, 8)}"
+  # The network tag the gcp-ollama stack puts on every server (one network per foundation, so
+  # the fixed tag opens nothing elsewhere).
+  server_tag           = "flowllama-ollama"
   firewall_environment = contains(["dev", "staging"], var.environment) ? var.environment : "prod"
 }
 
@@ -51,15 +54,15 @@ module "identities" {
 module "firewall" {
   source = "../../modules/gcp-firewall"
 
-  name                    = local.prefix
-  project_id              = var.project
-  network                 = module.vpc.network_self_link
-  environment             = local.firewall_environment
-  target_service_accounts = [module.identities.instance_service_account_email]
-  gateway_source_tags     = [var.gateway_tag]
-  gateway_source_ranges   = var.gateway_source_ranges
-  ssh_enabled             = var.ssh_enabled
-  ssh_source_ranges       = var.ssh_source_ranges
-  egress_https_ranges     = var.egress_https_ranges
-  labels                  = local.labels
+  name                  = local.prefix
+  project_id            = var.project
+  network               = module.vpc.network_self_link
+  environment           = local.firewall_environment
+  target_tags           = [local.server_tag]
+  gateway_source_tags   = [var.gateway_tag]
+  gateway_source_ranges = var.gateway_source_ranges
+  ssh_enabled           = var.ssh_enabled
+  ssh_source_ranges     = var.ssh_source_ranges
+  egress_https_ranges   = var.egress_https_ranges
+  labels                = local.labels
 }

@@ -17,7 +17,7 @@ output "gateway_tag" {
 }
 
 output "service_account_email" {
-  description = "The Ollama servers' identity (the firewall opens the Ollama port to instances running as it)."
+  description = "The Ollama servers' identity (model bucket read + add, log and metric writes)."
   value       = module.identities.instance_service_account_email
 }
 

@@ -1,7 +1,8 @@
 # One deployment's Ollama server on GCP: the boot script, an instance template on the offer's
 # machine type (GPU, Spot or on-demand, no public IP) in the foundation's subnet, running as the
-# foundation's instance identity (the only one the firewall opens the Ollama port for, and only
-# to the gateway), in a zonal managed instance group of one that autoheals on /api/tags.
+# foundation's instance identity and tagged flowllama-ollama (the tag the foundation's firewall
+# opens the Ollama port for, and only to the gateway), in a zonal managed instance group of one
+# that autoheals on /api/tags.
 
 locals {
   zone = coalesce(var.zone, "${var.region}-a")
