@@ -192,12 +192,20 @@ class Machine:
                 if p.is_file() and "var/log" not in str(p.relative_to(self.root))}
 
 
-CLOUD_COMMANDS = {"aws": ("aws", "nvidia-smi"), "gcp": ("gcloud",)}
+# Machine kinds: the cloud CLIs on their PATH. "gcp-gsutil" is an image with gsutil only.
+MACHINE_COMMANDS = {"aws": ("aws", "nvidia-smi"), "gcp": ("gcloud",), "gcp-gsutil": ("gsutil",)}
+MACHINES = list(MACHINE_COMMANDS)
+CACHE_MARK = "fl-models/cache/llama3.2/1b/.complete"
 
 
-def _machine(tmp_path: Path, name: str, rendered: Rendered, cloud: str) -> Machine:
-    machine = Machine(tmp_path / name, tmp_path / "store", rendered.archive, CLOUD_COMMANDS[cloud])
-    if cloud == "aws":
+def _script(rendered: Rendered, kind: str) -> str:
+    """The script rendered for the machine kind's cloud."""
+    return rendered.scripts[kind.split("-", maxsplit=1)[0]]
+
+
+def _machine(tmp_path: Path, name: str, rendered: Rendered, kind: str) -> Machine:
+    machine = Machine(tmp_path / name, tmp_path / "store", rendered.archive, MACHINE_COMMANDS[kind])
+    if kind == "aws":
         machine.standin(machine.root / "opt/aws/amazon-cloudwatch-agent/bin/"
                         "amazon-cloudwatch-agent-ctl")
     else:
@@ -213,12 +221,12 @@ def _has(calls: list[list[str]], *prefix: str) -> bool:
     return any(call[: len(prefix)] == list(prefix) for call in calls)
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+@pytest.mark.parametrize("kind", MACHINES)
 def test_first_boot_installs_and_pulls_second_boot_changes_nothing(
-    tmp_path: Path, rendered: Rendered, cloud: str
+    tmp_path: Path, rendered: Rendered, kind: str
 ) -> None:
-    machine = _machine(tmp_path, "a", rendered, cloud)
-    first = machine.run(rendered.scripts[cloud])
+    machine = _machine(tmp_path, "a", rendered, kind)
+    first = machine.run(_script(rendered, kind))
     assert first.returncode == 0, first.stderr
     calls = machine.calls()
     checksum = next(call for call in calls if call[0] == "sha256sum")
@@ -227,11 +235,11 @@ def test_first_boot_installs_and_pulls_second_boot_changes_nothing(
     assert _has(calls, "systemctl", "daemon-reload")
     assert _has(calls, "systemctl", "enable", "ollama.service")
     assert _has(calls, "ollama", "pull", "llama3.2:1b")
-    cache = {"aws": ["aws", "s3", "cp", "--only-show-errors", "-",
-                     "s3://fl-models/cache/llama3.2/1b/.complete"],
-             "gcp": ["gcloud", "storage", "cp", "-", "gs://fl-models/cache/llama3.2/1b/.complete"]}
-    assert cache[cloud] in calls, "the registry pull must fill the model cache"
-    if cloud == "aws":
+    cache = {"aws": ["aws", "s3", "cp", "--only-show-errors", "-", f"s3://{CACHE_MARK}"],
+             "gcp": ["gcloud", "storage", "cp", "-", f"gs://{CACHE_MARK}"],
+             "gcp-gsutil": ["gsutil", "-q", "cp", "-", f"gs://{CACHE_MARK}"]}
+    assert cache[kind] in calls, "the registry pull must fill the model cache"
+    if kind == "aws":
         assert _has(calls, "nvidia-smi", "-L")
         assert _has(calls, "amazon-cloudwatch-agent-ctl", "-a", "fetch-config")
     else:
@@ -240,19 +248,19 @@ def test_first_boot_installs_and_pulls_second_boot_changes_nothing(
         assert "flowllama-ollama" in config["logging"]["receivers"]
 
     before = machine.snapshot()
-    second = machine.run(rendered.scripts[cloud])
+    second = machine.run(_script(rendered, kind))
     assert second.returncode == 0, second.stderr
     assert _mutations(machine.calls()) == []
     assert machine.snapshot() == before
 
 
-@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+@pytest.mark.parametrize("kind", MACHINES)
 def test_next_machine_copies_the_model_from_the_cache(
-    tmp_path: Path, rendered: Rendered, cloud: str
+    tmp_path: Path, rendered: Rendered, kind: str
 ) -> None:
-    assert _machine(tmp_path, "a", rendered, cloud).run(rendered.scripts[cloud]).returncode == 0
-    machine = _machine(tmp_path, "b", rendered, cloud)
-    result = machine.run(rendered.scripts[cloud])
+    assert _machine(tmp_path, "a", rendered, kind).run(_script(rendered, kind)).returncode == 0
+    machine = _machine(tmp_path, "b", rendered, kind)
+    result = machine.run(_script(rendered, kind))
     assert result.returncode == 0, result.stderr
     calls = machine.calls()
     assert not _has(calls, "ollama", "pull"), "a cached model must not come from the registry"
@@ -260,8 +268,10 @@ def test_next_machine_copies_the_model_from_the_cache(
     download = {"aws": ["aws", "s3", "sync", "--only-show-errors",
                         "s3://fl-models/cache/llama3.2/1b/models/", models + "/"],
                 "gcp": ["gcloud", "storage", "rsync", "--recursive",
-                        "gs://fl-models/cache/llama3.2/1b/models", models]}
-    assert download[cloud] in calls
+                        "gs://fl-models/cache/llama3.2/1b/models", models],
+                "gcp-gsutil": ["gsutil", "-m", "-q", "rsync", "-r",
+                               "gs://fl-models/cache/llama3.2/1b/models", models]}
+    assert download[kind] in calls
 
 
 def _bash_value(env_file: Path, name: str) -> str:
