@@ -58,7 +58,8 @@ def _sync(src: str, dst: str) -> int:
 
 def _manifest(model: str) -> Path:
     name, _, tag = model.partition(":")
-    return MODELS / "manifests" / "registry.ollama.ai" / "library" / name / (tag or "latest")
+    # Ollama keeps manifests/<registry host>/<namespace>/<name>/<tag>; any host name serves here.
+    return MODELS / "manifests" / "registry" / "library" / name / (tag or "latest")
 
 
 def systemctl(args: list[str]) -> int:

@@ -5,6 +5,9 @@
 
 locals {
   accelerators = var.gpu_type != "" && var.gpu_count > 0 ? [{ type = var.gpu_type, count = var.gpu_count }] : []
+  # GPU instances (attached, or built into a2/a3/a4/g2/g4 machine types) and Spot VMs cannot
+  # live-migrate; the others can.
+  has_gpu = length(local.accelerators) > 0 || can(regex("^(a2|a3|a4|g2|g4)-", var.machine_type))
 }
 
 resource "google_compute_instance_template" "this" {
@@ -57,7 +60,7 @@ resource "google_compute_instance_template" "this" {
     provisioning_model          = var.spot ? "SPOT" : "STANDARD"
     preemptible                 = var.spot
     automatic_restart           = !var.spot
-    on_host_maintenance         = "TERMINATE" # GPU instances cannot live-migrate
+    on_host_maintenance         = var.spot || local.has_gpu ? "TERMINATE" : "MIGRATE"
     instance_termination_action = var.spot ? var.spot_termination_action : null
   }
 
