@@ -17,6 +17,7 @@ from flowllama.db import migrate
 from flowllama.logging import configure_logging
 from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
+from flowllama.private_files import make_process_private
 from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 
@@ -25,6 +26,7 @@ ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     configure_logging(role="+".join(roles), level=settings.log_level, fmt=settings.log_format)
+    make_process_private()  # before the first file: database, logs, outbox, runtimes' files
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
     with platform.db.session() as session:

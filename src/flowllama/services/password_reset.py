@@ -1,7 +1,8 @@
 """Password reset by emailed, single-use, expiring token (stored hashed).
 
 Requesting a reset answers the same whether or not the email has an account, so it cannot be
-used to find out who is registered.
+used to find out who is registered: the mail is only queued (``services/mail_outbox.py``), so
+a slow or failing mail server changes neither the answer nor its timing.
 """
 
 from __future__ import annotations
@@ -18,16 +19,14 @@ from flowllama.errors import InvalidInput
 from flowllama.security.passwords import check_policy, hash_password
 from flowllama.security.tokens import hash_secret, new_secret
 from flowllama.services.auth import revoke_all
-from flowllama.services.mailer import Mailer
+from flowllama.services import mail_outbox
 from flowllama.services.users import get_by_email
 
 INVALID_TOKEN = "This reset link is invalid or has expired; request a new one"  # noqa: S105
 
 
-def request_reset(
-    session: Session, mailer: Mailer, email: str, ttl_s: int, public_url: str
-) -> None:
-    """Mail a reset link to ``email`` if it has an account; silently do nothing otherwise."""
+def request_reset(session: Session, email: str, ttl_s: int, public_url: str) -> None:
+    """Queue a reset link for ``email`` if it has an account; silently do nothing otherwise."""
     user = get_by_email(session, email)
     if user is None:
         return
@@ -41,8 +40,8 @@ def request_reset(
     session.flush()
     minutes = ttl_s // 60
     link = f"{public_url}/reset.html?token={quote(token)}"
-    mailer.send(
-        user.email,
+    mail_outbox.enqueue(
+        session, user.email,
         "Reset your FlowLlama password",
         f"Someone asked to reset the password of your FlowLlama account.\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n{link}\n\n"
