@@ -16,7 +16,6 @@ from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.prefixes import PrefixedFastAPI
 from flowllama.api.proxies import trusted_proxy_middleware
-from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.api.routers import (
     admin,
     auth,
@@ -29,6 +28,7 @@ from flowllama.api.routers import (
     usage,
     webhooks,
 )
+from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
@@ -85,10 +85,12 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
+    # The pages' headers, inside the stack (it sees the scheme a trusted proxy reported);
+    # not around the gateway's hot path.
+    app.add_middleware(SecurityHeadersMiddleware)
     stack = middleware(settings, settings.http.max_body_bytes)
     for cls, options in reversed(stack):  # added last = outermost
         app.add_middleware(cls, **options)
-    app.add_middleware(SecurityHeadersMiddleware)  # the pages' headers; not on the hot path
     if gateway is not None:  # the same middleware around the apps that skip FastAPI's layers
         # The gateway bounds body sizes itself (OpenAI-style errors); only the deadline here.
         gateway_stack = middleware(settings, None)

@@ -47,7 +47,7 @@ class AccessClaims:
 
 
 def encode_access_token(
-    secret: str, scope: TokenAudience, user_id: str, session_id: str, ttl_s: int,
+    secret: str, scope: TokenAudience, user_id: str, session_id: str, *, ttl_s: int,
     now: datetime | None = None,
 ) -> str:
     """A short-lived JWT naming the user (``sub``) and the refresh-token family (``sid``)."""

@@ -76,7 +76,7 @@ def _issue(session: Session, cfg: AuthConfig, user: User, family_id: str) -> Tok
         )
     )
     access = encode_access_token(cfg.jwt_secret, cfg.token_scope, user.id, family_id,
-                                 cfg.access_ttl_s)
+                                 ttl_s=cfg.access_ttl_s)
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=cfg.access_ttl_s)
 
 

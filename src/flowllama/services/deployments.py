@@ -69,7 +69,8 @@ def _replay(existing: Deployment, request_hash: str) -> Created:
 
 
 def create(session: Session, user: User, body: DeploymentCreate, estimator: Estimator,
-           idempotency_key: str | None = None, quota: QuotaSettings | None = None) -> Created:
+           idempotency_key: str | None = None, *, quota: QuotaSettings | None = None
+           ) -> Created:
     """Validate, estimate and record a deployment (status pending, desired running), within
     the account's ``quota`` (checked and inserted under the account's lock)."""
     request_hash = _request_hash(body)

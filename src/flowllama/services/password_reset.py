@@ -18,8 +18,8 @@ from flowllama.db.types import utcnow
 from flowllama.errors import InvalidInput
 from flowllama.security.passwords import check_policy, hash_password
 from flowllama.security.tokens import hash_secret, new_secret
-from flowllama.services.auth import revoke_all
 from flowllama.services import mail_outbox
+from flowllama.services.auth import revoke_all
 from flowllama.services.users import get_by_email
 
 INVALID_TOKEN = "This reset link is invalid or has expired; request a new one"  # noqa: S105

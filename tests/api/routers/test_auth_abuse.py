@@ -19,7 +19,6 @@ from flowllama.api.app import create_app
 from flowllama.db.session import Database
 from flowllama.platform import Platform, build_platform
 from flowllama.server import ALL_ROLES
-from flowllama.services import mail_outbox
 from flowllama.settings import Settings
 
 GOOD = {"email": "ada@example.com", "password": STRONG_PASSWORD}

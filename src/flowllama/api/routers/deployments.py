@@ -36,7 +36,7 @@ def create_deployment(body: DeploymentCreate, user: CurrentUser, db: DbSession,
                       ) -> DeploymentOut:
     estimator = DeploymentEstimator(platform.catalog, platform.local_check)
     created = deployments.create(db, user, body, estimator, idempotency_key,
-                                 platform.settings.quotas)
+                                 quota=platform.settings.quotas)
     if created.new:
         deployments.commit_and_nudge(db, platform.queue, created.deployment)
     return deployments.view(db, created.deployment)
