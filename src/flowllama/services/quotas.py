@@ -1,5 +1,8 @@
 """Per-account caps by tier: live deployments, GPU deployments, API keys and webhooks.
 
+A deployment counts from its creation until it is asked to be deleted; an API key until it is
+revoked.
+
 A check and the insert it guards must be one atomic step, or N parallel creates all see
 "one left". :func:`reserve` therefore locks the owner's ``users`` row (``SELECT … FOR UPDATE``
 on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already makes each write transaction exclusive)
@@ -13,6 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from flowllama.db.tables import ApiKey, Deployment, User, Webhook
 from flowllama.errors import QuotaExceeded
@@ -29,6 +33,12 @@ def uses_gpu(estimate: dict[str, Any] | None) -> bool:
     return bool(offer.get("gpu_count"))
 
 
+def _wanted(user: User) -> tuple[ColumnElement[bool], ...]:
+    """Deployments the user still wants: one being deleted is on its way out."""
+    return (Deployment.user_id == user.id, Deployment.deleted_at.is_(None),
+            Deployment.desired_state != "deleted")
+
+
 def _count(session: Session, user: User, resource: Resource) -> int:
     if resource == "api_keys":
         query = select(func.count()).select_from(ApiKey).where(
@@ -36,11 +46,9 @@ def _count(session: Session, user: User, resource: Resource) -> int:
     elif resource == "webhooks":
         query = select(func.count()).select_from(Webhook).where(Webhook.user_id == user.id)
     elif resource == "deployments":
-        query = select(func.count()).select_from(Deployment).where(
-            Deployment.user_id == user.id, Deployment.deleted_at.is_(None))
+        query = select(func.count()).select_from(Deployment).where(*_wanted(user))
     else:  # bounded by the deployments cap, so counting in Python is cheap and portable
-        estimates = session.scalars(select(Deployment.estimate).where(
-            Deployment.user_id == user.id, Deployment.deleted_at.is_(None))).all()
+        estimates = session.scalars(select(Deployment.estimate).where(*_wanted(user))).all()
         return sum(1 for estimate in estimates if uses_gpu(estimate))
     return int(session.scalar(query) or 0)
 
