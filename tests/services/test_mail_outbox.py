@@ -65,3 +65,4 @@ def test_a_failure_is_kept_and_retried_later(database: Database, tmp_path: Path)
         assert "smtp is down" in (row.last_error or "")
         session.execute(update(MailOutbox).values(next_attempt_at=utcnow()))
     assert mail_outbox.deliver_due(database, OutboxMailer(tmp_path, "x@example.com")) == 1
+

@@ -34,7 +34,7 @@ from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
-from flowllama.services.mail_outbox import OutboxWorker
+from flowllama.services.accounts_worker import AccountsWorker
 from flowllama.settings import Settings
 from flowllama.web.pages import mount_web
 
@@ -44,20 +44,21 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
 
     gateway = build_gateway(platform) if "gateway" in roles else None
     settings = platform.settings
-    mail = (OutboxWorker(platform.db, platform.mailer, settings.mail.outbox_poll_s)
-            if "api" in roles else None)
+    accounts = (AccountsWorker(platform.db, platform.mailer, settings.mail.outbox_poll_s,
+                               platform.auth.longest_window_s)
+                if "api" in roles else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if gateway is not None:
             await gateway.start()
-        if mail is not None:
-            mail.start()
+        if accounts is not None:
+            accounts.start()
         try:
             yield
         finally:
-            if mail is not None:
-                await mail.stop()
+            if accounts is not None:
+                await accounts.stop()
             if gateway is not None:
                 await gateway.stop()
             platform.close()

@@ -58,6 +58,11 @@ class AuthConfig:
             limits=AccountLimits.from_settings(auth),
         )
 
+    @property
+    def longest_window_s(self) -> int:
+        """The longest throttle window: counters older than this count for nothing."""
+        return max(self.throttle.window_s, self.limits.longest_window_s)
+
 
 @dataclass(frozen=True)
 class TokenPair:

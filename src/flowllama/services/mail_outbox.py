@@ -2,16 +2,15 @@
 
 A request that mails someone (a password reset) only inserts into ``mail_outbox``, so its
 answer and its timing do not depend on the mail server: with SMTP down or slow, a known and an
-unknown email still get the same 202 in the same time. :class:`OutboxWorker` runs in every
-process serving the ``api`` role; it claims due rows (a conditional update moves
+unknown email still get the same 202 in the same time. A worker in every process serving
+the ``api`` role claims due rows (a conditional update moves
 ``next_attempt_at`` past a lease, so two processes never send one message), sends them through
 the :class:`~flowllama.services.mailer.Mailer` and marks them sent, or retries with backoff.
+The loop itself is ``services/accounts_worker.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -85,34 +84,3 @@ def deliver_due(db: Database, mailer: Mailer, limit: int = 20) -> int:
         _record(db, row, None)
         sent += 1
     return sent
-
-
-class OutboxWorker:
-    """Calls :func:`deliver_due` every ``interval_s`` on the serving loop (in a thread)."""
-
-    def __init__(self, db: Database, mailer: Mailer, interval_s: float) -> None:
-        self.db = db
-        self.mailer = mailer
-        self.interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="mail-outbox")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                await asyncio.to_thread(deliver_due, self.db, self.mailer)
-                failures = 0
-            except Exception as exc:  # a database outage must not end the loop
-                failures += 1
-                log.warning("mail.outbox_failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(min(self.interval_s * 2 ** min(failures, 6), 60.0))
