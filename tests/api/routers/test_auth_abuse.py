@@ -19,7 +19,7 @@ from flowllama.api.app import create_app
 from flowllama.db.session import Database
 from flowllama.platform import Platform, build_platform
 from flowllama.server import ALL_ROLES
-from flowllama.settings import Settings
+from flowllama.settings import RequestLimit, Settings
 
 GOOD = {"email": "ada@example.com", "password": STRONG_PASSWORD}
 BAD = {"email": "ada@example.com", "password": "wrong password!"}
@@ -27,6 +27,22 @@ BAD = {"email": "ada@example.com", "password": "wrong password!"}
 
 def _client_from(platform: Platform, host: str) -> TestClient:
     return TestClient(create_app(platform, ALL_ROLES), client=(host, 40000))
+
+
+@pytest.fixture
+def tight(settings: Settings, database: Database) -> Iterator[Platform]:
+    """Small limits, so reaching them takes few (slow, password-hashing) requests."""
+    limit = RequestLimit(max=4, window_s=3600)
+    auth = settings.auth.model_copy(update={
+        "login_max_failures": 2, "register_limit": limit, "reset_limit": limit,
+        "reset_per_email": RequestLimit(max=2, window_s=3600), "refresh_limit": limit})
+    yield build_platform(settings.model_copy(update={"auth": auth}), db=database)
+
+
+@pytest.fixture
+def tight_client(tight: Platform) -> Iterator[TestClient]:
+    with TestClient(create_app(tight, ALL_ROLES)) as test_client:
+        yield test_client
 
 
 @pytest.fixture
@@ -38,21 +54,22 @@ def proxied(settings: Settings, database: Database) -> Iterator[Platform]:
 
 
 class TestLoginThrottle:
-    def test_strangers_failures_do_not_lock_out_the_owner(self, client: TestClient,
-                                                          platform: Platform) -> None:
-        register_and_login(client)
-        with _client_from(platform, "203.0.113.9") as stranger:
-            for _ in range(platform.auth.throttle.max_failures + 3):
+    def test_strangers_failures_do_not_lock_out_the_owner(self, tight_client: TestClient,
+                                                          tight: Platform) -> None:
+        register_and_login(tight_client)
+        with _client_from(tight, "203.0.113.9") as stranger:
+            for _ in range(tight.auth.throttle.max_failures + 1):
                 stranger.post("/api/auth/login", json=BAD)
             assert stranger.post("/api/auth/login", json=BAD).status_code == 429
-        with _client_from(platform, "198.51.100.4") as owner:
+        with _client_from(tight, "198.51.100.4") as owner:
             assert owner.post("/api/auth/login", json=GOOD).status_code == 200
 
-    def test_one_address_spraying_many_emails_is_throttled(self, client: TestClient,
-                                                           platform: Platform) -> None:
-        limit = platform.auth.throttle.address_limit().max
-        statuses = [client.post("/api/auth/login", json={**BAD, "email": f"u{i}@example.com"}
-                                ).status_code for i in range(limit + 2)]
+    def test_one_address_spraying_many_emails_is_throttled(self, tight_client: TestClient,
+                                                           tight: Platform) -> None:
+        limit = tight.auth.throttle.address_limit().max
+        statuses = [tight_client.post("/api/auth/login",
+                                      json={**BAD, "email": f"u{i}@example.com"}).status_code
+                    for i in range(limit + 2)]
         assert statuses[:limit] == [401] * limit
         assert statuses[limit:] == [429, 429]
 
@@ -66,11 +83,11 @@ class TestLoginThrottle:
         allowed = platform.auth.throttle.max_failures
         assert statuses == {401: allowed, 429: 40 - allowed}
 
-    def test_a_correct_password_gives_its_count_back(self, client: TestClient,
-                                                     platform: Platform) -> None:
-        register_and_login(client)
-        for _ in range(platform.auth.throttle.address_limit().max * 2):
-            assert client.post("/api/auth/login", json=GOOD).status_code == 200
+    def test_a_correct_password_gives_its_count_back(self, tight_client: TestClient,
+                                                     tight: Platform) -> None:
+        register_and_login(tight_client)
+        for _ in range(tight.auth.throttle.address_limit().max + 2):
+            assert tight_client.post("/api/auth/login", json=GOOD).status_code == 200
 
 
 class TestTrustedProxies:
@@ -98,30 +115,34 @@ class TestTrustedProxies:
 
 
 class TestOtherThrottles:
-    def test_register_is_throttled_per_address(self, client: TestClient,
-                                               platform: Platform) -> None:
-        limit = platform.auth.limits.register.max
+    def test_register_is_throttled_per_address(self, tight_client: TestClient,
+                                               tight: Platform) -> None:
+        limit = tight.auth.limits.register.max
         for i in range(limit):
-            client.post("/api/auth/register",
-                        json={"email": f"n{i}@example.com", "password": STRONG_PASSWORD})
-        refused = client.post("/api/auth/register",
-                              json={"email": "late@example.com", "password": STRONG_PASSWORD})
+            tight_client.post("/api/auth/register",
+                              json={"email": f"n{i}@example.com", "password": STRONG_PASSWORD})
+        refused = tight_client.post(
+            "/api/auth/register", json={"email": "late@example.com", "password": STRONG_PASSWORD})
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
 
-    def test_reset_request_is_throttled_per_email(self, client: TestClient,
-                                                  platform: Platform) -> None:
-        limit = platform.auth.limits.reset_per_email.max
-        statuses = [client.post("/api/auth/password-reset/request",
-                                json={"email": "ada@example.com"}).status_code
+    def test_reset_request_is_throttled_per_email(self, tight_client: TestClient,
+                                                  tight: Platform) -> None:
+        limit = tight.auth.limits.reset_per_email.max
+        statuses = [tight_client.post("/api/auth/password-reset/request",
+                                      json={"email": "ada@example.com"}).status_code
                     for _ in range(limit + 1)]
         assert statuses == [202] * limit + [429]
+        # Below the per-address limit, another email still gets through.
+        other = tight_client.post("/api/auth/password-reset/request",
+                                  json={"email": "bob@example.com"})
+        assert other.status_code == 202
 
-    def test_refresh_is_throttled_per_address(self, client: TestClient,
-                                              platform: Platform) -> None:
-        limit = platform.auth.limits.refresh.max
-        statuses = [client.post("/api/auth/refresh", json={"refresh_token": "nope"}).status_code
-                    for _ in range(limit + 1)]
+    def test_refresh_is_throttled_per_address(self, tight_client: TestClient,
+                                              tight: Platform) -> None:
+        limit = tight.auth.limits.refresh.max
+        statuses = [tight_client.post("/api/auth/refresh", json={"refresh_token": "nope"}
+                                      ).status_code for _ in range(limit + 1)]
         assert statuses == [401] * limit + [429]
 
 
