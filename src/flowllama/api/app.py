@@ -34,7 +34,7 @@ from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
-from flowllama.services.accounts_worker import AccountsWorker
+from flowllama.services.accounts_worker import AccountsWorker, ResetLinks
 from flowllama.settings import Settings
 from flowllama.web.pages import mount_web
 
@@ -44,8 +44,10 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
 
     gateway = build_gateway(platform) if "gateway" in roles else None
     settings = platform.settings
-    accounts = (AccountsWorker(platform.db, platform.mailer, settings.mail.outbox_poll_s,
-                               platform.auth.longest_window_s)
+    links = ResetLinks(platform.auth.reset_ttl_s, settings.effective_public_url)
+    accounts = (AccountsWorker(platform.db, platform.mailer, links,
+                               interval_s=settings.mail.outbox_poll_s,
+                               keep_counters_s=platform.auth.longest_window_s)
                 if "api" in roles else None)
 
     @asynccontextmanager

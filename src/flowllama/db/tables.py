@@ -99,6 +99,19 @@ class ThrottleCounter(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class ResetRequest(Base):
+    """A password-reset request, queued as is: the accounts worker looks the email up later,
+    so the request does the same work whether or not the email has an account."""
+
+    __tablename__ = "reset_requests"
+    __table_args__ = (Index("ix_reset_requests_pending", "processed_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
 class MailOutbox(Base):
     """A message waiting for the mail worker (``services/mail_outbox.py``): requests only
     write rows here, so a slow or broken mail server never shows in an answer."""

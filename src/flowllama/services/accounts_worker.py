@@ -1,5 +1,6 @@
-"""The ``api`` role's background loop: send queued mail, and now and then drop throttle
-counters whose window ended long ago (so sprayed subjects do not pile up).
+"""The ``api`` role's background loop: handle queued password-reset requests, send queued
+mail, and now and then drop throttle counters whose window ended long ago (so sprayed
+subjects do not pile up).
 
 It runs on the serving event loop and does its blocking work in a thread; a failing round (a
 database outage) is logged and retried with backoff, never ends the loop.
@@ -10,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 
 from flowllama.db.session import Database
 from flowllama.logging import get_logger
-from flowllama.services import mail_outbox, throttle
+from flowllama.services import mail_outbox, password_reset, throttle
 from flowllama.services.mailer import Mailer
 
 log = get_logger(__name__)
@@ -22,14 +24,23 @@ PURGE_EVERY_S = 600.0
 MAX_BACKOFF_S = 60.0
 
 
-class AccountsWorker:
-    """Every ``interval_s``: deliver due mail; every ``PURGE_EVERY_S``: purge counters older
-    than ``keep_counters_s`` (the longest throttle window)."""
+@dataclass(frozen=True)
+class ResetLinks:
+    """How the worker writes reset links: their lifetime and the site's public URL."""
 
-    def __init__(self, db: Database, mailer: Mailer, interval_s: float, keep_counters_s: int
-                 ) -> None:
+    ttl_s: int
+    public_url: str
+
+
+class AccountsWorker:
+    """Every ``interval_s``: handle reset requests and deliver due mail; every
+    ``PURGE_EVERY_S``: purge counters older than ``keep_counters_s`` (the longest window)."""
+
+    def __init__(self, db: Database, mailer: Mailer, links: ResetLinks, *, interval_s: float,
+                 keep_counters_s: int) -> None:
         self.db = db
         self.mailer = mailer
+        self.links = links
         self.interval_s = interval_s
         self.keep_counters_s = keep_counters_s
         self._last_purge = 0.0
@@ -47,6 +58,7 @@ class AccountsWorker:
 
     def step(self) -> None:
         """One round (blocking)."""
+        password_reset.process_requests(self.db, self.links.ttl_s, self.links.public_url)
         mail_outbox.deliver_due(self.db, self.mailer)
         if time.monotonic() - self._last_purge >= PURGE_EVERY_S:
             with self.db.session() as session:

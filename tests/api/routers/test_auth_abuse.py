@@ -186,6 +186,41 @@ class TestResetWithMailDown:
         assert sent_at is None
 
 
+class TestResetRequestsLookAlike:
+    @pytest.fixture
+    def idle_worker(self, settings: Settings, database: Database) -> Iterator[TestClient]:
+        """The accounts worker sleeps through the test: what is left is the request's work."""
+        slow = settings.model_copy(update={"mail": settings.mail.model_copy(update={
+            "outbox_poll_s": 300.0})})
+        with TestClient(create_app(build_platform(slow, db=database), ALL_ROLES)) as client:
+            yield client
+
+    def test_known_and_unknown_email_do_the_same_work(self, idle_worker: TestClient,
+                                                      database: Database) -> None:
+        register_and_login(idle_worker)
+        before = _row_counts(database)
+        for email in ("ada@example.com", "nobody@example.com"):
+            response = idle_worker.post("/api/auth/password-reset/request",
+                                        json={"email": email})
+            assert response.status_code == 202
+        after = _row_counts(database)
+        # One queued request each; no token and no mail yet (the worker does that later).
+        assert after["reset_requests"] - before["reset_requests"] == 2
+        assert after["password_reset_tokens"] == before["password_reset_tokens"]
+        assert after["mail_outbox"] == before["mail_outbox"]
+
+
+def _row_counts(database: Database) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from flowllama.db.tables import MailOutbox, PasswordResetToken, ResetRequest
+
+    with database.session() as session:
+        return {table.__tablename__: int(session.scalar(
+                    select(func.count()).select_from(table)) or 0)
+                for table in (ResetRequest, PasswordResetToken, MailOutbox)}
+
+
 def _outbox(database: Database) -> list[tuple[int, str | None, object]]:
     from sqlalchemy import select
 

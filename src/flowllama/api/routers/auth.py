@@ -59,8 +59,7 @@ def request_password_reset(body: ResetRequest, request: Request, platform: Platf
                            db: DbSession) -> dict[str, str]:
     email = users.normalise_email(body.email)
     account_throttle.reset_request(db, platform.auth.limits, email, client_address(request))
-    password_reset.request_reset(db, email, platform.auth.reset_ttl_s,
-                                 platform.settings.effective_public_url)
+    password_reset.request_reset(db, email)
     return {"status": "accepted",
             "message": "If an account exists for this email, a reset link has been sent"}
 

@@ -1,4 +1,5 @@
-"""accounts hardening: atomic throttle counters (replacing login_failures) and a mail outbox
+"""accounts hardening: atomic throttle counters (replacing login_failures), queued reset
+requests and a mail outbox
 
 Revision ID: 0003_accounts_hardening
 Revises: 0002
@@ -44,6 +45,18 @@ def upgrade() -> None:
         batch_op.create_index("ix_mail_outbox_pending", ["sent_at", "next_attempt_at"],
                               unique=False)
 
+    op.create_table(
+        "reset_requests",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reset_requests")),
+    )
+    with op.batch_alter_table("reset_requests", schema=None) as batch_op:
+        batch_op.create_index("ix_reset_requests_pending", ["processed_at", "created_at"],
+                              unique=False)
+
     # Failures are now counted in throttle_counters; the per-failure rows have no reader.
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
         batch_op.drop_index("ix_login_failures_subject_at")
@@ -62,6 +75,9 @@ def downgrade() -> None:
         batch_op.create_index(
             "ix_login_failures_subject_at", ["subject", "attempted_at"], unique=False
         )
+    with op.batch_alter_table("reset_requests", schema=None) as batch_op:
+        batch_op.drop_index("ix_reset_requests_pending")
+    op.drop_table("reset_requests")
     with op.batch_alter_table("mail_outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_mail_outbox_pending")
     op.drop_table("mail_outbox")
