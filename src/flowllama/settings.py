@@ -255,18 +255,6 @@ class Settings(BaseSettings):
         """Base URL put in links that leave the process (password-reset mail)."""
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
-    @property
-    def docs_public(self) -> bool:
-        """Whether ``/api/docs`` and ``/api/openapi.json`` are served (off in production)."""
-        return self.http.public_docs if self.http.public_docs is not None \
-            else self.env != "production"
-
-    @property
-    def metrics_public(self) -> bool:
-        """Whether ``/metrics`` answers without a token (off in production)."""
-        return self.http.public_metrics if self.http.public_metrics is not None \
-            else self.env != "production"
-
     def jwt_secret(self) -> str:
         """The JWT signing secret; refuses weak ones outside development.
 
@@ -290,6 +278,18 @@ class Settings(BaseSettings):
                 "generated in the data dir"
             )
         return _stored_secret(self.data_dir / "jwt_secret")
+
+    @property
+    def docs_public(self) -> bool:
+        """Whether ``/api/docs`` and ``/api/openapi.json`` are served (off in production)."""
+        return self.http.public_docs if self.http.public_docs is not None \
+            else self.env != "production"
+
+    @property
+    def metrics_public(self) -> bool:
+        """Whether ``/metrics`` answers without a token (off in production)."""
+        return self.http.public_metrics if self.http.public_metrics is not None \
+            else self.env != "production"
 
 
 def _is_strong(secret: str, *, check_entropy: bool) -> bool:
