@@ -69,6 +69,8 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(
         env="test", data_dir=tmp_path / "data", database_url=db_url,
         auth={"jwt_secret": TEST_JWT_SECRET},  # type: ignore[arg-type]
+        # No per-account caps unless a test sets them (tests/services/test_quotas.py).
+        quotas={"tiers": {"free": {}}},  # type: ignore[arg-type]
     )
 
 

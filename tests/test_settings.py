@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import stat
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_production_refuses_weak_secret(tmp_path: Path, secret: str | None) -> N
 
 
 def test_production_accepts_strong_secret(tmp_path: Path) -> None:
-    strong = "k3y-" + "r" * 40
+    strong = secrets.token_hex(32)
     settings = Settings(env="production", data_dir=tmp_path,
                         auth={"jwt_secret": strong})  # type: ignore[arg-type]
     assert settings.jwt_secret() == strong
@@ -60,3 +61,40 @@ def test_development_refuses_weak_explicit_secret(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, auth={"jwt_secret": "weak"})  # type: ignore[arg-type]
     with pytest.raises(ConfigError):
         settings.jwt_secret()
+
+
+@pytest.mark.parametrize("secret", ["a" * 64, "ab" * 32, "k3y-" + "r" * 40, "0123456789" * 4])
+def test_production_refuses_long_low_entropy_secret(tmp_path: Path, secret: str) -> None:
+    settings = Settings(env="production", data_dir=tmp_path,
+                        auth={"jwt_secret": secret})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="too repetitive"):
+        settings.jwt_secret()
+
+
+@pytest.mark.parametrize("make", [lambda: secrets.token_hex(16), lambda: secrets.token_urlsafe(32)])
+def test_production_accepts_random_secrets_of_the_usual_shapes(tmp_path: Path, make: object
+                                                               ) -> None:
+    secret = make()  # type: ignore[operator]
+    settings = Settings(env="production", data_dir=tmp_path,
+                        auth={"jwt_secret": secret})  # type: ignore[arg-type]
+    assert settings.jwt_secret() == secret
+
+
+@pytest.mark.parametrize(("env", "public"), [("development", True), ("test", True),
+                                             ("production", False)])
+def test_docs_and_metrics_are_public_only_outside_production(tmp_path: Path, env: str,
+                                                             public: bool) -> None:
+    settings = Settings(env=env, data_dir=tmp_path)  # type: ignore[arg-type]
+    assert settings.docs_public is public
+    assert settings.metrics_public is public
+    forced = Settings(env=env, data_dir=tmp_path,  # type: ignore[arg-type]
+                      http={"public_docs": not public, "public_metrics": not public})
+    assert forced.docs_public is not public
+    assert forced.metrics_public is not public
+
+
+def test_unknown_tier_gets_the_default_tiers_quotas(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, quotas={  # type: ignore[arg-type]
+        "tiers": {"free": {"api_keys": 2}, "team": {"api_keys": 50}}})
+    assert settings.quotas.for_tier("team").api_keys == 50
+    assert settings.quotas.for_tier("gold").api_keys == 2

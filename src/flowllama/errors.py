@@ -75,6 +75,13 @@ class Conflict(ClientError):
     code = "conflict"
 
 
+class QuotaExceeded(ClientError):
+    """The account holds as many of a resource as its tier allows; ``field`` names it."""
+
+    status_code = 403
+    code = "quota_exceeded"
+
+
 class PayloadTooLarge(ClientError):
     status_code = 413
     code = "payload_too_large"

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flowllama.db.session import Database
+from flowllama.private_files import ensure_private_dir
 from flowllama.queue import JobQueue, build_queue
 from flowllama.security.runtime_keys import RuntimeKeys
 from flowllama.services.auth import AuthConfig
@@ -44,7 +45,7 @@ class Platform:
 
 def build_platform(settings: Settings, *, db: Database | None = None) -> Platform:
     """Resolve secrets (refusing weak ones in production), open the database and the queue."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.data_dir)
     auth = AuthConfig.from_settings(settings)
     database = db or Database(settings.effective_database_url)
     return Platform(

@@ -7,16 +7,18 @@ import signal
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
 from rich.console import Console
 
 from flowllama.api.app import create_app
+from flowllama.api.connection_deadlines import protocol_class
 from flowllama.db import migrate
 from flowllama.logging import configure_logging
 from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
+from flowllama.private_files import make_process_private
 from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 
@@ -25,6 +27,7 @@ ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     configure_logging(role="+".join(roles), level=settings.log_level, fmt=settings.log_format)
+    make_process_private()  # before the first file: database, logs, outbox, runtimes' files
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
     with platform.db.session() as session:
@@ -94,10 +97,7 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
 def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> None:
     settings = platform.settings
     app = create_app(platform, roles)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None,
-        log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10,
-    )
+    config = uvicorn.Config(app, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     if announce:
         console = Console(stderr=True)
@@ -115,6 +115,21 @@ def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> No
     gc.collect()
     gc.freeze()
     server.run()
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's settings for the HTTP roles: deadlines on request heads (our protocol), an
+    idle timeout between requests, and no forwarded headers at uvicorn's level (it trusts
+    127.0.0.1 by default; ``api/proxies.py`` trusts only the configured proxies)."""
+    http = settings.http
+    return {
+        "host": settings.host, "port": settings.port, "log_config": None,
+        "log_level": settings.log_level, "access_log": False, "timeout_graceful_shutdown": 10,
+        "http": protocol_class(http.header_timeout_s, http.max_header_bytes),
+        "timeout_keep_alive": http.keep_alive_timeout_s,
+        "h11_max_incomplete_event_size": http.max_header_bytes,
+        "proxy_headers": False, "server_header": False,
+    }
 
 
 def _after_graceful_shutdown(_signum: int, _frame: FrameType | None) -> None:

@@ -8,8 +8,10 @@ every field with its default; keep the two in step.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -21,25 +23,48 @@ from flowllama.errors import ConfigError
 from flowllama.queue.config import QueueSettings
 
 MIN_JWT_SECRET_LENGTH = 32
+# Estimated from character frequencies (see ``_entropy_bits``): 32 random hex characters
+# score 95-120, ``secrets.token_urlsafe(32)`` about 200, ``"a" * 64`` zero.
+MIN_JWT_SECRET_BITS = 80
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "change_me", "secret", "jwt-secret", "placeholder", "example",
      "replace-me", "replaceme", "xxx", "todo", "development", "insecure"}
 )
 
 
+class RequestLimit(BaseModel):
+    """At most ``max`` requests per subject (client address, email) per ``window_s``."""
+
+    max: int = Field(ge=1)
+    window_s: int = Field(ge=1)
+
+
 class AuthSettings(BaseModel):
-    """Tokens, passwords and login throttling."""
+    """Tokens, passwords and the throttles on the unauthenticated account endpoints.
+
+    ``login_max_failures`` counts per (email, client address); one client address may fail
+    four times as often, over all emails. The other limits count per client address
+    (``reset_per_email`` per email as well).
+    """
 
     jwt_secret: SecretStr | None = None
+    jwt_issuer: str = Field("flowllama", min_length=1)
+    jwt_audience: str = Field("flowllama-api", min_length=1)
     access_token_ttl_s: int = Field(900, ge=30)
     refresh_token_ttl_s: int = Field(30 * 24 * 3600, ge=60)
     reset_token_ttl_s: int = Field(3600, ge=60)
     login_max_failures: int = Field(5, ge=1)
     login_window_s: int = Field(300, ge=1)
+    register_limit: RequestLimit = RequestLimit(max=20, window_s=3600)
+    reset_limit: RequestLimit = RequestLimit(max=20, window_s=3600)
+    reset_per_email: RequestLimit = RequestLimit(max=5, window_s=3600)
+    refresh_limit: RequestLimit = RequestLimit(max=120, window_s=60)
 
 
 class MailSettings(BaseModel):
-    """Outgoing mail. Without ``smtp_host`` mail goes to ``<data_dir>/outbox/``."""
+    """Outgoing mail. Requests queue it in the database; the ``api`` role's outbox worker
+    sends it every ``outbox_poll_s``. Without ``smtp_host`` mail goes to
+    ``<data_dir>/outbox/``."""
 
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -47,6 +72,55 @@ class MailSettings(BaseModel):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
     from_address: str = "FlowLlama <no-reply@flowllama.local>"
+    outbox_poll_s: float = Field(2.0, gt=0, le=300)
+
+
+class HttpSettings(BaseModel):
+    """The HTTP edge of every role: forwarded headers, body and time limits, what is public.
+
+    ``trusted_proxies`` (IP addresses or CIDR ranges, ``*`` for any) are the only peers whose
+    ``X-Forwarded-For``/``X-Forwarded-Proto`` count; by default none do. ``public_docs`` and
+    ``public_metrics`` default to on in development and test, off in production; with
+    ``metrics_token`` set, ``/metrics`` answers a matching bearer token even when not public.
+    """
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    header_timeout_s: float = Field(10.0, gt=0, le=600)
+    body_timeout_s: float = Field(30.0, gt=0, le=3600)
+    keep_alive_timeout_s: float = Field(5.0, gt=0, le=600)
+    max_header_bytes: int = Field(64 * 1024, ge=4096, le=1024 * 1024)
+    public_docs: bool | None = None
+    public_metrics: bool | None = None
+    metrics_token: SecretStr | None = None
+
+
+class TierQuota(BaseModel):
+    """What one account of a tier may hold at once (``None``: no cap)."""
+
+    deployments: int | None = Field(None, ge=0)
+    gpu_instances: int | None = Field(None, ge=0)
+    api_keys: int | None = Field(None, ge=0)
+    webhooks: int | None = Field(None, ge=0)
+
+
+def _default_tiers() -> dict[str, TierQuota]:
+    return {
+        "free": TierQuota(deployments=3, gpu_instances=1, api_keys=10, webhooks=5),
+        "pro": TierQuota(deployments=25, gpu_instances=10, api_keys=100, webhooks=25),
+        "unlimited": TierQuota(),
+    }
+
+
+class QuotaSettings(BaseModel):
+    """Per-account caps by tier (the user's ``tier`` column). A tier missing here gets
+    ``default_tier``'s caps. Deleted deployments and revoked keys do not count."""
+
+    tiers: dict[str, TierQuota] = Field(default_factory=_default_tiers)
+    default_tier: str = "free"
+
+    def for_tier(self, tier: str) -> TierQuota:
+        return self.tiers.get(tier) or self.tiers.get(self.default_tier) or TierQuota()
 
 
 class AgentSettings(BaseModel):
@@ -156,6 +230,8 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     web_origins: list[str] = Field(default_factory=list)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
@@ -194,13 +270,14 @@ class Settings(BaseSettings):
         ``<data_dir>/jwt_secret`` with mode 0600, so tokens survive a restart.
         """
         configured = self.auth.jwt_secret.get_secret_value() if self.auth.jwt_secret else None
-        if configured is not None and _is_strong(configured):
+        production = self.env == "production"
+        if configured is not None and _is_strong(configured, check_entropy=production):
             return configured
-        if self.env == "production":
+        if production:
             raise ConfigError(
                 "FLOWLLAMA_AUTH__JWT_SECRET must be set to a random string of at least "
-                f"{MIN_JWT_SECRET_LENGTH} characters in production (it is missing, short or a "
-                "placeholder)"
+                f"{MIN_JWT_SECRET_LENGTH} characters in production (it is missing, short, a "
+                "placeholder or too repetitive; e.g. `openssl rand -hex 32`)"
             )
         if configured is not None:
             raise ConfigError(
@@ -210,14 +287,39 @@ class Settings(BaseSettings):
             )
         return _stored_secret(self.data_dir / "jwt_secret")
 
+    @property
+    def docs_public(self) -> bool:
+        """Whether ``/api/docs`` and ``/api/openapi.json`` are served (off in production)."""
+        return self.http.public_docs if self.http.public_docs is not None \
+            else self.env != "production"
 
-def _is_strong(secret: str) -> bool:
+    @property
+    def metrics_public(self) -> bool:
+        """Whether ``/metrics`` answers without a token (off in production)."""
+        return self.http.public_metrics if self.http.public_metrics is not None \
+            else self.env != "production"
+
+
+def _is_strong(secret: str, *, check_entropy: bool) -> bool:
     lowered = secret.strip().lower()
-    return len(secret) >= MIN_JWT_SECRET_LENGTH and lowered not in PLACEHOLDER_SECRETS
+    if len(secret) < MIN_JWT_SECRET_LENGTH or lowered in PLACEHOLDER_SECRETS:
+        return False
+    if not check_entropy:
+        return True
+    periodic = secret in (secret + secret)[1:-1]  # one piece repeated: "abcabcabc…"
+    return not periodic and _entropy_bits(secret) >= MIN_JWT_SECRET_BITS
+
+
+def _entropy_bits(secret: str) -> float:
+    """Shannon entropy of the characters times the length: an upper bound on the secret's
+    strength that catches repeated or near-constant strings (``aaaa…``, ``abababab…``)."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return per_char * len(secret)
 
 
 def _stored_secret(path: Path) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         return path.read_text().strip()
     except FileNotFoundError:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,12 @@ class Shots:
 def _errors(page: Any) -> list[str]:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def on_console(message: Any) -> None:  # the content security policy refused something
+        if message.type == "error" and "Content Security Policy" in message.text:
+            errors.append(message.text)
+
+    page.on("console", on_console)
     return errors
 
 
@@ -305,6 +312,17 @@ def test_a_tab_opened_from_the_app_shares_the_session_safely(context: Any,
     assert "login.html" not in first.url + second.url
 
 
+def _first_mail(outbox: Path) -> bytes:
+    """The first message the outbox worker writes (it sends queued mail every ~2 s)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        files = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
+        if files:
+            return files[0].read_bytes()
+        time.sleep(0.1)
+    raise AssertionError("no mail reached the outbox")
+
+
 def test_password_reset_by_the_emailed_link(context: Any, up: UpProcess,
                                             screenshots: Path) -> None:
     account = {"email": "forgetful@example.com", "password": STRONG_PASSWORD}
@@ -316,7 +334,7 @@ def test_password_reset_by_the_emailed_link(context: Any, up: UpProcess,
     page.click("#request-form button[type=submit]")
     page.wait_for_selector("#request-done:has-text('reset link')")
     page.screenshot(path=screenshots / "reset-request.png", full_page=True)
-    raw = next((up.data_dir / "outbox").iterdir()).read_bytes()
+    raw = _first_mail(up.data_dir / "outbox")
     mail = email.message_from_bytes(raw, policy=email.policy.default).get_body().get_content()
     link = re.search(r"http://\S+/reset\.html\?token=\S+", mail)
     assert link is not None, mail

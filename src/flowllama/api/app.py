@@ -11,9 +11,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from flowllama import __version__
+from flowllama.api.body_limit import BodyLimitMiddleware
 from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.prefixes import PrefixedFastAPI
+from flowllama.api.proxies import trusted_proxy_middleware
 from flowllama.api.routers import (
     admin,
     auth,
@@ -26,11 +28,14 @@ from flowllama.api.routers import (
     usage,
     webhooks,
 )
+from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
+from flowllama.services.accounts_worker import AccountsWorker, ResetLinks
+from flowllama.settings import Settings
 from flowllama.web.pages import mount_web
 
 
@@ -38,21 +43,33 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     """The app for ``roles``; ``flowllama up`` passes every role, ``serve api`` just ``api``."""
 
     gateway = build_gateway(platform) if "gateway" in roles else None
+    settings = platform.settings
+    links = ResetLinks(platform.auth.reset_ttl_s, settings.effective_public_url)
+    accounts = (AccountsWorker(platform.db, platform.mailer, links,
+                               interval_s=settings.mail.outbox_poll_s,
+                               keep_counters_s=platform.auth.longest_window_s)
+                if "api" in roles else None)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if gateway is not None:
             await gateway.start()
+        if accounts is not None:
+            accounts.start()
         try:
             yield
         finally:
+            if accounts is not None:
+                await accounts.stop()
             if gateway is not None:
                 await gateway.stop()
             platform.close()
 
+    docs = settings.docs_public
     app = PrefixedFastAPI(
         title="FlowLlama", version=__version__, lifespan=lifespan,
-        docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
+        docs_url="/api/docs" if docs else None,
+        openapi_url="/api/openapi.json" if docs else None, redoc_url=None,
     )
     app.state.platform = platform
     app.state.roles = list(roles)
@@ -71,24 +88,33 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
-    stack = middleware(platform.settings.web_origins)
+    # The pages' headers, inside the stack (it sees the scheme a trusted proxy reported);
+    # not around the gateway's hot path.
+    app.add_middleware(SecurityHeadersMiddleware)
+    stack = middleware(settings, settings.http.max_body_bytes)
     for cls, options in reversed(stack):  # added last = outermost
         app.add_middleware(cls, **options)
     if gateway is not None:  # the same middleware around the apps that skip FastAPI's layers
-        app.serve_prefix("/v1", wrapped(OpenAIEndpoints(gateway), stack))
-        app.serve_prefix("/ollama", wrapped(OllamaPassthrough(gateway), stack))
+        # The gateway bounds body sizes itself (OpenAI-style errors); only the deadline here.
+        gateway_stack = middleware(settings, None)
+        app.serve_prefix("/v1", wrapped(OpenAIEndpoints(gateway), gateway_stack))
+        app.serve_prefix("/ollama", wrapped(OllamaPassthrough(gateway), gateway_stack))
     return app
 
 
 Middleware = list[tuple[Any, dict[str, Any]]]
 
 
-def middleware(origins: list[str]) -> Middleware:
-    """Every request's middleware, outermost first: request id, access log and metrics; CORS
-    when the web UI is served from another origin."""
-    stack: Middleware = [(RequestContextMiddleware, {})]
-    if origins:
-        stack.append((CORSMiddleware, cors_options(origins)))
+def middleware(settings: Settings, max_body_bytes: int | None) -> Middleware:
+    """Every request's middleware, outermost first: the client address from trusted proxies;
+    request id, access log and metrics; CORS when the web UI is served from another origin;
+    body size and receipt deadline."""
+    stack: Middleware = trusted_proxy_middleware(settings.http.trusted_proxies)
+    stack.append((RequestContextMiddleware, {}))
+    if settings.web_origins:
+        stack.append((CORSMiddleware, cors_options(settings.web_origins)))
+    stack.append((BodyLimitMiddleware, {"max_bytes": max_body_bytes,
+                                        "timeout_s": settings.http.body_timeout_s}))
     return stack
 
 

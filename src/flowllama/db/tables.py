@@ -86,15 +86,48 @@ class PasswordResetToken(Base):
     used_at: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    """A failed login, kept for the throttle window; shared by every API process."""
+class ThrottleCounter(Base):
+    """Requests one subject (``login:<email>|<address>``, ``register:<address>``…) made in
+    the current fixed window; shared by every API process and bumped atomically
+    (``services/throttle.py``)."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "attempted_at"),)
+    __tablename__ = "throttle_counters"
+    __table_args__ = (Index("ix_throttle_counters_window_start", "window_start"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subject: Mapped[str] = mapped_column(String(400))
-    attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subject: Mapped[str] = mapped_column(String(400), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class ResetRequest(Base):
+    """A password-reset request, queued as is: the accounts worker looks the email up later,
+    so the request does the same work whether or not the email has an account."""
+
+    __tablename__ = "reset_requests"
+    __table_args__ = (Index("ix_reset_requests_pending", "processed_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class MailOutbox(Base):
+    """A message waiting for the mail worker (``services/mail_outbox.py``): requests only
+    write rows here, so a slow or broken mail server never shows in an answer."""
+
+    __tablename__ = "mail_outbox"
+    __table_args__ = (Index("ix_mail_outbox_pending", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
 
 
 class ApiKey(Base):

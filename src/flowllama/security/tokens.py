@@ -30,6 +30,15 @@ def hash_secret(secret: str) -> str:
 
 
 @dataclass(frozen=True)
+class TokenAudience:
+    """Who signs access tokens (``iss``) and who they are for (``aud``): a token minted by
+    another service sharing the secret, or for another audience, is refused."""
+
+    issuer: str
+    audience: str
+
+
+@dataclass(frozen=True)
 class AccessClaims:
     user_id: str
     session_id: str
@@ -38,11 +47,14 @@ class AccessClaims:
 
 
 def encode_access_token(
-    secret: str, user_id: str, session_id: str, ttl_s: int, now: datetime | None = None
+    secret: str, scope: TokenAudience, user_id: str, session_id: str, *, ttl_s: int,
+    now: datetime | None = None,
 ) -> str:
     """A short-lived JWT naming the user (``sub``) and the refresh-token family (``sid``)."""
     issued = now or utcnow()
     claims = {
+        "iss": scope.issuer,
+        "aud": scope.audience,
         "sub": user_id,
         "sid": session_id,
         "iat": int(issued.timestamp()),
@@ -53,12 +65,12 @@ def encode_access_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_access_token(secret: str, token: str) -> AccessClaims:
-    """Verify signature, algorithm (HS256 only: never ``none``) and expiry."""
+def decode_access_token(secret: str, scope: TokenAudience, token: str) -> AccessClaims:
+    """Verify signature, algorithm (HS256 only: never ``none``), issuer, audience and expiry."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=[ALGORITHM],
-            options={"require": ["exp", "iat", "sub", "jti"]},
+            token, secret, algorithms=[ALGORITHM], issuer=scope.issuer, audience=scope.audience,
+            options={"require": ["exp", "iat", "sub", "jti", "iss", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Access token expired", code="token_expired") from exc

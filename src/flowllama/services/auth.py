@@ -19,12 +19,14 @@ from flowllama.db.types import new_id, utcnow
 from flowllama.errors import Unauthorized
 from flowllama.security.passwords import verify_password
 from flowllama.security.tokens import (
+    TokenAudience,
     decode_access_token,
     encode_access_token,
     hash_secret,
     new_secret,
 )
 from flowllama.services import login_throttle
+from flowllama.services.account_throttle import AccountLimits
 from flowllama.services.users import get_by_email, normalise_email
 from flowllama.settings import Settings
 
@@ -36,21 +38,30 @@ class AuthConfig:
     """What the auth service needs from the settings, resolved once per process."""
 
     jwt_secret: str
+    token_scope: TokenAudience
     access_ttl_s: int
     refresh_ttl_s: int
     reset_ttl_s: int
     throttle: login_throttle.ThrottlePolicy
+    limits: AccountLimits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
         auth = settings.auth
         return cls(
             jwt_secret=settings.jwt_secret(),
+            token_scope=TokenAudience(auth.jwt_issuer, auth.jwt_audience),
             access_ttl_s=auth.access_token_ttl_s,
             refresh_ttl_s=auth.refresh_token_ttl_s,
             reset_ttl_s=auth.reset_token_ttl_s,
             throttle=login_throttle.ThrottlePolicy(auth.login_max_failures, auth.login_window_s),
+            limits=AccountLimits.from_settings(auth),
         )
+
+    @property
+    def longest_window_s(self) -> int:
+        """The longest throttle window: counters older than this count for nothing."""
+        return max(self.throttle.window_s, self.limits.longest_window_s)
 
 
 @dataclass(frozen=True)
@@ -69,7 +80,8 @@ def _issue(session: Session, cfg: AuthConfig, user: User, family_id: str) -> Tok
             expires_at=utcnow() + timedelta(seconds=cfg.refresh_ttl_s),
         )
     )
-    access = encode_access_token(cfg.jwt_secret, user.id, family_id, cfg.access_ttl_s)
+    access = encode_access_token(cfg.jwt_secret, cfg.token_scope, user.id, family_id,
+                                 ttl_s=cfg.access_ttl_s)
     return TokenPair(access_token=access, refresh_token=refresh, expires_in=cfg.access_ttl_s)
 
 
@@ -78,13 +90,11 @@ def login(
 ) -> TokenPair:
     """Check credentials (same answer for unknown email and wrong password) and start a session."""
     email = normalise_email(email)
-    login_throttle.check(session, cfg.throttle, email, address)
+    login_throttle.attempt(session, cfg.throttle, email, address)  # counted (and committed)
     user = get_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        login_throttle.record_failure(session, email, address)
-        session.commit()  # the failure must count even though the request fails
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
-    login_throttle.clear(session, cfg.throttle, email)
+    login_throttle.succeeded(session, email, address)
     return _issue(session, cfg, user, family_id=new_id())
 
 
@@ -140,7 +150,7 @@ def _session_revoked(session: Session, family_id: str) -> bool:
 
 def authenticate(session: Session, cfg: AuthConfig, access_token: str) -> tuple[User, str]:
     """The user and session id behind a valid, unrevoked access token."""
-    claims = decode_access_token(cfg.jwt_secret, access_token)
+    claims = decode_access_token(cfg.jwt_secret, cfg.token_scope, access_token)
     user = session.get(User, claims.user_id)
     # iat has 1 s resolution: compare at that resolution so a fresh login after reset works.
     if (

@@ -30,6 +30,8 @@ from flowllama.domain.deployments import (
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.services import quotas
+from flowllama.settings import QuotaSettings
 
 log = get_logger(__name__)
 
@@ -67,13 +69,18 @@ def _replay(existing: Deployment, request_hash: str) -> Created:
 
 
 def create(session: Session, user: User, body: DeploymentCreate, estimator: Estimator,
-           idempotency_key: str | None = None) -> Created:
-    """Validate, estimate and record a deployment (status pending, desired running)."""
+           idempotency_key: str | None = None, *, quota: QuotaSettings | None = None
+           ) -> Created:
+    """Validate, estimate and record a deployment (status pending, desired running), within
+    the account's ``quota`` (checked and inserted under the account's lock)."""
     request_hash = _request_hash(body)
     if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
         return _replay(existing, request_hash)
     _check_name_free(session, user, body.name)
     estimate = estimator(body)
+    if quota is not None:
+        quotas.reserve(session, user, quota, "deployments",
+                       *(("gpu_instances",) if quotas.uses_gpu(estimate) else ()))
     deployment = Deployment(
         user_id=user.id, name=body.name, model=body.model, runtime=body.runtime,
         context_size=body.context_size, parallel=body.parallel,

@@ -1,24 +1,25 @@
-"""Throttle repeated failed logins, per email and per client address, across processes.
+"""Throttle failed logins per (email, client address) and per client address, atomically.
 
-Failures are rows in ``login_failures`` so every API process sees the same count. Past the
-limit inside the window the caller gets 429 with ``Retry-After`` = seconds until the oldest
-counted failure leaves the window.
+Each attempt is counted *before* the password is checked (``services/throttle.py``: one
+atomic statement per counter, committed at once), so N parallel guesses cannot all slip past
+the check; a correct password gives its count back. Counting per (email, address) means a
+stranger's failures never lock the account's owner out from another address; the per-address
+counter (four times larger: a shared NAT carries several people's mistakes) stops one client
+from spraying guesses over many emails. Past either limit the caller gets 429 with
+``Retry-After``, whatever the password.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from flowllama.db.tables import LoginFailure
-from flowllama.db.types import utcnow
-from flowllama.errors import RateLimited
+from flowllama.services import throttle
 
 # A shared address (NAT, office) legitimately carries several users' mistakes.
 ADDRESS_FACTOR = 4
+MESSAGE = "Too many failed logins; try again later"
 
 
 @dataclass(frozen=True)
@@ -26,39 +27,34 @@ class ThrottlePolicy:
     max_failures: int
     window_s: int
 
+    def pair_limit(self) -> throttle.Limit:
+        return throttle.Limit(self.max_failures, self.window_s)
 
-def _subjects(email: str, address: str | None) -> list[tuple[str, int]]:
-    subjects = [(f"email:{email}", 1)]
-    if address:
-        subjects.append((f"addr:{address}", ADDRESS_FACTOR))
-    return subjects
-
-
-def check(session: Session, policy: ThrottlePolicy, email: str, address: str | None) -> None:
-    """Raise ``RateLimited`` when ``email`` or ``address`` has failed too often recently."""
-    now = utcnow()
-    since = now - timedelta(seconds=policy.window_s)
-    for subject, factor in _subjects(email, address):
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginFailure.attempted_at)).where(
-                LoginFailure.subject == subject, LoginFailure.attempted_at > since
-            )
-        ).one()
-        if count >= policy.max_failures * factor and oldest is not None:
-            wait = (oldest + timedelta(seconds=policy.window_s) - now).total_seconds()
-            raise RateLimited(
-                "Too many failed logins; try again later", retry_after=int(wait) + 1,
-                code="too_many_attempts",
-            )
+    def address_limit(self) -> throttle.Limit:
+        return throttle.Limit(self.max_failures * ADDRESS_FACTOR, self.window_s)
 
 
-def record_failure(session: Session, email: str, address: str | None) -> None:
-    for subject, _ in _subjects(email, address):
-        session.add(LoginFailure(subject=subject))
+def _subjects(email: str, address: str | None) -> tuple[str, str]:
+    where = address or "unknown"
+    return f"login:{email}|{where}", f"login-addr:{where}"
 
 
-def clear(session: Session, policy: ThrottlePolicy, email: str) -> None:
-    """Forget the email's failures after a success, and prune rows older than the window."""
-    cutoff = utcnow() - timedelta(seconds=policy.window_s)
-    session.execute(delete(LoginFailure).where(LoginFailure.subject == f"email:{email}"))
-    session.execute(delete(LoginFailure).where(LoginFailure.attempted_at < cutoff))
+def attempt(session: Session, policy: ThrottlePolicy, email: str, address: str | None) -> None:
+    """Count a login attempt (committed); raise ``RateLimited`` when over either limit."""
+    pair, per_address = _subjects(email, address)
+    try:
+        # Pair first: one email guessed from one address hits its own small limit.
+        throttle.enforce(session, pair, policy.pair_limit(), MESSAGE, code="too_many_attempts")
+        throttle.enforce(session, per_address, policy.address_limit(), MESSAGE,
+                         code="too_many_attempts")
+    finally:
+        # Commit now, pass or fail: the count must stick, and the row locks must not be held
+        # while the (slow) password hash is checked.
+        session.commit()
+
+
+def succeeded(session: Session, email: str, address: str | None) -> None:
+    """A correct password: forget this pair's failures and give the address its count back."""
+    pair, per_address = _subjects(email, address)
+    throttle.forget(session, pair)
+    throttle.give_back(session, per_address)

@@ -1,7 +1,8 @@
 """Outgoing mail: SMTP when configured, otherwise an outbox folder the operator can read.
 
-Mail bodies may hold secrets (reset links), so they never go to the log; outbox files are
-written with mode 0600.
+Requests never call these directly: they queue messages in ``services/mail_outbox.py``, whose
+worker calls :meth:`Mailer.send`. Mail bodies may hold secrets (reset links), so they never go
+to the log; outbox files are written with mode 0600.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    message.set_content(body)
+    # Plain 7bit/8bit, never quoted-printable: QP breaks long lines with "=" and encodes "="
+    # itself as "=3D", so a reset link copied from the raw message would not work.
+    message.set_content(body, cte="7bit" if body.isascii() else "8bit")
     return message
 
 

@@ -1,7 +1,10 @@
 """Password reset by emailed, single-use, expiring token (stored hashed).
 
 Requesting a reset answers the same whether or not the email has an account, so it cannot be
-used to find out who is registered.
+used to find out who is registered. The request only queues it (one insert, the same for
+every email); the ``api`` role's accounts worker (``services/accounts_worker.py``) looks the
+email up, stores a token and queues the mail (``services/mail_outbox.py``), so neither whether
+the email has an account nor what the mail server does shows in the answer or its timing.
 """
 
 from __future__ import annotations
@@ -12,22 +15,47 @@ from urllib.parse import quote
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from flowllama.db.tables import PasswordResetToken, User
+from flowllama.db.session import Database
+from flowllama.db.tables import PasswordResetToken, ResetRequest, User
 from flowllama.db.types import utcnow
 from flowllama.errors import InvalidInput
 from flowllama.security.passwords import check_policy, hash_password
 from flowllama.security.tokens import hash_secret, new_secret
+from flowllama.services import mail_outbox
 from flowllama.services.auth import revoke_all
-from flowllama.services.mailer import Mailer
-from flowllama.services.users import get_by_email
+from flowllama.services.users import get_by_email, normalise_email
 
 INVALID_TOKEN = "This reset link is invalid or has expired; request a new one"  # noqa: S105
 
 
-def request_reset(
-    session: Session, mailer: Mailer, email: str, ttl_s: int, public_url: str
-) -> None:
-    """Mail a reset link to ``email`` if it has an account; silently do nothing otherwise."""
+def request_reset(session: Session, email: str) -> None:
+    """Queue a reset request for ``email``: one insert, whether or not it has an account."""
+    session.add(ResetRequest(email=normalise_email(email)))
+
+
+def process_requests(db: Database, ttl_s: int, public_url: str, limit: int = 20) -> int:
+    """Handle up to ``limit`` queued requests (blocking): for an email with an account, store
+    a token and queue the mail; for any other, nothing. Each request is claimed by a
+    conditional update, so two workers never handle one. Returns how many were handled."""
+    with db.session() as session:
+        pending = session.scalars(
+            select(ResetRequest.id).where(ResetRequest.processed_at.is_(None))
+            .order_by(ResetRequest.created_at).limit(limit)
+        ).all()
+    for request_id in pending:
+        with db.session() as session:
+            claimed = session.execute(
+                update(ResetRequest)
+                .where(ResetRequest.id == request_id, ResetRequest.processed_at.is_(None))
+                .values(processed_at=utcnow())
+                .returning(ResetRequest.email)
+            ).scalar_one_or_none()
+            if claimed is not None:
+                _mail_link(session, claimed, ttl_s, public_url)
+    return len(pending)
+
+
+def _mail_link(session: Session, email: str, ttl_s: int, public_url: str) -> None:
     user = get_by_email(session, email)
     if user is None:
         return
@@ -38,11 +66,10 @@ def request_reset(
             expires_at=utcnow() + timedelta(seconds=ttl_s),
         )
     )
-    session.flush()
     minutes = ttl_s // 60
     link = f"{public_url}/reset.html?token={quote(token)}"
-    mailer.send(
-        user.email,
+    mail_outbox.enqueue(
+        session, user.email,
         "Reset your FlowLlama password",
         f"Someone asked to reset the password of your FlowLlama account.\n\n"
         f"To choose a new password, open this link within {minutes} minutes:\n{link}\n\n"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from email import message_from_bytes
-from pathlib import Path
 
 import jwt
 import pytest
@@ -12,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from factories import STRONG_PASSWORD, bearer, register_and_login
 from flowllama.platform import Platform
+from flowllama.services import mail_outbox, password_reset
 
 
 def _error(response: object) -> dict[str, str]:
@@ -82,8 +82,9 @@ class TestLogin:
         header = jwt.get_unverified_header(tokens["access_token"])
         assert header["alg"] == "HS256"
         claims = jwt.decode(tokens["access_token"], platform.auth.jwt_secret,
-                            algorithms=["HS256"])
-        assert {"exp", "iat", "sub", "jti"} <= set(claims)
+                            algorithms=["HS256"], audience="flowllama-api")
+        assert {"exp", "iat", "sub", "jti", "iss", "aud"} <= set(claims)
+        assert claims["iss"] == "flowllama"
 
     def test_unknown_email_and_wrong_password_look_the_same(self, client: TestClient) -> None:
         register_and_login(client)
@@ -176,12 +177,22 @@ class TestLogoutAndMe:
         assert client.post("/api/auth/logout").status_code == 401
 
 
-def _reset_link(outbox: Path) -> str:
-    files = sorted(outbox.glob("*.eml"))
+def _work_the_queues(platform: Platform) -> None:
+    """What the accounts worker does every few seconds, now."""
+    password_reset.process_requests(platform.db, platform.auth.reset_ttl_s,
+                                    platform.settings.effective_public_url)
+    mail_outbox.deliver_due(platform.db, platform.mailer)
+
+
+def _reset_link(platform: Platform) -> str:
+    """The token in the newest mail, read from the raw file as a person would copy it."""
+    _work_the_queues(platform)
+    files = sorted((platform.settings.data_dir / "outbox").glob("*.eml"))
     assert files, "no mail in the outbox"
-    message = message_from_bytes(files[-1].read_bytes())
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    match = re.search(r"token=([A-Za-z0-9_\-%]+)", body)
+    raw = files[-1].read_bytes()
+    message = message_from_bytes(raw)
+    assert message["Content-Transfer-Encoding"] in ("7bit", "8bit")
+    match = re.search(r"token=([A-Za-z0-9_\-%]+)", raw.decode())
     assert match
     return match.group(1)
 
@@ -196,12 +207,13 @@ class TestPasswordReset:
                               json={"email": "nobody@example.com"})
         assert known.status_code == unknown.status_code == 202
         assert known.json() == unknown.json()
+        _work_the_queues(platform)
         assert len(list((platform.settings.data_dir / "outbox").glob("*.eml"))) == 1
 
     def test_full_reset_flow(self, client: TestClient, platform: Platform) -> None:
         old = register_and_login(client)
         client.post("/api/auth/password-reset/request", json={"email": "ada@example.com"})
-        token = _reset_link(platform.settings.data_dir / "outbox")
+        token = _reset_link(platform)
         new_password = "a brand new passphrase"
         confirm = client.post("/api/auth/password-reset/confirm",
                               json={"token": token, "new_password": new_password})
@@ -227,7 +239,7 @@ class TestPasswordReset:
     ) -> None:
         register_and_login(client)
         client.post("/api/auth/password-reset/request", json={"email": "ada@example.com"})
-        token = _reset_link(platform.settings.data_dir / "outbox")
+        token = _reset_link(platform)
         weak = client.post("/api/auth/password-reset/confirm",
                            json={"token": token, "new_password": "short"})
         assert weak.status_code == 422

@@ -15,13 +15,15 @@ from flowllama.domain.accounts import (
     TokenPairOut,
     UserOut,
 )
-from flowllama.services import auth, password_reset, users
+from flowllama.services import account_throttle, auth, password_reset, users
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED)
-def register(body: RegisterRequest, db: DbSession) -> RegisteredOut:
+def register(body: RegisterRequest, request: Request, platform: PlatformDep, db: DbSession
+             ) -> RegisteredOut:
+    account_throttle.register(db, platform.auth.limits, client_address(request))
     user = users.create_user(db, body.email, body.password)
     return RegisteredOut(id=user.id, email=user.email)
 
@@ -34,7 +36,9 @@ def login(body: LoginRequest, request: Request, platform: PlatformDep, db: DbSes
 
 
 @router.post("/refresh")
-def refresh(body: RefreshRequest, platform: PlatformDep, db: DbSession) -> TokenPairOut:
+def refresh(body: RefreshRequest, request: Request, platform: PlatformDep, db: DbSession
+            ) -> TokenPairOut:
+    account_throttle.refresh(db, platform.auth.limits, client_address(request))
     pair = auth.refresh(db, platform.auth, body.refresh_token)
     return TokenPairOut(**pair.__dict__)
 
@@ -51,12 +55,11 @@ def me(user: CurrentUser) -> UserOut:
 
 
 @router.post("/password-reset/request", status_code=status.HTTP_202_ACCEPTED)
-def request_password_reset(body: ResetRequest, platform: PlatformDep, db: DbSession
-                           ) -> dict[str, str]:
-    password_reset.request_reset(
-        db, platform.mailer, body.email, platform.auth.reset_ttl_s,
-        platform.settings.effective_public_url,
-    )
+def request_password_reset(body: ResetRequest, request: Request, platform: PlatformDep,
+                           db: DbSession) -> dict[str, str]:
+    email = users.normalise_email(body.email)
+    account_throttle.reset_request(db, platform.auth.limits, email, client_address(request))
+    password_reset.request_reset(db, email)
     return {"status": "accepted",
             "message": "If an account exists for this email, a reset link has been sent"}
 

@@ -35,7 +35,8 @@ def create_deployment(body: DeploymentCreate, *, user: CurrentUser, db: DbSessio
                       platform: PlatformDep, viewer: DeploymentViewer,
                       idempotency_key: IdempotencyKey = None) -> DeploymentOut:
     estimator = DeploymentEstimator(platform.catalog, platform.local_check)
-    created = deployments.create(db, user, body, estimator, idempotency_key)
+    created = deployments.create(db, user, body, estimator, idempotency_key,
+                                 quota=platform.settings.quotas)
     if created.new:
         deployments.commit_and_nudge(db, platform.queue, created.deployment)
     return viewer.view(db, created.deployment)

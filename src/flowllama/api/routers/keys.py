@@ -6,13 +6,15 @@ from fastapi import APIRouter, status
 
 from flowllama.api.deps import CurrentUser, DbSession, PlatformDep
 from flowllama.domain.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from flowllama.services import api_keys
+from flowllama.services import api_keys, quotas
 
 router = APIRouter(prefix="/api/keys", tags=["keys"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def create_key(body: ApiKeyCreate, user: CurrentUser, db: DbSession) -> ApiKeyCreated:
+def create_key(body: ApiKeyCreate, user: CurrentUser, db: DbSession, platform: PlatformDep
+               ) -> ApiKeyCreated:
+    quotas.reserve(db, user, platform.settings.quotas, "api_keys")
     row, secret = api_keys.create(db, user, body)
     return ApiKeyCreated.model_validate({**ApiKeyOut.model_validate(row).model_dump(),
                                          "key": secret})

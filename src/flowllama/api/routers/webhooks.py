@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, status
 
 from flowllama.api.deps import CurrentUser, DbSession, PlatformDep
 from flowllama.domain.webhooks import DeliveryPage, WebhookCreate, WebhookCreated, WebhookOut
+from flowllama.services import quotas
 from flowllama.webhooks import registry
 from flowllama.webhooks.ssrf import AllowList, UrlPolicy
 
@@ -22,6 +23,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 def create_webhook(body: WebhookCreate, user: CurrentUser, db: DbSession,
                    platform: PlatformDep) -> WebhookCreated:
     policy = UrlPolicy(AllowList(platform.settings.webhooks.allow_hosts))
+    quotas.reserve(db, user, platform.settings.quotas, "webhooks")
     row, secret = registry.create(db, user, body, policy)
     return WebhookCreated.model_validate({**WebhookOut.model_validate(row).model_dump(),
                                           "secret": secret})

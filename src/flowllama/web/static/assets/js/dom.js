@@ -9,6 +9,9 @@ export function h(tag, attrs = {}, ...children) {
       node.addEventListener(key.slice(2).toLowerCase(), value);
     } else if (key === "dataset") {
       Object.assign(node.dataset, value);
+    } else if (key === "style") {
+      // Through the CSSOM: the content security policy forbids style *attributes*.
+      node.style.cssText = String(value);
     } else {
       node.setAttribute(key, value === true ? "" : String(value));
     }

@@ -1,0 +1,126 @@
+"""Slow clients against a real uvicorn server run as ``flowllama serve`` runs it: a silent
+connection, a trickled request head, an oversized head and a trickled body are each answered
+and closed, and ``/health`` still answers while 200 slow connections hang on."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from flowllama.api.app import create_app
+from flowllama.db.session import Database
+from flowllama.platform import build_platform
+from flowllama.providers.local.supervision import free_port
+from flowllama.server import uvicorn_options
+from flowllama.settings import Settings
+
+GENEROUS_S = 20.0  # bounds for "eventually", far above the 1 s deadlines configured here
+
+
+@pytest.fixture
+def server_port(settings: Settings, database: Database) -> Iterator[int]:
+    http = settings.http.model_copy(update={
+        "header_timeout_s": 1.0, "body_timeout_s": 1.0, "keep_alive_timeout_s": 1.0,
+        "max_header_bytes": 8192})
+    strict = settings.model_copy(update={"http": http, "port": free_port()})
+    app = create_app(build_platform(strict, db=database), ("api",))
+    server = uvicorn.Server(uvicorn.Config(app, **{**uvicorn_options(strict),
+                                                   "log_level": "warning"}))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + GENEROUS_S
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield strict.port
+    finally:
+        server.should_exit = True
+        thread.join(GENEROUS_S)
+        assert not thread.is_alive()
+
+
+def _connect(port: int) -> socket.socket:
+    conn = socket.create_connection(("127.0.0.1", port), timeout=GENEROUS_S)
+    return conn
+
+
+def _read_until_closed(conn: socket.socket) -> bytes:
+    """Everything the server sends until it closes (bounded by the socket's timeout; a close
+    with our bytes still unread arrives as a reset, which may swallow the answer)."""
+    data = b""
+    try:
+        while chunk := conn.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def test_a_silent_connection_is_closed(server_port: int) -> None:
+    with _connect(server_port) as conn:
+        assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+
+
+def test_a_trickled_request_head_is_cut_off(server_port: int) -> None:
+    with _connect(server_port) as conn:
+        for byte in b"GET /health HTTP/1.1\r\nHost: x\r\n":
+            try:
+                conn.send(bytes([byte]))
+            except OSError:  # closed under us: what we want
+                break
+            time.sleep(0.1)
+        assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+
+
+def test_an_oversized_head_is_refused(server_port: int) -> None:
+    with _connect(server_port) as conn:
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for _ in range(20):
+                conn.sendall(b"X-Filler: " + b"a" * 1000 + b"\r\n")
+        except OSError:
+            pass
+        answer = _read_until_closed(conn)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431")  # closed, not served
+
+
+def test_a_trickled_body_is_cut_off(server_port: int) -> None:
+    with _connect(server_port) as conn:
+        conn.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        answer = _read_until_closed(conn)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert b'"request_timeout"' in answer
+
+
+def test_an_idle_keep_alive_connection_is_closed(server_port: int) -> None:
+    with _connect(server_port) as conn:
+        conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = _read_until_closed(conn)  # the response, then the close after idling
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
+def test_health_answers_under_200_slow_connections(server_port: int) -> None:
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(200):
+            conn = _connect(server_port)
+            conn.sendall(b"GET /health HTTP/1.1\r\nHo")  # and then nothing more
+            slow.append(conn)
+        with httpx.Client(timeout=GENEROUS_S) as client:
+            for _ in range(5):
+                response = client.get(f"http://127.0.0.1:{server_port}/health")
+                assert response.status_code == 200
+        # And every slow connection is let go.
+        for conn in slow:
+            assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+    finally:
+        for conn in slow:
+            conn.close()
