@@ -38,6 +38,8 @@ class Upstream:
     # The runtime's native API root (Ollama's ``/api`` lives under it), None for runtimes
     # without one (llama.cpp).
     native_base_url: str | None = None
+    # The deployment's context size: the bound on a request's max_tokens and num_ctx.
+    context_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Target:
     serving: bool
     created: int
     upstreams: tuple[Upstream, ...]
+    context_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,8 @@ def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
     with db.session() as session:
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
-                   Deployment.desired_state, Deployment.created_at, Deployment.runtime)
+                   Deployment.desired_state, Deployment.created_at, Deployment.runtime,
+                   Deployment.context_size)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
@@ -103,7 +107,7 @@ def load_owner_routes(db: Database, user_id: str) -> OwnerRoutes:
         ) if serving else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
-                              upstreams=upstreams))
+                              upstreams=upstreams, context_size=dep.context_size))
     return OwnerRoutes(tuple(targets))
 
 
@@ -125,7 +129,7 @@ def _upstream(dep: Any, instance: Any) -> Upstream:
         if runtime == OllamaRuntime.name else None
     return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
-                    native_base_url=native)
+                    native_base_url=native, context_size=dep.context_size)
 
 
 def database_loader(db: Database) -> RouteLoader:
