@@ -23,7 +23,20 @@ round by round (round 1: direct, gateway, LiteLLM; round 2: ...) and drifting ma
 them alike. Each (case, path) is warmed up once before its first round; each figure reported is
 the median over ``--rounds`` rounds of ``--seconds`` each.
 
+Two more paths answer issue 17 in the same run (both optional):
+
+* ``--baseline REF``: a second gateway running the code of git ref ``REF`` (exported with
+  ``git archive`` and put first on its ``PYTHONPATH``), e.g. the commit before the ``/v1`` body
+  validation, pinned like the gateway: ``gateway@REF``. The derived figures give the CPU per
+  request and req/s of this tree relative to it (the validation must cost < 5 % more CPU).
+  ``REF`` must have the same database migrations as this tree (both share one database).
+* ``--processes``: ``flowllama serve gateway --workers 2`` (``gateway x2``), on both CPUs; its
+  CPU time counts the supervisor and both processes. The derived figure is its req/s at c=16
+  over the one-process gateway's. On a 2-core host it competes with the upstream and wrk for
+  CPU 0, so the ratio is a floor, not what a host with spare cores would see.
+
 Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH | --no-litellm]
+                              [--baseline REF] [--processes]
      python3 bench/gateway.py --serve-upstream PORT   (just the fake upstream)
 """
 
@@ -178,12 +191,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pinning(cpu: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` pinning the child to ``cpu`` before exec, so that every thread and
-    process it starts inherits the pin; None where the machine lacks that CPU."""
+def _pinning(cpu: int | set[int]) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning the child to ``cpu`` (one or a set) before exec, so that every
+    thread and process it starts inherits the pin; None where the machine lacks that CPU."""
     if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
         return None
-    return lambda: os.sched_setaffinity(0, {cpu})
+    cpus = cpu if isinstance(cpu, set) else {cpu}
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def _get_status(url: str) -> int:
@@ -218,7 +232,8 @@ def _tail(log: IO[bytes], chars: int = 3000) -> str:
 
 
 @contextmanager
-def _process(args: list[str], cpu: int, ready_url: str, env: dict[str, str] | None = None,
+def _process(args: list[str], cpu: int | set[int], ready_url: str,
+             env: dict[str, str] | None = None,
              timeout: float = 60) -> Iterator[int]:
     """Run ``args`` pinned to ``cpu`` (stdout to /dev/null, stderr kept for errors) until the
     ``with`` ends; wait until ``ready_url`` answers 200 first. Yields the process id."""
@@ -500,9 +515,32 @@ def medians(results: Results) -> dict[str, dict[str, dict[str, float]]]:
             for case, paths in results.items()}
 
 
-def derived(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """Issue 7's figures: added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16."""
+def _issue_17_figures(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """This tree's gateway against ``gateway@REF`` (CPU per request and req/s, each case),
+    and two gateway processes against one (req/s at c=16)."""
     rows: list[dict[str, Any]] = []
+    baseline = next((name for name in table["chat c=1"] if name.startswith("gateway@")), None)
+    for case, paths in table.items():
+        if baseline is None:
+            break
+        cpu = paths["gateway"]["cpu_us"] / paths[baseline]["cpu_us"]
+        rows.append({"figure": f"CPU/req gateway / {baseline}, {case}", "path": "gateway",
+                     "value": cpu, "unit": "x", "target": "< 1.05x", "met": cpu < 1.05})
+        rps = paths["gateway"]["rps"] / paths[baseline]["rps"]
+        rows.append({"figure": f"req/s gateway / {baseline}, {case}", "path": "gateway",
+                     "value": rps, "unit": "x", "target": None, "met": None})
+    if "gateway x2" in table["chat c=16"]:
+        c16 = table["chat c=16"]
+        rows.append({"figure": "req/s gateway x2 / gateway, chat c=16", "path": "gateway x2",
+                     "value": c16["gateway x2"]["rps"] / c16["gateway"]["rps"], "unit": "x",
+                     "target": None, "met": None})
+    return rows
+
+
+def derived(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """Issue 7's figures (added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16) and
+    issue 17's (:func:`_issue_17_figures`)."""
+    rows: list[dict[str, Any]] = _issue_17_figures(table)
     for path in ("gateway", "litellm"):
         if path not in table["chat c=1"]:
             continue
@@ -541,7 +579,7 @@ def _print(table: dict[str, dict[str, dict[str, float]]], figures: list[dict[str
     extra = Table("figure", "path", "value", "target", "met")
     for row in figures:
         value = f"{row['value']:.2f} {row['unit']}" if row["unit"] == "ms" else \
-            f"{row['value']:.1f}x"
+            f"{row['value']:.3f}x"
         met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
         extra.add_row(row["figure"], row["path"], value, row["target"] or "", met)
     console.print(extra)
@@ -573,21 +611,51 @@ def _check(target: Target) -> None:
                            "start one by hand to see why)")
 
 
-def start_servers(stack: ExitStack, tmp: Path, litellm: str | None) -> list[Target]:
-    """Start the upstream (CPU 0), the gateway and LiteLLM (CPU 1) for the whole run."""
-    up_port, gw_port = _free_port(), _free_port()
+def _gateway(stack: ExitStack, tmp: Path, cpu: int | set[int], *extra: str,
+             pythonpath: Path | None = None) -> tuple[int, int]:
+    """Start ``flowllama serve gateway`` (with ``extra`` arguments, this tree's code unless
+    ``pythonpath`` names another ``src``) over ``tmp``'s database: (port, pid)."""
+    port = _free_port()
+    env = {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    pid = stack.enter_context(_process(
+        [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(port),
+         "--data-dir", str(tmp), *extra], cpu, f"http://127.0.0.1:{port}/v1/health", env))
+    return port, pid
+
+
+def _export(ref: str, tmp: Path) -> Path:
+    """The ``src`` directory of git ref ``ref`` of this repository, exported under ``tmp``."""
+    root = Path(__file__).resolve().parent.parent
+    target = tmp / "baseline"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def start_servers(stack: ExitStack, tmp: Path, litellm: str | None, *,
+                  baseline: str | None = None, processes: bool = False) -> list[Target]:
+    """Start the upstream (CPU 0), the gateway, ``gateway@baseline`` and LiteLLM (CPU 1), and
+    two gateway processes (both CPUs), for the whole run."""
+    up_port = _free_port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
     up_pid = stack.enter_context(_process(
         [sys.executable, __file__, "--serve-upstream", str(up_port)], UPSTREAM_CPU,
         f"http://127.0.0.1:{up_port}/"))
     key = _seed(tmp, upstream_v1)
-    gw_pid = stack.enter_context(_process(
-        [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(gw_port),
-         "--data-dir", str(tmp)], PROXY_CPU, f"http://127.0.0.1:{gw_port}/v1/health",
-        {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}))
+    auth = {"Authorization": f"Bearer {key}"}
+    gw_port, gw_pid = _gateway(stack, tmp, PROXY_CPU)
     targets = [Target("direct", up_port, "/v1/chat/completions", {}, up_pid),
-               Target("gateway", gw_port, "/v1/chat/completions",
-                      {"Authorization": f"Bearer {key}"}, gw_pid)]
+               Target("gateway", gw_port, "/v1/chat/completions", auth, gw_pid)]
+    if baseline:
+        port, pid = _gateway(stack, tmp, PROXY_CPU, pythonpath=_export(baseline, tmp))
+        targets.append(Target(f"gateway@{baseline}", port, "/v1/chat/completions", auth, pid))
+    if processes:
+        port, pid = _gateway(stack, tmp, {UPSTREAM_CPU, PROXY_CPU}, "--workers", "2")
+        targets.append(Target("gateway x2", port, "/v1/chat/completions", auth, pid))
     if litellm:
         ll_port, master_key = _free_port(), f"sk-{secrets.token_hex(32)}"
         config = _litellm_config(tmp, upstream_v1, master_key)
@@ -610,6 +678,10 @@ def _arguments() -> argparse.Namespace:
                         help="the litellm executable (default: litellm on PATH, else "
                              "/tmp/litellm-venv/bin/litellm if present)")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also run the gateway of git ref REF (same migrations)")
+    parser.add_argument("--processes", action="store_true",
+                        help="also run serve gateway --workers 2")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT",
                         help="only run the fake upstream on PORT")
     return parser.parse_args()
@@ -628,7 +700,8 @@ def main() -> None:
         os.sched_setaffinity(0, {UPSTREAM_CPU})
     litellm = None if args.no_litellm else args.litellm
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        targets = start_servers(stack, Path(tmp), litellm)
+        targets = start_servers(stack, Path(tmp), litellm, baseline=args.baseline,
+                                processes=args.processes)
         for target in targets:
             _check(target)
         results = measure(targets, args.seconds, args.rounds, Path(tmp),

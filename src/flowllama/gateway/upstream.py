@@ -10,13 +10,14 @@ Contract:
 * :meth:`UpstreamClient.request` returns when the response head is in. It raises
   :class:`UpstreamUnreachable` when the instance never started on the request (connect failed,
   or the connection closed before any byte of the head), so another instance may be tried, and
-  :class:`UpstreamTimeout` when the head took longer than ``read_timeout_s``.
+  :class:`UpstreamTimeout` when the head took longer than ``read_timeout_s`` (or the request's
+  own first-byte timeout).
 * Interim ``1xx`` responses (``100 Continue``) are skipped: the answer is the final response.
   A body with neither ``content-length`` nor chunked encoding ends when the server closes
   the connection (which is then not reused).
 * :meth:`UpstreamResponse.chunks` yields body bytes as they arrive (chunked encoding decoded);
   :class:`UpstreamBrokeOff` when the connection ends early, :class:`UpstreamTimeout` when no
-  byte came for ``read_timeout_s``.
+  byte came for ``read_timeout_s`` (or the request's own idle timeout).
 * :meth:`UpstreamResponse.close` must always be called: a fully read response gives its
   connection back to the pool; anything else aborts the connection, which is how the model
   server learns that nobody wants the rest (llama.cpp and Ollama stop generating).
