@@ -495,13 +495,14 @@ def _warm_up(targets: list[Target], scripts: dict[str, Path]) -> None:
 
 def measure(targets: list[Target], seconds: int, rounds: int, tmp: Path,
             progress: Callable[[str], None]) -> Results:
-    """Every case on every path, ``rounds`` times; paths interleaved within each round."""
+    """Every case on every path, ``rounds`` times; paths interleaved within each round, in
+    reverse order every other round (so no path always runs right after another)."""
     scripts = {t.name: _wrk_script(t, BODY, tmp) for t in targets}
     _warm_up(targets, scripts)
     results: Results = {case: {t.name: [] for t in targets} for case, _c, _s in CASES}
     for number in range(1, rounds + 1):
         for case, concurrency, stream in CASES:
-            for target in targets:
+            for target in targets if number % 2 else targets[::-1]:
                 progress(f"round {number}/{rounds}: {case}, {target.name}")
                 results[case][target.name].append(
                     _run_case(target, scripts[target.name], concurrency, stream, seconds))
@@ -515,10 +516,32 @@ def medians(results: Results) -> dict[str, dict[str, dict[str, float]]]:
             for case, paths in results.items()}
 
 
+def validation_cpu_us(repeats: int = 50_000) -> float:
+    """CPU µs the ``/v1`` body validation adds to one bench request, measured in this process
+    (``parse`` minus decoding alone): steadier than comparing two servers on a busy host."""
+    from flowllama.gateway.requests import decode_object, parse
+
+    raw = json.dumps(BODY).encode()
+    costs = []
+    for work in (lambda: parse(raw, "messages"), lambda: decode_object(raw)) * 3:
+        started = time.process_time()
+        for _ in range(repeats):
+            work()
+        costs.append((time.process_time() - started) / repeats * 1e6)
+    return statistics.median(costs[0::2]) - statistics.median(costs[1::2])
+
+
 def _issue_17_figures(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
     """This tree's gateway against ``gateway@REF`` (CPU per request and req/s, each case),
-    and two gateway processes against one (req/s at c=16)."""
-    rows: list[dict[str, Any]] = []
+    the validation's own CPU per request against the gateway's, and two gateway processes
+    against one (req/s at c=16)."""
+    validation = validation_cpu_us()
+    share = validation / table["chat c=16"]["gateway"]["cpu_us"]
+    rows: list[dict[str, Any]] = [
+        {"figure": "validation CPU µs/req (in-process)", "path": "gateway",
+         "value": validation, "unit": "µs", "target": None, "met": None},
+        {"figure": "validation / gateway CPU per request, chat c=16", "path": "gateway",
+         "value": 1 + share, "unit": "x", "target": "< 1.05x", "met": share < 0.05}]
     baseline = next((name for name in table["chat c=1"] if name.startswith("gateway@")), None)
     for case, paths in table.items():
         if baseline is None:
@@ -578,7 +601,7 @@ def _print(table: dict[str, dict[str, dict[str, float]]], figures: list[dict[str
     console.print(main)
     extra = Table("figure", "path", "value", "target", "met")
     for row in figures:
-        value = f"{row['value']:.2f} {row['unit']}" if row["unit"] == "ms" else \
+        value = f"{row['value']:.2f} {row['unit']}" if row["unit"] != "x" else \
             f"{row['value']:.3f}x"
         met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
         extra.add_row(row["figure"], row["path"], value, row["target"] or "", met)
