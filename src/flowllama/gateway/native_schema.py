@@ -11,15 +11,18 @@ the same runtime. Refusals are 400s in Ollama's error shape.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Required
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import Field, StrictBool, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
-from flowllama.gateway.requests import decode_object, refusal
+from flowllama.gateway.requests import refusal
 from flowllama.gateway.schema import (
     MAX_INPUTS,
     MAX_MESSAGES,
     MAX_TOOLS,
+    OPEN,
+    STRICT,
     InvalidRequest,
     JsonObject,
     Stop,
@@ -28,79 +31,85 @@ from flowllama.gateway.schema import (
 FILL_CONTEXT = -2  # Ollama's num_predict for "until the context is full" (bounded)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Options(_Strict):
+@with_config(STRICT)
+class Options(TypedDict, total=False):
     """Per-request sampling options; ``num_ctx``/``num_predict`` are bounded after routing."""
 
-    num_ctx: Annotated[int, Field(ge=1)] | None = None
-    num_predict: Annotated[int, Field(ge=FILL_CONTEXT)] | None = None
-    num_keep: Annotated[int, Field(ge=-1)] | None = None
-    seed: int | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_k: Annotated[int, Field(ge=0, le=1000)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    min_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    typical_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    tfs_z: Annotated[float, Field(ge=0, le=10)] | None = None
-    repeat_last_n: Annotated[int, Field(ge=-1, le=65536)] | None = None
-    repeat_penalty: Annotated[float, Field(ge=0, le=10)] | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    penalize_newline: StrictBool | None = None
-    mirostat: Literal[0, 1, 2] | None = None
-    mirostat_tau: Annotated[float, Field(ge=0, le=20)] | None = None
-    mirostat_eta: Annotated[float, Field(ge=0, le=1)] | None = None
-    stop: Stop = None
+    num_ctx: Annotated[int, Field(ge=1)] | None
+    num_predict: Annotated[int, Field(ge=FILL_CONTEXT)] | None
+    num_keep: Annotated[int, Field(ge=-1)] | None
+    seed: int | None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None
+    top_k: Annotated[int, Field(ge=0, le=1000)] | None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None
+    min_p: Annotated[float, Field(ge=0, le=1)] | None
+    typical_p: Annotated[float, Field(ge=0, le=1)] | None
+    tfs_z: Annotated[float, Field(ge=0, le=10)] | None
+    repeat_last_n: Annotated[int, Field(ge=-1, le=65536)] | None
+    repeat_penalty: Annotated[float, Field(ge=0, le=10)] | None
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None
+    penalize_newline: StrictBool | None
+    mirostat: Literal[0, 1, 2] | None
+    mirostat_tau: Annotated[float, Field(ge=0, le=20)] | None
+    mirostat_eta: Annotated[float, Field(ge=0, le=1)] | None
+    stop: Stop
 
 
-class NativeMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str | None = None
+@with_config(OPEN)
+class NativeMessage(TypedDict, total=False):
+    role: Required[Literal["system", "user", "assistant", "tool"]]
+    content: str | None
 
 
-class _Native(_Strict):
-    model: Annotated[str, Field(max_length=256)] | None = None
-    options: Options | None = None
-    stream: StrictBool | None = None
-    format: Literal["json"] | JsonObject | None = None
-    think: StrictBool | Literal["low", "medium", "high"] | None = None
+Name = Annotated[str, Field(max_length=256)] | None
 
 
-class Chat(_Native):
-    messages: Annotated[list[NativeMessage], Field(max_length=MAX_MESSAGES)]
-    tools: Annotated[list[JsonObject], Field(max_length=MAX_TOOLS)] | None = None
+@with_config(STRICT)
+class _Native(TypedDict, total=False):
+    model: Name
+    options: Options | None
+    stream: StrictBool | None
+    format: Literal["json"] | JsonObject | None
+    think: StrictBool | Literal["low", "medium", "high"] | None
 
 
-class Generate(_Native):
-    prompt: str | None = None
-    suffix: str | None = None
-    system: str | None = None
-    template: str | None = None
-    raw: StrictBool | None = None
-    images: Annotated[list[str], Field(max_length=16)] | None = None
-    context: Annotated[list[int], Field(max_length=1 << 20)] | None = None
+@with_config(STRICT)
+class Chat(_Native, total=False):
+    messages: Required[Annotated[list[NativeMessage], Field(max_length=MAX_MESSAGES)]]
+    tools: Annotated[list[JsonObject], Field(max_length=MAX_TOOLS)] | None
 
 
-class Embed(_Strict):
-    model: Annotated[str, Field(max_length=256)] | None = None
-    input: str | Annotated[list[str], Field(max_length=MAX_INPUTS)]
-    truncate: StrictBool | None = None
-    dimensions: Annotated[int, Field(ge=1, le=65536)] | None = None
-    options: Options | None = None
+@with_config(STRICT)
+class Generate(_Native, total=False):
+    prompt: str | None
+    suffix: str | None
+    system: str | None
+    template: str | None
+    raw: StrictBool | None
+    images: Annotated[list[str], Field(max_length=16)] | None
+    context: Annotated[list[int], Field(max_length=1 << 20)] | None
 
 
-class Show(_Strict):
-    model: Annotated[str, Field(max_length=256)] | None = None
-    name: Annotated[str, Field(max_length=256)] | None = None
-    verbose: StrictBool | None = None
+@with_config(STRICT)
+class Embed(TypedDict, total=False):
+    model: Name
+    input: Required[str | Annotated[list[str], Field(max_length=MAX_INPUTS)]]
+    truncate: StrictBool | None
+    dimensions: Annotated[int, Field(ge=1, le=65536)] | None
+    options: Options | None
 
 
-NATIVE_SCHEMAS: dict[str, type[BaseModel]] = {
-    "chat": Chat, "generate": Generate, "embed": Embed, "show": Show}
+@with_config(STRICT)
+class Show(TypedDict, total=False):
+    model: Name
+    name: Name
+    verbose: StrictBool | None
+
+
+NATIVE_SCHEMAS: dict[str, TypeAdapter[Any]] = {
+    "chat": TypeAdapter(Chat), "generate": TypeAdapter(Generate), "embed": TypeAdapter(Embed),
+    "show": TypeAdapter(Show)}
 
 
 STREAMING_ROUTES = frozenset({"chat", "generate"})
@@ -110,9 +119,8 @@ def native_body(route: str, raw: bytes, model: str, context_size: int) -> tuple[
     """``raw`` checked for ``/api/<route>`` and pinned to ``model``, and whether the answer
     streams (Ollama streams chat and generate unless ``"stream": false``); ``InvalidRequest``
     (400) naming the field at fault otherwise."""
-    body = decode_object(raw)
     try:
-        NATIVE_SCHEMAS[route].model_validate(body)
+        body: dict[str, Any] = NATIVE_SCHEMAS[route].validate_json(raw)
     except ValidationError as exc:
         raise refusal(exc) from None
     options: dict[str, Any] = body.get("options") or {}

@@ -1,9 +1,9 @@
 """Read and check an OpenAI request body against the allow-list in :mod:`.schema`.
 
-The body is refused (400, OpenAI's ``invalid_request_error`` naming the field) when it is not
-JSON, nests deeper than JSON decoding allows, carries a field the schema does not list, or
-breaks a bound; the checked body is forwarded as the client sent it, with only ``model`` and
-``stream_options`` rewritten.
+The body is decoded and checked in one pass, and refused (400, OpenAI's
+``invalid_request_error`` naming the field) when it is not JSON, nests deeper than the decoder
+allows, carries a field the schema does not list, or breaks a bound; the checked body is
+forwarded as the client sent it, with only ``model`` and ``stream_options`` rewritten.
 """
 
 from __future__ import annotations
@@ -35,25 +35,11 @@ class ClientRequest:
         return json.dumps(body, separators=(",", ":")).encode()
 
 
-def decode_object(raw: bytes) -> dict[str, Any]:
-    """``raw`` as a JSON object; ``InvalidRequest`` (``invalid_json``) when it is not one,
-    including JSON nested deeper than the decoder's recursion limit (never a 500)."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        detail = "nested too deeply" if isinstance(exc, RecursionError) else "not valid JSON"
-        raise InvalidRequest(f"Request body is {detail}", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("Request body must be a JSON object", code="invalid_json")
-    return body
-
-
 def parse(raw: bytes, required: str) -> ClientRequest:
     """Check ``raw`` as a request whose main field is ``required`` (``messages`` for chat,
     ``prompt`` for completions, ``input`` for embeddings); raises ``InvalidRequest``."""
-    body = decode_object(raw)
     try:
-        SCHEMAS[required].model_validate(body)
+        body: dict[str, Any] = SCHEMAS[required].validate_json(raw)
     except ValidationError as exc:
         raise refusal(exc) from None
     options = body.get("stream_options")
@@ -68,6 +54,11 @@ def refusal(exc: ValidationError) -> InvalidRequest:
     error = next((e for e in errors if not e["type"].endswith("_type")
                   and e["type"] not in _VAGUE), errors[0])
     param = _param(error["loc"])
+    if error["type"] == "json_invalid":  # includes nesting past the decoder's depth limit
+        return InvalidRequest(f"Request body is not valid JSON: {error['msg']}",
+                              code="invalid_json")
+    if param is None:
+        return InvalidRequest("Request body must be a JSON object", code="invalid_json")
     if error["type"] == "extra_forbidden":
         return InvalidRequest(f"Unrecognized request argument supplied: {param}",
                               field=param, code="unknown_parameter")

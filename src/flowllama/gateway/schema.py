@@ -8,15 +8,17 @@ nothing that configures or redirects the runtime — llama.cpp's ``grammar``, Li
 runtime do unbounded work (``n``, ``stop``, ``tools``, ``logit_bias``, ``messages``); the bound
 that depends on the deployment (``max_tokens`` within its context) is checked after routing
 (:func:`check_max_tokens`). Free-form JSON (tool parameter schemas, ``response_format``) is
-bounded in depth and size. The checked body is forwarded as the client sent it.
+bounded in depth and size. The checked body is forwarded as the client sent it (values
+normalised by the check, e.g. ``8.0`` → ``8`` for an integer field).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, Required
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, TypeAdapter, with_config
+from typing_extensions import TypedDict
 
 from flowllama.errors import ClientError
 
@@ -75,121 +77,132 @@ LogitBias = Annotated[dict[str, float], Field(max_length=MAX_LOGIT_BIAS),
 TokenIds = Annotated[list[Annotated[int, Field(ge=0)]], Field(max_length=1 << 20)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+STRICT = ConfigDict(extra="forbid")
+OPEN = ConfigDict(extra="allow")  # sub-objects OpenAI keeps adding fields to: shape checked
 
 
-class _Open(BaseModel):
-    """Sub-objects whose fields OpenAI keeps adding to (content parts): shape checked loosely."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-class Function(_Strict):
+@with_config(STRICT)
+class Function(TypedDict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
-    description: Annotated[str, Field(max_length=8192)] | None = None
-    parameters: JsonObject | None = None
-    strict: StrictBool | None = None
+    description: NotRequired[Annotated[str, Field(max_length=8192)] | None]
+    parameters: NotRequired[JsonObject | None]
+    strict: NotRequired[StrictBool | None]
 
 
-class Tool(_Strict):
-    type: Literal["function"] = "function"
+@with_config(STRICT)
+class Tool(TypedDict):
+    type: NotRequired[Literal["function"]]
     function: Function
 
 
-class ContentPart(_Open):
+@with_config(OPEN)
+class ContentPart(TypedDict):
     type: Annotated[str, Field(max_length=32)]
 
 
-class ToolCall(_Open):
-    id: Annotated[str, Field(max_length=256)] | None = None
-    type: Annotated[str, Field(max_length=32)] | None = None
+@with_config(OPEN)
+class ToolCall(TypedDict, total=False):
+    id: Annotated[str, Field(max_length=256)] | None
+    type: Annotated[str, Field(max_length=32)] | None
 
 
-class Message(_Strict):
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | Annotated[list[ContentPart], Field(max_length=MAX_PARTS)] | None = None
-    name: Annotated[str, Field(max_length=256)] | None = None
-    tool_calls: Annotated[list[ToolCall], Field(max_length=MAX_TOOLS)] | None = None
-    tool_call_id: Annotated[str, Field(max_length=256)] | None = None
-    function_call: JsonObject | None = None
-    refusal: str | None = None
-    audio: JsonObject | None = None
+@with_config(STRICT)
+class Message(TypedDict, total=False):
+    role: Required[Literal["system", "developer", "user", "assistant", "tool", "function"]]
+    content: str | Annotated[list[ContentPart], Field(max_length=MAX_PARTS)] | None
+    name: Annotated[str, Field(max_length=256)] | None
+    tool_calls: Annotated[list[ToolCall], Field(max_length=MAX_TOOLS)] | None
+    tool_call_id: Annotated[str, Field(max_length=256)] | None
+    function_call: JsonObject | None
+    refusal: str | None
+    audio: JsonObject | None
 
 
-class StreamOptions(_Strict):
-    include_usage: StrictBool | None = None
-    include_obfuscation: StrictBool | None = None
+@with_config(STRICT)
+class StreamOptions(TypedDict, total=False):
+    include_usage: StrictBool | None
+    include_obfuscation: StrictBool | None
 
 
-class ResponseFormat(_Strict):
+@with_config(STRICT)
+class ResponseFormat(TypedDict):
     type: Literal["text", "json_object", "json_schema"]
-    json_schema: JsonObject | None = None
+    json_schema: NotRequired[JsonObject | None]
 
 
 MaxTokens = Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING)] | None
+Model = Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
 
 
-class _Sampling(_Strict):
+@with_config(STRICT)
+class _Sampling(TypedDict, total=False):
     """What chat and completions share: model, streaming, sampling and their bounds."""
 
-    model: Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
-    stream: StrictBool | None = None
-    stream_options: StreamOptions | None = None
-    max_tokens: MaxTokens = None
-    n: Annotated[int, Field(ge=1, le=MAX_N)] | None = None
-    stop: Stop = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    logit_bias: LogitBias | None = None
-    seed: int | None = None
-    user: Annotated[str, Field(max_length=256)] | None = None
+    model: Required[Model]
+    stream: StrictBool | None
+    stream_options: StreamOptions | None
+    max_tokens: MaxTokens
+    n: Annotated[int, Field(ge=1, le=MAX_N)] | None
+    stop: Stop
+    temperature: Annotated[float, Field(ge=0, le=2)] | None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None
+    logit_bias: LogitBias | None
+    seed: int | None
+    user: Annotated[str, Field(max_length=256)] | None
     # Sampling knobs llama.cpp and Ollama accept on their OpenAI API: bounded, harmless.
-    top_k: Annotated[int, Field(ge=0, le=1000)] | None = None
-    min_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    repeat_penalty: Annotated[float, Field(ge=0, le=10)] | None = None
+    top_k: Annotated[int, Field(ge=0, le=1000)] | None
+    min_p: Annotated[float, Field(ge=0, le=1)] | None
+    repeat_penalty: Annotated[float, Field(ge=0, le=10)] | None
 
 
-class ChatBody(_Sampling):
-    messages: Annotated[list[Message], Field(min_length=1, max_length=MAX_MESSAGES)]
-    max_completion_tokens: MaxTokens = None
-    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS)] | None = None
-    tool_choice: Literal["none", "auto", "required"] | JsonObject | None = None
-    parallel_tool_calls: StrictBool | None = None
-    functions: Annotated[list[Function], Field(max_length=MAX_TOOLS)] | None = None
-    function_call: Literal["none", "auto"] | JsonObject | None = None
-    response_format: ResponseFormat | None = None
-    logprobs: StrictBool | None = None
-    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+@with_config(STRICT)
+class ChatBody(_Sampling, total=False):
+    messages: Required[Annotated[list[Message], Field(min_length=1, max_length=MAX_MESSAGES)]]
+    max_completion_tokens: MaxTokens
+    tools: Annotated[list[Tool], Field(max_length=MAX_TOOLS)] | None
+    tool_choice: Literal["none", "auto", "required"] | JsonObject | None
+    parallel_tool_calls: StrictBool | None
+    functions: Annotated[list[Function], Field(max_length=MAX_TOOLS)] | None
+    function_call: Literal["none", "auto"] | JsonObject | None
+    response_format: ResponseFormat | None
+    logprobs: StrictBool | None
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None
     metadata: Annotated[dict[str, Annotated[str, Field(max_length=512)]],
-                        Field(max_length=16)] | None = None
-    store: StrictBool | None = None
-    service_tier: Annotated[str, Field(max_length=32)] | None = None
-    reasoning_effort: Annotated[str, Field(max_length=32)] | None = None
+                        Field(max_length=16)] | None
+    store: StrictBool | None
+    service_tier: Annotated[str, Field(max_length=32)] | None
+    reasoning_effort: Annotated[str, Field(max_length=32)] | None
 
 
-class CompletionBody(_Sampling):
-    prompt: (str | Annotated[list[str], Field(min_length=1, max_length=MAX_INPUTS)] | TokenIds
-             | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_INPUTS)])
-    best_of: Annotated[int, Field(ge=1, le=MAX_N)] | None = None
-    echo: StrictBool | None = None
-    suffix: str | None = None
-    logprobs: Annotated[int, Field(ge=0, le=5)] | None = None
+Inputs = (str | Annotated[list[str], Field(min_length=1, max_length=MAX_INPUTS)] | TokenIds
+          | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_INPUTS)])
 
 
-class EmbeddingBody(_Strict):
-    model: Annotated[str, Field(min_length=1, max_length=256, pattern=r"\S")]
-    input: (str | Annotated[list[str], Field(min_length=1, max_length=MAX_INPUTS)] | TokenIds
-            | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_INPUTS)])
-    encoding_format: Literal["float", "base64"] | None = None
-    dimensions: Annotated[int, Field(ge=1, le=65536)] | None = None
-    user: Annotated[str, Field(max_length=256)] | None = None
+@with_config(STRICT)
+class CompletionBody(_Sampling, total=False):
+    prompt: Required[Inputs]
+    best_of: Annotated[int, Field(ge=1, le=MAX_N)] | None
+    echo: StrictBool | None
+    suffix: str | None
+    logprobs: Annotated[int, Field(ge=0, le=5)] | None
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {
-    "messages": ChatBody, "prompt": CompletionBody, "input": EmbeddingBody}
+@with_config(STRICT)
+class EmbeddingBody(TypedDict, total=False):
+    model: Required[Model]
+    input: Required[Inputs]
+    encoding_format: Literal["float", "base64"] | None
+    dimensions: Annotated[int, Field(ge=1, le=65536)] | None
+    user: Annotated[str, Field(max_length=256)] | None
+
+
+# Validating straight from the bytes is one pass that yields the body as plain dicts (no model
+# objects): cheaper than json.loads alone, so the allow-list costs the hot path nothing.
+SCHEMAS: dict[str, TypeAdapter[Any]] = {
+    "messages": TypeAdapter(ChatBody), "prompt": TypeAdapter(CompletionBody),
+    "input": TypeAdapter(EmbeddingBody)}
 
 
 def check_max_tokens(body: dict[str, Any], context_size: int) -> None:
