@@ -179,6 +179,82 @@ def serve_upstream(port: int) -> None:
         runner.run(serve())
 
 
+# -- the gateway's own code, in process ---------------------------------------------------------
+
+def asgi_loop(upstream_port: int, data_dir: Path, key: str, requests: int,
+              concurrency: int) -> float:
+    """CPU µs per chat request of the ``/v1`` application alone (no HTTP server in front),
+    ``concurrency`` requests at a time, against the fake upstream: the gateway's own code is
+    all this process runs, so the figure holds still on a busy host. Prints it."""
+    from flowllama.gateway import build_gateway
+    from flowllama.gateway.endpoints import OpenAIEndpoints
+    from flowllama.platform import build_platform
+    from flowllama.settings import Settings
+
+    body = json.dumps(BODY).encode()
+    scope_headers = [(b"authorization", f"Bearer {key}".encode()),
+                     (b"content-type", b"application/json"),
+                     (b"content-length", str(len(body)).encode())]
+
+    async def one(app: Any) -> None:
+        statuses: list[int] = []
+        sent = False
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await never  # the client stays (until_disconnect listens after 50 ms)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+                 "headers": scope_headers, "state": {}}
+        await app(scope, receive, send)
+        if statuses != [200]:
+            raise RuntimeError(f"in-process chat answered {statuses}")
+
+    async def run() -> float:
+        gateway = build_gateway(build_platform(Settings(data_dir=data_dir)))
+        await gateway.start()
+        app = OpenAIEndpoints(gateway)
+        try:
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    await one(app)
+
+            await asyncio.gather(*(worker(200) for _ in range(concurrency)))  # warm up
+            started = time.process_time()
+            await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+            return (time.process_time() - started) * 1e6 / (requests // concurrency * concurrency)
+        finally:
+            await gateway.stop()
+
+    return asyncio.run(run())
+
+
+def in_process(upstream_port: int, data_dir: Path, key: str, sources: dict[str, Path | None],
+               rounds: int, requests: int = 4000, concurrency: int = 16) -> dict[str, float]:
+    """:func:`asgi_loop` for each source tree (None: this one), alternating, ``rounds``
+    times, each in a fresh process pinned to the proxy CPU: the median per tree."""
+    runs: dict[str, list[float]] = {name: [] for name in sources}
+    for number in range(rounds):
+        for name, src in (list(sources.items()) if number % 2 == 0
+                          else list(sources.items())[::-1]):
+            env = {**os.environ, **({"PYTHONPATH": str(src)} if src else {})}
+            result = subprocess.run(
+                [sys.executable, __file__, "--asgi-loop", str(upstream_port), str(data_dir),
+                 key, str(requests), str(concurrency)], env=env, capture_output=True,
+                text=True, check=True, preexec_fn=_pinning(PROXY_CPU))
+            runs[name].append(float(result.stdout.split()[-1]))
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
 # -- processes ---------------------------------------------------------------------------------
 
 UPSTREAM_CPU, PROXY_CPU = 0, 1
@@ -561,6 +637,15 @@ def _issue_17_figures(table: dict[str, dict[str, dict[str, float]]]) -> list[dic
     return rows
 
 
+def _in_process_figure(inproc: dict[str, float]) -> list[dict[str, Any]]:
+    if not inproc:
+        return []
+    [(_name, now), (base, before)] = inproc.items()
+    return [{"figure": f"in-process /v1 CPU µs/req, gateway / {base} (c=16)",
+             "path": "gateway", "value": now / before, "unit": "x",
+             "target": "< 1.05x", "met": now / before < 1.05}]
+
+
 def derived(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
     """Issue 7's figures (added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16) and
     issue 17's (:func:`_issue_17_figures`)."""
@@ -706,8 +791,13 @@ def _arguments() -> argparse.Namespace:
                         help="also run the gateway of git ref REF (same migrations)")
     parser.add_argument("--processes", action="store_true",
                         help="also run serve gateway --workers 2")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --baseline: also the /v1 app's CPU per request in process")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT",
                         help="only run the fake upstream on PORT")
+    parser.add_argument("--asgi-loop", nargs=5,
+                        metavar=("PORT", "DATA_DIR", "KEY", "REQUESTS", "CONCURRENCY"),
+                        help=argparse.SUPPRESS)  # one in_process() run, in a child process
     return parser.parse_args()
 
 
@@ -715,6 +805,10 @@ def main() -> None:
     args = _arguments()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream)
+        return
+    if args.asgi_loop:
+        port, data_dir, key, requests, concurrency = args.asgi_loop
+        print(asgi_loop(int(port), Path(data_dir), key, int(requests), int(concurrency)))
         return
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk on PATH (apt-get install -y wrk)")
@@ -728,15 +822,26 @@ def main() -> None:
                                 processes=args.processes)
         for target in targets:
             _check(target)
+        inproc = {}
+        if args.in_process and args.baseline:
+            print("in-process /v1 runs", file=sys.stderr, flush=True)
+            key = targets[1].headers["Authorization"].removeprefix("Bearer ")
+            inproc = in_process(targets[0].port, Path(tmp), key, {
+                "gateway": None, f"gateway@{args.baseline}": Path(tmp) / "baseline" / "src"},
+                max(args.rounds, 3))
         results = measure(targets, args.seconds, args.rounds, Path(tmp),
                           lambda line: print(line, file=sys.stderr, flush=True))
     table = medians(results)
     figures = derived(table)
+    figures.extend(_in_process_figure(inproc))
     if args.json:
         print(json.dumps({"seconds": args.seconds, "rounds": results, "median": table,
-                          "derived": figures, "litellm": litellm}, indent=2))
+                          "derived": figures, "in_process_cpu_us": inproc,
+                          "litellm": litellm}, indent=2))
     else:
         _print(table, figures, args.rounds)
+        print("in-process /v1 CPU µs/req (median):",
+              ", ".join(f"{name} {value:.0f}" for name, value in inproc.items()) or "-")
 
 
 if __name__ == "__main__":
