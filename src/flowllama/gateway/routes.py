@@ -35,11 +35,11 @@ class Upstream:
     model: str
     base_url: str
     price_per_hour: float | None
+    # The deployment's context size: the bound on a request's max_tokens and num_ctx.
+    context_size: int = 0
     # The runtime's native API root (Ollama's ``/api`` lives under it), None for runtimes
     # without one (llama.cpp).
     native_base_url: str | None = None
-    # The deployment's context size: the bound on a request's max_tokens and num_ctx.
-    context_size: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +128,9 @@ def _upstream(dep: Any, instance: Any) -> Upstream:
     native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
         if runtime == OllamaRuntime.name else None
     return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
+                    context_size=dep.context_size,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
-                    native_base_url=native, context_size=dep.context_size)
+                    native_base_url=native)
 
 
 def database_loader(db: Database) -> RouteLoader:
