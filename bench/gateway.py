@@ -23,7 +23,20 @@ round by round (round 1: direct, gateway, LiteLLM; round 2: ...) and drifting ma
 them alike. Each (case, path) is warmed up once before its first round; each figure reported is
 the median over ``--rounds`` rounds of ``--seconds`` each.
 
+Two more paths answer issue 17 in the same run (both optional):
+
+* ``--baseline REF``: a second gateway running the code of git ref ``REF`` (exported with
+  ``git archive`` and put first on its ``PYTHONPATH``), e.g. the commit before the ``/v1`` body
+  validation, pinned like the gateway: ``gateway@REF``. The derived figures give the CPU per
+  request and req/s of this tree relative to it (the validation must cost < 5 % more CPU).
+  ``REF`` must have the same database migrations as this tree (both share one database).
+* ``--processes``: ``flowllama serve gateway --workers 2`` (``gateway x2``), on both CPUs; its
+  CPU time counts the supervisor and both processes. The derived figure is its req/s at c=16
+  over the one-process gateway's. On a 2-core host it competes with the upstream and wrk for
+  CPU 0, so the ratio is a floor, not what a host with spare cores would see.
+
 Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH | --no-litellm]
+                              [--baseline REF] [--processes]
      python3 bench/gateway.py --serve-upstream PORT   (just the fake upstream)
 """
 
@@ -41,6 +54,7 @@ if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import re
@@ -166,6 +180,84 @@ def serve_upstream(port: int) -> None:
         runner.run(serve())
 
 
+# -- the gateway's own code, in process ---------------------------------------------------------
+
+def asgi_loop(upstream_port: int, data_dir: Path, key: str, requests: int,
+              concurrency: int) -> float:
+    """CPU µs per chat request of the ``/v1`` application alone (no HTTP server in front),
+    ``concurrency`` requests at a time, against the fake upstream: the gateway's own code is
+    all this process runs, so the figure holds still on a busy host. Prints it."""
+    from flowllama.gateway import build_gateway
+    from flowllama.gateway.endpoints import OpenAIEndpoints
+    from flowllama.platform import build_platform
+    from flowllama.settings import Settings
+
+    body = json.dumps(BODY).encode()
+    scope_headers = [(b"authorization", f"Bearer {key}".encode()),
+                     (b"content-type", b"application/json"),
+                     (b"content-length", str(len(body)).encode())]
+
+    async def one(app: Any) -> None:
+        statuses: list[int] = []
+        sent = False
+        never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await never  # the client stays (until_disconnect listens after 50 ms)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions",
+                 "headers": scope_headers, "state": {}}
+        await app(scope, receive, send)
+        if statuses != [200]:
+            raise RuntimeError(f"in-process chat answered {statuses}")
+
+    async def run() -> float:
+        gateway = build_gateway(build_platform(Settings(data_dir=data_dir)))
+        await gateway.start()
+        app = OpenAIEndpoints(gateway)
+        try:
+            async def worker(count: int) -> None:
+                for _ in range(count):
+                    await one(app)
+
+            await asyncio.gather(*(worker(200) for _ in range(concurrency)))  # warm up
+            gc.collect()  # as the server does before serving (server._run_http)
+            gc.freeze()
+            started = time.process_time()
+            await asyncio.gather(*(worker(requests // concurrency) for _ in range(concurrency)))
+            return (time.process_time() - started) * 1e6 / (requests // concurrency * concurrency)
+        finally:
+            await gateway.stop()
+
+    return asyncio.run(run())
+
+
+def in_process(upstream_port: int, data_dir: Path, key: str, sources: dict[str, Path | None],
+               rounds: int, requests: int = 4000, concurrency: int = 16) -> dict[str, float]:
+    """:func:`asgi_loop` for each source tree (None: this one), alternating, ``rounds``
+    times, each in a fresh process pinned to the proxy CPU: the median per tree."""
+    runs: dict[str, list[float]] = {name: [] for name in sources}
+    for number in range(rounds):
+        for name, src in (list(sources.items()) if number % 2 == 0
+                          else list(sources.items())[::-1]):
+            env = {**os.environ, **({"PYTHONPATH": str(src)} if src else {})}
+            result = subprocess.run(
+                [sys.executable, __file__, "--asgi-loop", str(upstream_port), str(data_dir),
+                 key, str(requests), str(concurrency)], env=env, capture_output=True,
+                text=True, check=True, preexec_fn=_pinning(PROXY_CPU))
+            runs[name].append(float(result.stdout.split()[-1]))
+    return {name: statistics.median(values) for name, values in runs.items()}
+
+
 # -- processes ---------------------------------------------------------------------------------
 
 UPSTREAM_CPU, PROXY_CPU = 0, 1
@@ -178,12 +270,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pinning(cpu: int) -> Callable[[], None] | None:
-    """A ``preexec_fn`` pinning the child to ``cpu`` before exec, so that every thread and
-    process it starts inherits the pin; None where the machine lacks that CPU."""
+def _pinning(cpu: int | set[int]) -> Callable[[], None] | None:
+    """A ``preexec_fn`` pinning the child to ``cpu`` (one or a set) before exec, so that every
+    thread and process it starts inherits the pin; None where the machine lacks that CPU."""
     if not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2:
         return None
-    return lambda: os.sched_setaffinity(0, {cpu})
+    cpus = cpu if isinstance(cpu, set) else {cpu}
+    return lambda: os.sched_setaffinity(0, cpus)
 
 
 def _get_status(url: str) -> int:
@@ -218,7 +311,8 @@ def _tail(log: IO[bytes], chars: int = 3000) -> str:
 
 
 @contextmanager
-def _process(args: list[str], cpu: int, ready_url: str, env: dict[str, str] | None = None,
+def _process(args: list[str], cpu: int | set[int], ready_url: str,
+             env: dict[str, str] | None = None,
              timeout: float = 60) -> Iterator[int]:
     """Run ``args`` pinned to ``cpu`` (stdout to /dev/null, stderr kept for errors) until the
     ``with`` ends; wait until ``ready_url`` answers 200 first. Yields the process id."""
@@ -480,13 +574,14 @@ def _warm_up(targets: list[Target], scripts: dict[str, Path]) -> None:
 
 def measure(targets: list[Target], seconds: int, rounds: int, tmp: Path,
             progress: Callable[[str], None]) -> Results:
-    """Every case on every path, ``rounds`` times; paths interleaved within each round."""
+    """Every case on every path, ``rounds`` times; paths interleaved within each round, in
+    reverse order every other round (so no path always runs right after another)."""
     scripts = {t.name: _wrk_script(t, BODY, tmp) for t in targets}
     _warm_up(targets, scripts)
     results: Results = {case: {t.name: [] for t in targets} for case, _c, _s in CASES}
     for number in range(1, rounds + 1):
         for case, concurrency, stream in CASES:
-            for target in targets:
+            for target in targets if number % 2 else targets[::-1]:
                 progress(f"round {number}/{rounds}: {case}, {target.name}")
                 results[case][target.name].append(
                     _run_case(target, scripts[target.name], concurrency, stream, seconds))
@@ -500,9 +595,64 @@ def medians(results: Results) -> dict[str, dict[str, dict[str, float]]]:
             for case, paths in results.items()}
 
 
+def validation_cpu_us(repeats: int = 50_000) -> float:
+    """CPU µs the ``/v1`` body check adds to one bench request over decoding the JSON alone
+    (what the gateway did before), measured in this process: steadier than comparing two
+    servers on a busy host. Negative when checking is cheaper than ``json.loads``."""
+    from flowllama.gateway.requests import parse
+
+    raw = json.dumps(BODY).encode()
+    costs = []
+    for work in (lambda: parse(raw, "messages"), lambda: json.loads(raw)) * 3:
+        started = time.process_time()
+        for _ in range(repeats):
+            work()
+        costs.append((time.process_time() - started) / repeats * 1e6)
+    return statistics.median(costs[0::2]) - statistics.median(costs[1::2])
+
+
+def _issue_17_figures(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """This tree's gateway against ``gateway@REF`` (CPU per request and req/s, each case),
+    the validation's own CPU per request against the gateway's, and two gateway processes
+    against one (req/s at c=16)."""
+    validation = validation_cpu_us()
+    share = validation / table["chat c=16"]["gateway"]["cpu_us"]
+    rows: list[dict[str, Any]] = [
+        {"figure": "validation CPU µs/req (in-process)", "path": "gateway",
+         "value": validation, "unit": "µs", "target": None, "met": None},
+        {"figure": "validation / gateway CPU per request, chat c=16", "path": "gateway",
+         "value": 1 + share, "unit": "x", "target": "< 1.05x", "met": share < 0.05}]
+    baseline = next((name for name in table["chat c=1"] if name.startswith("gateway@")), None)
+    for case, paths in table.items():
+        if baseline is None:
+            break
+        cpu = paths["gateway"]["cpu_us"] / paths[baseline]["cpu_us"]
+        rows.append({"figure": f"CPU/req gateway / {baseline}, {case}", "path": "gateway",
+                     "value": cpu, "unit": "x", "target": "< 1.05x", "met": cpu < 1.05})
+        rps = paths["gateway"]["rps"] / paths[baseline]["rps"]
+        rows.append({"figure": f"req/s gateway / {baseline}, {case}", "path": "gateway",
+                     "value": rps, "unit": "x", "target": None, "met": None})
+    if "gateway x2" in table["chat c=16"]:
+        c16 = table["chat c=16"]
+        rows.append({"figure": "req/s gateway x2 / gateway, chat c=16", "path": "gateway x2",
+                     "value": c16["gateway x2"]["rps"] / c16["gateway"]["rps"], "unit": "x",
+                     "target": None, "met": None})
+    return rows
+
+
+def _in_process_figure(inproc: dict[str, float]) -> list[dict[str, Any]]:
+    if not inproc:
+        return []
+    [(_name, now), (base, before)] = inproc.items()
+    return [{"figure": f"in-process /v1 CPU µs/req, gateway / {base} (c=16)",
+             "path": "gateway", "value": now / before, "unit": "x",
+             "target": "< 1.05x", "met": now / before < 1.05}]
+
+
 def derived(table: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """Issue 7's figures: added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16."""
-    rows: list[dict[str, Any]] = []
+    """Issue 7's figures (added p50 and TTFT over direct at c=1, gateway/LiteLLM at c=16) and
+    issue 17's (:func:`_issue_17_figures`)."""
+    rows: list[dict[str, Any]] = _issue_17_figures(table)
     for path in ("gateway", "litellm"):
         if path not in table["chat c=1"]:
             continue
@@ -540,8 +690,8 @@ def _print(table: dict[str, dict[str, dict[str, float]]], figures: list[dict[str
     console.print(main)
     extra = Table("figure", "path", "value", "target", "met")
     for row in figures:
-        value = f"{row['value']:.2f} {row['unit']}" if row["unit"] == "ms" else \
-            f"{row['value']:.1f}x"
+        value = f"{row['value']:.2f} {row['unit']}" if row["unit"] != "x" else \
+            f"{row['value']:.3f}x"
         met = "" if row["met"] is None else ("met" if row["met"] else "NOT met")
         extra.add_row(row["figure"], row["path"], value, row["target"] or "", met)
     console.print(extra)
@@ -573,21 +723,51 @@ def _check(target: Target) -> None:
                            "start one by hand to see why)")
 
 
-def start_servers(stack: ExitStack, tmp: Path, litellm: str | None) -> list[Target]:
-    """Start the upstream (CPU 0), the gateway and LiteLLM (CPU 1) for the whole run."""
-    up_port, gw_port = _free_port(), _free_port()
+def _gateway(stack: ExitStack, tmp: Path, cpu: int | set[int], *extra: str,
+             pythonpath: Path | None = None) -> tuple[int, int]:
+    """Start ``flowllama serve gateway`` (with ``extra`` arguments, this tree's code unless
+    ``pythonpath`` names another ``src``) over ``tmp``'s database: (port, pid)."""
+    port = _free_port()
+    env = {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    pid = stack.enter_context(_process(
+        [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(port),
+         "--data-dir", str(tmp), *extra], cpu, f"http://127.0.0.1:{port}/v1/health", env))
+    return port, pid
+
+
+def _export(ref: str, tmp: Path) -> Path:
+    """The ``src`` directory of git ref ``ref`` of this repository, exported under ``tmp``."""
+    root = Path(__file__).resolve().parent.parent
+    target = tmp / "baseline"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "src"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def start_servers(stack: ExitStack, tmp: Path, litellm: str | None, *,
+                  baseline: str | None = None, processes: bool = False) -> list[Target]:
+    """Start the upstream (CPU 0), the gateway, ``gateway@baseline`` and LiteLLM (CPU 1), and
+    two gateway processes (both CPUs), for the whole run."""
+    up_port = _free_port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
     up_pid = stack.enter_context(_process(
         [sys.executable, __file__, "--serve-upstream", str(up_port)], UPSTREAM_CPU,
         f"http://127.0.0.1:{up_port}/"))
     key = _seed(tmp, upstream_v1)
-    gw_pid = stack.enter_context(_process(
-        [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(gw_port),
-         "--data-dir", str(tmp)], PROXY_CPU, f"http://127.0.0.1:{gw_port}/v1/health",
-        {"FLOWLLAMA_LOG_LEVEL": "info", "FLOWLLAMA_ENV": "development"}))
+    auth = {"Authorization": f"Bearer {key}"}
+    gw_port, gw_pid = _gateway(stack, tmp, PROXY_CPU)
     targets = [Target("direct", up_port, "/v1/chat/completions", {}, up_pid),
-               Target("gateway", gw_port, "/v1/chat/completions",
-                      {"Authorization": f"Bearer {key}"}, gw_pid)]
+               Target("gateway", gw_port, "/v1/chat/completions", auth, gw_pid)]
+    if baseline:
+        port, pid = _gateway(stack, tmp, PROXY_CPU, pythonpath=_export(baseline, tmp))
+        targets.append(Target(f"gateway@{baseline}", port, "/v1/chat/completions", auth, pid))
+    if processes:
+        port, pid = _gateway(stack, tmp, {UPSTREAM_CPU, PROXY_CPU}, "--workers", "2")
+        targets.append(Target("gateway x2", port, "/v1/chat/completions", auth, pid))
     if litellm:
         ll_port, master_key = _free_port(), f"sk-{secrets.token_hex(32)}"
         config = _litellm_config(tmp, upstream_v1, master_key)
@@ -610,8 +790,17 @@ def _arguments() -> argparse.Namespace:
                         help="the litellm executable (default: litellm on PATH, else "
                              "/tmp/litellm-venv/bin/litellm if present)")
     parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM path")
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also run the gateway of git ref REF (same migrations)")
+    parser.add_argument("--processes", action="store_true",
+                        help="also run serve gateway --workers 2")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --baseline: also the /v1 app's CPU per request in process")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT",
                         help="only run the fake upstream on PORT")
+    parser.add_argument("--asgi-loop", nargs=5,
+                        metavar=("PORT", "DATA_DIR", "KEY", "REQUESTS", "CONCURRENCY"),
+                        help=argparse.SUPPRESS)  # one in_process() run, in a child process
     return parser.parse_args()
 
 
@@ -619,6 +808,10 @@ def main() -> None:
     args = _arguments()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream)
+        return
+    if args.asgi_loop:
+        port, data_dir, key, requests, concurrency = args.asgi_loop
+        print(asgi_loop(int(port), Path(data_dir), key, int(requests), int(concurrency)))
         return
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk on PATH (apt-get install -y wrk)")
@@ -628,18 +821,30 @@ def main() -> None:
         os.sched_setaffinity(0, {UPSTREAM_CPU})
     litellm = None if args.no_litellm else args.litellm
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        targets = start_servers(stack, Path(tmp), litellm)
+        targets = start_servers(stack, Path(tmp), litellm, baseline=args.baseline,
+                                processes=args.processes)
         for target in targets:
             _check(target)
+        inproc = {}
+        if args.in_process and args.baseline:
+            print("in-process /v1 runs", file=sys.stderr, flush=True)
+            key = targets[1].headers["Authorization"].removeprefix("Bearer ")
+            inproc = in_process(targets[0].port, Path(tmp), key, {
+                "gateway": None, f"gateway@{args.baseline}": Path(tmp) / "baseline" / "src"},
+                max(args.rounds, 3))
         results = measure(targets, args.seconds, args.rounds, Path(tmp),
                           lambda line: print(line, file=sys.stderr, flush=True))
     table = medians(results)
     figures = derived(table)
+    figures.extend(_in_process_figure(inproc))
     if args.json:
         print(json.dumps({"seconds": args.seconds, "rounds": results, "median": table,
-                          "derived": figures, "litellm": litellm}, indent=2))
+                          "derived": figures, "in_process_cpu_us": inproc,
+                          "litellm": litellm}, indent=2))
     else:
         _print(table, figures, args.rounds)
+        print("in-process /v1 CPU µs/req (median):",
+              ", ".join(f"{name} {value:.0f}" for name, value in inproc.items()) or "-")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,15 @@ def serve_role(
     role: Annotated[str, typer.Argument(help="api | gateway | agent | monitor | dashboard")],
     host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None,
     workers: Annotated[int | None, typer.Option(
-        "--workers", min=1, max=64, help="Agent worker threads (agent role only)")] = None,
+        "--workers", min=1, max=64,
+        help="Agent worker threads (agent), or gateway processes (gateway)")] = None,
 ) -> None:
     """Run one role on its own."""
     if role not in KNOWN_ROLES:
         err.print(f"[red]Unknown role {role!r}[/]; choose one of {', '.join(KNOWN_ROLES)}")
+        raise typer.Exit(2)
+    if workers is not None and role not in ("agent", "gateway"):
+        err.print(f"[red]--workers applies to the agent and gateway roles, not {role}[/]")
         raise typer.Exit(2)
     if role not in BUILT_ROLES:
         err.print(f"[yellow]The {role} role is not available in this release yet.[/]")
@@ -78,6 +82,11 @@ def serve_role(
         from flowllama.server import serve_background
 
         serve_background(_settings(data_dir=data_dir), role, workers=workers)
+        return
+    if role == "gateway" and workers is not None and workers > 1:
+        from flowllama.server import serve_gateway_processes
+
+        serve_gateway_processes(_settings(host, port, data_dir), workers)
         return
     from flowllama.server import serve
 

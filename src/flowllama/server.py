@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import threading
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from flowllama.api.app import create_app
@@ -50,6 +52,38 @@ def serve(settings: Settings, roles: Sequence[str], *, announce: bool = True) ->
     finally:
         for role in reversed(background):
             role.stop()
+
+
+def serve_gateway_processes(settings: Settings, processes: int) -> None:
+    """Run ``processes`` gateway processes on one listening socket until SIGINT/SIGTERM.
+
+    uvicorn's supervisor binds the socket, starts each process (spawned, so none inherits a
+    database connection), restarts one that dies and stops them all on a signal. Migrations
+    run once, here, first. Each process keeps its own caches, balancer, circuit breaker and
+    usage meter; ``rpm``/``tpm`` counts are shared through the database (docs/gateway.md).
+    """
+    _prepare(settings, ["gateway"]).close()
+    # The processes read their settings from the environment: pass on what the command line
+    # set (host and port belong to the supervisor's socket).
+    os.environ["FLOWLLAMA_DATA_DIR"] = str(settings.data_dir)
+    url = f"http://{settings.host}:{settings.port}"
+    Console(stderr=True).print(
+        f"[bold green]FlowLlama[/] gateway, {processes} processes, on {url}; "
+        f"database: {_db_label(settings)}")
+    uvicorn.run(f"{__name__}:gateway_process_app", factory=True, host=settings.host,
+                port=settings.port, workers=processes, log_config=None,
+                log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
+
+
+def gateway_process_app() -> FastAPI:
+    """The app of one process of :func:`serve_gateway_processes` (settings from the
+    environment; migrations already applied)."""
+    settings = Settings()
+    configure_logging(role="gateway", level=settings.log_level, fmt=settings.log_format)
+    app = create_app(build_platform(settings), ["gateway"])
+    gc.collect()  # as in _run_http: what lives as long as the process leaves the collector
+    gc.freeze()
+    return app
 
 
 class _Background(Protocol):

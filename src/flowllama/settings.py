@@ -153,6 +153,14 @@ class GatewaySettings(BaseModel):
     upstream_timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(3, ge=1, le=10)
     failure_cooldown_s: float = Field(10.0, ge=0)
+    # A streamed answer's head must arrive within first_byte_timeout_s and each later byte
+    # within stream_idle_timeout_s (a whole answer's head comes after generation: it has
+    # upstream_timeout_s). breaker_failures consecutive failures of a deployment refuse it
+    # (503) for breaker_cooldown_s, then one probe request decides.
+    first_byte_timeout_s: float = Field(60.0, gt=0)
+    stream_idle_timeout_s: float = Field(60.0, gt=0)
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     # Where users reach the token API; shown as every deployment's endpoint.
     public_url: str | None = Field(None, pattern=r"^https?://\S+$")

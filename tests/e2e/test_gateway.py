@@ -50,15 +50,19 @@ def up(tmp_path: Path, tiny_model_file: Path) -> Iterator[UpProcess]:
 
 
 @contextmanager
-def serve_gateway(data_dir: Path, env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``flowllama serve gateway`` on a free port over ``data_dir``'s database."""
+def serve_gateway(data_dir: Path, env: dict[str, str], log_path: Path, *extra: str,
+                  pids: list[int] | None = None) -> Iterator[str]:
+    """``flowllama serve gateway`` (plus ``extra`` arguments) on a free port over
+    ``data_dir``'s database; its process id is appended to ``pids``."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(port),
-             "--data-dir", str(data_dir)], env={**clean, **env}, stdout=log,
+             "--data-dir", str(data_dir), *extra], env={**clean, **env}, stdout=log,
             stderr=subprocess.STDOUT)
+    if pids is not None:
+        pids.append(process.pid)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/v1/health", process)
@@ -171,3 +175,38 @@ def test_up_and_a_separate_gateway_serve_keys_route_meter_and_revoke(
 
     up.process.send_signal(signal.SIGTERM)
     assert up.process.wait(60) == 0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def _spawned_processes(pid: int) -> list[int]:
+    """The gateway processes the supervisor ``pid`` started (not multiprocessing's helpers)."""
+    return [child for child in _children(pid)
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def test_serve_gateway_workers_runs_that_many_processes(tmp_path: Path) -> None:
+    pids: list[int] = []
+    with serve_gateway(tmp_path, {}, tmp_path / "gw.log", "--workers", "2", pids=pids) as v1:
+        deadline = time.monotonic() + 60
+        while len(workers := _spawned_processes(pids[0])) < 2:
+            assert time.monotonic() < deadline, "fewer than 2 gateway processes"
+            time.sleep(0.2)
+        assert len(workers) == 2
+        for _ in range(20):  # each answers on the shared socket, in the OpenAI envelope
+            refused = httpx.get(f"{v1}/models", headers={"Authorization": "Bearer fl-nope"})
+            assert refused.status_code == 401
+            assert refused.json()["error"]["code"] == "invalid_api_key"
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a process outlived"
+
+
+def test_workers_is_refused_for_roles_without_them(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flowllama", "serve", "api", "--workers", "2", "--data-dir",
+         str(tmp_path)], capture_output=True, timeout=60, check=False)
+    assert result.returncode == 2 and b"--workers" in result.stderr

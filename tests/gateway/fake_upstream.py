@@ -6,19 +6,26 @@ the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it w
 ``/embeddings`` answers one two-dimensional vector with 3 prompt tokens. The native
 ``/<name>/api/<route>`` answers like Ollama: ``tags`` lists a model, ``chat`` streams three
 NDJSON lines (7 prompt and 2 generated tokens), anything else ``{"status": "success"}``.
-The prefix ``busy`` always answers 503. Every hit is counted per instance.
+The prefix ``busy`` always answers 503, ``crash`` a llama.cpp-like 500 naming a server file.
+Every hit is counted per instance and native bodies are kept (``native_bodies``).
+
+:func:`stalled_upstream` is a raw-socket server for what no framework does on cue: it accepts
+and never answers (``"silent"``), or answers a stream's head and one event and then sends
+nothing more (``"stops"``), holding the connection open until the test ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import uvicorn
 from starlette.applications import Starlette
@@ -29,6 +36,7 @@ from starlette.routing import Route
 from tiny_model import free_port
 
 USAGE = {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
+CRASH_DETAIL = "llama_decode failed in /opt/secret/llama.cpp/src/llama-context.cpp:1234"
 
 
 def _event(content: str) -> bytes:
@@ -42,6 +50,7 @@ class FakeUpstream:
     base_url: str
     hits: Counter[str] = field(default_factory=Counter)
     cut_off: threading.Event = field(default_factory=threading.Event)
+    native_bodies: list[dict[str, Any]] = field(default_factory=list)
 
     def instance(self, name: str) -> str:
         """The OpenAI base URL of the instance called ``name``."""
@@ -71,6 +80,9 @@ def _app(fake: FakeUpstream) -> Starlette:
         fake.hits[name] += 1
         if name == "busy":
             return JSONResponse({"error": "busy"}, status_code=503)
+        if name == "crash":
+            return JSONResponse({"error": {"message": CRASH_DETAIL, "code": 500}},
+                                status_code=500)
         body = json.loads(await request.body())
         if body["model"] == "slow":
             return StreamingResponse(slow(), media_type="text/event-stream")
@@ -90,6 +102,10 @@ def _app(fake: FakeUpstream) -> Starlette:
     async def native(request: Request) -> Response:
         name, route = request.path_params["name"], request.path_params["route"]
         fake.hits[f"{name}:{route}"] += 1
+        if request.method == "POST":
+            fake.native_bodies.append(json.loads(await request.body()))
+        if name == "crash":
+            return JSONResponse({"error": CRASH_DETAIL}, status_code=500)
         if route == "tags":
             return JSONResponse({"models": [{"name": "fake:1b", "model": "fake:1b"}]})
         if route == "chat":
@@ -124,3 +140,45 @@ def fake_upstream() -> Iterator[FakeUpstream]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+STREAM_HEAD = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+               b"transfer-encoding: chunked\r\n\r\n")
+
+
+@contextmanager
+def stalled_upstream(how: Literal["silent", "stops"]) -> Iterator[str]:
+    """A raw TCP "instance" that stalls (see the module doc); yields its OpenAI base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    done = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not done.is_set():
+            try:
+                conn, _addr = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)  # the request (small enough for one read)
+                if how == "stops":
+                    event = _event("a")
+                    conn.sendall(STREAM_HEAD + b"%x\r\n%s\r\n" % (len(event), event))
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        done.set()
+        thread.join(5)
+        listener.close()
+        for conn in held:
+            conn.close()

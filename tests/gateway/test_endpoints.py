@@ -202,7 +202,7 @@ def test_failover_to_a_second_instance_when_the_first_is_dead(
         time.sleep(0.05)
 
 
-def test_bad_request_bodies_are_422_naming_the_field(running_gateway: RunningGateway,
+def test_bad_request_bodies_are_400_naming_the_field(running_gateway: RunningGateway,
                                                      owner: Owner) -> None:
     headers = {"Authorization": f"Bearer {owner.key}"}
     url = f"{running_gateway.v1}/chat/completions"
@@ -210,10 +210,11 @@ def test_bad_request_bodies_are_422_naming_the_field(running_gateway: RunningGat
              ({"model": "x", "messages": MESSAGES, "stream": "yes"}, "stream")]
     for body, param in cases:
         response = httpx.post(url, json=body, headers=headers)
-        assert response.status_code == 422, response.text
+        assert response.status_code == 400, response.text
         assert response.json()["error"]["param"] == param
+        assert response.json()["error"]["type"] == "invalid_request_error"
     response = httpx.post(url, content=b"{not json", headers=headers)
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
 
 

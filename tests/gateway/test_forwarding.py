@@ -1,6 +1,8 @@
 """Relaying against a scripted upstream: client disconnect cancels the upstream at once, an
 upstream dying mid-stream ends the client's stream with an error event (never a retry) and the
-usage so far is recorded, 503 before the first byte is retried on another instance (bounded)."""
+usage so far is recorded, 503 before the first byte is retried on another instance (bounded);
+refused fields never reach the runtime, a runtime's 500 is answered generically, a silent or
+stalled upstream times out (504, or an error event) and opens its deployment's circuit."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 
 from flowllama.db.session import Database
 from gateway.conftest import Owner, RunningGateway, add_deployment, wait_usage
-from gateway.fake_upstream import FakeUpstream, fake_upstream
+from gateway.fake_upstream import FakeUpstream, fake_upstream, stalled_upstream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -95,3 +97,75 @@ def test_oversized_body_is_413(running_gateway: RunningGateway, owner: Owner) ->
     response = _post(running_gateway, owner, "bot", padding="x" * limit)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("extra", [
+    {"grammar": "root ::=((("}, {"api_base": "http://x"}, {"base_url": "http://x"},
+    {"custom_llm_provider": "openai"}, {"extra_headers": {"a": "b"}},
+    {"options": {"num_ctx": 1000000}}, {"max_tokens": 1e9}, {"max_tokens": 513},
+    {"n": 100}, {"stop": ["s"] * 10_000},
+    {"tools": [{"type": "function", "function": {"name": "f"}}] * 1000}])
+def test_refused_fields_are_openai_400s_and_never_reach_the_runtime(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database, extra: dict[str, object]) -> None:
+    add_deployment(database, owner, "bot", "fast", [fake.instance("a")])  # context 512
+    response = _post(running_gateway, owner, "bot", **extra)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == next(iter(extra))
+    assert set(error) == {"message", "type", "param", "code"}
+    assert not fake.hits
+    assert _post(running_gateway, owner, "bot", max_tokens=512).status_code == 200
+
+
+def test_a_runtime_500_is_generic_with_the_request_id(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    add_deployment(database, owner, "bot", "fast", [fake.instance("crash")])
+    for stream in (False, True):
+        response = _post(running_gateway, owner, "bot", stream=stream)
+        assert response.status_code == 502
+        error = response.json()["error"]
+        assert error["code"] == "upstream_error"
+        assert response.headers["x-request-id"] in error["message"]
+        assert "/opt/secret" not in response.text and "llama" not in response.text
+
+
+def test_a_silent_upstream_is_a_504_at_the_first_byte_timeout(
+        running_gateway: RunningGateway, owner: Owner, database: Database) -> None:
+    running_gateway.gateway.proxy.first_byte_timeout_s = 0.5
+    with stalled_upstream("silent") as silent:
+        add_deployment(database, owner, "bot", "fast", [silent])
+        response = _post(running_gateway, owner, "bot", stream=True)
+    assert response.status_code == 504
+    assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+def test_a_stream_that_stops_ends_with_an_error_event(
+        running_gateway: RunningGateway, owner: Owner, database: Database) -> None:
+    running_gateway.gateway.proxy.idle_timeout_s = 0.5
+    with stalled_upstream("stops") as stops:
+        add_deployment(database, owner, "bot", "fast", [stops])
+        response = _post(running_gateway, owner, "bot", stream=True)
+    assert response.status_code == 200
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert len(events) == 2 and json.loads(events[0])["choices"]
+    assert json.loads(events[-1])["error"]["code"] == "upstream_timeout"
+
+
+def test_a_stuck_deployment_opens_its_circuit_and_is_refused_at_once(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    gateway = running_gateway.gateway
+    gateway.proxy.first_byte_timeout_s = 0.3
+    gateway.breaker.failures = 2
+    add_deployment(database, owner, "good", "fast", [fake.instance("a")])
+    with stalled_upstream("silent") as silent:
+        add_deployment(database, owner, "bot", "fast2", [silent])
+        for _ in range(2):
+            assert _post(running_gateway, owner, "bot", stream=True).status_code == 504
+        refused = _post(running_gateway, owner, "bot", stream=True)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "circuit_open"
+    assert 1 <= int(refused.headers["retry-after"]) <= gateway.breaker.cooldown_s
+    assert _post(running_gateway, owner, "good").status_code == 200  # others unaffected

@@ -65,3 +65,36 @@ def test_other_tenants_llamacpp_and_keyless_requests_are_refused(
     anonymous = httpx.get(f"{running_gateway.base_url}/ollama/evechat/api/tags")
     assert anonymous.status_code == 401
     assert not fake.hits
+
+
+def test_the_model_is_pinned_and_options_are_bounded(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    add_deployment(database, owner, "chat", "fake:1b", [fake.instance("a")], runtime="ollama")
+    client = _client(running_gateway, owner, "chat")
+    messages = [{"role": "user", "content": "hi"}]
+    list(client.chat(model="secret-other-model:70b", messages=messages, stream=True,
+                     options={"num_ctx": 512, "temperature": 0.5}))
+    assert fake.native_bodies[-1]["model"] == "fake:1b"
+    assert fake.native_bodies[-1]["options"] == {"num_ctx": 512, "temperature": 0.5}
+    sent = len(fake.native_bodies)
+    for options in ({"num_ctx": 1000000}, {"num_gpu": 99}, {"num_predict": 10**6}):
+        with pytest.raises(ollama.ResponseError) as caught:
+            client.chat(model="fake:1b", messages=messages, options=options)
+        assert caught.value.status_code == 400
+        assert next(iter(options)) in caught.value.error
+    with pytest.raises(ollama.ResponseError):
+        client.chat(model="fake:1b", messages=messages, keep_alive=0)
+    assert len(fake.native_bodies) == sent, "a refused body reached the server"
+
+
+def test_a_runtime_500_is_generic(running_gateway: RunningGateway, fake: FakeUpstream,
+                                  owner: Owner, database: Database) -> None:
+    add_deployment(database, owner, "chat", "fake:1b", [fake.instance("crash")],
+                   runtime="ollama")
+    response = httpx.post(f"{running_gateway.base_url}/ollama/chat/api/generate",
+                          json={"model": "fake:1b", "prompt": "x"},
+                          headers={"Authorization": f"Bearer {owner.key}"})
+    assert response.status_code == 502
+    assert response.headers["x-request-id"] in response.json()["error"]
+    assert "/opt/secret" not in response.text

@@ -10,7 +10,9 @@ answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import socket
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -177,5 +179,106 @@ def test_a_slow_head_times_out() -> None:
             await client.request("POST", f"http://127.0.0.1:{port}", "/x", b"{}")
         release.set()
         listener.close()
+
+    run(scenario())
+
+
+async def _raw_server(script: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                       Awaitable[None]]) -> tuple[asyncio.Server, str]:
+    listener = await asyncio.start_server(script, "127.0.0.1", 0)
+    return listener, f"http://127.0.0.1:{listener.sockets[0].getsockname()[1]}/v1"
+
+
+def test_a_100_continue_in_its_own_packet_is_skipped() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 100 Continue\r\nx-interim: 1\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.2)  # so the final answer comes in another packet
+        writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    async def scenario() -> None:
+        listener, url = await _raw_server(script)
+        async with listener:
+            client = UpstreamClient(2, 5)
+            response = await client.request("POST", url, "/x", b"{}")
+            assert response.status == 201 and response.header(b"x-interim") == b""
+            assert await response.read() == b"ok"
+            response.close()
+            client.close()
+
+    run(scenario())
+
+
+def test_a_close_delimited_body_ends_at_eof() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{\"a\":")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.write(b"1}")
+        await writer.drain()
+        writer.close()  # the end of the body
+
+    async def scenario() -> None:
+        listener, url = await _raw_server(script)
+        async with listener:
+            client = UpstreamClient(2, 5)
+            for _ in range(2):  # the closed connection is not reused for the second
+                response = await client.request("POST", url, "/x", b"{}")
+                assert response.status == 200
+                assert await asyncio.wait_for(response.read(), 5) == b'{"a":1}'
+                assert response.completed
+                response.close()
+            client.close()
+
+    run(scenario())
+
+
+def test_a_close_delimited_body_reset_midway_is_broke_off() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\n\r\n{\"a\":")
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        # Linger 0: closing sends a reset (RST), not a clean end (FIN).
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                                   struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    async def scenario() -> None:
+        listener, url = await _raw_server(script)
+        async with listener:
+            client = UpstreamClient(2, 5)
+            response = await client.request("POST", url, "/x", b"{}")
+            with pytest.raises(UpstreamBrokeOff):
+                await asyncio.wait_for(response.read(), 5)
+            response.close()
+
+    run(scenario())
+
+
+def test_first_byte_and_idle_timeouts_apply_per_request() -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n")
+        await writer.drain()
+        await reader.read()  # and nothing more
+
+    async def scenario() -> None:
+        listener, url = await _raw_server(script)
+        async with listener:
+            client = UpstreamClient(2, 600)  # the default would wait ten minutes
+            response = await client.request("POST", url, "/x", b"{}",
+                                            first_byte_timeout_s=5, idle_timeout_s=0.3)
+            pieces = []
+            with pytest.raises(UpstreamTimeout):
+                async for piece in response.chunks():
+                    pieces.append(piece)
+            assert pieces == [b"a"]
+            response.close()
 
     run(scenario())

@@ -4,7 +4,13 @@ A whole answer is read, metered from its ``usage`` and passed on with the instan
 A stream is relayed event by event (:class:`~flowllama.gateway.sse.StreamRelay`); when the
 client goes away the relay is cancelled and the upstream response closed at once, which makes
 the runtime stop generating; when the upstream breaks off, the client gets an error event.
-Either way the usage seen so far is recorded.
+Either way the usage seen so far is recorded. A stream that stalls (no byte for the idle
+timeout) ends with an error event too.
+
+The runtime's own failures (5xx) never reach the client as they are: their text can name the
+server's files. The client gets a generic 502 carrying the request id; the detail is logged
+(redacted, cut short) under that id. The runtime's 4xx answers (e.g. a prompt over the
+context) are about the request and are passed on.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ log = get_logger(__name__)
 
 UsageSink = Callable[[Usage], None]
 STREAM_HEADERS = ((b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no"))
+MAX_LOGGED_DETAIL = 2000
 
 
 async def read_whole(opened: Opened) -> bytes:
@@ -32,17 +39,31 @@ async def read_whole(opened: Opened) -> bytes:
     try:
         return await opened.response.read()
     except UpstreamTimeout as exc:
+        opened.fail()
         raise GatewayTimeout("The model server did not finish in time") from exc
     except UpstreamBrokeOff as exc:
+        opened.fail()
         raise UpstreamBroke("The model server broke off its answer") from exc
     finally:
         opened.close()
+
+
+def failed_upstream(opened: Opened, content: bytes) -> UpstreamBroke:
+    """The generic error for a runtime's 5xx ``content``, which is logged, not passed on."""
+    log.warning("gateway.upstream_error", status=opened.response.status,
+                instance_id=opened.upstream.instance_id,
+                deployment_id=opened.upstream.deployment_id, request_id=opened.request_id,
+                detail=content[:MAX_LOGGED_DETAIL].decode("utf-8", "replace"))
+    return UpstreamBroke(f"The model server failed to answer (request id "
+                         f"{opened.request_id or 'unknown'})")
 
 
 async def whole(send: Send, opened: Opened, on_usage: UsageSink) -> None:
     """Read the instance's answer and pass it on; meter it when it succeeded."""
     content = await read_whole(opened)
     status = opened.response.status
+    if status >= 500:
+        raise failed_upstream(opened, content)
     if 200 <= status < 300:
         try:
             usage = usage_of(json.loads(content))
@@ -73,11 +94,16 @@ async def _relay(opened: Opened, relay: StreamRelay, on_usage: UsageSink
         if rest:
             yield rest
         if not relay.finished:
+            opened.fail()
             yield error_event("The model server ended the stream early", "upstream_error")
     except UpstreamError as exc:
+        opened.fail()
         log.warning("gateway.stream_broken", instance_id=opened.upstream.instance_id,
-                    error=type(exc).__name__)
-        yield error_event("The model server broke off the stream", "upstream_error")
+                    error=type(exc).__name__, request_id=opened.request_id)
+        if isinstance(exc, UpstreamTimeout):
+            yield error_event("The model server stopped sending", "upstream_timeout")
+        else:
+            yield error_event("The model server broke off the stream", "upstream_error")
     finally:
         opened.close()
         on_usage(relay.usage())

@@ -6,7 +6,8 @@ anything else are 404, so a key can use a server but never change what it holds.
 ``{deployment}`` is a deployment name of the key's owner whose runtime is Ollama; anything else
 is the same 404 as a missing one. Inference routes are limited and metered like ``/v1``; errors
 use Ollama's shape, ``{"error": "..."}``, which the ``ollama`` client raises as
-``ResponseError``.
+``ResponseError``. Bodies are checked and pinned to the deployment's model first
+(:mod:`.native_schema`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from starlette.types import Receive, Scope, Send
 from flowllama.errors import NotFound
 from flowllama.gateway.endpoints import RouteLabel, authenticated
 from flowllama.gateway.envelope import json_bytes
+from flowllama.gateway.forwarding import failed_upstream, read_whole
 from flowllama.gateway.keys import KeyInfo
+from flowllama.gateway.native_schema import native_body
 from flowllama.gateway.ndjson import NdjsonMeter
 from flowllama.gateway.proxy import Opened
 from flowllama.gateway.routes import Upstream
@@ -89,20 +92,27 @@ class OllamaPassthrough:
         candidates = await native_candidates(gateway, key, deployment)
         raw = await read_body(scope, receive, gateway.settings.max_body_bytes) \
             if method == "POST" else b""
+        stream = False
+        if method == "POST":
+            pinned = candidates[0]
+            raw, stream = native_body(route, raw, pinned.model, pinned.context_size)
         if inference:
             gateway.budget.check(key)
             gateway.limiter.admit(key)
         request_id = scope.get("state", {}).get("request_id")
         await until_disconnect(receive, self._relay_answer(
             key, candidates, send, route=route, method=method, raw=raw, request_id=request_id,
-            inference=inference))
+            inference=inference, stream=stream))
 
     async def _relay_answer(self, key: KeyInfo, candidates: list[Upstream], send: Send, *,
                             route: str, method: str, raw: bytes, request_id: str | None,
-                            inference: bool) -> None:
+                            inference: bool, stream: bool) -> None:
         opened = await self.gateway.proxy.open(
-            candidates, f"/api/{route}", lambda _u: raw, request_id, method=method, native=True)
+            candidates, f"/api/{route}", lambda _u: raw, request_id, method=method, native=True,
+            stream=stream)
         response = opened.response
+        if response.status >= 500:  # the runtime's text is logged, never passed on
+            raise failed_upstream(opened, await read_whole(opened))
         meter = NdjsonMeter() if inference and response.status == 200 else None
         await send_stream(send, response.status,
                           response.header(b"content-type", b"application/json"), (),
@@ -117,6 +127,7 @@ async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMe
                 meter.feed(chunk)
             yield chunk
     except UpstreamError:
+        opened.fail()
         yield b'{"error":"the model server broke off its answer"}\n'
     finally:
         opened.close()

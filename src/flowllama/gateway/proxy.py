@@ -5,15 +5,23 @@ not yet tried, at most ``max_attempts`` in all) when connecting fails, the conne
 before the response head, or the instance answers 503 (busy or loading). Once the response head
 is in, the answer is the client's, whatever happens next. A read timeout before the head is not
 retried: the instance may still be generating, and a second one would double the work.
+
+Each deployment's :class:`~flowllama.gateway.breaker.CircuitBreaker` circuit is consulted
+first (an open one is refused at once with 503 ``circuit_open`` and ``Retry-After``) and told
+how each request ended: :meth:`Opened.close` reports a completed answer below 500 as a
+success, a 5xx (other than a busy 503) as a failure, and :meth:`Opened.fail` a broken or
+stalled one.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flowllama.errors import ClientError, ServiceUnavailable
 from flowllama.gateway.balancer import Balancer
+from flowllama.gateway.breaker import CircuitBreaker
 from flowllama.gateway.routes import Upstream
 from flowllama.gateway.upstream import (
     UpstreamClient,
@@ -49,33 +57,58 @@ class Opened:
     upstream: Upstream
     response: UpstreamResponse
     balancer: Balancer
+    breaker: CircuitBreaker
+    request_id: str | None = None
     closed: bool = field(default=False)
+    failed: bool = field(default=False)
+
+    def fail(self) -> None:
+        """The answer broke off or stalled: a failure of the deployment for its breaker."""
+        if not self.failed:
+            self.failed = True
+            self.breaker.failed(self.upstream.deployment_id)
 
     def close(self) -> None:
         """Close the upstream response (aborting it when unread, which cancels the upstream's
-        work) and stop counting the request as outstanding."""
+        work), stop counting the request as outstanding and tell the breaker how it went."""
         if self.closed:
             return
         self.closed = True
         self.balancer.release(self.upstream.instance_id)
+        status = self.response.status
+        if status >= 500 and status != 503:
+            self.fail()
+        elif self.response.completed and not self.failed:
+            self.breaker.succeeded(self.upstream.deployment_id)
         self.response.close()
 
 
 class UpstreamProxy:
     """Opens requests on the best instance, with bounded retries (see the module doc)."""
 
-    def __init__(self, client: UpstreamClient, balancer: Balancer, max_attempts: int) -> None:
+    def __init__(self, client: UpstreamClient, balancer: Balancer, max_attempts: int, *,
+                 breaker: CircuitBreaker | None = None, first_byte_timeout_s: float | None = None,
+                 idle_timeout_s: float | None = None) -> None:
         self.client = client
         self.balancer = balancer
         self.max_attempts = max_attempts
+        self.breaker = breaker or CircuitBreaker(failures=5, cooldown_s=30.0)
+        self.first_byte_timeout_s = first_byte_timeout_s
+        self.idle_timeout_s = idle_timeout_s
 
     async def open(self, candidates: Sequence[Upstream], path: str,
                    body_for: Callable[[Upstream], bytes], request_id: str | None = None,
-                   *, method: str = "POST", native: bool = False) -> Opened:
+                   *, method: str = "POST", native: bool = False, stream: bool = True
+                   ) -> Opened:
         """``method`` ``<instance base url><path>`` (the native API root with ``native``); the
-        response head is in when it returns. Raises ``ServiceUnavailable``
-        (``no_healthy_instance``) when no attempt succeeded."""
+        response head is in when it returns. A ``stream`` answer's head must come within the
+        first-byte timeout and each later byte within the idle timeout of the one before (a
+        whole answer's head comes only after generation: it has the client's read timeout).
+        Raises ``ServiceUnavailable`` (``no_healthy_instance``) when no attempt succeeded, or
+        (``circuit_open``) when every deployment's circuit is open."""
         headers = (*_HEADERS, ("x-request-id", request_id)) if request_id else _HEADERS
+        candidates = self._admitted(candidates)
+        timeouts = (self.first_byte_timeout_s, self.idle_timeout_s) if stream else (None, None)
         tried: set[str] = set()
         for _ in range(self.max_attempts):
             upstream = self.balancer.pick(candidates, tried)
@@ -86,37 +119,61 @@ class UpstreamProxy:
             assert base is not None
             body = body_for(upstream) if method == "POST" else b""
             response = await self._attempt(upstream, method, base, path, body=body,
-                                           headers=headers + upstream.auth_headers)
+                                           headers=headers + upstream.auth_headers,
+                                           timeouts=timeouts)
             if response is not None:
-                return Opened(upstream, response, self.balancer)
+                return Opened(upstream, response, self.balancer, self.breaker, request_id)
         raise ServiceUnavailable("No healthy instance could take the request; retry shortly",
                                  code="no_healthy_instance", headers={"Retry-After": "1"})
 
+    def _admitted(self, candidates: Sequence[Upstream]) -> Sequence[Upstream]:
+        """``candidates`` whose deployment's circuit lets a request through; 503 when none."""
+        waits = {d: self.breaker.wait_s(d) for d in {c.deployment_id for c in candidates}}
+        if not any(waits.values()):
+            return candidates
+        admitted = [c for c in candidates if not waits[c.deployment_id]]
+        if not admitted:
+            retry_after = max(1, math.ceil(min(waits.values())))
+            raise ServiceUnavailable(
+                "The deployment is failing and is paused; retry later", code="circuit_open",
+                headers={"Retry-After": str(retry_after)})
+        return admitted
+
     async def _attempt(self, upstream: Upstream, method: str, base: str, path: str, *,
-                       body: bytes, headers: tuple[tuple[str, str], ...]
+                       body: bytes, headers: tuple[tuple[str, str], ...],
+                       timeouts: tuple[float | None, float | None]
                        ) -> UpstreamResponse | None:
         """The response of one instance, or None when the next one should be tried."""
         self.balancer.acquire(upstream.instance_id)
         try:
-            response = await self.client.request(method, base, path, body, headers)
+            response = await self.client.request(method, base, path, body, headers,
+                                                 first_byte_timeout_s=timeouts[0],
+                                                 idle_timeout_s=timeouts[1])
         except UpstreamUnreachable as exc:
-            self._failed(upstream, str(exc))
+            self._failed(upstream, str(exc), broken=True)
             return None
         except UpstreamTimeout as exc:
             self.balancer.release(upstream.instance_id)
+            self.breaker.failed(upstream.deployment_id)
+            log.warning("gateway.upstream_timeout", instance_id=upstream.instance_id,
+                        deployment_id=upstream.deployment_id)
             raise GatewayTimeout("The model server did not answer in time") from exc
         except BaseException:
             self.balancer.release(upstream.instance_id)
             raise
         if response.status == 503:
             response.close()
-            self._failed(upstream, "HTTP 503")
+            self._failed(upstream, "HTTP 503", broken=False)
             return None
         self.balancer.mark_ok(upstream.instance_id)
         return response
 
-    def _failed(self, upstream: Upstream, reason: str) -> None:
+    def _failed(self, upstream: Upstream, reason: str, *, broken: bool) -> None:
+        """Rank the instance last for a while; a ``broken`` one (not merely busy, 503) also
+        counts against its deployment's circuit."""
         self.balancer.release(upstream.instance_id)
         self.balancer.mark_failed(upstream.instance_id)
+        if broken:
+            self.breaker.failed(upstream.deployment_id)
         log.warning("gateway.upstream_failed", instance_id=upstream.instance_id,
                     deployment_id=upstream.deployment_id, reason=reason)

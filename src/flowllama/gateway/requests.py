@@ -1,7 +1,9 @@
-"""Read and check an OpenAI request body without a full schema: the gateway forwards it as is.
+"""Read and check an OpenAI request body against the allow-list in :mod:`.schema`.
 
-Only what routing and metering need is checked (``model``, ``stream``, ``messages`` or
-``prompt``); everything else is the runtime's business, so new OpenAI parameters pass through.
+The body is decoded and checked in one pass, and refused (400, OpenAI's
+``invalid_request_error`` naming the field) when it is not JSON, nests deeper than the decoder
+allows, carries a field the schema does not list, or breaks a bound; the checked body is
+forwarded as the client sent it, with only ``model`` and ``stream_options`` rewritten.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flowllama.errors import InvalidInput
+from pydantic import ValidationError
+
+from flowllama.gateway.schema import SCHEMAS, InvalidRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,30 +36,48 @@ class ClientRequest:
 
 
 def parse(raw: bytes, required: str) -> ClientRequest:
-    """Check ``raw`` as a request that must carry the field ``required`` (``messages`` for
-    chat, ``prompt`` for completions); raises ``InvalidInput`` naming the field at fault."""
+    """Check ``raw`` as a request whose main field is ``required`` (``messages`` for chat,
+    ``prompt`` for completions, ``input`` for embeddings); raises ``InvalidRequest``."""
     try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput("Request body is not valid JSON", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("Request body must be a JSON object", code="invalid_json")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidInput("model is required", field="model", code="invalid_input")
-    if required == "messages":
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise InvalidInput("messages must be a non-empty list", field="messages",
-                               code="invalid_input")
-    elif body.get(required) is None:
-        raise InvalidInput(f"{required} is required", field=required, code="invalid_input")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool) and stream is not None:
-        raise InvalidInput("stream must be true or false", field="stream", code="invalid_input")
+        body: dict[str, Any] = SCHEMAS[required].validate_json(raw)
+    except ValidationError as exc:
+        raise refusal(exc) from None
     options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidInput("stream_options must be an object", field="stream_options",
-                           code="invalid_input")
-    wants_usage = bool(options and options.get("include_usage"))
-    return ClientRequest(body=body, model=model, stream=bool(stream), wants_usage=wants_usage)
+    return ClientRequest(body=body, model=body["model"], stream=bool(body.get("stream")),
+                         wants_usage=bool(options and options.get("include_usage")))
+
+
+def refusal(exc: ValidationError) -> InvalidRequest:
+    """``exc`` as OpenAI words it, ``param`` naming the field. Of the errors a union field
+    collects (one per accepted shape), a broken bound says more than a wrong type."""
+    errors = exc.errors(include_url=False, include_context=False, include_input=False)
+    error = next((e for e in errors if not e["type"].endswith("_type")
+                  and e["type"] not in _VAGUE), errors[0])
+    param = _param(error["loc"])
+    if error["type"] == "json_invalid":  # includes nesting past the decoder's depth limit
+        return InvalidRequest(f"Request body is not valid JSON: {error['msg']}",
+                              code="invalid_json")
+    if param is None:
+        return InvalidRequest("Request body must be a JSON object", code="invalid_json")
+    if error["type"] == "extra_forbidden":
+        return InvalidRequest(f"Unrecognized request argument supplied: {param}",
+                              field=param, code="unknown_parameter")
+    if error["type"] == "missing":
+        return InvalidRequest(f"{param} is required", field=param, code="missing_required")
+    return InvalidRequest(f"Invalid value for {param}: {error['msg']}", field=param,
+                          code="invalid_value")
+
+
+_VAGUE = frozenset({"none_required", "literal_error", "union_tag_invalid"})
+_TYPE_LABELS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+
+
+def _param(loc: tuple[int | str, ...]) -> str | None:
+    """The field path of an error location, without pydantic's union-member labels
+    (``stop.list[constrained-str].3`` → ``stop``)."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, str) and (not part.isidentifier() or part in _TYPE_LABELS):
+            break
+        parts.append(str(part))
+    return ".".join(parts) or None

@@ -36,6 +36,8 @@ class Upstream:
     model: str
     base_url: str
     price_per_hour: float | None
+    # The deployment's context size: the bound on a request's max_tokens and num_ctx.
+    context_size: int = 0
     # The runtime's native API root (Ollama's ``/api`` lives under it), None for runtimes
     # without one (llama.cpp).
     native_base_url: str | None = None
@@ -53,6 +55,7 @@ class Target:
     serving: bool
     created: int
     upstreams: tuple[Upstream, ...]
+    context_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,8 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
     with db.session() as session:
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
-                   Deployment.desired_state, Deployment.created_at, Deployment.runtime)
+                   Deployment.desired_state, Deployment.created_at, Deployment.runtime,
+                   Deployment.context_size)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
@@ -108,7 +112,7 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
         ) if serving else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
-                              upstreams=upstreams))
+                              upstreams=upstreams, context_size=dep.context_size))
     return OwnerRoutes(tuple(targets))
 
 
@@ -129,6 +133,7 @@ def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None) -> Upstream:
     native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
         if runtime == OllamaRuntime.name else None
     return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
+                    context_size=dep.context_size,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
                     native_base_url=native,
                     auth_headers=tuple(keys.headers(dep.id).items()) if keys else ())

@@ -16,6 +16,7 @@ from flowllama.db.session import Database
 from flowllama.errors import NotFound, ServiceUnavailable, Unauthorized
 from flowllama.gateway import keys, routes
 from flowllama.gateway.balancer import Balancer
+from flowllama.gateway.breaker import CircuitBreaker
 from flowllama.gateway.budget import MonthlyBudget
 from flowllama.gateway.counting import Usage, estimate_prompt_tokens
 from flowllama.gateway.forwarding import streamed, whole
@@ -26,6 +27,7 @@ from flowllama.gateway.metering import UsageFlusher, UsageMeter
 from flowllama.gateway.proxy import UpstreamProxy
 from flowllama.gateway.requests import ClientRequest
 from flowllama.gateway.routes import RouteCache, Target, Upstream
+from flowllama.gateway.schema import check_max_tokens
 from flowllama.gateway.sse import StreamRelay
 from flowllama.gateway.upstream import UpstreamClient
 from flowllama.platform import Platform
@@ -47,6 +49,7 @@ class Gateway:
         self.keys = key_cache
         self.routes = route_cache
         self.balancer = Balancer(settings.failure_cooldown_s)
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown_s)
         self.limiter = RateLimiter()
         self.budget = MonthlyBudget()
         self.meter = UsageMeter()
@@ -58,7 +61,10 @@ class Gateway:
         """Open the upstream connection pool and start the usage flusher (on the loop)."""
         client = UpstreamClient(self.settings.upstream_connect_timeout_s,
                                 self.settings.upstream_timeout_s)
-        self._proxy = UpstreamProxy(client, self.balancer, self.settings.max_attempts)
+        self._proxy = UpstreamProxy(
+            client, self.balancer, self.settings.max_attempts, breaker=self.breaker,
+            first_byte_timeout_s=self.settings.first_byte_timeout_s,
+            idle_timeout_s=self.settings.stream_idle_timeout_s)
         self.flusher.start()
         self.limit_sync.start()
 
@@ -114,6 +120,7 @@ class Gateway:
                       request_id: str | None, send: Send) -> None:
         """Send ``request`` to the best instance and answer (on ``send``) with what it says."""
         candidates = await self.candidates(key, request.model)
+        check_max_tokens(request.body, min(u.context_size for u in candidates))
         self.budget.check(key)
         self.limiter.admit(key)
         bodies: dict[str, bytes] = {}
@@ -123,7 +130,8 @@ class Gateway:
                 bodies[upstream.model] = request.upstream_body(upstream.model)
             return bodies[upstream.model]
 
-        opened = await self.proxy.open(candidates, path, body_for, request_id)
+        opened = await self.proxy.open(candidates, path, body_for, request_id,
+                                       stream=request.stream)
 
         def on_usage(usage: Usage) -> None:
             self.record(key, opened.upstream, usage)

@@ -10,10 +10,14 @@ Contract:
 * :meth:`UpstreamClient.request` returns when the response head is in. It raises
   :class:`UpstreamUnreachable` when the instance never started on the request (connect failed,
   or the connection closed before any byte of the head), so another instance may be tried, and
-  :class:`UpstreamTimeout` when the head took longer than ``read_timeout_s``.
+  :class:`UpstreamTimeout` when the head took longer than ``read_timeout_s`` (or the request's
+  own first-byte timeout).
+* Interim ``1xx`` responses (``100 Continue``) are skipped: the answer is the final response.
+  A body with neither ``content-length`` nor chunked encoding ends when the server closes
+  the connection (which is then not reused).
 * :meth:`UpstreamResponse.chunks` yields body bytes as they arrive (chunked encoding decoded);
   :class:`UpstreamBrokeOff` when the connection ends early, :class:`UpstreamTimeout` when no
-  byte came for ``read_timeout_s``.
+  byte came for ``read_timeout_s`` (or the request's own idle timeout).
 * :meth:`UpstreamResponse.close` must always be called: a fully read response gives its
   connection back to the pool; anything else aborts the connection, which is how the model
   server learns that nobody wants the rest (llama.cpp and Ollama stop generating).
@@ -95,6 +99,8 @@ class _Connection(asyncio.Protocol):
         self.lost = False
         self.error: UpstreamError | None = None
         self.got_bytes = False
+        self.interim = False  # the message being parsed is a 1xx (e.g. 100 Continue)
+        self.until_eof = False  # the body has no length: it ends when the connection does
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -112,18 +118,28 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        if self.head is not None and not self.head.done():
+        if self.until_eof and exc is None and self.error is None and not self.complete:
+            self.complete = True  # a close-delimited body is whole when the server closes
+            self._wake()
+        elif self.head is not None and not self.head.done():
             self.head.set_exception(UpstreamUnreachable("connection closed before the answer"))
         elif not self.complete:
             self._wake()
 
     # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        self.headers = []  # a final response after an interim one has its own headers
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
 
     def on_headers_complete(self) -> None:
         # Read now, like keep-alive below: the parser resets once the message completes.
         self.status = self.parser.get_status_code()
+        self.interim = 100 <= self.status < 200
+        if self.interim:
+            return  # 100 Continue and friends: the answer is the response after it
+        self.until_eof = _until_eof(self.status, self.headers)
         if self.head is not None and not self.head.done():
             self.head.set_result(None)
 
@@ -132,22 +148,31 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self.interim:
+            self.interim = False
+            return
+        self.until_eof = False
         self.complete = True
         # Asked now: the parser forgets the message (and answers False) once this returns.
         self.keep_alive = self.parser.should_keep_alive()
         self._wake()
 
     # -- the client's side
-    def start(self, request: bytes) -> asyncio.Future[None]:
-        """Send ``request``; the returned future resolves when the response head is in."""
+    def start(self, request: bytes, first_byte_s: float, idle_s: float
+              ) -> asyncio.Future[None]:
+        """Send ``request``; the returned future resolves when the response head is in. It
+        times out when no byte came for ``first_byte_s``, and then whenever none came for
+        ``idle_s``."""
         assert self.transport is not None
         self.head = self.loop.create_future()
-        self.deadline = self.loop.time() + self.read_timeout_s
+        self.read_timeout_s = idle_s
+        self.deadline = self.loop.time() + first_byte_s
         self.headers = []
         self.body.clear()
         self.complete = False
         self.keep_alive = False
         self.got_bytes = False
+        self.interim = self.until_eof = False
         self.transport.write(request)
         return self.head
 
@@ -195,6 +220,11 @@ class UpstreamResponse:
                 return value
         return default
 
+    @property
+    def completed(self) -> bool:
+        """Whether the whole answer has arrived."""
+        return self._conn.complete
+
     async def chunks(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive, until the response is complete."""
         conn = self._conn
@@ -240,21 +270,28 @@ class UpstreamClient:
         self._sweeper: asyncio.TimerHandle | None = None
 
     async def request(self, method: str, base_url: str, path: str, body: bytes = b"",
-                      headers: tuple[tuple[str, str], ...] = ()) -> UpstreamResponse:
-        """Send ``method base_url+path`` and wait for the response head (see the module doc)."""
+                      headers: tuple[tuple[str, str], ...] = (), *,
+                      first_byte_timeout_s: float | None = None,
+                      idle_timeout_s: float | None = None) -> UpstreamResponse:
+        """Send ``method base_url+path`` and wait for the response head (see the module doc).
+        The first byte must come within ``first_byte_timeout_s``, and later ones within
+        ``idle_timeout_s`` of the previous (both default to the client's read timeout)."""
         origin = origin_of(base_url)
         head = _request_head(method, origin, path, len(body), headers)
+        timeouts = (first_byte_timeout_s or self.read_timeout_s,
+                    idle_timeout_s or self.read_timeout_s)
+        self._sweep_s = min(self._sweep_s, *(t / 2 for t in timeouts))
         conn = self._idle_connection(origin)
         if conn is not None:
             try:
-                return await self._exchange(conn, head + body)
+                return await self._exchange(conn, head + body, timeouts)
             except UpstreamUnreachable:
                 if conn.got_bytes:
                     raise
                 # The server closed the idle connection before it read ours: a fresh one
                 # decides whether the instance is there.
         conn = await self._connect(origin)
-        return await self._exchange(conn, head + body)
+        return await self._exchange(conn, head + body, timeouts)
 
     def release(self, conn: _Connection) -> None:
         """Pool ``conn`` if it can carry another request, else close it."""
@@ -298,8 +335,9 @@ class UpstreamClient:
                                       f"{exc or type(exc).__name__}") from exc
         return conn
 
-    async def _exchange(self, conn: _Connection, request: bytes) -> UpstreamResponse:
-        head = conn.start(request)
+    async def _exchange(self, conn: _Connection, request: bytes,
+                        timeouts: tuple[float, float]) -> UpstreamResponse:
+        head = conn.start(request, *timeouts)
         self._busy.add(conn)
         if self._sweeper is None:
             self._sweeper = conn.loop.call_later(self._sweep_s, self._sweep)
@@ -326,6 +364,14 @@ class UpstreamClient:
         if self._ssl is None:
             self._ssl = ssl.create_default_context()
         return self._ssl
+
+
+def _until_eof(status: int, headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a response's body is close-delimited: neither a length nor chunked encoding
+    (HTTP/1.1 section 6.3, item 7), and a status that can have a body."""
+    if status in (204, 304):
+        return False
+    return not any(name in (b"content-length", b"transfer-encoding") for name, _ in headers)
 
 
 def _request_head(method: str, origin: Origin, path: str, length: int,
