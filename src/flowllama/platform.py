@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flowllama.db.session import Database
+from flowllama.loops import Backoff, LoopHealth
 from flowllama.queue import JobQueue, build_queue
 from flowllama.services.auth import AuthConfig
 from flowllama.services.catalog import CatalogService
@@ -33,6 +34,8 @@ class Platform:
     # Told the hash of every key revoked through this process, so a gateway in the same
     # process forgets it at once (other processes wait out their key cache's TTL).
     key_revoked_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # The background loops of this process, which ``/ready`` and ``/metrics`` report on.
+    loops: LoopHealth = field(default_factory=LoopHealth)
 
     def close(self) -> None:
         self.db.dispose()
@@ -50,4 +53,6 @@ def build_platform(settings: Settings, *, db: Database | None = None) -> Platfor
         mailer=build_mailer(settings),
         catalog=CatalogService(settings.data_dir, settings.effective_models_dir),
         queue=build_queue(settings.queue, database),
+        loops=LoopHealth(Backoff(settings.loops.backoff_base_s, settings.loops.backoff_max_s),
+                         settings.loops.stale_after_s),
     )

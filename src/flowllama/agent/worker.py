@@ -21,6 +21,7 @@ from flowllama.db.tables import Deployment
 from flowllama.db.types import utcnow
 from flowllama.errors import InvalidInput, ProviderError
 from flowllama.logging import get_logger
+from flowllama.loops import Beat, LoopHealth, supervise
 from flowllama.queue.base import JobMessage, JobQueue, LeaseLost
 
 log = get_logger(__name__)
@@ -49,10 +50,11 @@ class AgentWorker:
     def stop(self) -> None:
         self._stopping.set()
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            if not self.run_once():
-                self._stopping.wait(self.poll_s)
+    def run(self, beat: Beat | None = None) -> None:
+        """Take jobs until :meth:`stop`; a failing round (the database went away) is retried
+        with backoff, so the worker resumes by itself."""
+        beat = beat or LoopHealth().register("agent-worker")
+        supervise(beat, self.run_once, self._stopping, idle_s=self.poll_s)
 
     def run_once(self) -> bool:
         """Handle one job if one is due; ``False`` when the queue had nothing."""
