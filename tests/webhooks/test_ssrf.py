@@ -179,5 +179,9 @@ def test_only_ports_80_and_443_unless_widened() -> None:
         PUBLIC.check("https://8.8.8.8:8443/")
     widened = UrlPolicy(ports=[443, 8443])
     assert widened.check("https://8.8.8.8:8443/").url.port == 8443
+    from pydantic import ValidationError
+
+    from flowllama.settings import WebhookSettings
+
     with pytest.raises(ValidationError, match="allow_ports"):
         WebhookSettings(allow_ports=[0])
