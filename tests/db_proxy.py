@@ -106,17 +106,14 @@ def pg_proxy() -> Iterator[CuttableProxy]:
 @pytest.fixture
 def outage_db_url(pg_proxy: CuttableProxy) -> Iterator[str]:
     """A migrated private schema on the test PostgreSQL, reached through ``pg_proxy``."""
-    proxied = make_url(POSTGRES_URL).set(host="127.0.0.1", port=pg_proxy.port)
     with ExitStack() as stack:
-        try:
-            url = stack.enter_context(private_schema(
-                proxied.render_as_string(hide_password=False), "fl_outage"))
+        try:  # created and dropped on the server itself, used through the proxy
+            direct = stack.enter_context(private_schema(POSTGRES_URL, "fl_outage"))
         except PostgresUnavailable as exc:
             if os.environ.get("CI"):
                 raise RuntimeError(f"PostgreSQL is required under CI: {exc}") from exc
             pytest.skip(str(exc))
-        migrate.upgrade(url)
-        yield url
-        pg_proxy.restore()  # the schema is dropped through it
-
-
+        url = make_url(direct).set(host="127.0.0.1", port=pg_proxy.port)
+        proxied = url.render_as_string(hide_password=False)
+        migrate.upgrade(proxied)
+        yield proxied
