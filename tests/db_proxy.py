@@ -14,7 +14,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 
-
 import pytest
 from sqlalchemy.engine import make_url
 

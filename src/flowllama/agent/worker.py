@@ -16,6 +16,7 @@ from flowllama.agent.lifecycle import Desired, Status, can_transition, transitio
 from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import LeaseLost as RowLeaseLost
 from flowllama.agent.reconciler import Outcome, Reconciler
+from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.db.types import utcnow
@@ -80,6 +81,8 @@ class AgentWorker:
             self._failed(job, exc, retryable=exc.retryable)
             return
         except Exception as exc:  # a bug must not kill the worker; the job keeps the error
+            if is_unavailable(exc):  # not the job's fault: the loop backs off, and the job
+                raise                # is delivered again when its lease runs out
             log.exception("agent.unexpected_error", job_id=job.id)
             self._failed(job, exc, retryable=True)
             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from flowllama.db.outage import is_unavailable
 from flowllama.logging import get_logger
 from flowllama.loops import Beat, LoopHealth
 
@@ -77,7 +78,8 @@ class Periodic:
             delay = beat.failed(exc)
             log.warning("loop.step_failed", loop=self.name, attempt=beat.failures,
                         retry_in_s=round(delay, 2), error=beat.last_error,
-                        exc_info=None if isinstance(exc, StepFailed) else exc)
+                        exc_info=None if isinstance(exc, StepFailed) or is_unavailable(exc)
+                        else exc)
             return max(delay, self.interval_s)
         beat.succeeded()
         return self.interval_s

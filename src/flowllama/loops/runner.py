@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from flowllama.db.outage import is_unavailable
 from flowllama.logging import get_logger
 from flowllama.loops.health import Beat
 
@@ -26,9 +27,10 @@ def supervise(beat: Beat, step: Callable[[], bool], stopping: threading.Event, *
                 busy = step()
             except Exception as exc:  # the loop must outlive any single failure
                 delay = beat.failed(exc)
+                # An outage is expected and says all in its message; a bug gets its traceback.
                 log.warning("loop.step_failed", loop=beat.name, attempt=beat.failures,
                             retry_in_s=round(delay, 2), error=beat.last_error,
-                            exc_info=exc)
+                            exc_info=None if is_unavailable(exc) else exc)
                 stopping.wait(delay)
                 continue
             beat.succeeded()
