@@ -79,9 +79,10 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """A database outage is a 503 the client may retry; any other database error a 500."""
+    """A database outage is a 503 the client may retry; any other database error goes on to
+    the server-error handler (a logged 500), as before."""
     if not is_unavailable(exc):
-        return await _unexpected(request, exc)
+        raise exc
     log.warning("http.database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
     return await _client_error(request, DatabaseUnavailable())
 
