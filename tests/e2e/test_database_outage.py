@@ -8,6 +8,7 @@ machine's real PostgreSQL (shared with other runs) keeps running."""
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
 from collections import Counter
@@ -34,10 +35,16 @@ STREAM = {"model": "tiny", "stream": True, "max_tokens": 4,
 def up(tmp_path: Path, tiny_model_file: Path, outage_db_url: str) -> Iterator[UpProcess]:
     if not LlamaCppRuntime().is_installed():
         pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
+    # Short leases, as an operator running several agents sets them: a step cut off by the
+    # outage could not release its row or job lease, so they are waited out.
     env = local_env(tiny_model_file.parent, FLOWLLAMA_DATABASE_URL=outage_db_url,
-                    FLOWLLAMA_LOOPS__BACKOFF_MAX_S="2", FLOWLLAMA_GATEWAY__KEY_CACHE_TTL_S="1")
+                    FLOWLLAMA_LOOPS__BACKOFF_MAX_S="2", FLOWLLAMA_GATEWAY__KEY_CACHE_TTL_S="1",
+                    FLOWLLAMA_AGENT__LEASE_S="20", FLOWLLAMA_QUEUE__LEASE_S="20",
+                    FLOWLLAMA_AGENT__SWEEP_INTERVAL_S="2")
     with flowllama_up(tmp_path, env) as running:
         yield running
+        running.process.send_signal(signal.SIGTERM)  # stops the local runtimes too
+        running.process.wait(60)
 
 
 class Load:
