@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, WebhookDelivery
+from flowllama.db.tables import Deployment, Webhook, WebhookDelivery
 from flowllama.db.types import utcnow
 from flowllama.settings import WebhookSettings
 from flowllama.webhooks import ssrf
@@ -259,3 +259,35 @@ def test_thread_start_and_stop(database: Database, rows: Any, receiver: Any) -> 
     finally:
         dispatcher.stop()
     assert the_delivery(database).status == "delivered"
+
+
+def test_during_a_rotation_both_secrets_sign_and_after_it_only_the_new(
+        database: Database, rows: Any, receiver: Any) -> None:
+    old, new = SECRET, "whsec_" + "B" * 43 + "="
+    user = rows.user()
+    hook = rows.webhook(user, receiver.url, ["deployment.running", "deployment.unhealthy"],
+                        secret=new)
+    with database.session() as session:
+        session.execute(update(Webhook).where(Webhook.id == hook.id).values(
+            previous_secret=old, previous_secret_expires_at=utcnow() + timedelta(hours=1)))
+    deployment = rows.deployment(user)
+    make_running(database, deployment.id)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
+    assert dispatcher.run_once() == 1
+    with database.session() as session:  # the overlap is over
+        session.execute(update(Webhook).where(Webhook.id == hook.id).values(
+            previous_secret_expires_at=utcnow() - timedelta(seconds=1)))
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        transition(session, row, Status.UNHEALTHY, "probe failed")
+    assert dispatcher.run_once() == 1
+    during, after = receiver.requests
+    during_headers = {k.lower(): v for k, v in during.headers.items()}
+    after_headers = {k.lower(): v for k, v in after.headers.items()}
+    assert len(during_headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):  # a receiver on either secret accepts it
+        StandardWebhook(secret).verify(during.body, during_headers)
+    assert len(after_headers["webhook-signature"].split(" ")) == 1
+    StandardWebhook(new).verify(after.body, after_headers)
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(old).verify(after.body, after_headers)
