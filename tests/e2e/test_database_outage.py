@@ -27,7 +27,7 @@ from processes import Api, UpProcess, flowllama_up, local_env
 pytestmark = pytest.mark.slow
 
 OUTAGE_S = 10
-STREAM = {"model": "tiny", "stream": True, "max_tokens": 4,
+STREAM = {"model": "steady", "stream": True, "max_tokens": 4,
           "messages": [{"role": "user", "content": "Say hello"}]}
 
 
@@ -101,7 +101,11 @@ def test_postgresql_away_for_ten_seconds_under_load(up: UpProcess,
         "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
     assert created.status_code == 202, created.text
     first = created.json()["id"]
+    steady = api.http.post("/api/deployments", json={  # streamed to; never stopped
+        "name": "steady", "model": "local/tiny", "context_size": 512, "cloud": "local"})
+    assert steady.status_code == 202, steady.text
     api.wait_status(first, "running")
+    api.wait_status(steady.json()["id"], "running")
     key = api.http.post("/api/keys", json={"name": "load"}).json()["key"]
     login = {"email": "e2e@example.com", "password": STRONG_PASSWORD}
     actions = iter(["stop", "start"] * 100)
@@ -127,5 +131,5 @@ def test_postgresql_away_for_ten_seconds_under_load(up: UpProcess,
         "name": "tiny-2", "model": "local/tiny", "context_size": 512, "cloud": "local"})
     assert second.status_code == 202, second.text  # nothing was restarted in between
     api.wait_status(second.json()["id"], "running")
-    for deployment_id in (first, second.json()["id"]):
+    for deployment_id in (first, steady.json()["id"], second.json()["id"]):
         _assert_chain(api.http.get(f"/api/deployments/{deployment_id}/events").json())
