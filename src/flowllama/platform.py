@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flowllama.db.session import Database
+from flowllama.loops import Backoff, LoopHealth
 from flowllama.private_files import ensure_private_dir
 from flowllama.queue import JobQueue, build_queue
 from flowllama.security.runtime_keys import RuntimeKeys
@@ -38,6 +39,8 @@ class Platform:
     # Told the hash of every key revoked through this process, so a gateway in the same
     # process forgets it at once (other processes wait out their key cache's TTL).
     key_revoked_listeners: list[Callable[[str], None]] = field(default_factory=list)
+    # The background loops of this process, which ``/ready`` and ``/metrics`` report on.
+    loops: LoopHealth = field(default_factory=LoopHealth)
 
     def close(self) -> None:
         self.db.dispose()
@@ -56,4 +59,6 @@ def build_platform(settings: Settings, *, db: Database | None = None) -> Platfor
         catalog=CatalogService(settings.data_dir, settings.effective_models_dir),
         queue=build_queue(settings.queue, database),
         runtime_keys=RuntimeKeys(auth.jwt_secret),
+        loops=LoopHealth(Backoff(settings.loops.backoff_base_s, settings.loops.backoff_max_s),
+                         settings.loops.stale_after_s),
     )

@@ -17,12 +17,15 @@ from rich.console import Console
 from flowllama.api.app import create_app
 from flowllama.api.connection_deadlines import protocol_class
 from flowllama.db import migrate
-from flowllama.logging import configure_logging
+from flowllama.logging import configure_logging, get_logger
 from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
 from flowllama.private_files import make_process_private
 from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
+from flowllama.webhooks.secrets import SecretBox, seal_plaintext
+
+log = get_logger(__name__)
 
 ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
@@ -34,6 +37,9 @@ def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     migrate.upgrade(settings.effective_database_url)
     with platform.db.session() as session:
         sync_models_table(session, platform.catalog)
+    sealed = seal_plaintext(platform.db, SecretBox.from_settings(settings))
+    if sealed:
+        log.info("webhooks.secrets_encrypted", webhooks=sealed)
     return platform
 
 

@@ -196,7 +196,10 @@ class WebhookSettings(BaseModel):
     """Outgoing webhooks: the SSRF allow-list, the request timeout and the retry schedule.
 
     ``allow_hosts`` lets host names or CIDR ranges through the SSRF rules (loopback for
-    development and tests); leave it empty in production.
+    development and tests); leave it empty in production. ``allow_ports`` are the ports a
+    webhook URL may use. ``receiver_concurrency`` bounds the attempts in flight to one receiver
+    host and to one tenant, so a slow receiver cannot hold up anyone else's deliveries.
+    ``secret_key`` encrypts signing secrets at rest (default: derived from the JWT secret).
     """
 
     allow_hosts: list[str] = Field(default_factory=list)
@@ -206,6 +209,10 @@ class WebhookSettings(BaseModel):
     backoff_max_s: float = Field(3600.0, gt=0)
     poll_s: float = Field(1.0, gt=0)
     batch_size: int = Field(20, ge=1, le=1000)
+    allow_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    receiver_concurrency: int = Field(2, ge=1, le=100)
+    secret_key: SecretStr | None = None
+    rotation_overlap_s: int = Field(24 * 3600, ge=0, le=30 * 24 * 3600)
 
     @field_validator("allow_hosts")
     @classmethod
@@ -217,6 +224,36 @@ class WebhookSettings(BaseModel):
         except ConfigError as exc:  # a typo must stop start-up, not fail each request
             raise ValueError(str(exc)) from exc
         return value
+
+    @field_validator("allow_ports")
+    @classmethod
+    def _valid_ports(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= port <= 65535 for port in value):
+            raise ValueError("ports are between 1 and 65535")
+        return value
+
+
+class LoopSettings(BaseModel):
+    """Every background loop (agent workers and sweeper, monitor, webhook dispatcher, retention
+    purge, the gateway's usage flusher and limit sync): the backoff after a failed round, and
+    how long a loop may fail without a success before ``/ready`` answers 503."""
+
+    backoff_base_s: float = Field(1.0, gt=0)
+    backoff_max_s: float = Field(30.0, gt=0)
+    stale_after_s: float = Field(120.0, gt=0)
+
+
+class RetentionSettings(BaseModel):
+    """How long finished records are kept; the agent purges older ones every ``interval_s`` in
+    batches of ``batch_size`` rows. A ``*_days`` of 0 keeps that kind forever."""
+
+    interval_s: float = Field(3600.0, gt=0)
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    jobs_days: int = Field(14, ge=0)
+    events_days: int = Field(90, ge=0)
+    webhook_deliveries_days: int = Field(30, ge=0)
+    expired_tokens_days: int = Field(1, ge=0)
+    sent_mail_days: int = Field(1, ge=0)
 
 
 class Settings(BaseSettings):
@@ -247,6 +284,8 @@ class Settings(BaseSettings):
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    loops: LoopSettings = Field(default_factory=LoopSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @property
     def effective_database_url(self) -> str:

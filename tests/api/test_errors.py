@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from flowllama.api.app import create_app
 from flowllama.platform import Platform
@@ -46,3 +47,26 @@ def test_wrong_content_type_is_422(client: TestClient) -> None:
     response = client.post("/api/auth/login", content=b"email=a", headers={
         "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 422
+
+
+def test_database_outage_is_503_with_retry_after_and_other_database_errors_500(
+        platform: Platform) -> None:
+    app = create_app(platform)
+
+    class DriverError(Exception):
+        pass
+
+    @app.get("/api/outage")
+    def outage() -> None:
+        raise OperationalError("SELECT 1", {}, DriverError("server closed the connection"))
+
+    @app.get("/api/constraint")
+    def constraint() -> None:
+        raise IntegrityError("INSERT", {}, DriverError("duplicate key"))
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        down = client.get("/api/outage")
+        broken = client.get("/api/constraint")
+    assert down.status_code == 503 and down.headers["Retry-After"] == "5"
+    assert down.json()["error"]["code"] == "database_unavailable"
+    assert broken.status_code == 500 and broken.json()["error"]["code"] == "internal_error"

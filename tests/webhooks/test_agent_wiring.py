@@ -16,6 +16,7 @@ from flowllama.platform import Platform
 def test_agent_starts_and_stops_the_dispatcher(platform: Platform, rows: Any,
                                                receiver: Any) -> None:
     platform.settings.webhooks.allow_hosts = ["127.0.0.1"]
+    platform.settings.webhooks.allow_ports = [receiver.port]
     platform.settings.webhooks.poll_s = 0.05
     user = rows.user()
     rows.webhook(user, receiver.url, ["deployment.failed"])

@@ -11,21 +11,26 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+from standardwebhooks.webhooks import WebhookVerificationError
 
 from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, WebhookDelivery
+from flowllama.db.tables import Deployment, Webhook, WebhookDelivery
 from flowllama.db.types import utcnow
 from flowllama.settings import WebhookSettings
 from flowllama.webhooks import ssrf
 from flowllama.webhooks.dispatcher import WebhookDispatcher
 from flowllama.webhooks.sender import WebhookSender
-from flowllama.webhooks.signing import verify
 from flowllama.webhooks.ssrf import AllowList, IPAddress, UrlPolicy
 
-SECRET = "whsec_test-secret"
-LOOPBACK = WebhookSettings(allow_hosts=["127.0.0.1"], timeout_s=5, max_attempts=3,
-                           backoff_base_s=60, poll_s=0.05)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def loopback(receiver: Any, *ports: int) -> WebhookSettings:
+    """Settings that let deliveries reach the loopback receiver (its random port included)."""
+    return WebhookSettings(allow_hosts=["127.0.0.1"], allow_ports=[receiver.port, *ports],
+                           timeout_s=5, max_attempts=3, backoff_base_s=60, poll_s=0.05)
 
 
 def make_running(db: Database, deployment_id: str) -> None:
@@ -52,20 +57,20 @@ def test_signed_delivery_is_received_and_verifies(database: Database, rows: Any,
     deployment = rows.deployment(user)
     hook = rows.webhook(user, receiver.url, ["deployment.running"], secret=SECRET)
     make_running(database, deployment.id)
-    dispatcher = WebhookDispatcher(database, LOOPBACK)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
     assert dispatcher.run_once() == 1
     [request] = receiver.requests
     headers = {name.lower(): value for name, value in request.headers.items()}
     assert request.path == "/hook"
     assert headers["content-type"] == "application/json"
     assert headers["x-flowllama-event"] == "deployment.running"
-    assert verify(SECRET, headers["x-flowllama-timestamp"], request.body,
-                  headers["x-flowllama-signature"])
-    assert not verify("whsec_wrong", headers["x-flowllama-timestamp"], request.body,
-                      headers["x-flowllama-signature"])
+    assert headers["webhook-signature"].startswith("v1,")
+    assert StandardWebhook(SECRET).verify(request.body, headers)["id"] == headers["webhook-id"]
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook("whsec_" + "A" * 32).verify(request.body, headers)
     body = json.loads(request.body)
     delivery = the_delivery(database)
-    assert headers["x-flowllama-delivery"] == delivery.id == body["id"]
+    assert headers["webhook-id"] == delivery.id == body["id"]
     assert body["event"] == "deployment.running"
     assert body["deployment"]["id"] == deployment.id
     assert body["deployment"]["status"] == "running"
@@ -80,7 +85,7 @@ def test_failures_back_off_then_fail_with_the_log_kept(database: Database, rows:
     rows.webhook(user, receiver.url, ["deployment.running"])
     make_running(database, rows.deployment(user).id)
     receiver.answers = [(500, {}), (503, {}), (500, {})]
-    dispatcher = WebhookDispatcher(database, LOOPBACK)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
     before = utcnow()
     assert dispatcher.run_once() == 1
     delivery = the_delivery(database)
@@ -107,7 +112,7 @@ def test_retry_then_success(database: Database, rows: Any, receiver: Any) -> Non
     rows.webhook(user, receiver.url, ["deployment.running"])
     make_running(database, rows.deployment(user).id)
     receiver.answers = [(502, {})]
-    dispatcher = WebhookDispatcher(database, LOOPBACK)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
     dispatcher.run_once()
     make_due(database)
     dispatcher.run_once()
@@ -123,7 +128,7 @@ def test_redirect_to_a_private_address_is_not_followed(database: Database, rows:
     make_running(database, rows.deployment(user).id)
     # The allowed server answers with a redirect to loopback-but-elsewhere and to 10.x.
     receiver.answers = [(302, {"Location": "http://10.0.0.1/steal"})]
-    WebhookDispatcher(database, LOOPBACK).run_once()
+    WebhookDispatcher(database, loopback(receiver)).run_once()
     delivery = the_delivery(database)
     assert delivery.status == "pending" and delivery.response_status == 302
     assert "redirects are not followed" in (delivery.error or "")
@@ -136,7 +141,7 @@ def test_redirect_back_to_loopback_is_not_followed_either(database: Database, ro
     rows.webhook(user, receiver.url, ["deployment.running"])
     make_running(database, rows.deployment(user).id)
     receiver.answers = [(307, {"Location": f"http://127.0.0.1:{receiver.port}/internal"})]
-    WebhookDispatcher(database, LOOPBACK).run_once()
+    WebhookDispatcher(database, loopback(receiver)).run_once()
     assert [r.path for r in receiver.requests] == ["/hook"]
 
 
@@ -151,7 +156,8 @@ def test_dns_rebinding_is_refused_at_send_time(database: Database, rows: Any, re
         return [ipaddress.ip_address("127.0.0.1")]
 
     monkeypatch.setattr(ssrf, "system_resolver", rebound)
-    WebhookDispatcher(database, WebhookSettings(timeout_s=5)).run_once()
+    WebhookDispatcher(database, WebhookSettings(timeout_s=5, allow_ports=[receiver.port])
+                      ).run_once()
     delivery = the_delivery(database)
     assert delivery.status == "failed" and delivery.attempts == 1
     assert (delivery.error or "").startswith("refused:") and "loopback" in (delivery.error or "")
@@ -171,8 +177,9 @@ def test_connects_to_the_checked_address_with_the_original_host(
         lookups.append(host)
         return [ipaddress.ip_address("127.0.0.1")]
 
-    sender = WebhookSender(UrlPolicy(AllowList(["127.0.0.1"]), resolver=resolve), timeout_s=5)
-    WebhookDispatcher(database, LOOPBACK, sender=sender).run_once()
+    sender = WebhookSender(UrlPolicy(AllowList(["127.0.0.1"]), resolver=resolve, ports=None),
+                           timeout_s=5)
+    WebhookDispatcher(database, loopback(receiver), sender=sender).run_once()
     assert the_delivery(database).status == "delivered"
     assert lookups == ["hooks.invalid"]
     [request] = receiver.requests
@@ -184,7 +191,7 @@ def test_unreachable_receiver_is_retried_with_the_error(database: Database, rows
     user = rows.user()
     rows.webhook(user, "http://127.0.0.1:9/hook", ["deployment.running"])  # discard port
     make_running(database, rows.deployment(user).id)
-    WebhookDispatcher(database, LOOPBACK).run_once()
+    WebhookDispatcher(database, loopback(receiver, 9)).run_once()
     delivery = the_delivery(database)
     assert delivery.status == "pending" and delivery.response_status is None
     assert "ConnectError" in (delivery.error or "")
@@ -201,7 +208,7 @@ def test_concurrent_dispatchers_send_each_delivery_once(database: Database, rows
             row = session.get(Deployment, deployment.id)
             assert row is not None
             transition(session, row, Status.UNHEALTHY, "probe failed")
-    dispatchers = [WebhookDispatcher(database, LOOPBACK) for _ in range(4)]
+    dispatchers = [WebhookDispatcher(database, loopback(receiver)) for _ in range(4)]
     barrier = threading.Barrier(len(dispatchers))
     claimed: list[int] = []
 
@@ -215,7 +222,7 @@ def test_concurrent_dispatchers_send_each_delivery_once(database: Database, rows
     for thread in threads:
         thread.join(30)
     assert sum(claimed) == 12
-    ids = [r.headers["X-FlowLlama-Delivery"] for r in receiver.requests]
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
     assert len(ids) == len(set(ids)) == 12
     with database.session() as session:
         statuses = set(session.scalars(select(WebhookDelivery.status)).all())
@@ -227,10 +234,10 @@ def test_a_stale_claim_is_taken_over_and_cannot_overwrite(database: Database, ro
     user = rows.user()
     rows.webhook(user, receiver.url, ["deployment.running"])
     make_running(database, rows.deployment(user).id)
-    crashed = WebhookDispatcher(database, LOOPBACK)
+    crashed = WebhookDispatcher(database, loopback(receiver))
     [stale] = crashed.claim()  # claimed, then its dispatcher "died" before sending
     make_due(database)  # the claim expires
-    survivor = WebhookDispatcher(database, LOOPBACK)
+    survivor = WebhookDispatcher(database, loopback(receiver))
     assert survivor.run_once() == 1
     from flowllama.webhooks.sender import SendResult
 
@@ -242,7 +249,7 @@ def test_a_stale_claim_is_taken_over_and_cannot_overwrite(database: Database, ro
 def test_thread_start_and_stop(database: Database, rows: Any, receiver: Any) -> None:
     user = rows.user()
     rows.webhook(user, receiver.url, ["deployment.running"])
-    dispatcher = WebhookDispatcher(database, LOOPBACK)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
     dispatcher.start()
     try:
         make_running(database, rows.deployment(user).id)
@@ -252,3 +259,35 @@ def test_thread_start_and_stop(database: Database, rows: Any, receiver: Any) -> 
     finally:
         dispatcher.stop()
     assert the_delivery(database).status == "delivered"
+
+
+def test_during_a_rotation_both_secrets_sign_and_after_it_only_the_new(
+        database: Database, rows: Any, receiver: Any) -> None:
+    old, new = SECRET, "whsec_" + "B" * 43 + "="
+    user = rows.user()
+    hook = rows.webhook(user, receiver.url, ["deployment.running", "deployment.unhealthy"],
+                        secret=new)
+    with database.session() as session:
+        session.execute(update(Webhook).where(Webhook.id == hook.id).values(
+            previous_secret=old, previous_secret_expires_at=utcnow() + timedelta(hours=1)))
+    deployment = rows.deployment(user)
+    make_running(database, deployment.id)
+    dispatcher = WebhookDispatcher(database, loopback(receiver))
+    assert dispatcher.run_once() == 1
+    with database.session() as session:  # the overlap is over
+        session.execute(update(Webhook).where(Webhook.id == hook.id).values(
+            previous_secret_expires_at=utcnow() - timedelta(seconds=1)))
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        transition(session, row, Status.UNHEALTHY, "probe failed")
+    assert dispatcher.run_once() == 1
+    during, after = receiver.requests
+    during_headers = {k.lower(): v for k, v in during.headers.items()}
+    after_headers = {k.lower(): v for k, v in after.headers.items()}
+    assert len(during_headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, new):  # a receiver on either secret accepts it
+        StandardWebhook(secret).verify(during.body, during_headers)
+    assert len(after_headers["webhook-signature"].split(" ")) == 1
+    StandardWebhook(new).verify(after.body, after_headers)
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(old).verify(after.body, after_headers)

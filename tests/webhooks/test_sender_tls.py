@@ -76,7 +76,8 @@ def _sender(ca_file: Path) -> WebhookSender:
         return [ipaddress.ip_address("127.0.0.1")]
 
     context = ssl.create_default_context(cafile=str(ca_file))
-    return WebhookSender(UrlPolicy(AllowList(["127.0.0.1"]), resolver=resolve), timeout_s=5,
+    return WebhookSender(UrlPolicy(AllowList(["127.0.0.1"]), resolver=resolve, ports=None),
+                         timeout_s=5,
                          transport=httpx.HTTPTransport(verify=context))
 
 

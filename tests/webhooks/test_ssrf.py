@@ -115,12 +115,12 @@ def test_public_url_passes_with_every_checked_address() -> None:
 
 
 def test_public_literal_addresses_pass() -> None:
-    assert PUBLIC.check("http://8.8.8.8:8080/").addresses == (ipaddress.ip_address("8.8.8.8"),)
+    assert PUBLIC.check("http://8.8.8.8/").addresses == (ipaddress.ip_address("8.8.8.8"),)
     assert refusal(ipaddress.ip_address("2606:4700:4700::1111")) is None
 
 
 def test_allow_list_by_address_and_by_cidr() -> None:
-    policy = UrlPolicy(AllowList(["127.0.0.1", "10.0.0.0/8"]))
+    policy = UrlPolicy(AllowList(["127.0.0.1", "10.0.0.0/8"]), ports=[80, 9000])
     assert policy.check("http://127.0.0.1:9000/").url.port == 9000
     assert policy.check("http://10.9.8.7/").addresses
     with pytest.raises(UnsafeUrl):
@@ -133,7 +133,7 @@ def test_allow_list_by_host_name() -> None:
     def resolve(_host: str, _port: int) -> list[IPAddress]:
         return [ipaddress.ip_address("127.0.0.1")]
 
-    policy = UrlPolicy(AllowList(["localhost"]), resolver=resolve)
+    policy = UrlPolicy(AllowList(["localhost"]), resolver=resolve, ports=None)
     assert policy.check("http://LOCALHOST:8000/").url.host == "localhost"
 
 
@@ -161,3 +161,27 @@ def test_settings_refuse_a_bad_allow_list_entry() -> None:
     assert WebhookSettings(allow_hosts=["127.0.0.1", "::1/128", "localhost"]).allow_hosts
     with pytest.raises(ValidationError, match="allow_hosts"):
         WebhookSettings(allow_hosts=["http://bad/"])
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/a\r\nX-Injected: 1", "https://hooks.example.com/\n",
+    "https://hooks.example.com/a%0D%0AX-Injected:%201", "https://hooks.example.com/?q=%0a",
+    "https://hooks.example.com/%00", "https://hooks.example.com/\t",
+])
+def test_control_characters_raw_or_percent_encoded_are_refused(url: str) -> None:
+    with pytest.raises(UnsafeUrl, match="control character"):
+        PUBLIC.check(url)
+
+
+def test_only_ports_80_and_443_unless_widened() -> None:
+    assert PUBLIC.check("https://8.8.8.8:443/").url.port == 443
+    with pytest.raises(UnsafeUrl, match="Port 8443"):
+        PUBLIC.check("https://8.8.8.8:8443/")
+    widened = UrlPolicy(ports=[443, 8443])
+    assert widened.check("https://8.8.8.8:8443/").url.port == 8443
+    from pydantic import ValidationError
+
+    from flowllama.settings import WebhookSettings
+
+    with pytest.raises(ValidationError, match="allow_ports"):
+        WebhookSettings(allow_ports=[0])

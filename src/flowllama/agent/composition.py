@@ -23,7 +23,9 @@ from flowllama.providers.base import DeploymentSpec
 from flowllama.providers.local import LocalOptions, LocalProvisioner
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.deployment_estimates import LocalCheck
+from flowllama.services.retention import RetentionPurger
 from flowllama.webhooks.dispatcher import WebhookDispatcher
+from flowllama.webhooks.secrets import SecretBox
 
 log = get_logger(__name__)
 
@@ -73,17 +75,22 @@ def live_local_deployments(platform: Platform) -> set[str]:
 def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | None = None
                 ) -> AgentService:
     """The agent for ``platform``: re-adopts local runtimes on start, stops them on exit, and
-    runs the webhook dispatcher alongside its workers."""
+    runs the webhook dispatcher and the retention purge alongside its workers."""
     settings = platform.settings.agent
-    dispatcher = WebhookDispatcher(platform.db, platform.settings.webhooks)
+    dispatcher = WebhookDispatcher(platform.db, platform.settings.webhooks,
+                                   box=SecretBox.from_settings(platform.settings),
+                                   loops=platform.loops)
+    purger = RetentionPurger(platform.db, platform.settings.retention, platform.loops)
 
     def resume() -> None:
         relaunched = local.recover(live_local_deployments(platform))
         if relaunched:
             log.info("agent.local_relaunched", deployments=relaunched)
         dispatcher.start()
+        purger.start()
 
     def shutdown() -> None:
+        purger.stop()
         dispatcher.stop()
         local.shutdown()
 
@@ -92,7 +99,7 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
         workers=workers or settings.workers, lease_s=settings.lease_s, poll_s=settings.poll_s,
         sweep_interval_s=settings.sweep_interval_s,
         max_heals=platform.settings.monitor.max_heal_attempts,
-        on_start=resume, on_stop=shutdown,
+        on_start=resume, on_stop=shutdown, loops=platform.loops,
     )
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from flowllama.agent.placement import PROVISIONER_BY_CLOUD
 from flowllama.agent.reconciler import Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
-from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
+from flowllama.loops import Beat, LoopHealth, supervise
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue.base import JobQueue
 
@@ -39,6 +40,7 @@ class AgentService:
         sweep_interval_s: float = 30.0, wait_s: float = 5.0,
         kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3,
         on_start: Hook | None = None, on_stop: Hook | None = None,
+        loops: LoopHealth | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("an agent needs at least one worker")
@@ -52,32 +54,35 @@ class AgentService:
         self._on_stop = on_stop
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self.loops = loops or LoopHealth()
+        self._beats: list[Beat] = []
 
     def start(self) -> None:
         """Run the start hook, then the workers and the sweeper in daemon threads."""
         if self._on_start is not None:
             self._on_start()
         for number, worker in enumerate(self.workers, start=1):
-            self._spawn(worker.run, f"agent-worker-{number}")
-        self._spawn(self._sweep_forever, "agent-sweeper")
+            beat = self._register(f"agent-worker-{number}")
+            self._spawn(partial(worker.run, beat), beat.name)
+        sweeper = self._register("agent-sweeper")
+        self._spawn(partial(supervise, sweeper, self._sweep_once, self._stopping,
+                            idle_s=self.sweep_interval_s), sweeper.name)
         log.info("agent.started", workers=len(self.workers))
+
+    def _register(self, name: str) -> Beat:
+        beat = self.loops.register(name)
+        self._beats.append(beat)
+        return beat
 
     def _spawn(self, target: Callable[[], None], name: str) -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
-    def _sweep_forever(self) -> None:
+    def _sweep_once(self) -> bool:
         # The first sweep runs at once: nudges lost while no agent ran are found on start.
-        while True:
-            try:
-                self.workers[0].sweep()
-            except (FlowLlamaError, OSError, RuntimeError) as exc:  # keep sweeping
-                log.warning("agent.sweep_failed", error=str(exc))
-            except Exception:  # a bug must not end the sweeper; the next round retries
-                log.exception("agent.sweep_crashed")
-            if self._stopping.wait(self.sweep_interval_s):
-                return
+        self.workers[0].sweep()
+        return False
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stop taking jobs, wait up to ``grace_s`` for current steps, release what is left,
@@ -86,6 +91,8 @@ class AgentService:
         for worker in self.workers:
             worker.stop()
         finished = _join_all(self._threads, grace_s)
+        for beat in self._beats:
+            self.loops.retire(beat)
         if not finished:
             released = self.reconciler.release_all()
             log.warning("agent.steps_abandoned", deployments=released)

@@ -16,11 +16,13 @@ from flowllama.agent.lifecycle import Desired, Status, can_transition, transitio
 from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import LeaseLost as RowLeaseLost
 from flowllama.agent.reconciler import Outcome, Reconciler
+from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.db.types import utcnow
 from flowllama.errors import InvalidInput, ProviderError
 from flowllama.logging import get_logger
+from flowllama.loops import Beat, LoopHealth, supervise
 from flowllama.queue.base import JobMessage, JobQueue, LeaseLost
 
 log = get_logger(__name__)
@@ -49,10 +51,11 @@ class AgentWorker:
     def stop(self) -> None:
         self._stopping.set()
 
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            if not self.run_once():
-                self._stopping.wait(self.poll_s)
+    def run(self, beat: Beat | None = None) -> None:
+        """Take jobs until :meth:`stop`; a failing round (the database went away) is retried
+        with backoff, so the worker resumes by itself."""
+        beat = beat or LoopHealth().register("agent-worker")
+        supervise(beat, self.run_once, self._stopping, idle_s=self.poll_s)
 
     def run_once(self) -> bool:
         """Handle one job if one is due; ``False`` when the queue had nothing."""
@@ -78,6 +81,8 @@ class AgentWorker:
             self._failed(job, exc, retryable=exc.retryable)
             return
         except Exception as exc:  # a bug must not kill the worker; the job keeps the error
+            if is_unavailable(exc):  # not the job's fault: the loop backs off, and the job
+                raise                # is delivered again when its lease runs out
             log.exception("agent.unexpected_error", job_id=job.id)
             self._failed(job, exc, retryable=True)
             return

@@ -11,8 +11,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from flowllama.db.outage import DatabaseUnavailable, is_unavailable
 from flowllama.errors import ClientError
 from flowllama.logging import get_logger
 
@@ -75,6 +78,15 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
                         headers=getattr(exc, "headers", None))
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database outage is a 503 the client may retry; any other database error goes on to
+    the server-error handler (a logged 500), as before."""
+    if not is_unavailable(exc):
+        raise exc
+    log.warning("http.database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+    return await _client_error(request, DatabaseUnavailable())
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request.scope.get("state", {}).get("request_id")
     log.error("http.unhandled_error", error_type=type(exc).__name__, exc_info=exc)
@@ -88,4 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientError, _client_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Handled below the server-error middleware, so an outage is an answer, not a crash.
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected)

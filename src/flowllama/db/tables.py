@@ -327,7 +327,11 @@ class Webhook(Base):
     user_id: Mapped[str] = _owner()
     url: Mapped[str] = mapped_column(String(2000))
     events: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    secret: Mapped[str] = mapped_column(String(200))
+    # Encrypted at rest (``webhooks/secrets.py``); the previous secret still signs deliveries
+    # until ``previous_secret_expires_at`` after a rotation.
+    secret: Mapped[str] = mapped_column(String(500))
+    previous_secret: Mapped[str | None] = mapped_column(String(500))
+    previous_secret_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -49,6 +49,13 @@ class WebhookCreated(WebhookOut):
     secret: str
 
 
+class SecretRotated(WebhookCreated):
+    """The answer to a rotation: the new ``secret`` (shown this once); the previous one still
+    signs deliveries, next to the new one, until ``previous_secret_expires_at``."""
+
+    previous_secret_expires_at: datetime | None
+
+
 class DeliveryOut(BaseModel):
     """One entry of a webhook's delivery log.
 

@@ -18,14 +18,15 @@ from collections.abc import Iterator, Sequence
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flowllama.db.session import Database
 from flowllama.db.tables import RateCount
 from flowllama.gateway.limits import Pending, RateLimiter, RowKey
-from flowllama.gateway.periodic import Periodic
+from flowllama.gateway.periodic import Periodic, StepFailed
 from flowllama.logging import get_logger
+from flowllama.loops import LoopHealth
 
 log = get_logger(__name__)
 
@@ -110,14 +111,16 @@ class LimitSync(Periodic):
 
     name = "limit-sync"
 
-    def __init__(self, limiter: RateLimiter, db: Database, interval_s: float) -> None:
-        super().__init__(interval_s)
+    def __init__(self, limiter: RateLimiter, db: Database, interval_s: float,
+                 loops: LoopHealth | None = None) -> None:
+        super().__init__(interval_s, loops)
         self.limiter = limiter
         self.db = db
         self._pruned_minute: int | None = None
 
     async def step(self) -> None:
-        await self.sync_now()
+        if not await self.sync_now():
+            raise StepFailed("limit sync failed")
 
     async def sync_now(self) -> bool:
         """One sync at once (also used by tests). False when it failed: the error is logged
@@ -132,8 +135,8 @@ class LimitSync(Periodic):
             # asyncio's executor, not anyio's: the sync must not take a thread token from
             # the requests that FastAPI runs in anyio's limited pool.
             totals = await asyncio.to_thread(exchange, self.db, pending, prune_before)
-        except SQLAlchemyError as exc:
-            log.warning("gateway.limit_sync_failed", error=type(exc).__name__)
+        except Exception as exc:  # an outage or a bug: keep the counts for the next sync
+            log.warning("gateway.limit_sync_failed", error=f"{type(exc).__name__}: {exc}")
             return False
         if prune_before is not None:
             self._pruned_minute = pending.minute

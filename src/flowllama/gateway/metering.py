@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flowllama.db.session import Database
 from flowllama.db.tables import UsageDaily
 from flowllama.db.types import utcnow
-from flowllama.gateway.periodic import Periodic
+from flowllama.gateway.periodic import Periodic, StepFailed
 from flowllama.logging import get_logger
+from flowllama.loops import LoopHealth
 from flowllama.services import api_keys
 
 log = get_logger(__name__)
@@ -142,20 +143,25 @@ class UsageFlusher(Periodic):
 
     name = "usage-flusher"
 
-    def __init__(self, meter: UsageMeter, db: Database, interval_s: float) -> None:
-        super().__init__(interval_s)
+    def __init__(self, meter: UsageMeter, db: Database, interval_s: float,
+                 loops: LoopHealth | None = None) -> None:
+        super().__init__(interval_s, loops)
         self.meter = meter
         self.db = db
 
     async def step(self) -> None:
-        await self.flush_now()
+        if not await self.flush_now():
+            raise StepFailed("usage flush failed")
 
-    async def flush_now(self) -> None:
-        """Flush at once (also used by tests); errors are logged, counts kept."""
+    async def flush_now(self) -> bool:
+        """Flush at once (also used by tests); False when it failed: the error is logged and
+        the counts are kept for the next flush."""
         batch = self.meter.take()
         try:
             await asyncio.to_thread(batch.write, self.db)
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # any failure (an outage, a bug) must keep the counts
             self.meter.restore(batch)
-            log.warning("gateway.usage_flush_failed", error=type(exc).__name__)
+            log.warning("gateway.usage_flush_failed", error=f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 

@@ -30,6 +30,7 @@ from flowllama.gateway.routes import RouteCache, Target, Upstream
 from flowllama.gateway.schema import check_max_tokens
 from flowllama.gateway.sse import StreamRelay
 from flowllama.gateway.upstream import UpstreamClient
+from flowllama.loops import LoopHealth
 from flowllama.platform import Platform
 from flowllama.settings import GatewaySettings
 
@@ -44,7 +45,7 @@ class Gateway:
     """Everything ``/v1`` needs, shared by its requests (see the module doc)."""
 
     def __init__(self, settings: GatewaySettings, db: Database, key_cache: KeyCache,
-                 route_cache: RouteCache) -> None:
+                 route_cache: RouteCache, loops: LoopHealth | None = None) -> None:
         self.settings = settings
         self.keys = key_cache
         self.routes = route_cache
@@ -53,8 +54,8 @@ class Gateway:
         self.limiter = RateLimiter()
         self.budget = MonthlyBudget()
         self.meter = UsageMeter()
-        self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s)
-        self.limit_sync = LimitSync(self.limiter, db, settings.limit_sync_interval_s)
+        self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s, loops)
+        self.limit_sync = LimitSync(self.limiter, db, settings.limit_sync_interval_s, loops)
         self._proxy: UpstreamProxy | None = None
 
     async def start(self) -> None:
@@ -167,6 +168,7 @@ def build_gateway(platform: Platform) -> Gateway:
         KeyCache(keys.database_loader(platform.db), settings.key_cache_ttl_s),
         RouteCache(routes.database_loader(platform.db, platform.runtime_keys),
                    settings.route_cache_ttl_s),
+        loops=platform.loops,
     )
     platform.key_revoked_listeners.append(gateway.keys.invalidate)
     return gateway

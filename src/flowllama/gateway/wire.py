@@ -13,6 +13,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 
 from starlette.types import Message, Receive, Scope, Send
 
+from flowllama.db.outage import DatabaseUnavailable, is_unavailable
 from flowllama.errors import ClientError, PayloadTooLarge
 from flowllama.logging import get_logger
 
@@ -98,7 +99,13 @@ async def guarded(scope: Scope, send: Send, handle: Callable[[Send], Awaitable[N
         await send(message)
 
     try:
-        await handle(tracked)
+        try:
+            await handle(tracked)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("gateway.database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
+            raise DatabaseUnavailable() from exc
     except ClientError as exc:
         if not started:
             headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))

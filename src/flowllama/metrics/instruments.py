@@ -12,7 +12,7 @@ Label values must come from small fixed sets (a route template, never a raw path
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -57,4 +57,14 @@ HEAL_ATTEMPTS = Counter(
     "flowllama_heal_attempts",
     "Auto-heal attempts by outcome (e.g. started, healed, failed, gave_up).",
     ["outcome"], registry=REGISTRY,
+)
+LOOP_LAST_SUCCESS = Gauge(
+    "flowllama_loop_last_success_timestamp_seconds",
+    "Unix time of the last successful round of each background loop of this process.",
+    ["loop"], registry=REGISTRY,
+)
+LOOP_FAILURES = Counter(
+    "flowllama_loop_failures",
+    "Failed rounds of each background loop (each is followed by a backoff and a retry).",
+    ["loop"], registry=REGISTRY,
 )

@@ -18,6 +18,7 @@ import httpx
 
 from flowllama.db.session import Database
 from flowllama.logging import get_logger
+from flowllama.loops import LoopHealth, supervise
 from flowllama.metrics import HEALTH_CHECK_SECONDS, HEALTH_CHECKS
 from flowllama.monitor.probes import ProbeResult, Target, deep_probe, health_check
 from flowllama.monitor.targets import claim_due
@@ -54,7 +55,8 @@ class Monitor:
 
     def __init__(self, db: Database, queue: JobQueue, options: MonitorOptions | None = None,
                  policy: HealPolicy | None = None, on_result: ResultHook | None = None,
-                 *, runtime_keys: RuntimeKeys | None = None) -> None:
+                 *, runtime_keys: RuntimeKeys | None = None,
+                 loops: LoopHealth | None = None) -> None:
         self.db = db
         self.runtime_keys = runtime_keys
         self.options = options or MonitorOptions()
@@ -64,6 +66,8 @@ class Monitor:
         self._next_deep: dict[str, float] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.loops = loops or LoopHealth()
+        self._beat = self.loops.register("monitor")
 
     def run_round(self) -> RoundReport:
         """One interval's work: claim, probe, record (in a few transactions)."""
@@ -132,20 +136,20 @@ class Monitor:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        self.loops.retire(self._beat)
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            try:
-                report = self.run_round()
-                if report.checked:
-                    log.info("monitor.round", checked=report.checked,
-                             unhealthy=report.unhealthy, seconds=round(report.seconds, 3))
-            except Exception:  # one bad round must not end monitoring
-                log.exception("monitor.round_failed")
-            # Wake often enough that an instance is checked about once per interval.
-            pause = max(0.05, min(1.0, self.options.interval_s / 10))
-            self._stopping.wait(max(0.0, pause - (time.monotonic() - started)))
+        # Wake often enough that an instance is checked about once per interval; a failed
+        # round (the database went away) backs off and is retried by ``supervise``.
+        pause = max(0.05, min(1.0, self.options.interval_s / 10))
+        supervise(self._beat, self._round, self._stopping, idle_s=pause)
+
+    def _round(self) -> bool:
+        report = self.run_round()
+        if report.checked:
+            log.info("monitor.round", checked=report.checked,
+                     unhealthy=report.unhealthy, seconds=round(report.seconds, 3))
+        return False
 
 
 def build_monitor(platform: Platform) -> Monitor:
@@ -160,4 +164,4 @@ def build_monitor(platform: Platform) -> Monitor:
                         heal_backoff_s=settings.heal_backoff_s,
                         heal_backoff_max_s=settings.heal_backoff_max_s)
     return Monitor(platform.db, platform.queue, options, policy,
-                   runtime_keys=platform.runtime_keys)
+                   runtime_keys=platform.runtime_keys, loops=platform.loops)

@@ -7,9 +7,15 @@ two dispatchers racing for a row exactly one wins on SQLite and PostgreSQL alike
 overwrite the newer attempt's result. A claim is a lease: a ``sending`` row whose
 ``next_attempt_at`` has passed (its dispatcher died) is claimed again.
 
+Sends run in a pool and the dispatcher never waits for a batch: it claims whatever the pool and
+the per-receiver and per-tenant limits (``fairness.py``) leave room for, so a receiver that
+never answers holds a few threads for one timeout each and delays nobody else.
+
 A failed attempt is retried after ``backoff_base_s * 2 ** (attempts - 1)`` (capped) until
 ``max_attempts``; then the delivery is ``failed``. A URL refused by the SSRF rules at send time
-fails at once. Every attempt's status code or error is kept for the delivery log.
+fails at once. Every attempt's status code or error is kept for the delivery log. Deliveries
+are signed per Standard Webhooks (``signing.py``), with the previous secret too while a
+rotation's overlap lasts.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,24 +35,28 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Webhook, WebhookDelivery
 from flowllama.db.types import utcnow
 from flowllama.logging import get_logger
+from flowllama.loops import LoopHealth, supervise
 from flowllama.metrics import WEBHOOK_DELIVERIES, WEBHOOK_DELIVERY_SECONDS
 from flowllama.queue.base import RetryPolicy
 from flowllama.settings import WebhookSettings
+from flowllama.webhooks.fairness import InFlight, receiver_of
+from flowllama.webhooks.secrets import SecretBox
 from flowllama.webhooks.sender import SendResult, WebhookSender
-from flowllama.webhooks.signing import signature
-from flowllama.webhooks.ssrf import AllowList, UrlPolicy
+from flowllama.webhooks.signing import signature_header
+from flowllama.webhooks.ssrf import url_policy
 
 log = get_logger(__name__)
 
 CLAIMABLE = ("pending", "sending")
 # How long a claim lasts beyond the request timeout before another dispatcher may retry it.
 CLAIM_MARGIN_S = 30.0
-MAX_PARALLEL_SENDS = 8
+MAX_PARALLEL_SENDS = 16
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery this dispatcher holds: ``attempts`` includes the attempt being made."""
+    """A delivery this dispatcher holds: ``attempts`` includes the attempt being made. The
+    secrets are as stored (encrypted); ``previous_secret`` only while it is still valid."""
 
     id: str
     event: str
@@ -54,16 +64,23 @@ class Claimed:
     attempts: int
     url: str
     secret: str
+    previous_secret: str | None = None
+    tenant: str = ""
+
+    @property
+    def receiver(self) -> str:
+        return receiver_of(self.url)
 
 
-def request_headers(claimed: Claimed, body: bytes, timestamp: int) -> dict[str, str]:
-    """The headers of one attempt (the timestamp is signed with the body)."""
+def request_headers(claimed: Claimed, body: bytes, timestamp: int,
+                    signing_secrets: list[str]) -> dict[str, str]:
+    """The headers of one attempt: Standard Webhooks' three, and the event's name."""
     return {
         "Content-Type": "application/json",
         "X-FlowLlama-Event": claimed.event,
-        "X-FlowLlama-Delivery": claimed.id,
-        "X-FlowLlama-Timestamp": str(timestamp),
-        "X-FlowLlama-Signature": signature(claimed.secret, timestamp, body),
+        "webhook-id": claimed.id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(signing_secrets, claimed.id, timestamp, body),
     }
 
 
@@ -76,24 +93,29 @@ class WebhookDispatcher:
     round (what the thread repeats, and what tests call)."""
 
     def __init__(self, db: Database, settings: WebhookSettings, *,
-                 sender: WebhookSender | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 sender: WebhookSender | None = None, box: SecretBox | None = None,
+                 clock: Callable[[], datetime] = utcnow, loops: LoopHealth | None = None
+                 ) -> None:
         self.db = db
         self.settings = settings
-        self.sender = sender or WebhookSender(UrlPolicy(AllowList(settings.allow_hosts)),
-                                              timeout_s=settings.timeout_s)
+        self.sender = sender or WebhookSender(url_policy(settings), timeout_s=settings.timeout_s)
+        self.box = box or SecretBox(None)
         self.retry = RetryPolicy(max_attempts=settings.max_attempts,
                                  base_s=settings.backoff_base_s, max_s=settings.backoff_max_s)
         self.clock = clock
         self.claim_s = settings.timeout_s * 2 + CLAIM_MARGIN_S
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_SENDS, settings.batch_size),
+        self.in_flight = InFlight(settings.receiver_concurrency, MAX_PARALLEL_SENDS)
+        self._pool = ThreadPoolExecutor(max_workers=MAX_PARALLEL_SENDS,
                                         thread_name_prefix="webhook-send")
+        self.loops = loops or LoopHealth()
+        self._beat = self.loops.register("webhook-dispatcher")
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="webhook-dispatcher",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=supervise, args=(self._beat, self.pump, self._stopping),
+            kwargs={"idle_s": self.settings.poll_s}, name="webhook-dispatcher", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 15.0) -> None:
@@ -102,61 +124,89 @@ class WebhookDispatcher:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+        self.loops.retire(self._beat)
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.sender.close()
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                busy = self.run_once() > 0
-            except Exception:  # a bug or a database outage must not end the thread
-                log.exception("webhooks.dispatch_failed")
-                busy = False
-            if not busy:
-                self._stopping.wait(self.settings.poll_s)
+    def pump(self) -> bool:
+        """Claim what the limits leave room for and start sending it, without waiting; True
+        when something was claimed (the thread's round, run under ``supervise``)."""
+        claimed = self.claim()
+        for delivery in claimed:
+            self._pool.submit(self._deliver, delivery)
+        return bool(claimed)
 
     def run_once(self) -> int:
-        """Claim up to ``batch_size`` due deliveries, send them, record the results."""
-        claimed = self.claim()
-        if claimed:
-            list(self._pool.map(self._deliver, claimed))
-        return len(claimed)
+        """Send everything due now and wait for the results; returns how many deliveries were
+        claimed (what tests call: claim, send, wait, until nothing due is left)."""
+        total = 0
+        while claimed := self.claim():
+            wait([self._pool.submit(self._deliver, delivery) for delivery in claimed])
+            total += len(claimed)
+        return total
 
     def claim(self) -> list[Claimed]:
-        """Take due deliveries for this dispatcher; rows another dispatcher won are skipped."""
+        """Take due deliveries for this dispatcher, within the in-flight limits (each claimed
+        one holds its slot until recorded); rows another dispatcher won are skipped."""
+        if self.in_flight.free() <= 0:
+            return []
         now = self.clock()
         due = (WebhookDelivery.status.in_(CLAIMABLE), WebhookDelivery.next_attempt_at <= now)
+        query = (
+            select(WebhookDelivery.id, WebhookDelivery.event, WebhookDelivery.payload,
+                   WebhookDelivery.attempts, Webhook.url, Webhook.secret,
+                   Webhook.previous_secret, Webhook.previous_secret_expires_at, Webhook.user_id)
+            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id).where(*due)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(self.settings.batch_size))
+        busy = self.in_flight.busy_tenants()
+        if busy:  # their rows would only be skipped: let others' rows fill the batch
+            query = query.where(Webhook.user_id.not_in(busy))
         with self.db.session() as session:
-            rows = session.execute(
-                select(WebhookDelivery.id, WebhookDelivery.event, WebhookDelivery.payload,
-                       WebhookDelivery.attempts, Webhook.url, Webhook.secret)
-                .join(Webhook, Webhook.id == WebhookDelivery.webhook_id).where(*due)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(self.settings.batch_size)).all()
+            rows = session.execute(query).all()
         claimed = []
         for row in rows:
-            with self.db.session() as session:
-                won = session.execute(
-                    update(WebhookDelivery).where(
-                        WebhookDelivery.id == row.id, WebhookDelivery.attempts == row.attempts,
-                        *due)
-                    .values(status="sending", attempts=row.attempts + 1,
-                            next_attempt_at=now + timedelta(seconds=self.claim_s))
-                    .execution_options(synchronize_session=False))
-            if won.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(Claimed(row.id, row.event, dict(row.payload),
-                                       row.attempts + 1, row.url, row.secret))
+            previous = (row.previous_secret if row.previous_secret_expires_at is not None
+                        and row.previous_secret_expires_at > now else None)
+            delivery = Claimed(row.id, row.event, dict(row.payload), row.attempts + 1,
+                               row.url, row.secret, previous, row.user_id)
+            if not self.in_flight.acquire(delivery.receiver, delivery.tenant):
+                continue
+            if self._take(row.id, row.attempts, now, due):
+                claimed.append(delivery)
+            else:
+                self.in_flight.release(delivery.receiver, delivery.tenant)
         return claimed
+
+    def _take(self, delivery_id: str, attempts: int, now: datetime, due: tuple[Any, ...]
+              ) -> bool:
+        with self.db.session() as session:
+            won = session.execute(
+                update(WebhookDelivery).where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.attempts == attempts,
+                    *due)
+                .values(status="sending", attempts=attempts + 1,
+                        next_attempt_at=now + timedelta(seconds=self.claim_s))
+                .execution_options(synchronize_session=False))
+        return bool(won.rowcount == 1)  # type: ignore[attr-defined]
 
     def _deliver(self, claimed: Claimed) -> None:
         try:
-            body = encode_body(claimed.payload)
-            result = self.sender.send(claimed.url, body,
-                                      request_headers(claimed, body, int(time.time())))
-        except Exception as exc:  # never leave a claim unrecorded because of a bug
-            log.exception("webhooks.send_crashed", delivery_id=claimed.id)
-            result = SendResult(error=f"internal error: {type(exc).__name__}")
-        self.record(claimed, result)
+            try:
+                body = encode_body(claimed.payload)
+                signing = [self.box.open(claimed.secret)]
+                if claimed.previous_secret is not None:
+                    signing.append(self.box.open(claimed.previous_secret))
+                result = self.sender.send(claimed.url, body, request_headers(
+                    claimed, body, int(time.time()), signing))
+            except Exception as exc:  # never leave a claim unrecorded because of a bug
+                log.exception("webhooks.send_crashed", delivery_id=claimed.id)
+                result = SendResult(error=f"internal error: {type(exc).__name__}")
+            self.record(claimed, result)
+        except Exception:  # the database is away: the claim expires and is retried
+            log.exception("webhooks.record_failed", delivery_id=claimed.id)
+        finally:
+            self.in_flight.release(claimed.receiver, claimed.tenant)
 
     def record(self, claimed: Claimed, result: SendResult) -> str:
         """Store the attempt's result under the claim; returns the outcome label."""

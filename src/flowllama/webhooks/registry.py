@@ -1,30 +1,33 @@
-"""Webhooks: register (the signing secret is shown once), list, delete, read the delivery log.
+"""Webhooks: register (the signing secret is shown once), list, delete, rotate the secret,
+read the delivery log.
 
-Owner-scoped everywhere: another user's webhook is a 404. The secret must be stored in clear
-because every delivery is signed with it; it is returned by the create call only and never
-logged (``WebhookOut`` has no field for it).
+Owner-scoped everywhere: another user's webhook is a 404. Every delivery is signed with the
+secret, so it cannot be hashed: it is stored encrypted (``secrets.py``), returned by the create
+and rotate calls only, and never logged (``WebhookOut`` has no field for it).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flowllama.db.tables import User, Webhook, WebhookDelivery
+from flowllama.db.types import utcnow
 from flowllama.domain.webhooks import DeliveryOut, WebhookCreate
 from flowllama.errors import Conflict, NotFound
-from flowllama.security.tokens import new_secret
+from flowllama.webhooks.secrets import SecretBox
+from flowllama.webhooks.signing import new_secret
 from flowllama.webhooks.ssrf import UrlPolicy
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 (a public prefix, not a secret)
-SECRET_BYTES = 32
 # Enough for any real integration; a cap keeps one tenant from fanning out without bound.
 MAX_WEBHOOKS_PER_USER = 25
 FINAL_STATUSES = frozenset({"delivered", "failed"})
 
 
-def create(session: Session, user: User, body: WebhookCreate, policy: UrlPolicy
-           ) -> tuple[Webhook, str]:
+def create(session: Session, user: User, body: WebhookCreate, policy: UrlPolicy,
+           box: SecretBox) -> tuple[Webhook, str]:
     """Check the URL against the SSRF rules, store the webhook; returns it and its secret."""
     policy.check(body.url)
     count = session.scalar(select(func.count()).select_from(Webhook)
@@ -32,9 +35,9 @@ def create(session: Session, user: User, body: WebhookCreate, policy: UrlPolicy
     if count >= MAX_WEBHOOKS_PER_USER:
         raise Conflict(f"At most {MAX_WEBHOOKS_PER_USER} webhooks per account; delete one "
                        "first", code="too_many_webhooks")
-    secret = new_secret(SECRET_PREFIX, SECRET_BYTES)
+    secret = new_secret()
     row = Webhook(user_id=user.id, url=body.url.strip(),
-                  events=[event.value for event in body.events], secret=secret)
+                  events=[event.value for event in body.events], secret=box.seal(secret))
     session.add(row)
     session.flush()
     return row, secret
@@ -60,6 +63,23 @@ def get(session: Session, user: User, webhook_id: str) -> Webhook:
 def delete(session: Session, user: User, webhook_id: str) -> None:
     """Delete the user's webhook and its delivery log (pending deliveries are dropped)."""
     session.delete(get(session, user, webhook_id))
+
+
+def rotate_secret(session: Session, user: User, webhook_id: str, box: SecretBox,
+                  overlap_s: int) -> tuple[Webhook, str]:
+    """Give the webhook a new secret; the current one keeps signing (next to the new one)
+    for ``overlap_s`` seconds so receivers can switch without losing deliveries. Returns the
+    row and the new secret in clear."""
+    row = get(session, user, webhook_id)
+    secret = new_secret()
+    if overlap_s > 0:
+        row.previous_secret = row.secret
+        row.previous_secret_expires_at = utcnow() + timedelta(seconds=overlap_s)
+    else:
+        row.previous_secret = row.previous_secret_expires_at = None
+    row.secret = box.seal(secret)
+    session.flush()
+    return row, secret
 
 
 def deliveries(session: Session, user: User, webhook_id: str, limit: int, offset: int

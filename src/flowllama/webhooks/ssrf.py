@@ -11,7 +11,9 @@ The check runs when a webhook is registered and again before every send, on the 
 name resolves to *then*; the sender connects to one of exactly those addresses (see
 ``sender.py``), so a DNS answer that changes between check and connect (rebinding) cannot
 redirect a delivery. ``FLOWLLAMA_WEBHOOKS__ALLOW_HOSTS`` lists hosts or CIDR ranges that are let
-through anyway (development, tests).
+through anyway (development, tests). Only ports 80 and 443 are allowed unless
+``FLOWLLAMA_WEBHOOKS__ALLOW_PORTS`` lists more, and a URL carrying a control character (CR, LF,
+raw or percent-encoded) is refused: it could split the request line or headers.
 """
 
 from __future__ import annotations
@@ -19,11 +21,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flowllama.errors import ConfigError, InvalidInput
+
+if TYPE_CHECKING:
+    from flowllama.settings import WebhookSettings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -47,6 +53,9 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
                        r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _CANONICAL_IPV4 = re.compile(rf"^{_OCTET}(\.{_OCTET}){{3}}$")
+# A control character, raw or percent-encoded (%00-%1F, %7F): CR/LF would split a header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]|%(?:[01][0-9a-f]|7f)", re.IGNORECASE)
+DEFAULT_PORTS = frozenset({80, 443})
 
 
 class UnsafeUrl(InvalidInput):
@@ -84,6 +93,8 @@ class WebhookUrl:
 
 def parse_url(url: str) -> WebhookUrl:
     """Split ``url`` into the parts the checks need, refusing anything but plain http(s)."""
+    if _CONTROL.search(url):
+        raise UnsafeUrl("The URL contains a control character (such as CR or LF)")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -221,14 +232,20 @@ class CheckedTarget:
 class UrlPolicy:
     """The SSRF rules with an allow-list and a resolver; one per process is enough."""
 
-    def __init__(self, allow: AllowList | None = None, resolver: Resolver | None = None) -> None:
+    def __init__(self, allow: AllowList | None = None, resolver: Resolver | None = None,
+                 ports: Collection[int] | None = DEFAULT_PORTS) -> None:
+        """``ports``: the ports a webhook may use (``None``: any)."""
         self.allow = allow or AllowList()
         self.resolver = resolver or system_resolver
+        self.ports = None if ports is None else frozenset(ports)
 
     def check(self, url: str) -> CheckedTarget:
         """Parse, resolve and check ``url``; raises :class:`UnsafeUrl` when any address it
         resolves to is refused (one bad record is enough: the client might pick it)."""
         parsed = parse_url(url)
+        if self.ports is not None and parsed.port not in self.ports:
+            allowed = ", ".join(str(port) for port in sorted(self.ports))
+            raise UnsafeUrl(f"Port {parsed.port} is not allowed for webhooks (allowed: {allowed})")
         host = parsed.host
         if host in METADATA_HOSTS and not self.allow.allows_host(host):
             raise UnsafeUrl(f"{host} is a cloud metadata endpoint")
@@ -251,3 +268,8 @@ class UrlPolicy:
         if not addresses:
             raise Unresolvable(f"{host} does not resolve to any address")
         return addresses
+
+
+def url_policy(settings: WebhookSettings, resolver: Resolver | None = None) -> UrlPolicy:
+    """The policy the operator configured (``FLOWLLAMA_WEBHOOKS__ALLOW_HOSTS``/``ALLOW_PORTS``)."""
+    return UrlPolicy(AllowList(settings.allow_hosts), resolver, settings.allow_ports)

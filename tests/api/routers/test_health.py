@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 from flowllama.api.app import create_app
@@ -33,3 +35,22 @@ def test_root_page_says_what_runs(client: TestClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
     assert "FlowLlama" in response.text
+
+
+def test_not_ready_while_a_background_loop_is_dead_or_failing(client: TestClient,
+                                                             platform: Platform) -> None:
+    dead = platform.loops.register("agent-worker-1")
+    dead.died()
+    response = client.get("/ready")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    error = response.json()["error"]
+    assert error["code"] == "not_ready" and "agent-worker-1" in error["message"]
+    assert error["loops"] == {"agent-worker-1": "stopped unexpectedly"}
+    platform.loops.retire(dead)
+    failing = platform.loops.register("monitor")
+    failing.stale_after_s = 0
+    failing.failed(RuntimeError("database went away"))
+    time.sleep(0.01)  # failing for longer than stale_after_s (0)
+    assert "database went away" in client.get("/ready").json()["error"]["loops"]["monitor"]
+    failing.succeeded()
+    assert client.get("/ready").status_code == 200

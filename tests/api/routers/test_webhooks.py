@@ -13,6 +13,7 @@ from factories import bearer, register_and_login
 from flowllama.db.tables import User, Webhook, WebhookDelivery
 from flowllama.platform import Platform
 from flowllama.webhooks import ssrf
+from flowllama.webhooks.secrets import SecretBox
 
 ALL_EVENTS = ["deployment.running", "deployment.unhealthy", "deployment.healed",
               "deployment.failed", "deployment.deleted"]
@@ -49,8 +50,10 @@ def test_create_shows_the_secret_once_and_list_never(client: TestClient,
     listed = client.get("/api/webhooks", headers=headers).json()
     assert [hook["id"] for hook in listed] == [created["id"]]
     assert "secret" not in listed[0] and secret not in str(listed)
-    with platform.db.session() as session:  # kept to sign deliveries
-        assert session.scalar(select(Webhook.secret)) == secret
+    with platform.db.session() as session:  # kept, encrypted, to sign deliveries
+        stored = session.scalar(select(Webhook.secret))
+    assert stored is not None and secret not in stored
+    assert SecretBox.from_settings(platform.settings).open(stored) == secret
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -65,6 +68,12 @@ def test_create_shows_the_secret_once_and_list_never(client: TestClient,
     ({"url": "http://0x7f000001/", "events": ALL_EVENTS}, "url"),
     ({"url": "https://internal.example.com/", "events": ALL_EVENTS}, "url"),
     ({"url": "ftp://hooks.example.com/", "events": ALL_EVENTS}, "url"),
+    ({"url": "https://hooks.example.com/a\r\nX-Injected: 1", "events": ALL_EVENTS}, "url"),
+    ({"url": "https://hooks.example.com/a\nb", "events": ALL_EVENTS}, "url"),
+    ({"url": "https://hooks.example.com/a%0d%0aX-Injected:%201", "events": ALL_EVENTS}, "url"),
+    ({"url": "https://hooks.example.com/a%0Ab", "events": ALL_EVENTS}, "url"),
+    ({"url": "https://hooks.example.com:8080/", "events": ALL_EVENTS}, "url"),
+    ({"url": "http://hooks.example.com:22/", "events": ALL_EVENTS}, "url"),
     ({"url": "https://hooks.example.com/", "events": ALL_EVENTS, "extra": 1}, "extra"),
 ])
 def test_bad_input_is_a_422_naming_the_field(client: TestClient, body: dict[str, object],
@@ -78,6 +87,7 @@ def test_bad_input_is_a_422_naming_the_field(client: TestClient, body: dict[str,
 
 def test_allow_list_lets_loopback_through(client: TestClient, platform: Platform) -> None:
     platform.settings.webhooks.allow_hosts = ["127.0.0.1"]
+    platform.settings.webhooks.allow_ports = [9]
     headers = bearer(register_and_login(client))
     assert _create(client, headers, url="http://127.0.0.1:9/hook")["url"] == (
         "http://127.0.0.1:9/hook")
@@ -145,3 +155,35 @@ def test_webhooks_per_account_are_capped(client: TestClient, monkeypatch: pytest
                            json={"url": "https://hooks.example.com/3", "events": ALL_EVENTS})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "too_many_webhooks"
+
+
+def test_ports_80_and_443_are_allowed_and_the_setting_widens_them(
+        client: TestClient, platform: Platform) -> None:
+    headers = bearer(register_and_login(client))
+    _create(client, headers, url="http://hooks.example.com:80/a")
+    _create(client, headers, url="https://hooks.example.com:443/b")
+    refused = client.post("/api/webhooks", headers=headers, json={
+        "url": "https://hooks.example.com:8443/c", "events": ALL_EVENTS})
+    assert refused.status_code == 422 and "8443" in refused.json()["error"]["message"]
+    platform.settings.webhooks.allow_ports = [443, 8443]
+    _create(client, headers, url="https://hooks.example.com:8443/c")
+
+
+def test_rotation_returns_a_new_secret_and_keeps_the_old_one_for_the_overlap(
+        client: TestClient, platform: Platform) -> None:
+    headers = bearer(register_and_login(client))
+    created = _create(client, headers)
+    rotated = client.post(f"/api/webhooks/{created['id']}/rotate-secret", headers=headers)
+    assert rotated.status_code == 200, rotated.text
+    body = rotated.json()
+    assert body["id"] == created["id"] and body["secret"] != created["secret"]
+    assert body["secret"].startswith("whsec_") and body["previous_secret_expires_at"]
+    box = SecretBox.from_settings(platform.settings)
+    with platform.db.session() as session:
+        row = session.scalars(select(Webhook)).one()
+        assert box.open(row.secret) == body["secret"]
+        assert row.previous_secret is not None
+        assert box.open(row.previous_secret) == created["secret"]
+    bob = bearer(register_and_login(client, "bob@example.com"))
+    assert client.post(f"/api/webhooks/{created['id']}/rotate-secret",
+                       headers=bob).status_code == 404

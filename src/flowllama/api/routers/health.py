@@ -1,4 +1,5 @@
-"""``/health`` (liveness) and ``/ready`` (database reachable), on every role."""
+"""``/health`` (liveness) and ``/ready`` (database reachable and every background loop of this
+process alive and succeeding), on every role."""
 
 from __future__ import annotations
 
@@ -18,9 +19,15 @@ def health(request: Request) -> dict[str, object]:
 
 @router.get("/ready", response_model=None)
 def ready(platform: PlatformDep) -> JSONResponse:
-    if platform.db.ping():
+    database = platform.db.ping()
+    loops = platform.loops.problems()
+    if database and not loops:
         return JSONResponse({"status": "ready", "database": "ok"})
+    if not database:
+        message = "Database is not reachable"
+    else:
+        message = "Background loop not healthy: " + ", ".join(sorted(loops))
     return JSONResponse(
-        {"error": {"code": "not_ready", "message": "Database is not reachable"}},
-        status_code=503,
+        {"error": {"code": "not_ready", "message": message, "loops": loops}},
+        status_code=503, headers={"Retry-After": "5"},
     )

@@ -1,0 +1,97 @@
+"""Each background loop's heartbeat, kept per process (one :class:`LoopHealth` per platform).
+
+A loop records every successful round and every failure on its :class:`Beat`. A loop is a
+*problem* for ``/ready`` when its thread or task ended without being stopped, or when it has
+failed without a success in between for longer than ``stale_after_s`` (a loop that is merely
+busy in a long step is not a problem). The time of the last success is exported as
+``flowllama_loop_last_success_timestamp_seconds{loop}`` and failures as
+``flowllama_loop_failures_total{loop}``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flowllama.loops.backoff import Backoff
+from flowllama.metrics.instruments import LOOP_FAILURES, LOOP_LAST_SUCCESS
+
+
+@dataclass
+class Beat:
+    """One loop's record; its methods are called by the loop's own thread or task."""
+
+    name: str
+    backoff: Backoff
+    stale_after_s: float
+    failures: int = 0
+    failing_since: float | None = None
+    last_success_at: float | None = None  # wall-clock seconds
+    last_error: str | None = None
+    alive: bool = True
+    retired: bool = False
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.failing_since = None
+        self.last_error = None
+        self.last_success_at = time.time()
+        LOOP_LAST_SUCCESS.labels(self.name).set(self.last_success_at)
+
+    def failed(self, exc: BaseException) -> float:
+        """Record a failure; returns how long to wait before the next try."""
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        LOOP_FAILURES.labels(self.name).inc()
+        return self.backoff.delay_s(self.failures)
+
+    def died(self) -> None:
+        """The loop ended without being asked to stop."""
+        self.alive = False
+
+    def problem(self, now: float | None = None) -> str | None:
+        """Why this loop makes its process not ready, or None."""
+        if self.retired:
+            return None
+        if not self.alive:
+            return "stopped unexpectedly"
+        current = time.monotonic() if now is None else now
+        if self.failing_since is not None and current - self.failing_since > self.stale_after_s:
+            return f"failing for {current - self.failing_since:.0f} s: {self.last_error}"
+        return None
+
+
+@dataclass
+class LoopHealth:
+    """The beats of one process's loops, by name (a new beat of a name replaces the old)."""
+
+    backoff: Backoff = field(default_factory=Backoff)
+    stale_after_s: float = 120.0
+    _beats: dict[str, Beat] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def register(self, name: str) -> Beat:
+        beat = Beat(name, self.backoff, self.stale_after_s)
+        with self._lock:
+            self._beats[name] = beat
+        return beat
+
+    def retire(self, beat: Beat) -> None:
+        """A loop that was stopped on purpose no longer counts."""
+        beat.retired = True
+        with self._lock:
+            if self._beats.get(beat.name) is beat:
+                del self._beats[beat.name]
+
+    def beats(self) -> list[Beat]:
+        with self._lock:
+            return list(self._beats.values())
+
+    def problems(self) -> dict[str, str]:
+        """``{loop name: why}`` for every loop that makes this process not ready."""
+        now = time.monotonic()
+        found = {beat.name: beat.problem(now) for beat in self.beats()}
+        return {name: why for name, why in found.items() if why is not None}

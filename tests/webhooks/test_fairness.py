@@ -1,0 +1,95 @@
+"""One tenant's receiver that never answers must not hold up anyone else's deliveries: the
+dispatcher limits attempts in flight per receiver and per tenant and never waits for a batch."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from flowllama.db.session import Database
+from flowllama.db.tables import WebhookDelivery
+from flowllama.db.types import utcnow
+from flowllama.settings import WebhookSettings
+from flowllama.webhooks.dispatcher import WebhookDispatcher
+from flowllama.webhooks.fairness import InFlight, receiver_of
+
+
+class Silent:
+    """Accepts connections and never answers (nor reads): the worst receiver there is."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.port: int = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.connections.append(connection)
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+@pytest.fixture
+def silent() -> Iterator[Silent]:
+    server = Silent()
+    yield server
+    server.close()
+
+
+def test_in_flight_limits_per_receiver_tenant_and_total() -> None:
+    slots = InFlight(limit=2, total=3)
+    assert slots.acquire("a:80", "t1") and slots.acquire("a:80", "t2")
+    assert not slots.acquire("a:80", "t3")  # receiver a is full
+    assert slots.acquire("b:80", "t1")
+    assert slots.busy_tenants() == {"t1"} and slots.free() == 0
+    assert not slots.acquire("c:80", "t4")  # every thread is taken
+    slots.release("a:80", "t1")
+    assert slots.acquire("c:80", "t4") and slots.busy_tenants() == set()
+    assert receiver_of("http://Hooks.Example.com:8080/x") == "hooks.example.com:8080"
+
+
+def test_a_never_answering_receiver_does_not_delay_another_tenant(
+        database: Database, rows: Any, receiver: Any, silent: Silent) -> None:
+    slow_tenant, good_tenant = rows.user("slow@example.com"), rows.user("good@example.com")
+    earlier = utcnow() - timedelta(seconds=30)
+    with database.session() as session:  # the slow tenant's 25 deliveries come first
+        for number in range(25):
+            hook = rows.webhook(slow_tenant, f"http://127.0.0.1:{silent.port}/h{number}",
+                                ["deployment.running"])
+            session.add(WebhookDelivery(webhook_id=hook.id, event="deployment.running",
+                                        payload={"n": number}, next_attempt_at=earlier))
+    good = rows.webhook(good_tenant, receiver.url, ["deployment.running"])
+    with database.session() as session:
+        session.add(WebhookDelivery(webhook_id=good.id, event="deployment.running",
+                                    payload={"good": True}, next_attempt_at=utcnow()))
+    settings = WebhookSettings(allow_hosts=["127.0.0.1"], poll_s=0.05, timeout_s=60,
+                               allow_ports=[silent.port, receiver.port])
+    dispatcher = WebhookDispatcher(database, settings)
+    dispatcher.start()
+    try:
+        deadline = time.monotonic() + 30  # half the slow receiver's timeout
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with database.session() as session:
+            slow = session.scalars(select(WebhookDelivery.status).where(
+                WebhookDelivery.webhook_id != good.id)).all()
+    finally:
+        silent.close()  # the hanging attempts end now, not after their timeout
+        dispatcher.stop()
+    assert len(receiver.requests) == 1, "the good tenant's delivery arrived"
+    assert "delivered" not in slow  # the slow receiver never answered anything...
+    assert sum(status == "sending" for status in slow) <= settings.receiver_concurrency
