@@ -17,7 +17,6 @@ from flowllama.db import migrate
 from flowllama.logging import configure_logging
 from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
-from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 
 ALL_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
@@ -27,8 +26,6 @@ def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     configure_logging(role="+".join(roles), level=settings.log_level, fmt=settings.log_format)
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
-    with platform.db.session() as session:
-        sync_models_table(session, platform.catalog)
     return platform
 
 

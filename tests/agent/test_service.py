@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.agent.nudges import nudge
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database

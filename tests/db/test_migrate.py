@@ -11,9 +11,8 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Base
 
 REQUIRED_TABLES = {
-    "users", "refresh_tokens", "password_reset_tokens", "api_keys", "models", "deployments",
+    "users", "refresh_tokens", "password_reset_tokens", "api_keys", "deployments",
     "instances", "deployment_events", "jobs", "usage_daily", "webhooks", "webhook_deliveries",
-    "pricing_cache",
 }
 
 

@@ -13,7 +13,7 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.api.app import create_app
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, UsageDaily, User

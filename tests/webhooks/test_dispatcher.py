@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from flowllama.agent.lifecycle import Status, transition
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, WebhookDelivery
 from flowllama.db.types import utcnow
@@ -32,7 +33,7 @@ def make_running(db: Database, deployment_id: str) -> None:
     with db.session() as session:
         row = session.get(Deployment, deployment_id)
         assert row is not None
-        transition(session, row, Status.RUNNING, "server is up")
+        change_status_and_notify(session, row, Status.RUNNING, "server is up")
 
 
 def the_delivery(db: Database) -> WebhookDelivery:
@@ -200,7 +201,7 @@ def test_concurrent_dispatchers_send_each_delivery_once(database: Database, rows
         with database.session() as session:
             row = session.get(Deployment, deployment.id)
             assert row is not None
-            transition(session, row, Status.UNHEALTHY, "probe failed")
+            change_status_and_notify(session, row, Status.UNHEALTHY, "probe failed")
     dispatchers = [WebhookDispatcher(database, LOOPBACK) for _ in range(4)]
     barrier = threading.Barrier(len(dispatchers))
     claimed: list[int] = []

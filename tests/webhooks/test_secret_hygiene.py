@@ -8,7 +8,8 @@ from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
 from factories import bearer, register_and_login
-from flowllama.agent.lifecycle import Status, transition
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.db.tables import Deployment
 from flowllama.platform import Platform
 from flowllama.settings import WebhookSettings
@@ -29,7 +30,7 @@ def test_secret_never_reaches_the_logs(client: TestClient, platform: Platform,
                                     status="starting")
             session.add(deployment)
             session.flush()
-            transition(session, deployment, Status.RUNNING, "server is up")
+            change_status_and_notify(session, deployment, Status.RUNNING, "server is up")
         receiver.answers = [(500, {})]
         WebhookDispatcher(platform.db, WebhookSettings(allow_hosts=["127.0.0.1"])).run_once()
     assert receiver.requests, "the delivery was attempted"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired
+from flowllama.domain.lifecycle import Desired
 from flowllama.agent.progress import ProgressRecorder
 from flowllama.agent.service import AgentService
 from flowllama.db.tables import Deployment

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from flowllama.agent.lifecycle import record
+from flowllama.services.deployment_status import record_event
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.runtimes import PullProgress
@@ -41,7 +41,7 @@ class ProgressRecorder:
                 return
             deployment.status_message = message
             if new_step:
-                record(session, deployment, f"preparing model: {message}",
+                record_event(session, deployment, f"preparing model: {message}",
                        {"status": progress.status, "fraction": fraction,
                         "completed_bytes": progress.completed_bytes,
                         "total_bytes": progress.total_bytes})

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flowllama.agent import leases
-from flowllama.agent.lifecycle import Desired, Status, record, transition
+from flowllama.domain.lifecycle import Desired, Status
+from flowllama.services.deployment_status import change_status_and_notify, record_event
 from flowllama.agent.placement import (
     PROVISIONER_BY_CLOUD,
     describe,
@@ -143,7 +144,7 @@ class Reconciler:
         with self.db.session() as session:
             deployment = session.get(Deployment, deployment_id)
             assert deployment is not None
-            transition(session, deployment, target, reason, message=message)
+            change_status_and_notify(session, deployment, target, reason, message=message)
             if target is Status.DELETED:
                 deployment.deleted_at = utcnow()
 
@@ -232,7 +233,7 @@ class Reconciler:
         with self.db.session() as session:
             deployment = session.get(Deployment, deployment_id)
             assert deployment is not None
-            record(session, deployment, reason, data)
+            record_event(session, deployment, reason, data)
         log.info("agent.note", deployment_id=deployment_id, reason=reason)
 
     def _record_instance(self, deployment: Deployment, placement: Placement,
@@ -248,7 +249,7 @@ class Reconciler:
                 endpoint_url=state.endpoint_url, price_per_hour=placement.price_per_hour,
                 status="starting",
             ))
-            transition(session, row, Status.STARTING, f"created on {describe(placement)}",
+            change_status_and_notify(session, row, Status.STARTING, f"created on {describe(placement)}",
                        data={"placement": placement.to_dict()})
 
     def _begin_heal(self, snap: Snapshot) -> Outcome | None:
@@ -265,7 +266,7 @@ class Reconciler:
             row = session.get(Deployment, deployment.id)
             assert row is not None
             row.heal_attempts += 1
-            transition(session, row, Status.HEALING, f"heal attempt {row.heal_attempts}",
+            change_status_and_notify(session, row, Status.HEALING, f"heal attempt {row.heal_attempts}",
                        message=deployment.status_message)
         HEAL_ATTEMPTS.labels(outcome="started").inc()
         return None
@@ -318,7 +319,7 @@ class Reconciler:
             row.status = "healthy"
             row.endpoint_url = state.endpoint_url or row.endpoint_url
             healed = self._came_from(session, deployment.id) is Status.HEALING
-            transition(session, deployment, Status.RUNNING,
+            change_status_and_notify(session, deployment, Status.RUNNING,
                        "healed: the replacement is up" if healed else "server is up",
                        data={"endpoint_url": row.endpoint_url, "healed": healed})
         if healed:

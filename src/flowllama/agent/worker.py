@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select
 
-from flowllama.agent.lifecycle import Desired, Status, can_transition, transition
+from flowllama.domain.lifecycle import Desired, Status, can_transition
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import LeaseLost as RowLeaseLost
 from flowllama.agent.reconciler import Outcome, Reconciler
@@ -127,4 +128,4 @@ def mark_failed(db: Database, deployment_id: str, reason: str) -> None:
     with db.session() as session:
         deployment = session.get(Deployment, deployment_id)
         if deployment is not None and can_transition(deployment.status, Status.FAILED):
-            transition(session, deployment, Status.FAILED, "out of retries", message=reason)
+            change_status_and_notify(session, deployment, Status.FAILED, "out of retries", message=reason)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.runtimes.model_names import is_local_model

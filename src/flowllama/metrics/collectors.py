@@ -14,7 +14,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from flowllama.agent.lifecycle import Status
+from flowllama.domain.lifecycle import Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.errors import FlowLlamaError

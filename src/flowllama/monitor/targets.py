@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from flowllama.agent.lifecycle import Status
+from flowllama.domain.lifecycle import Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow

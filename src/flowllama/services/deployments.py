@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flowllama.agent.lifecycle import Desired, Status, transition
+from flowllama.domain.lifecycle import Desired, Status
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.agent.nudges import nudge
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.db.types import utcnow
@@ -176,7 +177,7 @@ def _restart(deployment: Deployment, session: Session) -> None:
     if deployment.lease_token is not None and expires is not None and expires > utcnow():
         raise Conflict("The agent is working on this deployment; try again shortly",
                        code="busy", headers={"Retry-After": "5"})
-    transition(session, deployment, Status.STOPPING, "restart requested by user")
+    change_status_and_notify(session, deployment, Status.STOPPING, "restart requested by user")
 
 
 def request_delete(session: Session, user: User, deployment_id: str) -> Deployment:

@@ -92,14 +92,6 @@ class LocalProvisioner(Provisioner):
 
     # -- the Provisioner contract ---------------------------------------------------------
 
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        """``[LOCAL_PLACEMENT]``, or nothing when ``spec`` needs what it lacks (a GPU, spot)."""
-        try:
-            self.check_capabilities(spec, LOCAL_PLACEMENT)
-        except Unsupported:
-            return []
-        return [LOCAL_PLACEMENT]
-
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         """Adopt or launch ``spec``'s runtime; return once it is healthy and its model ready.
 
