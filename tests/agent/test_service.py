@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from flowllama.domain.lifecycle import Desired, Status
 from flowllama.agent.nudges import nudge
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, User
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import ConfigError, ProvisioningFailed
 from flowllama.providers.base import DeploymentSpec, Handle, Placement
 from flowllama.providers.registry import ProvisionerRegistry

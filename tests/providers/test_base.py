@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flowllama.errors import ProviderError, ProvisioningFailed
+from flowllama.errors import ProviderError
 from flowllama.providers import (
     Capabilities,
     Capability,

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from flowllama.domain.lifecycle import Status
-from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, WebhookDelivery
 from flowllama.db.types import utcnow
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import WebhookSettings
 from flowllama.webhooks import ssrf
 from flowllama.webhooks.dispatcher import WebhookDispatcher

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from flowllama.domain.lifecycle import Status
-from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, WebhookDelivery
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 
 ALL = ["deployment.running", "deployment.unhealthy", "deployment.healed", "deployment.failed",
        "deployment.deleted"]

@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
 from factories import bearer, register_and_login
-from flowllama.domain.lifecycle import Status
-from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.db.tables import Deployment
+from flowllama.domain.lifecycle import Status
 from flowllama.platform import Platform
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import WebhookSettings
 from flowllama.webhooks.dispatcher import WebhookDispatcher
 

@@ -17,8 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flowllama.domain.lifecycle import Desired, Status
-from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.agent.nudges import nudge
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.db.types import utcnow
@@ -28,9 +26,11 @@ from flowllama.domain.deployments import (
     DeploymentOut,
     InstanceOut,
 )
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.services.deployment_status import change_status_and_notify
 
 log = get_logger(__name__)
 

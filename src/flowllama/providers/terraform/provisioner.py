@@ -22,7 +22,6 @@ import structlog
 from flowllama.errors import NotYetTerminated, ProviderError, ProvisioningFailed
 from flowllama.providers.base import (
     Capabilities,
-    Capability,
     DeploymentSpec,
     Handle,
     Placement,
