@@ -1,6 +1,8 @@
 """The agent as a process: SIGKILLed in the middle of a real Terraform apply and started again,
 it ends with exactly one server, reaches the desired state and leaves nothing after delete.
-Also: stopping releases the row leases of steps that did not finish in the grace period."""
+Frozen (SIGSTOP) in the middle of a long local step while a second agent takes over, it writes
+nothing once resumed (SIGCONT). Also: stopping releases the row leases of steps that did not
+finish in the grace period."""
 
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ from sqlalchemy import select
 from flowllama.agent.nudges import nudge
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance, User
+from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import ConfigError, ProvisioningFailed
 from flowllama.providers.base import DeploymentSpec, Handle, Placement
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.providers.terraform import default_engine
 from flowllama.queue import DatabaseQueue
+from flowllama.runtimes import LlamaCppRuntime
 
 CHILD = Path(__file__).with_name("agent_child.py")
 STACK_DIR = Path(__file__).resolve().parents[2] / "deploy" / "terraform" / "stacks" / "test"
@@ -181,3 +184,61 @@ def test_stop_releases_the_leases_of_unfinished_steps(database: Database) -> Non
         blocking.release.set()
         for thread in agent._threads:  # the abandoned step ends before its database does
             thread.join(30)
+
+
+def _timeline(database: Database, deployment_id: str) -> tuple[Any, ...]:
+    """Everything an agent writes for a deployment: the row, its instances, its events."""
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        instances = session.scalars(select(Instance).where(
+            Instance.deployment_id == deployment_id).order_by(Instance.id)).all()
+        events = session.scalars(select(DeploymentEvent).where(
+            DeploymentEvent.deployment_id == deployment_id).order_by(DeploymentEvent.id)).all()
+        return ((row.status, row.status_message, row.heal_attempts, row.updated_at),
+                [(i.id, i.status, i.endpoint_url, i.terminated_at) for i in instances],
+                [(e.id, e.from_status, e.to_status, e.reason) for e in events])
+
+
+@pytest.mark.slow
+def test_a_frozen_agent_writes_nothing_once_another_took_its_lease(
+        database: Database, db_url: str, tmp_path: Path, tiny_model_file: Path) -> None:
+    if not LlamaCppRuntime().is_installed():
+        pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
+    deployment = _deployment(database)
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.cloud, row.model, row.context_size = "local", "local/tiny", 512
+    config = {"db_url": db_url, "root": str(tmp_path / "local"), "lease_s": 3,
+              "models_dir": str(tiny_model_file.parent)}
+    logs: dict[str, Path] = {}
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        logs[name] = tmp_path / f"{name}.log"
+        with logs[name].open("wb") as out:
+            return subprocess.Popen([sys.executable, str(CHILD), json.dumps(config)],
+                                    stdout=out, stderr=subprocess.STDOUT)
+
+    nudge(DatabaseQueue(database), deployment)
+    first = start("first")
+    second = None
+    try:
+        # The first agent has launched the runtime and is making its model ready: freeze it.
+        _wait_for((tmp_path / f"entered-{first.pid}").exists, "the long step")
+        os.kill(first.pid, signal.SIGSTOP)
+        second = start("second")  # takes over once the frozen agent's lease has expired
+        _wait_for(lambda: _status(database, deployment.id) == Status.RUNNING, "running")
+        before = _timeline(database, deployment.id)
+
+        os.kill(first.pid, signal.SIGCONT)  # it finishes its step and tries to record it
+        _wait_for(lambda: "agent.row_lease_lost" in logs["first"].read_text(),
+                  "the resumed agent to notice it lost the lease")
+        assert _timeline(database, deployment.id) == before
+        assert len(before[1]) == 1  # one instance: the runtime the second agent adopted
+    finally:
+        for child in (first, second):
+            if child is not None:
+                os.kill(child.pid, signal.SIGCONT)
+                child.send_signal(signal.SIGTERM)
+                child.wait(60)
