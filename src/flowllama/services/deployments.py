@@ -82,9 +82,11 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         instance_type=body.instance_type, desired_state=Desired.RUNNING, status=Status.PENDING,
         estimate=estimate, idempotency_key=idempotency_key, request_hash=request_hash,
     )
-    session.add(deployment)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending *before* the
+        # SAVEPOINT, so a row added earlier would fail the whole transaction, not just this.
         with session.begin_nested():
+            session.add(deployment)
             session.flush()
     except IntegrityError as exc:  # a concurrent request won: same key or same name
         if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
