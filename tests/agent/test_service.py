@@ -1,11 +1,13 @@
 """The agent as a process: SIGKILLed in the middle of a real Terraform apply and started again,
 it ends with exactly one server, reaches the desired state and leaves nothing after delete.
 Frozen (SIGSTOP) in the middle of a long local step while a second agent takes over, it writes
-nothing once resumed (SIGCONT). Also: stopping releases the row leases of steps that did not
-finish in the grace period."""
+nothing once resumed (SIGCONT). Deleting a deployment whose model is still downloading cancels
+the download. Also: stopping releases the row leases of steps that did not finish in the grace
+period."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,19 +22,24 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from flowllama.agent.leases import HeldLeases
 from flowllama.agent.nudges import nudge
+from flowllama.agent.progress import ProgressRecorder
 from flowllama.agent.service import AgentService
+from flowllama.catalog.models import ModelCatalog, default_catalog
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import ConfigError, ProvisioningFailed
 from flowllama.providers.base import DeploymentSpec, Handle, Placement
+from flowllama.providers.local import LocalOptions, LocalProvisioner, MemorySnapshot, supervision
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.providers.terraform import default_engine
 from flowllama.queue import DatabaseQueue
-from flowllama.runtimes import LlamaCppRuntime
+from flowllama.runtimes import LlamaCppRuntime, OllamaRuntime
 
 CHILD = Path(__file__).with_name("agent_child.py")
+FAKE_OLLAMA = Path(__file__).resolve().parents[1] / "runtimes" / "fake_ollama.py"
 STACK_DIR = Path(__file__).resolve().parents[2] / "deploy" / "terraform" / "stacks" / "test"
 LEASE_S = 4
 SERVER = "terraform_data.server"
@@ -242,3 +249,66 @@ def test_a_frozen_agent_writes_nothing_once_another_took_its_lease(
                 os.kill(child.pid, signal.SIGCONT)
                 child.send_signal(signal.SIGTERM)
                 child.wait(60)
+
+
+def _slow_ollama(database: Database, tmp_path: Path, held: HeldLeases) -> LocalProvisioner:
+    """The local provisioner running the fake Ollama, whose ``slow…`` models download for
+    minutes, with download progress recorded under the agent's leases."""
+    executable = tmp_path / "bin" / "ollama"
+    executable.parent.mkdir()
+    executable.write_text(f"#!{sys.executable}\nimport runpy\n"
+                          f"runpy.run_path({str(FAKE_OLLAMA)!r}, run_name='__main__')\n")
+    executable.chmod(0o755)
+    base = default_catalog()
+    catalog = ModelCatalog([*base.all(), dataclasses.replace(base.get("qwen2.5:0.5b"),
+                                                             name="slow-model:0.5b")])
+    options = LocalOptions(threads=1, health_timeout_s=60, prepare_timeout_s=600,
+                           stop_grace_s=5, kill_wait_s=5, port_wait_s=5,
+                           runtimes={"ollama": OllamaRuntime(str(executable))},
+                           read_memory=lambda: MemorySnapshot(64 * 1024**3, 64 * 1024**3, "test"))
+    return LocalProvisioner(tmp_path / "local", tmp_path / "models", options, catalog=catalog,
+                            on_progress=ProgressRecorder(database, held))
+
+
+@pytest.mark.slow
+def test_deleting_a_deployment_cancels_its_model_download(database: Database,
+                                                          tmp_path: Path) -> None:
+    held = HeldLeases()
+    local = _slow_ollama(database, tmp_path, held)
+    registry = ProvisionerRegistry()
+    registry.register("local", lambda: local)
+    queue = DatabaseQueue(database)
+    deployment = _deployment(database)
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.cloud, row.model, row.context_size = "local", "slow-model:0.5b", 512
+    nudge(queue, deployment)
+    agent = AgentService(database, queue, registry, workers=1, lease_s=3, poll_s=0.05,
+                         wait_s=0.2, held=held, on_stop=local.shutdown)
+    agent.start()
+    try:
+        _wait_for(lambda: "pulling" in (_message(database, deployment.id) or ""),
+                  "the download to start")
+        with database.session() as session:  # what DELETE /api/deployments/{id} does
+            row = session.get(Deployment, deployment.id)
+            assert row is not None
+            row.desired_state = Desired.DELETED
+        nudge(queue, deployment)
+        # The download alone would take minutes: only a cancelled one ends in time.
+        _wait_for(lambda: _status(database, deployment.id) == Status.DELETED, "deleted", 60)
+    finally:
+        agent.stop(grace_s=10)
+    with database.session() as session:
+        fractions = [event.data["fraction"] for event in session.scalars(
+            select(DeploymentEvent).where(DeploymentEvent.deployment_id == deployment.id))
+            if event.data and "fraction" in event.data]
+    assert fractions and max(fractions) < 1
+    assert supervision.find_supervisors(local.root) == []
+
+
+def _message(database: Database, deployment_id: str) -> str | None:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.status_message
