@@ -46,8 +46,9 @@ def acquire(db: Database, deployment_id: str, lease_s: float) -> str | None:
     token = new_id()
     owner = current_owner()
     now = utcnow()
+    # Lease bookkeeping leaves ``updated_at`` alone: it says when the deployment last changed.
     values = {"lease_token": token, "lease_expires_at": now + timedelta(seconds=lease_s),
-              "lease_owner": owner.encode()}
+              "lease_owner": owner.encode(), "updated_at": Deployment.updated_at}
     with db.session() as session:
         taken = _rowcount(session.execute(
             update(Deployment)
@@ -98,7 +99,8 @@ def release(db: Database, deployment_id: str, token: str) -> None:
         session.execute(
             update(Deployment)
             .where(Deployment.id == deployment_id, Deployment.lease_token == token)
-            .values(lease_token=None, lease_expires_at=None, lease_owner=None)
+            .values(lease_token=None, lease_expires_at=None, lease_owner=None,
+                    updated_at=Deployment.updated_at)
         )
 
 

@@ -148,9 +148,9 @@ class Deployment(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_expires_at: Mapped[datetime | None]
-    # Who holds the lease ("host boot_id pid start_time"): a restarted agent on the same host
-    # frees the leases of a holder that is provably gone (``agent/leases.py``).
-    lease_owner: Mapped[str | None] = mapped_column(String(300))
+    # Who holds the lease (``agent/lease_owner.py``): an agent on the same host frees at once
+    # the lease of a holder that is provably gone (``agent/leases.py``).
+    lease_owner: Mapped[str | None] = mapped_column(String(512))
     heal_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

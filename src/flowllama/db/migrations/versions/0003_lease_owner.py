@@ -18,7 +18,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("lease_owner", sa.String(length=300), nullable=True))
+        batch_op.add_column(sa.Column("lease_owner", sa.String(length=512), nullable=True))
     op.drop_table("pricing_cache")
     with op.batch_alter_table("models", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_models_family"))
