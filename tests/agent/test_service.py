@@ -2,8 +2,8 @@
 it ends with exactly one server, reaches the desired state and leaves nothing after delete.
 Frozen (SIGSTOP) in the middle of a long local step while a second agent takes over, it writes
 nothing once resumed (SIGCONT). Deleting a deployment whose model is still downloading cancels
-the download. Also: stopping releases the row leases of steps that did not finish in the grace
-period."""
+the download. The heartbeat keeps a long step's row and job leases. Also: stopping releases the
+row leases of steps that did not finish in the grace period."""
 
 from __future__ import annotations
 
@@ -312,3 +312,37 @@ def _message(database: Database, deployment_id: str) -> str | None:
         row = session.get(Deployment, deployment_id)
         assert row is not None
         return row.status_message
+
+
+def test_the_heartbeat_keeps_a_long_steps_leases(database: Database) -> None:
+    blocking = Blocking()
+    registry = ProvisionerRegistry()
+    registry.register("local", lambda: blocking)  # type: ignore[arg-type,return-value]
+    queue = DatabaseQueue(database)
+    deployment = _deployment(database)
+    with database.session() as session:
+        row = session.get(Deployment, deployment.id)
+        assert row is not None
+        row.cloud = "local"
+    nudge(queue, deployment)
+    agent = AgentService(database, queue, registry, workers=1, lease_s=1, poll_s=0.05)
+    agent.start()
+    try:
+        assert blocking.entered.wait(30)
+        first = _lease(database, deployment.id)
+        time.sleep(3)  # three lease periods inside one step
+        token, expires = _lease(database, deployment.id)
+        assert token == first[0] is not None  # still ours: renewed, never expired
+        assert expires is not None and first[1] is not None and expires > first[1]
+        depth = queue.depth()  # the nudge's job lease is kept alive too
+        assert (depth.ready, depth.in_flight) == (0, 1)
+    finally:
+        blocking.release.set()
+        agent.stop(grace_s=10)
+
+
+def _lease(database: Database, deployment_id: str) -> tuple[str | None, Any]:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.lease_token, row.lease_expires_at

@@ -68,10 +68,13 @@ class AgentWorker:
             except LeaseLost as exc:  # redelivered meanwhile; the row lease still decides
                 log.warning("agent.job_lease_lost", job_id=job.id, error=str(exc))
 
-    def _current(self, job: JobMessage) -> JobMessage:
-        """The latest copy of ``job`` (an extension may have renewed its receipt)."""
+    def _settling(self, job: JobMessage) -> JobMessage:
+        """The latest copy of ``job`` (an extension may have renewed its receipt), which the
+        heartbeat stops extending: it is about to be acked, retried or dead-lettered."""
         with self._job_lock:
-            return self._job if self._job is not None and self._job.id == job.id else job
+            latest = self._job if self._job is not None and self._job.id == job.id else job
+            self._job = None
+            return latest
 
     def stop(self) -> None:
         self._stopping.set()
@@ -105,16 +108,16 @@ class AgentWorker:
             outcome = self.reconciler.reconcile(job.deployment_id)
         except RowLeaseLost as exc:  # someone else acts on the row now: write nothing more
             log.warning("agent.row_lease_lost", deployment_id=job.deployment_id, error=str(exc))
-            self.queue.retry(self._current(job), str(exc))
+            self.queue.retry(self._settling(job), str(exc))
             return
         except ProviderError as exc:
-            self._failed(self._current(job), exc, retryable=exc.retryable)
+            self._failed(self._settling(job), exc, retryable=exc.retryable)
             return
         except Exception as exc:  # a bug must not kill the worker; the job keeps the error
             log.exception("agent.unexpected_error", job_id=job.id)
-            self._failed(self._current(job), exc, retryable=True)
+            self._failed(self._settling(job), exc, retryable=True)
             return
-        self.queue.ack(self._current(job))
+        self.queue.ack(self._settling(job))
         if outcome is not Outcome.DONE:
             self._renudge(job.deployment_id)
 
