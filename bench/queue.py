@@ -59,7 +59,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select, text
 
-from flowllama.agent.lifecycle import Status
 from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import Reconciler
 from flowllama.agent.worker import AgentWorker
@@ -68,6 +67,7 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Base, Deployment, Instance, Job, User
 from flowllama.db.types import new_id, utcnow
 from flowllama.devtools.postgres import PostgresUnavailable, private_schema
+from flowllama.domain.lifecycle import Status
 from flowllama.logging import configure_logging
 from flowllama.providers.base import (
     Capabilities,
@@ -111,10 +111,6 @@ class NoopProvisioner(Provisioner):
     def capabilities(self) -> Capabilities:
         """Places only on the ``local`` cloud."""
         return Capabilities(clouds=frozenset({"local"}), features=frozenset({Capability.ADOPT}))
-
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        """This machine, as the real local provisioner offers it."""
-        return [HERE]
 
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         """A handle named like a real one; nothing is started."""

@@ -34,6 +34,31 @@ TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_process_left_after_the_session(tmp_path_factory: pytest.TempPathFactory
+                                       ) -> Iterator[None]:
+    """The suite fails if anything of ours outlives it (a runtime, a supervisor, an agent)."""
+    from processes import descendants_of_ours, left_behind, processes_marked_by
+
+    yield
+    base = tmp_path_factory.getbasetemp()
+    leaked = left_behind(lambda: processes_marked_by(base) + descendants_of_ours())
+    assert not leaked, f"processes left running after the test session: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_by_the_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that leaves a process working in its tmp dir (its ``flowllama up``, a runtime or
+    supervisor under its data dir) fails, once its fixtures have stopped what they started."""
+    from processes import left_behind, processes_marked_by
+
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is not None:
+        leaked = left_behind(lambda: processes_marked_by(tmp))
+        assert not leaked, f"the test left processes running: {leaked}"
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:

@@ -1,13 +1,15 @@
 """Running a real ``flowllama up`` process in a test: start it, wait for it, talk to its API as
-a user, always stop it."""
+a user, always stop it; and finding the processes a test left behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,15 @@ import httpx
 import openai
 
 from factories import STRONG_PASSWORD
+from flowllama.providers.local import procfs
 from flowllama.providers.local.records import LocalRecord, RecordStore
 from tiny_model import free_port
 
 TIMEOUT_S = 180
+# How long stopping processes may take to be gone before they count as left behind.
+EXIT_WAIT_S = 15.0
+# Command-line words of the processes FlowLlama starts (itself, supervisors, runtimes).
+OURS = ("flowllama", "llama_cpp", "ollama")
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,8 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) 
 @contextmanager
 def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[UpProcess]:
     """``flowllama up`` on a free port and a fresh data dir under ``tmp_path``, with only the
-    ``FLOWLLAMA_*`` variables given in ``env``; killed on exit if still running."""
+    ``FLOWLLAMA_*`` variables given in ``env``. On exit one still running is stopped as a user
+    would stop it (SIGTERM, which stops its runtimes too), and killed only if that fails."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
     data_dir = tmp_path / "data"
@@ -67,9 +75,19 @@ def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterat
             wait_for(f"{base}/health", process)
             yield UpProcess(base, process, data_dir, log_path)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait(10)
+            stop_up(process)
+
+
+def stop_up(process: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """SIGTERM ``flowllama up`` and wait (it stops its runtimes); SIGKILL if it hangs."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
 
 
 class Api:
@@ -158,3 +176,66 @@ def chat_with_openai(deployment: Mapping[str, Any], api_key: str) -> None:
                                                  stream=True))
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
     assert text and len(chunks) > 2
+
+
+def processes_marked_by(marker: Path) -> list[tuple[int, str]]:
+    """Running processes (pid, command line) whose command line, working directory or
+    environment mention ``marker`` (a test's tmp dir): a ``flowllama up`` or agent with its data
+    dir there, a supervisor with its root there, a runtime working there. Not this process."""
+    inside = str(marker).rstrip("/") + "/"
+    found = []
+    for info in procfs.all_processes():
+        if info.pid == os.getpid() or not info.running:
+            continue
+        argv = procfs.command_line(info.pid) or []
+        line = " ".join(argv)
+        if inside in line or line.endswith(inside[:-1]) or _works_in(info.pid, inside) or (
+                any(word in line for word in (*OURS, "python"))
+                and _environment_mentions(info.pid, inside)):
+            found.append((info.pid, line[:300]))
+    return found
+
+
+def descendants_of_ours() -> list[tuple[int, str]]:
+    """Running descendants of this process whose command line is FlowLlama's (or a runtime's)."""
+    children: dict[int, list[int]] = {}
+    for info in procfs.all_processes():
+        if info.running:
+            children.setdefault(info.ppid, []).append(info.pid)
+    found, stack = [], list(children.get(os.getpid(), []))
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        line = " ".join(procfs.command_line(pid) or [])
+        if any(word in line for word in OURS):
+            found.append((pid, line[:300]))
+    return found
+
+
+def left_behind(find: Callable[[], list[tuple[int, str]]]) -> list[tuple[int, str]]:
+    """What ``find`` still reports after up to :data:`EXIT_WAIT_S` (processes being stopped
+    get that long to go); those are then killed, so one leak does not spill into other tests."""
+    deadline = time.monotonic() + EXIT_WAIT_S
+    found = find()
+    while found and time.monotonic() < deadline:
+        time.sleep(0.2)
+        found = find()
+    for pid, _ in found:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    return found
+
+
+def _works_in(pid: int, inside: str) -> bool:
+    try:
+        return (os.readlink(f"/proc/{pid}/cwd") + "/").startswith(inside)
+    except OSError:  # gone meanwhile, or not ours to read
+        return False
+
+
+def _environment_mentions(pid: int, inside: str) -> bool:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return inside.encode() in environment or inside[:-1].encode() + b"\0" in environment

@@ -21,7 +21,6 @@ from flowllama.logging import configure_logging, get_logger
 from flowllama.metrics.exposition import serve_metrics
 from flowllama.platform import Platform, build_platform
 from flowllama.private_files import make_process_private
-from flowllama.services.catalog import sync_models_table
 from flowllama.settings import Settings
 from flowllama.webhooks.secrets import SecretBox, seal_plaintext
 
@@ -35,8 +34,6 @@ def _prepare(settings: Settings, roles: Sequence[str]) -> Platform:
     make_process_private()  # before the first file: database, logs, outbox, runtimes' files
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
-    with platform.db.session() as session:
-        sync_models_table(session, platform.catalog)
     sealed = seal_plaintext(platform.db, SecretBox.from_settings(settings))
     if sealed:
         log.info("webhooks.secrets_encrypted", webhooks=sealed)

@@ -130,7 +130,7 @@ class AgentSettings(BaseModel):
     """
 
     workers: int = Field(2, ge=1, le=64)
-    lease_s: int = Field(600, ge=10)
+    lease_s: int = Field(30, ge=3)
     poll_s: float = Field(1.0, gt=0)
     sweep_interval_s: float = Field(30.0, gt=0)
     local_health_timeout_s: float = Field(600.0, gt=0)

@@ -1,8 +1,10 @@
-"""Wiring from settings: the provisioners this machine offers, the Terraform state backend, and
-the local capacity pre-check the API uses."""
+"""Wiring from settings: the provisioners this machine offers, the Terraform state backend, the
+local capacity pre-check the API uses, and the sweep of local runtimes nobody owns."""
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from flowllama.agent.composition import attach_local, build_agent, build_registr
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
 from flowllama.platform import Platform, build_platform
+from flowllama.providers.local import procfs, supervision
 from flowllama.providers.terraform import TerraformProvisioner
 from flowllama.settings import Settings
 
@@ -52,3 +55,27 @@ def test_agent_uses_the_configured_workers(wired: Platform) -> None:
     agent = build_agent(wired, attach_local(wired), workers=3)
     assert len(agent.workers) == 3
     assert len(build_agent(wired, attach_local(wired)).workers) == wired.settings.agent.workers
+
+
+def test_the_sweep_stops_a_runtime_of_a_deployment_that_does_not_exist(
+        wired: Platform, tmp_path: Path) -> None:
+    fast = wired.settings.model_copy(update={"agent": wired.settings.agent.model_copy(
+        update={"sweep_interval_s": 0.2, "workers": 1})})
+    platform = build_platform(fast, db=wired.db)
+    local = attach_local(platform)
+    agent = build_agent(platform, local)
+    agent.start()
+    try:  # started after the agent's start-up recovery: only the sweep can find it
+        root = local.root
+        root.mkdir(parents=True, exist_ok=True)
+        orphan = supervision.spawn("no-such-deployment", supervision.supervisor_command(
+            python=sys.executable, root=root, deployment_id="no-such-deployment",
+            log_file=tmp_path / "orphan.log", max_bytes=1 << 20, backups=1,
+            runtime_command=["sleep", "120"]), {"PATH": "/usr/bin:/bin"}, tmp_path)
+        deadline = time.monotonic() + 30
+        while procfs.session_members(orphan.pid, orphan.start_time):
+            assert time.monotonic() < deadline, "the sweep never stopped the orphan"
+            time.sleep(0.1)
+    finally:
+        agent.stop(grace_s=5)
+    assert supervision.find_supervisors(local.root) == []

@@ -1,10 +1,14 @@
 """Model download progress lands on the deployment: the latest step in the status message,
-an event at each quarter only."""
+an event at each quarter only; only while the downloading step holds the deployment's lease;
+and a download whose deployment is no longer wanted is stopped."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from flowllama.agent import leases
+from flowllama.agent.leases import HeldLeases, StepCancelled
 from flowllama.agent.progress import ProgressRecorder
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, User
@@ -23,9 +27,25 @@ def _deployment(database: Database) -> str:
         return deployment.id
 
 
+def _holding(database: Database, deployment_id: str) -> ProgressRecorder:
+    """A recorder whose process holds the deployment's lease, as the downloading step does."""
+    held = HeldLeases()
+    token = leases.acquire(database, deployment_id, 30)
+    assert token is not None
+    held.hold(deployment_id, token)
+    return ProgressRecorder(database, held)
+
+
+def _message(database: Database, deployment_id: str) -> str | None:
+    with database.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.status_message
+
+
 def test_progress_is_recorded_without_flooding_the_timeline(database: Database) -> None:
     deployment_id = _deployment(database)
-    recorder = ProgressRecorder(database)
+    recorder = _holding(database, deployment_id)
     recorder(deployment_id, PullProgress("pulling manifest"))
     total = 1_000
     for done in range(0, total + 1, 10):  # 101 progress reports
@@ -43,4 +63,28 @@ def test_progress_is_recorded_without_flooding_the_timeline(database: Database) 
 
 
 def test_progress_of_a_deleted_deployment_is_ignored(database: Database) -> None:
-    ProgressRecorder(database)("no-such-deployment", PullProgress("downloading", 0.5))
+    ProgressRecorder(database, HeldLeases())("no-such-deployment",
+                                             PullProgress("downloading", 0.5))
+
+
+def test_progress_is_not_written_once_the_lease_is_lost(database: Database) -> None:
+    deployment_id = _deployment(database)
+    recorder = _holding(database, deployment_id)
+    recorder(deployment_id, PullProgress("downloading", 0.1, 1, 10))
+    with database.session() as session:  # the lease expires and another agent takes it
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        row.lease_token, row.status_message = "someone-else", "theirs"
+    recorder(deployment_id, PullProgress("downloading", 0.9, 9, 10))
+    assert _message(database, deployment_id) == "theirs"
+
+
+def test_a_download_no_longer_wanted_is_cancelled(database: Database) -> None:
+    deployment_id = _deployment(database)
+    recorder = _holding(database, deployment_id)
+    recorder.held.working_towards(deployment_id, "running")
+    recorder(deployment_id, PullProgress("downloading", 0.1, 1, 10))
+    recorder.held.cancel(deployment_id)  # the heartbeat saw the deployment being deleted
+    with pytest.raises(StepCancelled):
+        recorder(deployment_id, PullProgress("downloading", 0.2, 2, 10))
+    assert _message(database, deployment_id) == "downloading (10%)"

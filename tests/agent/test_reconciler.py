@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
 from flowllama.agent.reconciler import Outcome, Reconciler
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import ConfigError, NoCapacity
 from flowllama.providers.base import DeploymentSpec, Handle, Placement
 from flowllama.providers.registry import ProvisionerRegistry

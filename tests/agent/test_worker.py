@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.agent import reconciler as reconciler_module
-from flowllama.agent.lifecycle import Desired, Status, transition
 from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import ProvisioningFailed
 from flowllama.providers.base import (
     Capabilities,
@@ -29,6 +29,7 @@ from flowllama.providers.base import (
 )
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy
+from flowllama.services.deployment_status import change_status_and_notify
 
 
 class Scripted(Provisioner):
@@ -52,9 +53,6 @@ class Scripted(Provisioner):
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(clouds=frozenset({"local"}), features=frozenset())
-
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        return []
 
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         with self._lock:
@@ -233,8 +231,9 @@ def _make_unhealthy(database: Database, deployment_id: str) -> None:
     with database.session() as session:
         row = session.get(Deployment, deployment_id)
         assert row is not None
-        transition(session, row, Status.UNHEALTHY, "3 consecutive failed health checks",
-                   message="health check failed")
+        change_status_and_notify(session, row, Status.UNHEALTHY,
+                                 "3 consecutive failed health checks",
+                                 message="health check failed")
 
 
 def test_an_unhealthy_deployment_is_healed_with_a_new_instance(

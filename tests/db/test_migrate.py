@@ -19,9 +19,8 @@ from flowllama.db.tables import Base
 from flowllama.devtools.postgres import private_schema
 
 REQUIRED_TABLES = {
-    "users", "refresh_tokens", "password_reset_tokens", "api_keys", "models", "deployments",
+    "users", "refresh_tokens", "password_reset_tokens", "api_keys", "deployments",
     "instances", "deployment_events", "jobs", "usage_daily", "webhooks", "webhook_deliveries",
-    "pricing_cache",
 }
 
 

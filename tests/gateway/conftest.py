@@ -13,11 +13,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
 from flowllama.api.app import create_app
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, UsageDaily, User
 from flowllama.domain.keys import ApiKeyCreate
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.gateway import Gateway
 from flowllama.platform import Platform, build_platform
 from flowllama.services import api_keys

@@ -12,11 +12,11 @@ from structlog.testing import capture_logs
 
 from agent.test_worker import Scripted
 from db_proxy import CuttableProxy
-from flowllama.agent.lifecycle import Status
 from flowllama.agent.nudges import nudge
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
+from flowllama.domain.lifecycle import Status
 from flowllama.loops import Backoff, LoopHealth, supervise
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from flowllama.errors import ProviderError, ProvisioningFailed
+from flowllama.errors import ProviderError
 from flowllama.providers import (
     Capabilities,
     Capability,
@@ -35,9 +35,6 @@ class Minimal(Provisioner):
     @property
     def capabilities(self) -> Capabilities:
         return self._caps
-
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        return []
 
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         self.check_capabilities(spec, placement)
@@ -102,11 +99,7 @@ def test_gpu_preference_must_match_the_placement() -> None:
     provisioner.check_capabilities(no_gpu, cpu_box)
 
 
-def test_stop_and_start_are_unsupported_by_default_and_not_retryable() -> None:
-    provisioner = Minimal(frozenset())
-    handle = provisioner.create(SPEC, Placement(cloud="aws", region="r", instance_type="t"))
-    for action in (provisioner.stop, provisioner.start):
-        with pytest.raises(Unsupported) as raised:
-            action(handle)
-        assert isinstance(raised.value, ProvisioningFailed | ProviderError)
-        assert raised.value.retryable is False
+def test_unsupported_is_permanent() -> None:
+    error = Unsupported("no such capability")
+    assert isinstance(error, ProviderError)
+    assert error.retryable is False

@@ -4,7 +4,9 @@ It speaks the documented shapes of ``GET /api/tags``, ``POST /api/pull`` (an NDJ
 stream, or an error) and ``POST /api/generate`` (an empty prompt loads the model), and records
 every request. ``GET /fake/env`` returns the ``OLLAMA_*`` variables the process sees (and whether
 a secret leaked in), so a test that runs it as the ``ollama`` executable can check the
-environment the runtime built. Run as a script: ``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
+environment the runtime built. A model named ``slow…`` downloads for minutes (a progress line
+every fraction of a second), so a test can act in the middle of a pull. Run as a script:
+``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 LAYERS = {"sha256:aaa": 1000, "sha256:bbb": 3000}
+SLOW_STEPS = 1000
+SLOW_STEP_S = 0.2
 
 
 def pull_lines(model: str) -> tuple[int, list[Any]]:
@@ -33,6 +38,10 @@ def pull_lines(model: str) -> tuple[int, list[Any]]:
     if model.startswith("garbage"):
         return 200, [{"status": "pulling manifest"}, "<html>proxy error</html>"]
     lines: list[Any] = [{"status": "pulling manifest"}]
+    if model.startswith("slow"):
+        return 200, [*lines, *({"status": "pulling sha256:slow", "digest": "sha256:slow",
+                                "total": SLOW_STEPS, "completed": step}
+                               for step in range(SLOW_STEPS)), {"status": "success"}]
     lines += [{"status": f"pulling {d}", "digest": d, "total": t} for d, t in LAYERS.items()]
     for share in (2, 1):  # both layers half done, then both done, interleaved
         lines += [{"status": f"pulling {d}", "digest": d, "total": t, "completed": t // share}
@@ -94,8 +103,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         for line in lines:
             text = line if isinstance(line, str) else json.dumps(line)
-            self.wfile.write(text.encode() + b"\n")
-            self.wfile.flush()
+            try:
+                self.wfile.write(text.encode() + b"\n")
+                self.wfile.flush()
+            except OSError:  # the client gave up on the pull
+                return
+            if model.startswith("slow"):
+                time.sleep(SLOW_STEP_S)
 
     def _json(self, status: int, payload: object) -> None:
         data = json.dumps(payload).encode()

@@ -1,15 +1,11 @@
-"""CatalogService: local models re-read only on change; the models table mirrors the catalog."""
+"""CatalogService: local models re-read only on change."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from sqlalchemy import select
-
-from flowllama.db.session import Database
-from flowllama.db.tables import Model
-from flowllama.services.catalog import CatalogService, sync_models_table
+from flowllama.services.catalog import CatalogService
 
 
 def test_local_models_follow_the_directory(tmp_path: Path, tiny_model_file: Path) -> None:
@@ -22,17 +18,3 @@ def test_local_models_follow_the_directory(tmp_path: Path, tiny_model_file: Path
     assert "local/tiny" in service.models()
     (tmp_path / "models" / "tiny.gguf").unlink()
     assert "local/tiny" not in service.models()
-
-
-def test_sync_models_table(database: Database, tmp_path: Path) -> None:
-    service = CatalogService(tmp_path, tmp_path / "models")
-    with database.session() as session:
-        count = sync_models_table(session, service)
-    with database.session() as session:
-        sync_models_table(session, service)  # idempotent upsert
-        rows = session.scalars(select(Model)).all()
-    assert len(rows) == count >= 24
-    llama = next(row for row in rows if row.name == "llama3.1:8b")
-    assert llama.min_vram_bytes and llama.min_ram_bytes
-    assert llama.min_vram_bytes < 8 * 1024**3
-    assert llama.context_length == 131072

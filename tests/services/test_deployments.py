@@ -1,7 +1,10 @@
-"""The deployments service below the API: cost so far, the owner's view, idempotent create."""
+"""The deployments service below the API: cost so far, the owner's view, idempotent create
+(also when ten requests with one key race, on SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -67,4 +70,27 @@ def test_idempotent_create_replays_and_refuses_a_changed_body(database: Database
         changed = body.model_copy(update={"context_size": 1024})
         with pytest.raises(Conflict):
             deployments.create(session, user, changed, _estimate, "key-1")
+        assert session.query(Deployment).count() == 1
+
+
+def test_concurrent_creates_with_one_idempotency_key_all_get_the_winners_answer(
+        database: Database) -> None:
+    body = DeploymentCreate(name="chat", model="local/tiny", context_size=512, cloud="local")
+    with database.session() as session:
+        user = User(email="ops@example.com", password_hash="x")
+        session.add(user)
+    racers = 10
+    start = threading.Barrier(racers)
+
+    def create() -> tuple[str, bool]:
+        start.wait()
+        with database.session() as session:
+            created = deployments.create(session, user, body, _estimate, "same-key")
+            return created.deployment.id, created.new
+
+    with ThreadPoolExecutor(racers) as pool:
+        answers = list(pool.map(lambda _: create(), range(racers)))
+    assert len({deployment_id for deployment_id, _ in answers}) == 1
+    assert sorted(new for _, new in answers) == [False] * (racers - 1) + [True]
+    with database.session() as session:
         assert session.query(Deployment).count() == 1

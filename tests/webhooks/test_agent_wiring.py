@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from flowllama.agent.composition import build_agent, local_provisioner
-from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.tables import Deployment, WebhookDelivery
+from flowllama.domain.lifecycle import Status
 from flowllama.platform import Platform
+from flowllama.services.deployment_status import change_status_and_notify
 
 
 def test_agent_starts_and_stops_the_dispatcher(platform: Platform, rows: Any,
@@ -28,7 +29,8 @@ def test_agent_starts_and_stops_the_dispatcher(platform: Platform, rows: Any,
             row = session.get(Deployment, deployment.id)
             assert row is not None
             row.desired_state = "stopped"
-            transition(session, row, Status.FAILED, "out of retries", message="no capacity")
+            change_status_and_notify(session, row, Status.FAILED, "out of retries",
+                                     message="no capacity")
         deadline = time.monotonic() + 15
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -14,10 +14,11 @@ from sqlalchemy import select, update
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Webhook, WebhookDelivery
 from flowllama.db.types import utcnow
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import WebhookSettings
 from flowllama.webhooks import ssrf
 from flowllama.webhooks.dispatcher import WebhookDispatcher
@@ -37,7 +38,7 @@ def make_running(db: Database, deployment_id: str) -> None:
     with db.session() as session:
         row = session.get(Deployment, deployment_id)
         assert row is not None
-        transition(session, row, Status.RUNNING, "server is up")
+        change_status_and_notify(session, row, Status.RUNNING, "server is up")
 
 
 def the_delivery(db: Database) -> WebhookDelivery:
@@ -207,7 +208,7 @@ def test_concurrent_dispatchers_send_each_delivery_once(database: Database, rows
         with database.session() as session:
             row = session.get(Deployment, deployment.id)
             assert row is not None
-            transition(session, row, Status.UNHEALTHY, "probe failed")
+            change_status_and_notify(session, row, Status.UNHEALTHY, "probe failed")
     dispatchers = [WebhookDispatcher(database, loopback(receiver)) for _ in range(4)]
     barrier = threading.Barrier(len(dispatchers))
     claimed: list[int] = []
@@ -279,7 +280,7 @@ def test_during_a_rotation_both_secrets_sign_and_after_it_only_the_new(
             previous_secret_expires_at=utcnow() - timedelta(seconds=1)))
         row = session.get(Deployment, deployment.id)
         assert row is not None
-        transition(session, row, Status.UNHEALTHY, "probe failed")
+        change_status_and_notify(session, row, Status.UNHEALTHY, "probe failed")
     assert dispatcher.run_once() == 1
     during, after = receiver.requests
     during_headers = {k.lower(): v for k, v in during.headers.items()}

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, WebhookDelivery
+from flowllama.domain.lifecycle import Status
+from flowllama.services.deployment_status import change_status_and_notify
 
 ALL = ["deployment.running", "deployment.unhealthy", "deployment.healed", "deployment.failed",
        "deployment.deleted"]
@@ -21,7 +22,7 @@ def move(db: Database, deployment_id: str, *targets: Status) -> None:
         with db.session() as session:
             row = session.get(Deployment, deployment_id)
             assert row is not None
-            transition(session, row, target, f"test: {target}")
+            change_status_and_notify(session, row, target, f"test: {target}")
 
 
 def deliveries(db: Database) -> list[WebhookDelivery]:
@@ -84,7 +85,7 @@ def test_a_rolled_back_change_queues_nothing(database: Database, rows: Any) -> N
     with pytest.raises(RuntimeError), database.session() as session:
         row = session.get(Deployment, deployment.id)
         assert row is not None
-        transition(session, row, Status.RUNNING, "then something broke")
+        change_status_and_notify(session, row, Status.RUNNING, "then something broke")
         session.flush()
         raise RuntimeError("boom")
     assert deliveries(database) == []

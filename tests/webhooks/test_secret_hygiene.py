@@ -10,9 +10,10 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 from structlog.testing import capture_logs
 
 from factories import bearer, register_and_login
-from flowllama.agent.lifecycle import Status, transition
 from flowllama.db.tables import Deployment, User, Webhook
+from flowllama.domain.lifecycle import Status
 from flowllama.platform import Platform
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.webhooks.dispatcher import WebhookDispatcher
 from flowllama.webhooks.secrets import SecretBox, seal_plaintext
 
@@ -32,7 +33,7 @@ def test_secret_never_reaches_the_logs(client: TestClient, platform: Platform,
                                     status="starting")
             session.add(deployment)
             session.flush()
-            transition(session, deployment, Status.RUNNING, "server is up")
+            change_status_and_notify(session, deployment, Status.RUNNING, "server is up")
         receiver.answers = [(500, {})]
         WebhookDispatcher(platform.db, platform.settings.webhooks,
                           box=SecretBox.from_settings(platform.settings)).run_once()
@@ -78,6 +79,6 @@ def _deliver_one(client: TestClient, platform: Platform, headers: dict[str, str]
                                 status="starting")
         session.add(deployment)
         session.flush()
-        transition(session, deployment, Status.RUNNING, "server is up")
+        change_status_and_notify(session, deployment, Status.RUNNING, "server is up")
     WebhookDispatcher(platform.db, platform.settings.webhooks,
                       box=SecretBox.from_settings(platform.settings)).run_once()

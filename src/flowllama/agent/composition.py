@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired
+from flowllama.agent.leases import HeldLeases
 from flowllama.agent.progress import ProgressRecorder
 from flowllama.agent.service import AgentService
 from flowllama.db.tables import Deployment
 from flowllama.domain.deployments import DeploymentCreate
+from flowllama.domain.lifecycle import Desired
 from flowllama.errors import ConfigError, InvalidInput
 from flowllama.logging import get_logger
 from flowllama.metrics.jobs import CountingQueue
@@ -37,7 +38,7 @@ def local_provisioner(platform: Platform) -> LocalProvisioner:
         settings.data_dir / "local", settings.effective_models_dir,
         LocalOptions(health_timeout_s=settings.agent.local_health_timeout_s,
                      runtime_keys=platform.runtime_keys),
-        catalog=platform.catalog.models(), on_progress=ProgressRecorder(platform.db),
+        catalog=platform.catalog.models(),
     )
 
 
@@ -74,13 +75,16 @@ def live_local_deployments(platform: Platform) -> set[str]:
 
 def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | None = None
                 ) -> AgentService:
-    """The agent for ``platform``: re-adopts local runtimes on start, stops them on exit, and
-    runs the webhook dispatcher and the retention purge alongside its workers."""
+    """The agent for ``platform``: re-adopts local runtimes on start, stops them on exit and
+    those no live deployment owns at every sweep, records model downloads under the steps'
+    leases, and runs the webhook dispatcher and the retention purge alongside its workers."""
     settings = platform.settings.agent
     dispatcher = WebhookDispatcher(platform.db, platform.settings.webhooks,
                                    box=SecretBox.from_settings(platform.settings),
                                    loops=platform.loops)
     purger = RetentionPurger(platform.db, platform.settings.retention, platform.loops)
+    held = HeldLeases()
+    local.on_progress = ProgressRecorder(platform.db, held)
 
     def resume() -> None:
         relaunched = local.recover(live_local_deployments(platform))
@@ -94,12 +98,18 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
         dispatcher.stop()
         local.shutdown()
 
+    def sweep_orphans() -> None:
+        stopped = local.stop_orphans(lambda: live_local_deployments(platform))
+        if stopped:
+            log.info("agent.local_orphans_stopped", deployments=stopped)
+
     return AgentService(
         platform.db, CountingQueue(platform.queue), build_registry(platform, local),
         workers=workers or settings.workers, lease_s=settings.lease_s, poll_s=settings.poll_s,
         sweep_interval_s=settings.sweep_interval_s,
         max_heals=platform.settings.monitor.max_heal_attempts,
-        on_start=resume, on_stop=shutdown, loops=platform.loops,
+        on_start=resume, on_stop=shutdown, on_sweep=sweep_orphans, held=held,
+        loops=platform.loops,
     )
 
 

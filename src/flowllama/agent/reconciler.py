@@ -1,8 +1,10 @@
 """Level-triggered reconcile: read the row, take the next step towards the desired state,
 write what happened, repeat until the row is where the user wants it or must wait.
 
-Rules (``docs/agent.md``): the deployment's lease is held throughout; no provisioner call
-runs inside a database transaction; each step is safe to repeat after a crash, because
+Rules (``docs/agent.md``): the deployment's lease is held throughout (renewed by the agent's
+heartbeat, :meth:`Reconciler.renew_held`) and every write of a step is fenced by its token
+(:func:`leases.fenced`), so a step that lost its lease stops without writing; no provisioner
+call runs inside a database transaction; each step is safe to repeat after a crash, because
 provisioners adopt what already exists for the deployment (``find``/idempotent ``create``)
 and ``destroy`` is idempotent.
 """
@@ -10,7 +12,8 @@ and ``destroy`` is idempotent.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -18,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from flowllama.agent import leases
-from flowllama.agent.lifecycle import Desired, Status, record, transition
+from flowllama.agent.leases import HeldLeases, LeaseLost, StepCancelled
 from flowllama.agent.placement import (
     PROVISIONER_BY_CLOUD,
     describe,
@@ -29,11 +32,13 @@ from flowllama.agent.placement import (
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.db.types import utcnow
-from flowllama.errors import ConfigError, NoCapacity, ProviderError, ProvisioningFailed
+from flowllama.domain.lifecycle import Desired, Status
+from flowllama.errors import ConfigError, NoCapacity, ProvisioningFailed
 from flowllama.logging import get_logger
 from flowllama.metrics import HEAL_ATTEMPTS
 from flowllama.providers.base import DeploymentSpec, Handle, Placement, Provisioner, Unsupported
 from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.services.deployment_status import change_status_and_notify, record_event
 
 log = get_logger(__name__)
 
@@ -48,10 +53,6 @@ class Outcome(StrEnum):
     BUSY = "busy"  # another agent holds the lease
 
 
-class LeaseLost(ProviderError):
-    """Our lease expired and someone else may be acting; stop without writing."""
-
-
 @dataclass(frozen=True)
 class Snapshot:
     deployment: Deployment
@@ -64,48 +65,80 @@ Step = Callable[[Snapshot], Outcome | None]
 class Reconciler:
     """Moves one deployment at a time towards its desired state."""
 
-    def __init__(self, db: Database, registry: ProvisionerRegistry, *, lease_s: float = 300,
-                 kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3) -> None:
+    def __init__(self, db: Database, registry: ProvisionerRegistry, *, lease_s: float = 30,
+                 kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3,
+                 held: HeldLeases | None = None) -> None:
         self.db = db
         self.max_heals = max_heals
         self.registry = registry
         self.lease_s = lease_s
         self.kinds = kinds
-        self._held: dict[str, str] = {}
-        self._held_lock = threading.Lock()
+        self.held = held or HeldLeases()
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Finish the step under way, then take no further step (the agent is stopping)."""
+        self._stopping.set()
 
     def release_all(self) -> list[str]:
         """Give up every lease this reconciler holds (its process is going away mid-step; the
         steps are safe to repeat, so the next agent just takes over). Returns their rows."""
-        with self._held_lock:
-            held, self._held = dict(self._held), {}
+        held = self.held.take_all()
         for deployment_id, token in held.items():
             leases.release(self.db, deployment_id, token)
         return sorted(held)
+
+    def renew_held(self) -> list[str]:
+        """The heartbeat: extend every lease held here. A lease found lost is dropped (its
+        step's next write fails at once); a step whose deployment's desired state changed is
+        marked cancelled (a long model download stops). Returns the deployments lost."""
+        lost = []
+        for deployment_id, (token, desired) in self.held.snapshot().items():
+            now_desired = leases.heartbeat(self.db, deployment_id, token, self.lease_s)
+            if now_desired is None:
+                if self.held.drop(deployment_id, token):
+                    lost.append(deployment_id)
+                    log.warning("agent.lease_lost", deployment_id=deployment_id)
+            elif desired is not None and now_desired != desired:
+                self.held.cancel(deployment_id)
+        return lost
 
     def reconcile(self, deployment_id: str) -> Outcome:
         token = leases.acquire(self.db, deployment_id, self.lease_s)
         if token is None:
             return Outcome.BUSY
-        with self._held_lock:
-            self._held[deployment_id] = token
+        self.held.hold(deployment_id, token)
         try:
-            for _ in range(MAX_STEPS):
-                snapshot = self._load(deployment_id)
-                step = self._next_step(snapshot) if snapshot else None
-                if step is None or snapshot is None:
-                    return Outcome.DONE
-                outcome = step(snapshot)
-                if not leases.renew(self.db, deployment_id, token, self.lease_s):
-                    raise LeaseLost(f"lease on deployment {deployment_id} was lost")
-                if outcome is not None:
-                    return outcome
-            return Outcome.WAIT
+            return self._steps(deployment_id, token)
         finally:
-            with self._held_lock:
-                still_held = self._held.pop(deployment_id, None) == token
-            if still_held:
+            if self.held.drop(deployment_id, token):
                 leases.release(self.db, deployment_id, token)
+
+    def _steps(self, deployment_id: str, token: str) -> Outcome:
+        for _ in range(MAX_STEPS):
+            if self._stopping.is_set():
+                return Outcome.WAIT
+            snapshot = self._load(deployment_id)
+            step = self._next_step(snapshot) if snapshot else None
+            if step is None or snapshot is None:
+                return Outcome.DONE
+            self.held.working_towards(deployment_id, snapshot.deployment.desired_state)
+            try:
+                outcome = step(snapshot)
+            except StepCancelled:  # the desired state changed under the step: look again
+                log.info("agent.step_cancelled", deployment_id=deployment_id)
+                outcome = None
+            if not leases.renew(self.db, deployment_id, token, self.lease_s):
+                raise LeaseLost(f"lease on deployment {deployment_id} was lost")
+            if outcome is not None:
+                return outcome
+        return Outcome.WAIT
+
+    @contextmanager
+    def _write(self, deployment_id: str) -> Iterator[Session]:
+        """A session for one write of a step, fenced by the step's lease token."""
+        with leases.fenced(self.db, deployment_id, self.held.token(deployment_id)) as session:
+            yield session
 
     def _load(self, deployment_id: str) -> Snapshot | None:
         with self.db.session() as session:
@@ -140,10 +173,10 @@ class Reconciler:
 
     def _move(self, deployment_id: str, target: Status, reason: str,
               message: str | None = None) -> None:
-        with self.db.session() as session:
+        with self._write(deployment_id) as session:
             deployment = session.get(Deployment, deployment_id)
             assert deployment is not None
-            transition(session, deployment, target, reason, message=message)
+            change_status_and_notify(session, deployment, target, reason, message=message)
             if target is Status.DELETED:
                 deployment.deleted_at = utcnow()
 
@@ -159,7 +192,7 @@ class Reconciler:
         """Destroy every instance (and anything adoptable left by a crash), then settle."""
         for instance in snap.instances:
             self._destroy(Handle.from_dict(instance.handle))
-            self._mark_terminated(instance.id)
+            self._mark_terminated(snap.deployment.id, instance.id)
         for kind in self._kinds_for(snap.deployment):
             orphan = self.registry.get(kind).find(spec_of(snap.deployment))
             if orphan is not None:
@@ -180,8 +213,8 @@ class Reconciler:
         kinds = {provisioner_kind(p, self.kinds) for p in placements_for(deployment)}
         return {kind for kind in kinds if kind in self.registry.kinds()}
 
-    def _mark_terminated(self, instance_id: str) -> None:
-        with self.db.session() as session:
+    def _mark_terminated(self, deployment_id: str, instance_id: str) -> None:
+        with self._write(deployment_id) as session:
             instance = session.get(Instance, instance_id)
             if instance is not None and instance.terminated_at is None:
                 instance.terminated_at = utcnow()
@@ -229,16 +262,16 @@ class Reconciler:
             raise Unsupported(f"cannot provision on {placement.cloud}: {exc}") from exc
 
     def _note(self, deployment_id: str, reason: str, data: dict[str, str]) -> None:
-        with self.db.session() as session:
+        with self._write(deployment_id) as session:
             deployment = session.get(Deployment, deployment_id)
             assert deployment is not None
-            record(session, deployment, reason, data)
+            record_event(session, deployment, reason, data)
         log.info("agent.note", deployment_id=deployment_id, reason=reason)
 
     def _record_instance(self, deployment: Deployment, placement: Placement,
                          provisioner: Provisioner, handle: Handle) -> None:
         state = provisioner.refresh(handle)
-        with self.db.session() as session:
+        with self._write(deployment.id) as session:
             row = session.get(Deployment, deployment.id)
             assert row is not None
             session.add(Instance(
@@ -248,8 +281,9 @@ class Reconciler:
                 endpoint_url=state.endpoint_url, price_per_hour=placement.price_per_hour,
                 status="starting",
             ))
-            transition(session, row, Status.STARTING, f"created on {describe(placement)}",
-                       data={"placement": placement.to_dict()})
+            change_status_and_notify(session, row, Status.STARTING,
+                                     f"created on {describe(placement)}",
+                                     data={"placement": placement.to_dict()})
 
     def _begin_heal(self, snap: Snapshot) -> Outcome | None:
         """An unhealthy deployment (the monitor said so): heal it, or give up after
@@ -261,12 +295,13 @@ class Reconciler:
                        message=deployment.status_message)
             HEAL_ATTEMPTS.labels(outcome="gave_up").inc()
             return Outcome.DONE
-        with self.db.session() as session:
+        with self._write(deployment.id) as session:
             row = session.get(Deployment, deployment.id)
             assert row is not None
             row.heal_attempts += 1
-            transition(session, row, Status.HEALING, f"heal attempt {row.heal_attempts}",
-                       message=deployment.status_message)
+            change_status_and_notify(session, row, Status.HEALING,
+                                     f"heal attempt {row.heal_attempts}",
+                                     message=deployment.status_message)
         HEAL_ATTEMPTS.labels(outcome="started").inc()
         return None
 
@@ -275,7 +310,7 @@ class Reconciler:
         server is destroyed before its replacement is created on the best offer with room."""
         for instance in snap.instances:
             self._destroy(Handle.from_dict(instance.handle))
-            self._mark_terminated(instance.id)
+            self._mark_terminated(snap.deployment.id, instance.id)
         self._provision(Snapshot(snap.deployment, []))
 
     @staticmethod
@@ -311,16 +346,17 @@ class Reconciler:
                 raise ProvisioningFailed(f"the server did not come up in {STARTING_TIMEOUT_S}s: "
                                          f"{state.detail or 'no detail'}")
             return Outcome.WAIT
-        with self.db.session() as session:
+        with self._write(snap.deployment.id) as session:
             row = session.get(Instance, instance.id)
             deployment = session.get(Deployment, snap.deployment.id)
             assert row is not None and deployment is not None
             row.status = "healthy"
             row.endpoint_url = state.endpoint_url or row.endpoint_url
             healed = self._came_from(session, deployment.id) is Status.HEALING
-            transition(session, deployment, Status.RUNNING,
-                       "healed: the replacement is up" if healed else "server is up",
-                       data={"endpoint_url": row.endpoint_url, "healed": healed})
+            change_status_and_notify(
+                session, deployment, Status.RUNNING,
+                "healed: the replacement is up" if healed else "server is up",
+                data={"endpoint_url": row.endpoint_url, "healed": healed})
         if healed:
             HEAL_ATTEMPTS.labels(outcome="healed").inc()
         return None

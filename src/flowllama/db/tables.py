@@ -148,24 +148,6 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None]
 
 
-class Model(Base):
-    """Catalog entry as stored for queries (the packaged catalog is the source)."""
-
-    __tablename__ = "models"
-
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    family: Mapped[str] = mapped_column(String(64), index=True)
-    parameters: Mapped[str] = mapped_column(String(32))
-    quantization: Mapped[str | None] = mapped_column(String(32))
-    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    min_vram_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    min_ram_bytes: Mapped[int | None] = mapped_column(BigInteger)
-    context_length: Mapped[int | None]
-    source: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class Deployment(Base):
     """What a user asked for (``desired_state``) and what is true (``status``)."""
 
@@ -199,6 +181,9 @@ class Deployment(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     lease_token: Mapped[str | None] = mapped_column(String(32))
     lease_expires_at: Mapped[datetime | None]
+    # Who holds the lease (``agent/lease_owner.py``): an agent on the same host frees at once
+    # the lease of a holder that is provably gone (``agent/leases.py``).
+    lease_owner: Mapped[str | None] = mapped_column(String(512))
     heal_attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -355,15 +340,3 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
-
-
-class PricingCache(Base):
-    """Live prices fetched from a cloud, kept until ``expires_at``."""
-
-    __tablename__ = "pricing_cache"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime]

@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from flowllama.agent.lifecycle import Desired, Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.runtimes.model_names import is_local_model
 from flowllama.runtimes.ollama import OllamaRuntime
 from flowllama.security.runtime_keys import RuntimeKeys

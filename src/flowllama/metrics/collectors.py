@@ -14,9 +14,9 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from flowllama.agent.lifecycle import Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
+from flowllama.domain.lifecycle import Status
 from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue

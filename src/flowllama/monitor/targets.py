@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 
-from flowllama.agent.lifecycle import Status
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
+from flowllama.domain.lifecycle import Status
 from flowllama.errors import InvalidInput
 from flowllama.monitor.probes import Target
 from flowllama.runtimes import select_runtime

@@ -20,15 +20,16 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flowllama.agent.lifecycle import Status, record, transition
 from flowllama.agent.nudges import nudge
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
+from flowllama.domain.lifecycle import Status
 from flowllama.errors import InvalidInput
 from flowllama.logging import get_logger
 from flowllama.monitor.probes import Health, ProbeResult, Target
 from flowllama.queue.base import JobQueue
+from flowllama.services.deployment_status import change_status_and_notify, record_event
 
 log = get_logger(__name__)
 
@@ -96,7 +97,7 @@ class Verdicts:
                            and instance.status != Health.DEGRADED)
         _update_instance(instance, result)
         if became_degraded:
-            record(session, deployment, "instance degraded", {"error": result.error})
+            record_event(session, deployment, "instance degraded", {"error": result.error})
         if _leased(deployment):
             return None
         return self._follow(session, deployment, instance, result)
@@ -110,13 +111,15 @@ class Verdicts:
         gone = result.refused and deployment.cloud == "local"
         failing = gone or instance.consecutive_failures >= self.policy.failures_before_unhealthy
         if status is Status.RUNNING and result.health is Health.UNHEALTHY and failing:
-            transition(session, deployment, Status.UNHEALTHY,
-                       f"{instance.consecutive_failures} consecutive failed health checks",
-                       message=result.error, data={"instance_id": instance.id})
+            change_status_and_notify(
+                session, deployment, Status.UNHEALTHY,
+                f"{instance.consecutive_failures} consecutive failed health checks",
+                message=result.error, data={"instance_id": instance.id})
             return deployment
         if status is Status.UNHEALTHY and result.health is not Health.UNHEALTHY:
-            transition(session, deployment, Status.RUNNING, "recovered before healing",
-                       data={"instance_id": instance.id})
+            change_status_and_notify(session, deployment, Status.RUNNING,
+                                     "recovered before healing",
+                                     data={"instance_id": instance.id})
         elif result.health is Health.HEALTHY and deployment.heal_attempts:
             served_for = (utcnow() - instance.created_at).total_seconds()
             if served_for > self.policy.heal_reset_s:

@@ -185,10 +185,6 @@ class Provisioner(ABC):
         check_placement(self.kind, self.capabilities, spec, placement)
 
     @abstractmethod
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        """Placements this provisioner could use for ``spec``, cheapest first; no side effects."""
-
-    @abstractmethod
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         """Create (or adopt, if they already exist) the resources for ``spec`` on ``placement``.
 
@@ -214,14 +210,6 @@ class Provisioner(ABC):
     def forget(self, deployment_id: str) -> None:  # noqa: B027 - optional hook, no-op default
         """Remove what :meth:`destroy` deliberately keeps (e.g. logs) once the deployment itself
         is deleted. Idempotent; the default keeps nothing, so does nothing."""
-
-    def stop(self, handle: Handle) -> Handle:
-        """Stop the server but keep its resources (needs :attr:`Capability.STOP_START`)."""
-        raise Unsupported(f"{self.kind} cannot stop a server without destroying it")
-
-    def start(self, handle: Handle) -> Handle:
-        """Start a stopped server again (needs :attr:`Capability.STOP_START`)."""
-        raise Unsupported(f"{self.kind} cannot start a stopped server")
 
 
 def check_placement(

@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy.orm import Session
 
 from flowllama.catalog.models import ModelCatalog, ModelSpec, default_catalog
 from flowllama.catalog.optimizer import EstimateRequest, EstimateResult, estimate
 from flowllama.catalog.prices import PriceCatalog
 from flowllama.catalog.refresh import current_prices
 from flowllama.catalog.sizing import MemoryEstimate, estimate_memory
-from flowllama.db.tables import Model
 
 # Sizing stored per model: Ollama's default context for small GPUs, one slot.
 REFERENCE_CONTEXT = 4096
@@ -118,20 +116,3 @@ def result_json(result: EstimateResult) -> dict[str, Any]:
 def sizing_json(sizing: MemoryEstimate) -> dict[str, Any]:
     data: dict[str, Any] = _sizing_json.dump_python(sizing, mode="json")
     return data
-
-
-def sync_models_table(session: Session, catalog: CatalogService) -> int:
-    """Upsert every catalog model into ``models`` (min RAM/VRAM for queries); returns count."""
-    views = catalog.views()
-    for view in views:
-        data = view.to_json()
-        session.merge(Model(
-            name=view.spec.name, family=view.spec.family, parameters=view.spec.parameters,
-            quantization=view.spec.quantization, size_bytes=view.spec.size_bytes,
-            min_vram_bytes=view.sizing.min_vram_bytes, min_ram_bytes=view.sizing.min_ram_bytes,
-            context_length=view.spec.architecture.context_length,
-            source="; ".join(f"{k}: {v}" for k, v in view.spec.source.items()) or None,
-            details={"architecture": data["architecture"],
-                     "capabilities": data["capabilities"]},
-        ))
-    return len(views)

@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flowllama.agent.lifecycle import Desired, Status, transition
 from flowllama.agent.nudges import nudge
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.db.types import utcnow
@@ -27,10 +26,12 @@ from flowllama.domain.deployments import (
     DeploymentOut,
     InstanceOut,
 )
+from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
 from flowllama.services import quotas
+from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import QuotaSettings
 
 log = get_logger(__name__)
@@ -88,9 +89,11 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         instance_type=body.instance_type, desired_state=Desired.RUNNING, status=Status.PENDING,
         estimate=estimate, idempotency_key=idempotency_key, request_hash=request_hash,
     )
-    session.add(deployment)
     try:
+        # Added inside the savepoint: begin_nested() flushes what is pending *before* the
+        # SAVEPOINT, so a row added earlier would fail the whole transaction, not just this.
         with session.begin_nested():
+            session.add(deployment)
             session.flush()
     except IntegrityError as exc:  # a concurrent request won: same key or same name
         if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
@@ -183,7 +186,7 @@ def _restart(deployment: Deployment, session: Session) -> None:
     if deployment.lease_token is not None and expires is not None and expires > utcnow():
         raise Conflict("The agent is working on this deployment; try again shortly",
                        code="busy", headers={"Retry-After": "5"})
-    transition(session, deployment, Status.STOPPING, "restart requested by user")
+    change_status_and_notify(session, deployment, Status.STOPPING, "restart requested by user")
 
 
 def request_delete(session: Session, user: User, deployment_id: str) -> Deployment:

@@ -1,8 +1,9 @@
 """The webhook outbox: a status change becomes one pending delivery per subscribed webhook.
 
-:func:`on_transition` is called by ``agent.lifecycle.transition`` inside the transaction that
-changes the status, so a delivery exists exactly when the change is committed — never for a
-change that rolled back, never missing for one that stuck. The dispatcher sends them later.
+:func:`on_transition` is called by ``services.deployment_status.change_status_and_notify``
+inside the transaction that changes the status, so a delivery exists exactly when the change is
+committed — never for a change that rolled back, never missing for one that stuck. The
+dispatcher sends them later.
 
 Which status change is which event:
 
@@ -24,7 +25,7 @@ from flowllama.db.tables import Deployment, DeploymentEvent, Webhook, WebhookDel
 from flowllama.db.types import new_id, utcnow
 from flowllama.domain.webhooks import WebhookEvent
 
-# Plain strings, not ``lifecycle.Status``: lifecycle imports this module.
+# Plain strings: the webhook layer keys on the status values it is handed.
 _EVENT_BY_STATUS = {
     "running": WebhookEvent.RUNNING,
     "unhealthy": WebhookEvent.UNHEALTHY,

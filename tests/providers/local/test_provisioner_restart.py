@@ -1,6 +1,7 @@
 """The local provisioner across process deaths and restarts, on the real llama.cpp server: a
-runtime killed from outside, a FlowLlama killed mid-flight (its runtime is adopted), and
-``shutdown`` then ``recover`` (relaunch what was live, stop what nobody owns)."""
+runtime killed from outside, a FlowLlama killed mid-flight (its runtime is adopted),
+``shutdown`` then ``recover`` (relaunch what was live, stop what nobody owns), no launch between
+them (a heal still running when FlowLlama exits), and the sweep of runtimes nobody owns."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
+from flowllama.errors import ProvisioningFailed
 from flowllama.providers import DeploymentSpec, Handle
 from flowllama.providers.local import LOCAL_PLACEMENT, LocalProvisioner, procfs, supervision
+from flowllama.providers.local.records import LocalRecord
 from tiny_model import port_is_free
 
 MakeProvisioner = Callable[..., LocalProvisioner]
@@ -158,6 +161,49 @@ def test_recover_stops_what_no_live_deployment_owns(
     assert relaunched == []
     assert supervision.find_supervisors(provisioner.root) == []
     assert provisioner.find(_spec("live")) is None
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("llamacpp")
+def test_nothing_launches_after_shutdown_until_recover(make_provisioner: MakeProvisioner) -> None:
+    # The race behind a healed runtime outliving `flowllama up`: a heal step still creating
+    # its replacement after shutdown stopped every runtime would launch one nobody stops.
+    provisioner = make_provisioner()
+    provisioner.shutdown()
+    with pytest.raises(ProvisioningFailed, match="shutting down"):
+        provisioner.create(_spec(), LOCAL_PLACEMENT)
+    assert supervision.find_supervisors(provisioner.root) == []
+
+    provisioner.recover({"d1"})
+    handle = provisioner.create(_spec(), LOCAL_PLACEMENT)
+    assert provisioner.refresh(handle).running
+
+
+def test_stop_orphans_stops_runtimes_no_live_deployment_owns(
+    make_provisioner: MakeProvisioner, tmp_path: Path
+) -> None:
+    provisioner = make_provisioner()
+    orphan = _spawn_sleeping_supervisor(provisioner.root, "no-such-deployment", tmp_path)
+    owned = _spawn_sleeping_supervisor(provisioner.root, "live", tmp_path)
+    provisioner.instances.store.save(LocalRecord(
+        deployment_id="live", user_id="u1", name="n", model="local/tiny",
+        requested_runtime="auto", runtime="llamacpp", context_size=512, parallel=1,
+        boot_id=provisioner.instances.boot_id, pid=owned.pid, start_time=owned.start_time,
+        port=1, endpoint_url="http://127.0.0.1:1", openai_base_url="http://127.0.0.1:1/v1",
+        health_url="http://127.0.0.1:1/v1/models", log_path="/nonexistent.log", needed_bytes=1))
+    asked: list[str] = []
+
+    def live() -> set[str]:
+        asked.append("live")
+        return {"live"}
+
+    assert provisioner.stop_orphans(live) == []  # the orphan had no record to forget
+    assert asked == ["live"]
+    assert procfs.session_members(orphan.pid, orphan.start_time) == []
+    assert [s.deployment_id for s in supervision.find_supervisors(provisioner.root)] == ["live"]
+
+    assert provisioner.stop_orphans(set) == ["live"]  # deleted meanwhile
+    assert supervision.find_supervisors(provisioner.root) == []
 
 
 _CHILD = """

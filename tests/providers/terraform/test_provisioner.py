@@ -233,20 +233,6 @@ def test_remote_state_rebuilds_a_lost_workspace(
     assert list(root.iterdir()) == []
 
 
-def test_stop_and_start_apply_the_power_variable(
-    provisioner: TerraformProvisioner, new_spec: SpecFactory, placement: Placement,
-) -> None:
-    handle = provisioner.create(new_spec(), placement)
-
-    stopped = provisioner.stop(handle)
-    assert provisioner.refresh(stopped).running is False
-    assert provisioner.refresh(stopped).exists is True
-    started = provisioner.start(stopped)
-    assert provisioner.refresh(started).running is True
-    assert started.data["outputs"]["instance_id"] == handle.data["outputs"]["instance_id"]
-    provisioner.destroy(started)
-
-
 def test_unsupported_placement_has_no_side_effect(
     provisioner: TerraformProvisioner, new_spec: SpecFactory, root: Path,
 ) -> None:
@@ -258,18 +244,6 @@ def test_unsupported_placement_has_no_side_effect(
         provisioner.create(new_spec(), spot)  # the deployment does not accept spot
     assert not root.exists()
     assert sum(provisioner.operations.values()) == 0
-
-
-def test_plan_filters_and_sorts_offers(
-    make_provisioner: Callable[..., TerraformProvisioner], new_spec: SpecFactory,
-) -> None:
-    offers = [
-        Placement(cloud="test", region="b", instance_type="big", price_per_hour=2.0),
-        Placement(cloud="aws", region="us-east-1", instance_type="g5", price_per_hour=0.1),
-        Placement(cloud="test", region="a", instance_type="small", price_per_hour=1.0),
-    ]
-    provisioner = make_provisioner(offers=lambda _spec: offers)
-    assert [p.instance_type for p in provisioner.plan(new_spec())] == ["small", "big"]
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="no terraform binary on PATH")

@@ -8,6 +8,10 @@ raised, unless stopping cannot be confirmed (the message then says so and the re
 ``destroy`` can finish the job). Stopping always covers the recorded supervisor *and* any
 supervisor the ``/proc`` scan finds for the same deployment (one FlowLlama died before
 recording).
+
+Once :meth:`LocalInstances.stop_all` has stopped everything for a shutdown, no launch starts
+until :meth:`LocalInstances.reopen`: a step still running when ``flowllama up`` exits (a heal
+creating its replacement) gets ``ProvisioningFailed`` instead of a runtime that would outlive it.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class LocalInstances:
         self.store = RecordStore(self.root / "records")
         self.logs_dir = self.root / "logs"
         self.boot_id = procfs.boot_id()
+        self.closed = False  # set (under the records lock) by a shutdown; see the module doc
 
     # -- model, capacity ------------------------------------------------------------------
 
@@ -123,6 +128,9 @@ class LocalInstances:
                          port: int | None) -> tuple[LocalRecord, bool]:
         deployment = spec.deployment_id
         with self.store.lock():
+            if self.closed:
+                raise ProvisioningFailed("FlowLlama is shutting down; the runtime starts again "
+                                         "when it runs again")
             record = self.store.load(deployment)
             if (record is not None and self.alive(record) and _serves(record, spec, resolved)
                     and record.keyed == self._keyed(resolved)):
@@ -226,9 +234,11 @@ class LocalInstances:
         return record
 
     def stop_all(self, reason: StopReason) -> list[str]:
-        """Stop every runtime under this root; records of confirmed ones are kept as stopped
-        with ``reason``. Returns the deployment ids whose records were marked."""
+        """Stop every runtime under this root and launch none until :meth:`reopen`; records
+        of confirmed ones are kept as stopped with ``reason``. Returns the deployment ids whose
+        records were marked."""
         with self.store.lock():
+            self.closed = True
             records = [r for r in self.store.all() if r.stopped_by is None]
             left = self._stop(records, lambda _found: True)
             marked = []
@@ -241,10 +251,19 @@ class LocalInstances:
                 marked.append(record.deployment_id)
         return marked
 
-    def stop_except(self, live: set[str]) -> list[str]:
-        """Stop and forget what is not in ``live`` (records and supervisors) and supervisors no
-        record describes; the deployment ids forgotten."""
+    def reopen(self) -> None:
+        """Allow launches again (the agent starts)."""
         with self.store.lock():
+            self.closed = False
+
+    def stop_except(self, live: set[str] | Callable[[], set[str]]) -> list[str]:
+        """Stop and forget what is not in ``live`` (records and supervisors) and supervisors no
+        record describes; the deployment ids forgotten. A callable ``live`` is asked while the
+        records lock is held, so no runtime launched after the answer can be taken for one
+        that nobody owns."""
+        with self.store.lock():
+            if callable(live):
+                live = live()
             records = self.store.all()
             recorded = {self.identity(r) for r in records} - {None}
             gone = [r for r in records if r.deployment_id not in live]

@@ -32,7 +32,6 @@ from flowllama.providers.base import (
     Placement,
     Provisioner,
     ResourceState,
-    Unsupported,
 )
 from flowllama.providers.local import supervision
 from flowllama.providers.local.capacity import CapacityCheck, check_capacity
@@ -91,14 +90,6 @@ class LocalProvisioner(Provisioner):
         return Capabilities(clouds=frozenset({"local"}), features=frozenset({Capability.ADOPT}))
 
     # -- the Provisioner contract ---------------------------------------------------------
-
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        """``[LOCAL_PLACEMENT]``, or nothing when ``spec`` needs what it lacks (a GPU, spot)."""
-        try:
-            self.check_capabilities(spec, LOCAL_PLACEMENT)
-        except Unsupported:
-            return []
-        return [LOCAL_PLACEMENT]
 
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         """Adopt or launch ``spec``'s runtime; return once it is healthy and its model ready.
@@ -193,6 +184,7 @@ class LocalProvisioner(Provisioner):
         """Start-up: stop and forget runtimes of deployments not in ``live`` and unrecorded
         supervisors; adopt live runtimes as they are; relaunch, without waiting, the records
         that ``shutdown`` stopped. Returns the deployment ids relaunched."""
+        self.instances.reopen()
         forgotten = self.instances.stop_except(live)
         relaunched = []
         for record in self.instances.store.all():
@@ -200,6 +192,12 @@ class LocalProvisioner(Provisioner):
                 relaunched.append(record.deployment_id)
         log.info("local.recovered", relaunched=relaunched, forgotten=forgotten)
         return relaunched
+
+    def stop_orphans(self, live: Callable[[], set[str]]) -> list[str]:
+        """The agent's sweep: stop and forget runtimes (recorded or not) of deployments that
+        ``live()`` does not name, e.g. a supervisor left for a deployment that no longer
+        exists. Returns the deployment ids forgotten."""
+        return self.instances.stop_except(live)
 
     # -- helpers --------------------------------------------------------------------------
 

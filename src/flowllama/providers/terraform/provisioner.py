@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +22,6 @@ import structlog
 from flowllama.errors import NotYetTerminated, ProviderError, ProvisioningFailed
 from flowllama.providers.base import (
     Capabilities,
-    Capability,
     DeploymentSpec,
     Handle,
     Placement,
@@ -49,7 +48,6 @@ from flowllama.providers.terraform.workspace_lock import WorkspaceBusy, Workspac
 
 log = structlog.get_logger(__name__)
 
-OfferSource = Callable[[DeploymentSpec], Sequence[Placement]]
 CommandHook = Callable[[str, str], None]
 
 
@@ -58,7 +56,7 @@ class TerraformProvisioner(Provisioner):
 
     ``operations`` counts every Terraform command by label (``init``, ``plan``, ``apply``,
     ``refresh``, ``destroy``, ``output``, ``state``, ``force-unlock``); ``on_command(label,
-    name)`` is called before each. ``offers`` feeds :meth:`plan` (the catalog's optimizer).
+    name)`` is called before each.
     """
 
     kind: ClassVar[str] = "terraform"
@@ -72,7 +70,6 @@ class TerraformProvisioner(Provisioner):
         engine: Engine | None = None,
         options: TerraformOptions | None = None,
         env: Mapping[str, str] | None = None,
-        offers: OfferSource | None = None,
         on_command: CommandHook | None = None,
     ) -> None:
         self.root_dir = root_dir.resolve()
@@ -85,7 +82,6 @@ class TerraformProvisioner(Provisioner):
         self.options = options or TerraformOptions()
         self.operations: Counter[str] = Counter()
         self._env = engine_env(env)
-        self._offers = offers
         self._on_command = on_command
         self._count_lock = threading.Lock()
 
@@ -101,18 +97,6 @@ class TerraformProvisioner(Provisioner):
         features = stack.features if stack else frozenset()
         caps = Capabilities(clouds=frozenset(self._by_cloud), features=features)
         check_placement(self.kind, caps, spec, placement)
-
-    def plan(self, spec: DeploymentSpec) -> list[Placement]:
-        """The offers (or the pinned placement) this provisioner can serve, cheapest first."""
-        if self._offers is not None:
-            candidates = list(self._offers(spec))
-        elif spec.cloud in self._by_cloud and spec.region and spec.instance_type:
-            candidates = [Placement(cloud=spec.cloud, region=spec.region,
-                                    instance_type=spec.instance_type)]
-        else:
-            candidates = []
-        fitting = [p for p in candidates if self._fits(spec, p)]
-        return sorted(fitting, key=lambda p: (p.price_per_hour is None, p.price_per_hour or 0.0))
 
     def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
         """Apply the placement's stack for ``spec``, or adopt what a previous run applied."""
@@ -187,35 +171,6 @@ class TerraformProvisioner(Provisioner):
         except CommandFailed as exc:
             raise NotYetTerminated(f"destroy of {handle.name} not confirmed: {exc.text}") from exc
         log.info("terraform.destroyed", deployment_id=handle.deployment_id)
-
-    def stop(self, handle: Handle) -> Handle:
-        """Power the server off by applying the stack's stop variable as ``false``."""
-        return self._set_power(handle, running=False)
-
-    def start(self, handle: Handle) -> Handle:
-        """Power a stopped server on again."""
-        return self._set_power(handle, running=True)
-
-    def _set_power(self, handle: Handle, *, running: bool) -> Handle:
-        stack = self._stack_of(handle)
-        if Capability.STOP_START not in stack.features or stack.stop_variable is None:
-            raise Unsupported(f"stack {stack.name!r} cannot stop and start a server")
-        with self._session(handle.name, "start" if running else "stop") as session:
-            self._prepare(session, handle)
-            variables = session.workspace.read_variables() or {}
-            meta = variables.pop(META_OUTPUT, None) or dict(handle.data.get("meta") or {})
-            variables[stack.stop_variable] = running
-            self._render(session.workspace, stack, variables, meta)
-            outputs = self._converge(session, clean_up=False)
-        return Handle(self.kind, handle.deployment_id, handle.name,
-                      handle_data(meta, variables, outputs))
-
-    def _fits(self, spec: DeploymentSpec, placement: Placement) -> bool:
-        try:
-            self.check_capabilities(spec, placement)
-        except Unsupported:
-            return False
-        return True
 
     def _converge(self, session: TerraformSession, *, clean_up: bool) -> dict[str, Any]:
         """init + plan, apply only if the plan changes something; returns the raw outputs."""

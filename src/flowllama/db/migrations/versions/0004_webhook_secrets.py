@@ -1,7 +1,7 @@
 """webhooks: room for encrypted secrets, and the previous secret kept during a rotation
 
-Revision ID: 0003_webhook_secrets
-Revises: 0002
+Revision ID: 0004_webhook_secrets
+Revises: 0003_accounts_hardening
 Create Date: 2026-12-05 01:00:00.000000
 
 Secrets already stored in clear are encrypted at start-up by

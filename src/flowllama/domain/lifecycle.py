@@ -1,20 +1,14 @@
-"""Deployment states, the legal moves between them, and the event written for each move.
+"""The deployment state machine: statuses, desired states and the legal moves between them.
 
-Desired state is what the user asked for; status is what is true. Every change of status goes
-through :func:`transition`, which refuses illegal moves and records an event, so the timeline
-a user sees is complete by construction.
+Desired state is what the user asked for; status is what is true. This is domain knowledge with
+no database and no side effect: services, gateway, monitor, metrics and agent all read it, and
+:func:`flowllama.services.deployment_status.change_status_and_notify` is the one writer that
+applies a move (event row and webhook outbox rows in the same transaction).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy.orm import Session
-
-from flowllama.db.tables import Deployment, DeploymentEvent
-from flowllama.db.types import utcnow
-from flowllama.webhooks import events as webhook_events
 
 
 class Status(StrEnum):
@@ -69,33 +63,9 @@ def can_transition(current: str, target: str) -> bool:
     return Status(target) in ALLOWED[Status(current)]
 
 
-def transition(
-    session: Session, deployment: Deployment, target: Status, reason: str,
-    *, message: str | None = None, data: dict[str, Any] | None = None,
-) -> DeploymentEvent:
-    """Move ``deployment`` to ``target`` and record the event; refuse illegal moves."""
-    current = Status(deployment.status)
-    if target not in ALLOWED[current]:
+def check_transition(current: str, target: str, reason: str) -> Status:
+    """``target`` as a :class:`Status` when the move from ``current`` is legal; otherwise
+    :class:`IllegalTransition` naming the move and ``reason``."""
+    if not can_transition(current, target):
         raise IllegalTransition(f"{current} → {target} is not allowed ({reason})")
-    deployment.status = target
-    deployment.status_message = message
-    deployment.updated_at = utcnow()
-    event = DeploymentEvent(
-        deployment_id=deployment.id, from_status=current, to_status=target, reason=reason,
-        data=data,
-    )
-    session.add(event)
-    # The outbox: webhook deliveries commit (or roll back) with the change itself.
-    webhook_events.on_transition(session, deployment, current, target)
-    return event
-
-
-def record(session: Session, deployment: Deployment, reason: str,
-           data: dict[str, Any] | None = None) -> DeploymentEvent:
-    """An event that changes no status (a choice made, a retry scheduled)."""
-    event = DeploymentEvent(
-        deployment_id=deployment.id, from_status=deployment.status,
-        to_status=deployment.status, reason=reason, data=data,
-    )
-    session.add(event)
-    return event
+    return Status(target)
