@@ -1,4 +1,5 @@
-"""Every example plans for real: AWS examples against a moto server (a generated
+"""Every example initialises from the offline mirror and plans for real (a plan validates
+the configuration first): AWS examples against a moto server (a generated
 ``moto_override.tf`` in a temporary copy points the provider there), provider-free ones as
 they are. GCP examples cannot be planned here (no google provider binary offline): their test
 passes with a note in the summary, and the schema check and checkov cover them."""

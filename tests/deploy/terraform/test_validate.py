@@ -1,6 +1,6 @@
-"""``terraform init`` from the offline mirror + ``terraform validate`` for every module,
-example and stack whose providers the mirror has (aws 3.39.0, null), and ``terraform test``
-for modules with tests/*.tftest.hcl. Code that needs another provider (google) cannot be
+"""``terraform init`` from the offline mirror + ``terraform validate`` for every module and
+stack whose providers the mirror has (aws 3.39.0, null), and ``terraform test`` for modules
+with tests/*.tftest.hcl (examples are validated by their plan, in test_examples.py). Code that needs another provider (google) cannot be
 initialised here: its test passes with a note in the summary saying so, and the schema check
 and checkov are what cover it."""
 
@@ -15,7 +15,6 @@ import pytest
 from flowllama.devtools.terraform_layout import (
     TERRAFORM_DIR,
     TerraformRoot,
-    examples,
     modules,
     runnable_offline,
     stacks,
@@ -24,7 +23,7 @@ from flowllama.devtools.terraform_layout import (
 if TYPE_CHECKING:
     from ..conftest import Terraform
 
-ROOTS = modules() + examples() + stacks()
+ROOTS = modules() + stacks()
 TESTED = [m for m in modules() if list((m.path / "tests").glob("*.tftest.hcl"))]
 
 
