@@ -162,7 +162,7 @@ def moto_server() -> Iterator[MotoServer]:
     except ImportError as exc:
         unavailable(f"moto[server] is not installed: {exc}")
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - fixed argument list
+    proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     server = MotoServer(f"http://127.0.0.1:{port}")

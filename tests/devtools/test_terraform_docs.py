@@ -83,7 +83,8 @@ def _module(tmp_path: Path, readme: str) -> Path:
 def test_tables_follow_the_code_in_declaration_order(tmp_path: Path) -> None:
     module = _module(tmp_path, "# m\n\nPurpose.\n\n## Inputs\n\n## Outputs\n\n"
                                "## Provider versions\n\nNone.\n")
-    assert expected_readme(module) == f"# m\n\nPurpose.\n\n{TABLES}\n## Provider versions\n\nNone.\n"
+    wanted = f"# m\n\nPurpose.\n\n{TABLES}\n## Provider versions\n\nNone.\n"
+    assert expected_readme(module) == wanted
 
 
 def test_an_up_to_date_readme_has_no_diff(tmp_path: Path) -> None:

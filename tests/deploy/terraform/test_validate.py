@@ -1,8 +1,8 @@
 """``terraform init`` from the offline mirror + ``terraform validate`` for every module and
 stack whose providers the mirror has (aws 3.39.0, null), and ``terraform test`` for modules
-with tests/*.tftest.hcl (examples are validated by their plan, in test_examples.py). Code that needs another provider (google) cannot be
-initialised here: its test passes with a note in the summary saying so, and the schema check
-and checkov are what cover it."""
+with tests/*.tftest.hcl (examples are validated by their plan, in test_examples.py). Code
+that needs another provider (google) cannot be initialised here: its test passes with a note
+in the summary saying so, and the schema check and checkov are what cover it."""
 
 from __future__ import annotations
 
