@@ -133,11 +133,10 @@ def terraform_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def copy_tree(tmp_path: Path) -> Callable[[Path], Path]:
-    """A fresh copy of any directory under deploy/terraform, at the same relative path."""
-    def copy(source: Path) -> Path:
-        return _copy(source, tmp_path / source.relative_to(TERRAFORM_DIR))
-    return copy
+def fresh_tree(tmp_path: Path) -> Path:
+    """A copy of deploy/terraform for this test only (modules call their siblings by relative
+    path, so a root is only runnable inside a whole tree)."""
+    return _copy(TERRAFORM_DIR, tmp_path / "terraform")
 
 
 @dataclass(frozen=True)

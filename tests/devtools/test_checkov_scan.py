@@ -46,6 +46,10 @@ resource "aws_security_group" "reasoned" {
 '''
 
 
+# Building checkov's venv (first use only) takes about two minutes on two cores.
+pytestmark = pytest.mark.timeout(1200)
+
+
 @pytest.fixture(scope="module")
 def python() -> Path:
     try:

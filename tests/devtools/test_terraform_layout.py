@@ -49,7 +49,6 @@ def test_discovery_finds_modules_examples_and_stacks(tmp_path: Path) -> None:
     tree = _tree(tmp_path)
     assert [m.path.name for m in modules(tree)] == ["aws-x", "boot", "gcp-x"]
     assert [e.path for e in examples(tree)] == [tree / "modules/aws-x/examples/basic"]
-    assert examples(tree)[0].module_dir == tree / "modules/aws-x"
     assert [s.path.name for s in stacks(tree)] == ["gcp-s"]
     assert [s.path.name for s in stacks(tree, exempt=True)] == ["gcp-s", "test"]
 

@@ -37,11 +37,6 @@ class TerraformRoot:
         base = self.path.relative_to(TERRAFORM_DIR)
         return str(base.relative_to("modules")) if self.kind != "stack" else str(base)
 
-    @property
-    def module_dir(self) -> Path:
-        """The directory to copy so relative module sources keep working."""
-        return self.path.parents[1] if self.kind == "example" else self.path
-
 
 def modules(root: Path = TERRAFORM_DIR) -> list[TerraformRoot]:
     """Every ``modules/<name>`` directory."""

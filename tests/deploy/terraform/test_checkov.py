@@ -12,6 +12,8 @@ from flowllama.devtools.terraform_layout import TerraformRoot, modules, stacks
 ROOTS = modules() + stacks()
 
 
+# The first test may build checkov's venv (pip, about two minutes on two cores).
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("root", ROOTS, ids=lambda r: r.name)
 def test_checkov_is_clean_or_every_skip_is_justified(
         root: TerraformRoot, checkov_results: list[CheckResult]) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from flowllama.devtools.moto_override import write_moto_override
 from flowllama.devtools.terraform_layout import (
+    TERRAFORM_DIR,
     TerraformRoot,
     examples,
     providers_needed,
@@ -26,15 +27,14 @@ if TYPE_CHECKING:
 
 @pytest.mark.parametrize("example", examples(), ids=lambda r: r.name)
 def test_example_plans(example: TerraformRoot, terraform: Terraform,
-                       copy_tree: Callable[[Path], Path], request: pytest.FixtureRequest,
+                       fresh_tree: Path, request: pytest.FixtureRequest,
                        note_not_run: Callable[[str], None]) -> None:
     ok, missing = runnable_offline(example.path)
     if not ok:
         note_not_run(f"{example.name}: terraform plan not run: needs provider(s) "
                      f"{sorted(missing)}, which have no binary offline")
         return
-    module_copy = copy_tree(example.module_dir)
-    directory = module_copy / example.path.relative_to(example.module_dir)
+    directory = fresh_tree / example.path.relative_to(TERRAFORM_DIR)
     if "aws" in providers_needed(example.path):
         moto: MotoServer = request.getfixturevalue("moto_server")
         write_moto_override(directory, moto.url)
