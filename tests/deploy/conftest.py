@@ -97,8 +97,9 @@ class Terraform:
     @staticmethod
     def explain(result: EngineResult) -> str:
         """A failed command's arguments, exit code and output, for an assertion message."""
+        # Errors first (stderr): a plan's stdout can be thousands of lines of resources.
         return (f"terraform {' '.join(result.args)} exited {result.returncode}:\n"
-                f"{result.stdout[-6000:]}{result.stderr[-6000:]}")
+                f"{result.stderr[-8000:]}\n--- stdout (tail) ---\n{result.stdout[-3000:]}")
 
 
 @pytest.fixture(scope="session")
