@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flowllama.devtools.provider_schema import ProviderSchema, provider_schema
-from flowllama.devtools.schema_check import check_directory
+from flowllama.devtools.schema_check import check_directory, untagged
 from flowllama.devtools.tools_cache import ToolUnavailable
 
 
@@ -165,3 +165,14 @@ def test_local_module_calls_match_the_module_variables(tmp_path: Path,
         "module.m: required variable 'name' not given",
         "module.gone: source ../nowhere is not a directory",
     ]
+
+
+def test_resources_that_can_carry_tags_must_set_them(tmp_path: Path,
+                                                     aws: ProviderSchema) -> None:
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_vpc" "tagged" {\n  tags = var.tags\n}\n'
+        'resource "aws_vpc" "bare" {\n  cidr_block = "10.0.0.0/16"\n}\n'
+        'resource "aws_route" "no_tags_in_schema" {\n  route_table_id = "r"\n}\n'
+        'resource "terraform_data" "x" {\n  input = 1\n}\n')
+    assert [f"{f.address}: {f.message}" for f in untagged(tmp_path, lambda _p: aws)] == [
+        "aws_vpc.bare: sets no tags (the module's tag map)"]

@@ -35,6 +35,7 @@ RESOURCE_META = frozenset({"count", "for_each", "depends_on", "lifecycle", "prov
 MODULE_META = frozenset({"source", "version", "count", "for_each", "depends_on", "providers"})
 PROVIDER_META = frozenset({"alias", "version"})
 PREFIXES: dict[str, Provider] = {"aws_": "aws", "google_": "google"}
+TAG_ARGUMENT: dict[Provider, str] = {"aws": "tags", "google": "labels"}
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,24 @@ def _check_module_calls(path: Path, parsed: dict[str, Any]) -> Iterator[Finding]
                           f"module {source} has no variable {unknown!r}")
         for missing in sorted(v for v, req in variables.items() if req and v not in given):
             yield Finding(path, f"module.{name}", f"required variable {missing!r} not given")
+
+
+def untagged(directory: Path, schemas: SchemaLookup = provider_schema) -> list[Finding]:
+    """Resources that could carry the module's tag map but set none: every ``aws_*`` resource
+    whose schema has ``tags`` and every ``google_*`` one whose schema has ``labels`` must set
+    it (to any expression; whether that is the module's map is left to review)."""
+    findings: list[Finding] = []
+    for path in tf_files(directory):
+        for (tf_type, name), body in labelled_blocks(load_hcl(path), "resource", 2):
+            provider = provider_of(tf_type)
+            if provider is None:
+                continue
+            schema = schemas(provider).resources.get(tf_type)
+            argument = TAG_ARGUMENT[provider]
+            if schema is not None and argument in schema.attributes and argument not in body:
+                findings.append(Finding(path, f"{tf_type}.{name}",
+                                        f"sets no {argument} (the module's tag map)"))
+    return findings
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,17 +5,23 @@ version ranges, no provider blocks in modules, README tables in sync with the co
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from flowllama.devtools.hcl_files import labelled_blocks, literal, load_hcl, tf_files
+from flowllama.devtools.provider_schema import Provider, ProviderSchema
+from flowllama.devtools.schema_check import TAG_ARGUMENT, untagged
 from flowllama.devtools.terraform_docs import readme_diff
 from flowllama.devtools.terraform_layout import (
     MODULE_FILES,
     REQUIRED_EXAMPLES,
     TerraformRoot,
+    examples,
     has_files,
     modules,
+    providers_needed,
     required_versions,
     stacks,
 )
@@ -29,6 +35,11 @@ _UPPER = re.compile(r"(<=|<|~>)\s*\d")
 
 def by_name(root: TerraformRoot) -> str:
     return root.name
+
+
+def _variables(root: TerraformRoot) -> dict[str, dict[str, Any]]:
+    return {name: body for path in tf_files(root.path)
+            for (name,), body in labelled_blocks(load_hcl(path), "variable", 1)}
 
 
 @pytest.mark.parametrize("root", ROOTS, ids=by_name)
@@ -87,3 +98,32 @@ def test_readme_tables_match_the_code(root: TerraformRoot) -> None:
     diff = readme_diff(root.path)
     assert not diff, (f"README tables are out of date; run python3 -m "
                       f"flowllama.devtools.terraform_docs --write {root.path}\n{diff}")
+
+
+@pytest.mark.parametrize("example", examples(), ids=by_name)
+def test_examples_call_their_module(example: TerraformRoot) -> None:
+    sources = [literal(body.get("source")) for path in tf_files(example.path)
+               for _labels, body in labelled_blocks(load_hcl(path), "module", 1)]
+    assert "../.." in sources, f"{example.path} has no module call with source = \"../..\""
+
+
+@pytest.mark.parametrize("root", MODULES, ids=by_name)
+def test_cloud_modules_take_a_validated_name_and_the_tag_map(root: TerraformRoot) -> None:
+    variables = _variables(root)
+    problems = []
+    clouds = providers_needed(root.path) & {"aws", "google"}
+    if clouds and "validation" not in variables.get("name", {}):
+        problems.append("no `name` variable with a validation block")
+    for cloud in sorted(clouds):
+        argument = TAG_ARGUMENT[cloud]
+        spec = variables.get(argument)
+        if spec is None or literal(spec.get("type")) != "${map(string)}":
+            problems.append(f"no `{argument}` variable of type map(string)")
+    assert not problems, f"{root.path}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("root", MODULES, ids=by_name)
+def test_every_taggable_resource_gets_the_tag_map(
+        root: TerraformRoot, schemas: Callable[[Provider], ProviderSchema]) -> None:
+    findings = untagged(root.path, schemas)
+    assert not findings, "\n".join(str(f) for f in findings)
