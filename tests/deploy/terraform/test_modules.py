@@ -101,10 +101,16 @@ def test_readme_tables_match_the_code(root: TerraformRoot) -> None:
 
 
 @pytest.mark.parametrize("example", examples(), ids=by_name)
-def test_examples_call_their_module(example: TerraformRoot) -> None:
-    sources = [literal(body.get("source")) for path in tf_files(example.path)
-               for _labels, body in labelled_blocks(load_hcl(path), "module", 1)]
-    assert "../.." in sources, f"{example.path} has no module call with source = \"../..\""
+def test_examples_are_roots_that_call_their_module(example: TerraformRoot) -> None:
+    parsed = [load_hcl(path) for path in tf_files(example.path)]
+    sources = [literal(body.get("source")) for p in parsed
+               for _labels, body in labelled_blocks(p, "module", 1)]
+    providers = {name for p in parsed for (name,), _body in labelled_blocks(p, "provider", 1)}
+    problems = [] if "../.." in sources else ['no module call with source = "../.."']
+    problems += [f"no provider {cloud!r} block (an example is a runnable root)"
+                 for cloud in sorted(providers_needed(example.path) & {"aws", "google"})
+                 if cloud not in providers]
+    assert not problems, f"{example.path}: " + "; ".join(problems)
 
 
 @pytest.mark.parametrize("root", MODULES, ids=by_name)
