@@ -130,7 +130,8 @@ resource "aws_lb_listener" "this" {
     target_group_arn = aws_lb_target_group.ollama.arn
   }
 
-  # No tags: listeners only became taggable in provider 3.58+, and 3.39 must keep working.
+  # No tags: aws_lb_listener has no tags argument in provider 3.39 (a later 3.x release added
+  # it), and 3.39 must keep working.
 
   lifecycle {
     precondition {
