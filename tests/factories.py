@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from flowllama.platform import Platform
+from flowllama.services import mail_outbox, password_reset
+
 STRONG_PASSWORD = "correct horse battery staple"
 
 
@@ -20,3 +23,11 @@ def register_and_login(client: TestClient, email: str = "ada@example.com",
 
 def bearer(tokens: dict[str, str]) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def work_the_mail_queues(platform: Platform) -> None:
+    """What the accounts worker does every few seconds, now: turn queued password-reset
+    requests into mail and send (or write to the outbox) what is due."""
+    password_reset.process_requests(platform.db, platform.auth.reset_ttl_s,
+                                    platform.settings.effective_public_url)
+    mail_outbox.deliver_due(platform.db, platform.mailer)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import STRONG_PASSWORD
+from factories import STRONG_PASSWORD, work_the_mail_queues
 from flowllama.logging import configure_logging, get_logger
 from flowllama.platform import Platform
 
@@ -64,6 +64,7 @@ def test_no_secret_in_logs_over_full_flow(
                           json={"refresh_token": tokens["refresh_token"]}).json()
     client.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated['access_token']}"})
     client.post("/api/auth/password-reset/request", json={"email": email})
+    work_the_mail_queues(platform)
     reset = _reset_token(platform.settings.data_dir / "outbox")
     client.post("/api/auth/password-reset/confirm",
                 json={"token": reset, "new_password": new_password})

@@ -9,9 +9,8 @@ import jwt
 import pytest
 from fastapi.testclient import TestClient
 
-from factories import STRONG_PASSWORD, bearer, register_and_login
+from factories import STRONG_PASSWORD, bearer, register_and_login, work_the_mail_queues
 from flowllama.platform import Platform
-from flowllama.services import mail_outbox, password_reset
 
 
 def _error(response: object) -> dict[str, str]:
@@ -177,16 +176,9 @@ class TestLogoutAndMe:
         assert client.post("/api/auth/logout").status_code == 401
 
 
-def _work_the_queues(platform: Platform) -> None:
-    """What the accounts worker does every few seconds, now."""
-    password_reset.process_requests(platform.db, platform.auth.reset_ttl_s,
-                                    platform.settings.effective_public_url)
-    mail_outbox.deliver_due(platform.db, platform.mailer)
-
-
 def _reset_link(platform: Platform) -> str:
     """The token in the newest mail, read from the raw file as a person would copy it."""
-    _work_the_queues(platform)
+    work_the_mail_queues(platform)
     files = sorted((platform.settings.data_dir / "outbox").glob("*.eml"))
     assert files, "no mail in the outbox"
     raw = files[-1].read_bytes()
@@ -207,7 +199,7 @@ class TestPasswordReset:
                               json={"email": "nobody@example.com"})
         assert known.status_code == unknown.status_code == 202
         assert known.json() == unknown.json()
-        _work_the_queues(platform)
+        work_the_mail_queues(platform)
         assert len(list((platform.settings.data_dir / "outbox").glob("*.eml"))) == 1
 
     def test_full_reset_flow(self, client: TestClient, platform: Platform) -> None:
