@@ -69,6 +69,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(
         env="test", data_dir=tmp_path / "data", database_url=db_url,
         auth={"jwt_secret": TEST_JWT_SECRET},  # type: ignore[arg-type]
+        clouds={"aws": {"enabled": True}, "gcp": {"enabled": True}},  # type: ignore[arg-type]
     )
 
 

@@ -26,6 +26,7 @@ from flowllama.domain.deployments import (
     DeploymentLogs,
     DeploymentOut,
     InstanceOut,
+    PlacementOut,
 )
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
@@ -212,10 +213,31 @@ def view(session: Session, deployment: Deployment) -> DeploymentOut:
         status=deployment.status, status_message=deployment.status_message,
         endpoint_url=current.endpoint_url if current else None,
         price_per_hour=current.price_per_hour if current else None,
-        cost_so_far_usd=cost_so_far(rows), estimate=deployment.estimate,
-        instances=[InstanceOut.model_validate(row) for row in rows],
+        placement=_placement(current), cost_so_far_usd=cost_so_far(rows),
+        estimate=deployment.estimate, instances=[_instance(row) for row in rows],
         created_at=deployment.created_at, updated_at=deployment.updated_at,
     )
+
+
+def _placement(row: Instance | None) -> PlacementOut | None:
+    if row is None:
+        return None
+    return PlacementOut(cloud=row.cloud, region=row.region, zone=row.zone,
+                        instance_type=row.instance_type, spot=row.spot,
+                        price_per_hour=row.price_per_hour)
+
+
+def _instance(row: Instance) -> InstanceOut:
+    """The instance row, with the server's cloud id and addresses from its provisioner handle
+    (Terraform outputs); nothing else of the handle is shown."""
+    data = (row.handle or {}).get("data") or {}
+    outputs = data.get("outputs") if isinstance(data, dict) else None
+    known = outputs if isinstance(outputs, dict) else {}
+    out = InstanceOut.model_validate(row)
+    return out.model_copy(update={
+        key: str(known[name]) if known.get(name) else None
+        for key, name in (("server_id", "instance_id"), ("private_ip", "private_ip"),
+                          ("public_ip", "public_ip"))})
 
 
 LogReader = Callable[[str, int], list[str]]

@@ -1,0 +1,52 @@
+# The AWS base of one region, applied once by `flowllama cloud init aws --region R`: a VPC with
+# private subnets behind NAT and flow logs, the gateway-side security group (the only source
+# allowed to reach Ollama), the servers' identity and the model cache bucket. Each deployment's
+# aws-ollama stack builds on its outputs. No provider block: FlowLlama's rendered root sets it.
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+locals {
+  tags  = merge(var.tags, { project = "flowllama", environment = var.environment })
+  zones = slice(data.aws_availability_zones.available.names, 0, min(var.zone_count, length(data.aws_availability_zones.available.names)))
+}
+
+module "vpc" {
+  source = "../../modules/aws-vpc"
+
+  name                     = var.name
+  cidr_block               = var.cidr_block
+  availability_zones       = local.zones
+  nat_gateway_mode         = var.nat_gateway_mode
+  flow_logs_destination    = "cloud-watch-logs"
+  flow_logs_retention_days = var.flow_logs_retention_days
+  tags                     = local.tags
+}
+
+# The gateway side: FlowLlama's gateway (and the agent's health checks) run with this group;
+# each deployment's server admits 11434 from it and from nothing else.
+module "gateway_security_group" {
+  source = "../../modules/aws-security-group"
+
+  name   = "${var.name}-gateway"
+  vpc_id = module.vpc.vpc_id
+  tags   = local.tags
+}
+
+module "model_bucket" {
+  source = "../../modules/aws-model-bucket"
+
+  name = "${var.name}-models-${data.aws_caller_identity.current.account_id}-${var.region}"
+  tags = local.tags
+}
+
+module "iam" {
+  source = "../../modules/aws-iam"
+
+  name             = var.name
+  model_bucket_arn = module.model_bucket.bucket_arn
+  tags             = local.tags
+}
+
+data "aws_caller_identity" "current" {}
