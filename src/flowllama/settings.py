@@ -109,13 +109,18 @@ class CloudSettings(BaseModel):
     regions: list[str] = Field(default_factory=list)
     environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,15}$")
     project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    image_id: str | None = Field(None, max_length=200)
 
 
 class CloudsSettings(BaseModel):
-    """Which clouds deployments may use (``FLOWLLAMA_CLOUDS__AWS__ENABLED=true``)."""
+    """Which clouds deployments may use (``FLOWLLAMA_CLOUDS__AWS__ENABLED=true``), and the
+    Ollama release their servers install (version and the archive's SHA-256, checked on boot).
+    """
 
     aws: CloudSettings = Field(default_factory=CloudSettings)
     gcp: CloudSettings = Field(default_factory=CloudSettings)
+    ollama_version: str = Field("0.12.6", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(-rc[0-9]+)?$")
+    ollama_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
 
     def configured(self) -> dict[str, CloudSettings]:
         """The enabled clouds by name."""

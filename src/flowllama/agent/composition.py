@@ -106,13 +106,16 @@ def terraform_backend(settings: Settings) -> BackendConfig:
 
 
 def cloud_values(settings: Settings) -> dict[str, dict[str, str]]:
-    """The operator's fixed stack values per cloud: environment, and the GCP project."""
+    """The operator's fixed stack values per cloud: environment, GCP project, pinned image,
+    and the Ollama release (version and checksum) the boot script installs."""
+    clouds = settings.clouds
     values: dict[str, dict[str, str]] = {}
     for name in ("aws", "gcp"):
-        cloud = getattr(settings.clouds, name)
-        values[name] = {"environment": cloud.environment}
-        if cloud.project:
-            values[name]["project"] = cloud.project
+        cloud = getattr(clouds, name)
+        values[name] = {"environment": cloud.environment, "ollama_version": clouds.ollama_version}
+        optional = {"project": cloud.project, "image_id": cloud.image_id,
+                    "ollama_sha256": clouds.ollama_sha256}
+        values[name].update({key: value for key, value in optional.items() if value})
     return values
 
 

@@ -17,8 +17,8 @@ from flowllama.catalog.prices import CLOUDS
 from flowllama.catalog.sizing import estimate_memory
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput, NotFound
-from flowllama.settings import CloudsSettings
 from flowllama.services.catalog import CatalogService, result_json, sizing_json
+from flowllama.settings import CloudsSettings
 
 LocalCheck = Callable[[DeploymentCreate], None]
 """Refuses (``InvalidInput``) a local deployment this machine cannot serve now."""
@@ -95,9 +95,9 @@ class DeploymentEstimator:
         any_region = any(not self.clouds[cloud] for cloud in clouds)
         if body.region:
             if not any_region and body.region not in regions:
-                raise InvalidInput(
-                    f"region {body.region!r} is not configured for {_describe(self.clouds, clouds)}",
-                    field="region", code="region_not_configured")
+                where = _describe(self.clouds, clouds)
+                raise InvalidInput(f"region {body.region!r} is not configured for {where}",
+                                   field="region", code="region_not_configured")
             return clouds, (body.region,)
         return clouds, None if any_region else tuple(sorted(regions))
 

@@ -54,6 +54,9 @@ _DEPLOYMENT_VARIABLES = {
     "gpu_count": "number",
     "running": "bool",
     "environment": "string",
+    "image_id": "string",
+    "ollama_version": "string",
+    "ollama_sha256": "string",
 }
 _OLLAMA_OUTPUTS = (*STANDARD_OUTPUTS, "private_ip", "running")
 _FEATURES = frozenset({Capability.GPU, Capability.SPOT, Capability.ADOPT, Capability.STOP_START})
@@ -68,7 +71,8 @@ def aws_ollama_stack(source: Path | None = None) -> StackDefinition:
     """One deployment's server on AWS (``stacks/aws-ollama``)."""
     return StackDefinition(
         name="aws-ollama", cloud="aws", source=source or stack_dir("aws-ollama"),
-        variables={**_DEPLOYMENT_VARIABLES, "tags": "map(string)", "image_id": "string",
+        variables={**_DEPLOYMENT_VARIABLES, "tags": "map(string)",
+                   "root_volume_size_gb": "number",
                    FOUNDATION_VARIABLE: object_type(AWS_FOUNDATION_OUTPUTS)},
         outputs=_OLLAMA_OUTPUTS, features=_FEATURES, stop_variable="running",
         provider=AWS_PROVIDER, foundation="aws-foundation",
