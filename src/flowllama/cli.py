@@ -195,6 +195,24 @@ def make_test_model(
     console.print(f"Wrote {written} ({written.stat().st_size:,} bytes)")
 
 
+@dev_app.command("terraform-mirror")
+def terraform_mirror(
+    directory: Annotated[Path | None, typer.Argument(
+        help="Tools cache directory (default: $FLOWLLAMA_TOOLS_CACHE or ~/.cache/flowllama-tools)"
+    )] = None,
+) -> None:
+    """Build the offline Terraform provider mirror (aws 3.39.0, null 2.1.2); print its env."""
+    from flowllama.devtools.terraform_mirror import ensure_mirror
+    from flowllama.devtools.tools_cache import ToolUnavailable
+
+    try:
+        mirror = ensure_mirror(directory.expanduser() if directory else None)
+    except ToolUnavailable as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    typer.echo(mirror.env_line())
+
+
 @web_app.command("export")
 def web_export(
     directory: Annotated[Path, typer.Argument(help="Where to write the site")],
