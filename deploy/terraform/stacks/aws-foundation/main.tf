@@ -25,13 +25,25 @@ module "vpc" {
 }
 
 # The gateway side: FlowLlama's gateway (and the agent's health checks) run with this group;
-# each deployment's server admits 11434 from it and from nothing else.
+# each deployment's server admits 11434 from it and from nothing else. It admits nothing itself.
 module "gateway_security_group" {
   source = "../../modules/aws-security-group"
 
-  name   = "${var.name}-gateway"
-  vpc_id = module.vpc.vpc_id
-  tags   = local.tags
+  name        = "${var.name}-gateway"
+  vpc_id      = module.vpc.vpc_id
+  environment = contains(["dev", "staging"], var.environment) ? var.environment : "prod"
+  tags        = local.tags
+}
+
+# The gateway reaches the servers' Ollama port inside the VPC (the module's egress is HTTPS/DNS).
+resource "aws_security_group_rule" "gateway_to_ollama" {
+  type              = "egress"
+  description       = "Ollama on the deployment servers"
+  security_group_id = module.gateway_security_group.security_group_id
+  protocol          = "tcp"
+  from_port         = 11434
+  to_port           = 11434
+  cidr_blocks       = [module.vpc.vpc_cidr_block]
 }
 
 module "model_bucket" {

@@ -46,12 +46,14 @@ module "boot" {
   model_cache_uri = "s3://${var.foundation.model_bucket_name}/ollama"
 }
 
-# Ollama's port from the gateway side only; no SSH.
+# Ollama's port from the gateway side only; no SSH. Environments other than dev/staging get the
+# module's strictest (prod) rule set.
 module "security_group" {
   source = "../../modules/aws-security-group"
 
   name                             = var.deployment_name
   vpc_id                           = var.foundation.vpc_id
+  environment                      = contains(["dev", "staging"], var.environment) ? var.environment : "prod"
   ollama_source_security_group_ids = [var.foundation.gateway_security_group_id]
   tags                             = local.tags
 }
