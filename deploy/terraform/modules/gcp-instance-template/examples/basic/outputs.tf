@@ -1,0 +1,4 @@
+output "self_link" {
+  description = "The template."
+  value       = module.template.self_link
+}

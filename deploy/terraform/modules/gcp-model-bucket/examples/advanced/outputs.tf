@@ -1,0 +1,4 @@
+output "name" {
+  description = "The bucket's name."
+  value       = module.models.name
+}

@@ -1,0 +1,4 @@
+output "url" {
+  description = "The bucket's gs:// URL."
+  value       = module.models.url
+}

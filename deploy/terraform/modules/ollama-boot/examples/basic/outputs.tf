@@ -1,0 +1,4 @@
+output "user_data" {
+  description = "The rendered boot script."
+  value       = module.boot.user_data
+}
