@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,7 +20,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from flowllama.errors import ConfigError, ProviderError
-from flowllama.settings import Settings
+from flowllama.settings import CloudSettings, Settings
+
+if TYPE_CHECKING:
+    from flowllama.providers.terraform.foundation import Foundations
 
 cloud_app = typer.Typer(no_args_is_help=True, help="Cloud foundations (network, identities, "
                         "model bucket) for AWS and GCP deployments")
@@ -83,6 +87,8 @@ def _run(cloud: str, region: str, environment: str | None, data_dir: Path | None
                       f"in {workspace}")
 
         try:
+            if environment is not None:
+                CloudSettings(environment=environment)  # the same rule as the setting
             foundations = _foundations(Settings(**overrides), environment, on_command)
             if destroy:
                 foundations.destroy(cloud, region)
@@ -94,7 +100,8 @@ def _run(cloud: str, region: str, environment: str | None, data_dir: Path | None
             raise typer.Exit(1) from exc
 
 
-def _foundations(settings: Settings, environment: str | None, on_command: Any) -> Any:
+def _foundations(settings: Settings, environment: str | None,
+                 on_command: Callable[[str, str], None]) -> Foundations:
     from flowllama.agent.composition import foundations
     from flowllama.providers.terraform import default_engine
 

@@ -63,7 +63,7 @@ class DeploymentEstimator:
         clouds, regions = self._allowed(body)
         request = EstimateRequest(
             model=body.model, context_size=body.context_size, parallel=body.parallel,
-            spot_tolerance=body.spot_tolerance, gpu=body.gpu, clouds=clouds,  # type: ignore[arg-type]
+            spot_tolerance=body.spot_tolerance, gpu=body.gpu, clouds=clouds,
             regions=regions, instance_type=body.instance_type,
         )
         result = self.catalog.estimate(request)
