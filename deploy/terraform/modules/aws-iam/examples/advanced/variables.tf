@@ -1,0 +1,5 @@
+variable "region" {
+  type        = string
+  description = "AWS region."
+  default     = "us-east-1"
+}
