@@ -43,7 +43,7 @@ module "boot" {
   gpu_expected    = var.gpu_count > 0
   ollama_version  = var.ollama_version
   ollama_sha256   = var.ollama_sha256
-  model_cache_uri = "s3://${var.foundation.model_bucket_name}/ollama"
+  model_cache_uri = "s3://${var.foundation.model_bucket_name}/models"
 }
 
 # Ollama's port from the gateway side only; no SSH. Environments other than dev/staging get the
