@@ -44,7 +44,7 @@ from flowllama.providers.terraform.stacks import META_OUTPUT, stack_variables
 
 REGION = "us-east-1"
 STEPS = ("init", "plan", "apply", "destroy")
-SERVICES = ("ec2", "autoscaling", "iam", "sts", "s3", "elb", "cloudwatchlogs", "kms")
+SERVICES = ("ec2", "autoscaling", "iam", "sts", "s3", "elb", "cloudwatchlogs", "kms", "ssm")
 OPTIONS = TerraformOptions(state_lock_timeout_s=0, command_timeout_s=600)
 
 

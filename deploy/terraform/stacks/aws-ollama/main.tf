@@ -18,17 +18,6 @@ data "aws_subnet" "private" {
   id       = each.value
 }
 
-data "aws_ami" "gpu" {
-  count       = var.image_id == null ? 1 : 0
-  most_recent = true
-  owners      = ["amazon"]
-
-  filter {
-    name   = "name"
-    values = ["Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu 22.04) *"]
-  }
-}
-
 module "boot" {
   source = "../../modules/ollama-boot"
 
@@ -62,12 +51,13 @@ module "launch_template" {
   source = "../../modules/aws-launch-template"
 
   name                  = var.deployment_name
-  image_id              = coalesce(var.image_id, try(data.aws_ami.gpu[0].id, null))
+  ami_id                = var.image_id
   instance_type         = var.instance_type
+  spot                  = var.spot
   user_data             = module.boot.user_data
   security_group_ids    = [module.security_group.security_group_id]
   instance_profile_name = var.foundation.instance_profile_name
-  root_volume_size_gb   = var.root_volume_size_gb
+  root_volume_gb        = var.root_volume_size_gb
   tags                  = local.tags
 }
 

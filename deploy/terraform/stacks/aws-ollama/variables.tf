@@ -93,7 +93,7 @@ variable "tags" {
 
 variable "image_id" {
   type        = string
-  description = "AMI of the server; null picks the newest AWS Deep Learning Base GPU AMI (Ubuntu 22.04) of the region."
+  description = "AMI of the server; null reads AWS's GPU Deep Learning Base AMI (Ubuntu 22.04) from its public SSM parameter."
   default     = null
 }
 

@@ -47,7 +47,7 @@ def terraform_cli_config() -> Path:
 
 def provider_settings(endpoint: str) -> dict[str, dict[str, Any]]:
     """The aws provider arguments that send every API call to moto (3.39 names)."""
-    services = ("ec2", "autoscaling", "iam", "sts", "s3", "elb", "cloudwatchlogs", "kms")
+    services = ("ec2", "autoscaling", "iam", "sts", "s3", "elb", "cloudwatchlogs", "kms", "ssm")
     return {"aws": {
         "s3_force_path_style": True,
         "skip_credentials_validation": True,
