@@ -6,9 +6,10 @@
 
 locals {
   tags = merge(var.tags, { project = "flowllama", environment = var.environment })
-  # The offer's zone narrows the subnets when the foundation has one there; otherwise any.
+  # The offer's zone (a name like us-east-1a or, from spot prices, an id like use1-az2) narrows
+  # the subnets when the foundation has one there; otherwise every private subnet.
   subnet_ids = var.zone == null ? var.foundation.private_subnet_ids : coalescelist(
-    [for id, subnet in data.aws_subnet.private : id if subnet.availability_zone == var.zone],
+    [for id, subnet in data.aws_subnet.private : id if contains([subnet.availability_zone, subnet.availability_zone_id], var.zone)],
     var.foundation.private_subnet_ids,
   )
 }
@@ -71,7 +72,6 @@ module "asg" {
   min_size                = var.running ? 1 : 0
   max_size                = 1
   desired_capacity        = var.running ? 1 : 0
-  spot                    = var.spot
   tags                    = local.tags
 }
 
