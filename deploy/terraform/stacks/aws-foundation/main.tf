@@ -46,10 +46,12 @@ resource "aws_security_group_rule" "gateway_to_ollama" {
   cidr_blocks       = [module.vpc.vpc_cidr_block]
 }
 
+# The model cache; its name is derived (<name>-<account id>-<region>) so it is globally unique.
+# Never force-destroyed: `flowllama cloud destroy` stops at a bucket that still holds models.
 module "model_bucket" {
   source = "../../modules/aws-model-bucket"
 
-  name = "${var.name}-models-${data.aws_caller_identity.current.account_id}-${var.region}"
+  name = var.name
   tags = local.tags
 }
 
@@ -60,5 +62,3 @@ module "iam" {
   model_bucket_arn = module.model_bucket.bucket_arn
   tags             = local.tags
 }
-
-data "aws_caller_identity" "current" {}

@@ -23,7 +23,7 @@ output "instance_profile_name" {
 
 output "model_bucket_name" {
   description = "The model cache bucket (versioned, encrypted, private)."
-  value       = module.model_bucket.bucket_name
+  value       = module.model_bucket.bucket_id
 }
 
 output "flow_log_group_name" {
