@@ -94,7 +94,7 @@ def one_repeat(root: Path, engine: Engine, env: dict[str, str], settings: dict[s
                values: dict[str, Any]) -> dict[str, tuple[float, float]]:
     """init/plan/apply/destroy of a fresh deployment's workspace."""
     stack = aws_ollama_stack()
-    spec = DeploymentSpec(deployment_id=uuid.uuid4().hex[:12], user_id="bench",
+    spec = DeploymentSpec(deployment_id=uuid.uuid4().hex, user_id="bench",
                           name="bench", model="llama3.1:8b", context_size=8192, cloud="aws")
     placement = Placement(cloud="aws", region=REGION, instance_type="g6.xlarge")
     variables = stack_variables(stack, spec, placement, values)

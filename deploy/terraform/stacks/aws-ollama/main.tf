@@ -6,6 +6,9 @@
 
 locals {
   tags = merge(var.tags, { project = "flowllama", environment = var.environment })
+  # The security group module takes names of at most 32 characters; fl-<32-hex id> has 35. The
+  # full id stays in the flowllama:deployment tag.
+  group_name = replace(substr(var.deployment_name, 0, 32), "/-+$/", "")
   # The offer's zone (a name like us-east-1a or, from spot prices, an id like use1-az2) narrows
   # the subnets when the foundation has one there; otherwise every private subnet.
   subnet_ids = var.zone == null ? var.foundation.private_subnet_ids : coalescelist(
@@ -41,7 +44,7 @@ module "boot" {
 module "security_group" {
   source = "../../modules/aws-security-group"
 
-  name                             = var.deployment_name
+  name                             = local.group_name
   vpc_id                           = var.foundation.vpc_id
   environment                      = contains(["dev", "staging"], var.environment) ? var.environment : "prod"
   ollama_source_security_group_ids = [var.foundation.gateway_security_group_id]

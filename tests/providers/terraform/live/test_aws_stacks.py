@@ -65,7 +65,7 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         workspaces, [aws_ollama_stack()], engine=foundation.foundations.engine, options=LIVE,
         env=moto.env, provider_settings=moto.provider_settings,
         cloud_values={"aws": ollama_values}, foundations=foundation.foundations)
-    deployment_id = uuid.uuid4().hex[:12]
+    deployment_id = uuid.uuid4().hex  # 32 characters, like real deployments
     spec = DeploymentSpec(deployment_id=deployment_id, user_id="u1", name="it's $(mine)",
                           model="llama3.1:8b", context_size=8192, cloud="aws")
     placement = Placement(cloud="aws", region=REGION, instance_type="g6.xlarge",
