@@ -204,27 +204,32 @@ class Foundation:
 
 
 def tagged(moto: Moto, key: str, value: str) -> list[str]:
-    """Every live resource moto holds with tag ``key=value`` (EC2, Auto Scaling, IAM, S3)."""
+    """Every live resource moto holds with tag ``key=value`` (EC2 and Auto Scaling).
+
+    Tags are matched here rather than by describe filters, which moto does not apply to every
+    resource type (NAT gateways, for one).
+    """
+    wanted = {"Key": key, "Value": value}
     found: list[str] = []
     ec2 = moto.client("ec2")
-    for kind, call, key_name in (("vpc", "describe_vpcs", "Vpcs"),
-                              ("subnet", "describe_subnets", "Subnets"),
-                              ("security-group", "describe_security_groups", "SecurityGroups"),
-                              ("launch-template", "describe_launch_templates", "LaunchTemplates"),
-                              ("nat", "describe_nat_gateways", "NatGateways"),
-                              ("igw", "describe_internet_gateways", "InternetGateways")):
-        items = getattr(ec2, call)(Filters=[{"Name": f"tag:{key}", "Values": [value]}])[key_name]
-        found += [f"{kind}:{item}" for item in items
-                  if item.get("State") not in ("deleted", "deleting")]
+    for kind, call, items_key, id_key in (
+            ("vpc", "describe_vpcs", "Vpcs", "VpcId"),
+            ("subnet", "describe_subnets", "Subnets", "SubnetId"),
+            ("security-group", "describe_security_groups", "SecurityGroups", "GroupId"),
+            ("launch-template", "describe_launch_templates", "LaunchTemplates",
+             "LaunchTemplateId"),
+            ("nat", "describe_nat_gateways", "NatGateways", "NatGatewayId"),
+            ("igw", "describe_internet_gateways", "InternetGateways", "InternetGatewayId")):
+        for item in getattr(ec2, call)()[items_key]:
+            tags = [{"Key": t["Key"], "Value": t["Value"]} for t in item.get("Tags", [])]
+            if wanted in tags and item.get("State") not in ("deleted", "deleting"):
+                found.append(f"{kind}:{item[id_key]}")
     reservations = ec2.describe_instances(Filters=[
-        {"Name": f"tag:{key}", "Values": [value]},
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}])
     found += [f"instance:{i['InstanceId']}" for r in reservations["Reservations"]
-              for i in r["Instances"]]
+              for i in r["Instances"]
+              if wanted in [{"Key": t["Key"], "Value": t["Value"]} for t in i.get("Tags", [])]]
     groups = moto.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
     found += [f"asg:{g['AutoScalingGroupName']}" for g in groups
-              if {"Key": key, "Value": value} in
-              [{"Key": t["Key"], "Value": t["Value"]} for t in g.get("Tags", [])]]
+              if wanted in [{"Key": t["Key"], "Value": t["Value"]} for t in g.get("Tags", [])]]
     return found
-
-

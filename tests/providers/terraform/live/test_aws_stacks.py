@@ -143,5 +143,15 @@ def _replan(moto: Moto, provisioner: TerraformProvisioner, name: str) -> dict[st
         before, after = change.get("before") or {}, change.get("after") or {}
         unknown = change.get("after_unknown") or {}
         drift[item["address"]] = {key for key in {*before, *after, *unknown}
-                                  if before.get(key) != after.get(key) or unknown.get(key)}
+                                  if before.get(key) != after.get(key)
+                                  or _has_unknown(unknown.get(key))}
     return drift
+
+
+def _has_unknown(marks: Any) -> bool:
+    """Whether ``after_unknown`` marks anything under this value as known only after apply."""
+    if isinstance(marks, dict):
+        return any(_has_unknown(value) for value in marks.values())
+    if isinstance(marks, list):
+        return any(_has_unknown(value) for value in marks)
+    return marks is True
