@@ -14,14 +14,22 @@ Run: python3 bench/terraform.py [--repeats 3] [--json]
 
 from __future__ import annotations
 
+import os
+import sys
+
+# ``python3 bench/terraform.py`` puts bench/ first on sys.path, where bench/queue.py would shadow
+# the standard library's ``queue`` (which urllib3 imports).
+if sys.path and os.path.abspath(sys.path[0] or os.curdir) == os.path.dirname(
+    os.path.abspath(__file__)
+):
+    sys.path.pop(0)
+
 import argparse
 import json
-import os
 import resource
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
