@@ -4,12 +4,14 @@
 # aws-ollama stack builds on its outputs. No provider block: FlowLlama's rendered root sets it.
 
 data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394: only the first zone_count names are used, and their order is stable when AWS adds a zone; pin exact zones with var.availability_zones
   state = "available"
 }
 
 locals {
-  tags  = merge(var.tags, { project = "flowllama", environment = var.environment })
-  zones = slice(data.aws_availability_zones.available.names, 0, min(var.zone_count, length(data.aws_availability_zones.available.names)))
+  tags      = merge(var.tags, { project = "flowllama", environment = var.environment })
+  available = data.aws_availability_zones.available.names
+  zones     = length(var.availability_zones) > 0 ? var.availability_zones : slice(local.available, 0, min(var.zone_count, length(local.available)))
 }
 
 module "vpc" {

@@ -40,6 +40,12 @@ variable "zone_count" {
   }
 }
 
+variable "availability_zones" {
+  type        = list(string)
+  description = "Exact availability zones (names) to use; empty takes the first zone_count available ones."
+  default     = []
+}
+
 variable "cidr_block" {
   type        = string
   description = "The VPC's IPv4 range."
