@@ -52,10 +52,20 @@ def test_the_foundation_has_private_subnets_a_versioned_encrypted_bucket_and_tag
     assert all(block.values())
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert (tags["project"], tags["environment"]) == ("flowllama", "test")
-    vpc = ec2.describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"][0]
-    assert {"Key": "environment", "Value": "test"} in vpc["Tags"]
-    for subnet in subnets:
-        assert {"Key": "project", "Value": "flowllama"} in subnet["Tags"]
+    in_vpc = [{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}]
+    attached = [{"Name": "attachment.vpc-id", "Values": [outputs["vpc_id"]]}]
+    resources = [
+        *ec2.describe_vpcs(VpcIds=[outputs["vpc_id"]])["Vpcs"],
+        *ec2.describe_subnets(Filters=in_vpc)["Subnets"],
+        *ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"],
+        *ec2.describe_route_tables(Filters=in_vpc)["RouteTables"],
+        *ec2.describe_nat_gateways(Filter=in_vpc)["NatGateways"],
+        *ec2.describe_internet_gateways(Filters=attached)["InternetGateways"],
+    ]
+    untagged = [r for r in resources if not {("project", "flowllama"), ("environment", "test")}
+                <= {(t["Key"], t["Value"]) for t in r.get("Tags", [])}
+                and not any(a.get("Main") for a in r.get("Associations", []))]  # VPC's own
+    assert len(resources) >= 8 and untagged == []
 
 
 def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
@@ -81,6 +91,8 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         assert outputs.get("public_ip") is None  # Terraform omits null outputs
         _assert_only_the_gateway_reaches_ollama(moto, instance, foundation)
         _assert_imdsv2_on_the_template(moto, deployment_id)
+        assert {"Key": "flowllama:deployment", "Value": deployment_id} in instance["Tags"]
+        assert len(tagged(moto, "flowllama:deployment", deployment_id)) >= 4  # sg, lt, asg, vm
         assert provisioner.refresh(handle).running
         drift = _replan(moto, provisioner, handle.name)
         assert all(drift[address] <= MOTO_GAPS.get(address, set()) for address in drift), drift
