@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
 from flowllama.settings import Settings
 
@@ -23,6 +24,7 @@ app.add_typer(pricing_app, name="pricing")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
+app.add_typer(cloud_app, name="cloud")
 
 console = Console()
 err = Console(stderr=True)

@@ -14,7 +14,7 @@ import secrets
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -176,6 +176,40 @@ class TerraformSettings(BaseModel):
     backend: Literal["local", "s3", "gcs", "http"] = "local"
     backend_config: dict[str, str | int | bool] = Field(default_factory=dict)
     state_prefix: str = Field("flowllama", pattern=r"^[A-Za-z0-9_./-]{1,100}$")
+    # Extra arguments for the provider blocks FlowLlama renders, by provider name, e.g.
+    # {"aws": {"assume_role": [{"role_arn": "..."}]}} or custom endpoints; never credentials.
+    provider_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class CloudSettings(BaseModel):
+    """One cloud FlowLlama may deploy to. Credentials come from the cloud SDK's own chain
+    (environment, profile, instance role, workload identity), never from here.
+
+    ``regions`` are those with a foundation (``flowllama cloud init``); offers elsewhere are
+    not made. Empty means any region the catalog prices. ``project`` is the GCP project.
+    """
+
+    enabled: bool = False
+    regions: list[str] = Field(default_factory=list)
+    environment: str = Field("prod", pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    project: str | None = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    image_id: str | None = Field(None, max_length=200)
+
+
+class CloudsSettings(BaseModel):
+    """Which clouds deployments may use (``FLOWLLAMA_CLOUDS__AWS__ENABLED=true``), and the
+    Ollama release their servers install (version and the archive's SHA-256, checked on boot).
+    """
+
+    aws: CloudSettings = Field(default_factory=CloudSettings)
+    gcp: CloudSettings = Field(default_factory=CloudSettings)
+    ollama_version: str = Field("0.12.6", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(-rc[0-9]+)?$")
+    ollama_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    def configured(self) -> dict[str, CloudSettings]:
+        """The enabled clouds by name."""
+        return {name: cloud for name, cloud in (("aws", self.aws), ("gcp", self.gcp))
+                if cloud.enabled}
 
 
 class MonitorSettings(BaseModel):
@@ -282,6 +316,7 @@ class Settings(BaseSettings):
     agent: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
+    clouds: CloudsSettings = Field(default_factory=CloudsSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     loops: LoopSettings = Field(default_factory=LoopSettings)

@@ -9,13 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from flowllama.agent.composition import attach_local, build_agent, build_registry
+from flowllama.agent.composition import (
+    attach_local,
+    build_agent,
+    build_registry,
+    cloud_values,
+    foundations,
+)
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
 from flowllama.platform import Platform, build_platform
 from flowllama.providers.local import procfs, supervision
-from flowllama.providers.terraform import TerraformProvisioner
-from flowllama.settings import Settings
+from flowllama.providers.terraform import BinaryEngine, TerraformProvisioner
+from flowllama.providers.terraform.bundled import terraform_dir
+from flowllama.settings import CloudSettings, CloudsSettings, Settings
 
 
 @pytest.fixture
@@ -37,6 +44,25 @@ def test_registry_offers_local_and_terraform_with_the_configured_state(wired: Pl
     assert isinstance(terraform, TerraformProvisioner)
     assert terraform.backend.type == "s3"
     assert terraform.backend.render("fl-x")["key"] == "flowllama/fl-x/terraform.tfstate"
+    assert terraform.capabilities.clouds == {"aws", "gcp"}
+    assert {s.name: s.foundation for s in terraform.stacks.values()} == {
+        "aws-ollama": "aws-foundation", "gcp-ollama": "gcp-foundation"}
+    assert terraform.stacks["aws-ollama"].source == (
+        terraform_dir() / "stacks" / "aws-ollama")
+
+
+def test_operator_values_and_foundations_follow_the_cloud_settings(settings: Settings) -> None:
+    configured = settings.model_copy(update={"clouds": CloudsSettings(
+        aws=CloudSettings(enabled=True, environment="staging", image_id="ami-0abc"),
+        gcp=CloudSettings(project="my-project-1"), ollama_sha256="a" * 64)})
+    values = cloud_values(configured)
+    assert values["aws"] == {"environment": "staging", "ollama_version": "0.12.6",
+                             "image_id": "ami-0abc", "ollama_sha256": "a" * 64}
+    assert values["gcp"]["project"] == "my-project-1"
+    bases = foundations(configured, BinaryEngine("terraform"), environment="qa")
+    stack = bases.stack_for("aws")
+    assert bases.workspace_name(stack, "us-east-1") == "foundation-aws-us-east-1-qa"
+    assert bases.root_dir == (configured.data_dir / "terraform").resolve()
 
 
 def test_local_check_refuses_what_this_machine_cannot_hold(wired: Platform) -> None:

@@ -46,9 +46,17 @@ def test_candidates_are_ranked_capped_and_distinct() -> None:
     prices = [offer.price_per_month for offer in result.candidates]
     assert len(result.candidates) == MAX_CANDIDATES
     assert prices == sorted(prices)
-    keys = {(o.cloud, o.instance_type, o.gpu, o.gpu_count, o.region) for o in result.candidates}
+    keys = {(o.cloud, o.instance_type, o.gpu, o.gpu_count, o.region, o.spot)
+            for o in result.candidates}
     assert len(keys) == MAX_CANDIDATES
     assert result.candidates[0] == result.recommended
+
+
+def test_a_spot_offer_is_followed_by_its_on_demand_fallback() -> None:
+    result = run(model="llama3.1:8b", spot_tolerance="high", instance_type="g6.xlarge",
+                 regions=("us-east-1",), clouds=("aws",))
+    markets = [(o.instance_type, o.region, o.spot) for o in result.candidates]
+    assert markets == [("g6.xlarge", "us-east-1", True), ("g6.xlarge", "us-east-1", False)]
 
 
 def test_no_spot_tolerance_means_on_demand_only() -> None:

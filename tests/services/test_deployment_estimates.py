@@ -11,7 +11,8 @@ import pytest
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
 from flowllama.services.catalog import CatalogService
-from flowllama.services.deployment_estimates import DeploymentEstimator
+from flowllama.services.deployment_estimates import DeploymentEstimator, configured_clouds
+from flowllama.settings import CloudSettings, CloudsSettings
 
 
 @pytest.fixture
@@ -69,3 +70,30 @@ def test_refusals_name_the_field(catalog: CatalogService, changes: dict[str, Any
     with pytest.raises(InvalidInput) as caught:
         DeploymentEstimator(catalog)(_body(**changes))
     assert caught.value.field == field
+
+
+@pytest.mark.parametrize(("changes", "configured", "field", "code"), [
+    ({"cloud": "aws"}, {"gcp": ()}, "cloud", "cloud_not_configured"),
+    ({"cloud": "auto"}, {}, "cloud", "cloud_not_configured"),
+    ({"cloud": "aws", "region": "eu-west-1"}, {"aws": ("us-east-1",)}, "region",
+     "region_not_configured"),
+])
+def test_a_cloud_or_region_not_configured_is_refused_with_its_field(
+        catalog: CatalogService, changes: dict[str, Any], configured: dict[str, tuple[str, ...]],
+        field: str, code: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        DeploymentEstimator(catalog, clouds=configured)(_body(**changes))
+    assert (caught.value.field, caught.value.code) == (field, code)
+
+
+def test_auto_prices_only_the_configured_clouds_and_regions(catalog: CatalogService) -> None:
+    estimator = DeploymentEstimator(catalog, clouds={"aws": ("us-east-1", "us-west-2")})
+    estimate = estimator(_body(cloud="auto"))
+    assert {(o["cloud"], o["region"]) for o in estimate["candidates"]} <= {
+        ("aws", "us-east-1"), ("aws", "us-west-2")}
+
+
+def test_configured_clouds_come_from_the_enabled_settings() -> None:
+    settings = CloudsSettings(aws=CloudSettings(enabled=True, regions=["us-east-1"]),
+                              gcp=CloudSettings(regions=["us-central1"]))
+    assert configured_clouds(settings) == {"aws": ("us-east-1",)}

@@ -2,11 +2,15 @@
 
 * ``local`` always: runtimes under ``<data dir>/local``, serving ``<models dir>``.
 * ``terraform`` when a Terraform engine is installed (the ``terraform`` extra or ``terraform``
-  on PATH), with workspaces under ``<data dir>/terraform`` and the cloud stacks that ship with
-  FlowLlama. Without an engine a cloud deployment fails with the install hint.
+  on PATH), with workspaces under ``<data dir>/terraform`` and the ``aws-ollama`` and
+  ``gcp-ollama`` stacks that ship with FlowLlama, fed by each region's foundation
+  (``flowllama cloud init``). Without an engine a cloud deployment fails with the install hint.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -25,8 +29,13 @@ from flowllama.providers.local import LocalOptions, LocalProvisioner
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.deployment_estimates import LocalCheck
 from flowllama.services.retention import RetentionPurger
+from flowllama.settings import Settings
 from flowllama.webhooks.dispatcher import WebhookDispatcher
 from flowllama.webhooks.secrets import SecretBox
+
+if TYPE_CHECKING:  # the Terraform package is imported only when an engine is installed
+    from flowllama.providers.terraform import BackendConfig, Engine, TerraformProvisioner
+    from flowllama.providers.terraform.foundation import Foundations
 
 log = get_logger(__name__)
 
@@ -47,22 +56,71 @@ def build_registry(platform: Platform, local: LocalProvisioner) -> ProvisionerRe
     registry = ProvisionerRegistry()
     registry.register("local", lambda: local)
     try:
-        from flowllama.providers.terraform import (
-            BackendConfig,
-            TerraformProvisioner,
-            default_engine,
-        )
+        from flowllama.providers.terraform import default_engine
 
         engine = default_engine()
     except ConfigError as exc:
         log.info("agent.no_terraform", reason=str(exc))
         return registry
-    root = platform.settings.data_dir / "terraform"
-    state = platform.settings.terraform
-    backend = BackendConfig(state.backend, state.backend_config, state.state_prefix)
-    registry.register("terraform", lambda: TerraformProvisioner(root, [], engine=engine,
-                                                                backend=backend))
+    registry.register("terraform", lambda: terraform_provisioner(platform.settings, engine))
     return registry
+
+
+def terraform_provisioner(settings: Settings, engine: Engine) -> TerraformProvisioner:
+    """The Terraform provisioner with the AWS and GCP ollama stacks, reading each region's
+    foundation outputs from the foundation workspaces ``flowllama cloud init`` applied."""
+    from flowllama.providers.terraform import TerraformProvisioner
+    from flowllama.providers.terraform.cloud_stacks import aws_ollama_stack, gcp_ollama_stack
+
+    state = settings.terraform
+    return TerraformProvisioner(
+        settings.data_dir / "terraform", [aws_ollama_stack(), gcp_ollama_stack()],
+        engine=engine, backend=terraform_backend(settings),
+        provider_settings=state.provider_settings, cloud_values=cloud_values(settings),
+        foundations=foundations(settings, engine),
+    )
+
+
+def foundations(settings: Settings, engine: Engine, *, environment: str | None = None,
+                on_command: Callable[[str, str], None] | None = None) -> Foundations:
+    """The foundation stacks of AWS and GCP on this installation's state backend
+    (``environment`` overrides the configured one, for ``flowllama cloud init``)."""
+    from flowllama.providers.terraform.cloud_stacks import (
+        aws_foundation_stack,
+        gcp_foundation_stack,
+    )
+    from flowllama.providers.terraform.foundation import Foundations
+
+    values = cloud_values(settings)
+    if environment is not None:
+        values = {cloud: {**items, "environment": environment} for cloud, items in values.items()}
+    return Foundations(
+        settings.data_dir / "terraform", [aws_foundation_stack(), gcp_foundation_stack()],
+        engine=engine, backend=terraform_backend(settings), cloud_values=values,
+        provider_settings=settings.terraform.provider_settings, on_command=on_command,
+    )
+
+
+def terraform_backend(settings: Settings) -> BackendConfig:
+    """Where every Terraform state of this installation lives (local by default)."""
+    from flowllama.providers.terraform import BackendConfig
+
+    state = settings.terraform
+    return BackendConfig(state.backend, state.backend_config, state.state_prefix)
+
+
+def cloud_values(settings: Settings) -> dict[str, dict[str, str]]:
+    """The operator's fixed stack values per cloud: environment, GCP project, pinned image,
+    and the Ollama release (version and checksum) the boot script installs."""
+    clouds = settings.clouds
+    values: dict[str, dict[str, str]] = {}
+    for name in ("aws", "gcp"):
+        cloud = getattr(clouds, name)
+        values[name] = {"environment": cloud.environment, "ollama_version": clouds.ollama_version}
+        optional = {"project": cloud.project, "image_id": cloud.image_id,
+                    "ollama_sha256": clouds.ollama_sha256}
+        values[name].update({key: value for key, value in optional.items() if value})
+    return values
 
 
 def live_local_deployments(platform: Platform) -> set[str]:

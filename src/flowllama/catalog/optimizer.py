@@ -210,7 +210,9 @@ class _Search:
         self.regions = frozenset(request.regions) if request.regions else None
 
     def ranked(self, clouds: Iterable[str], limit: int) -> list[_Entry]:
-        """Up to ``limit`` entries with distinct (instance, GPUs, region), cheapest first."""
+        """Up to ``limit`` entries with distinct (instance, GPUs, region, market), cheapest
+        first: an instance's spot and on-demand offers both appear, so the agent falls back
+        from spot to on-demand capacity of the same instance when spot has no room."""
         shapes = [shape for shape in self.shapes if shape.cloud in clouds]
         streams = [self._stream(shapes, spot=False)]
         tolerance = self.request.spot_tolerance
@@ -220,11 +222,11 @@ class _Search:
             best = next(self._stream(shapes, spot=False), None)
             ceiling = None if best is None else self._hourly(best) * SPOT_SAVING_FOR_LOW_TOLERANCE
             streams.append(self._stream(shapes, spot=True, below=ceiling))
-        seen: set[int] = set()
+        seen: set[tuple[int, bool]] = set()
         found: list[_Entry] = []
         for entry in heapq.merge(*streams, key=lambda e: e.key):
-            if id(entry.slot) not in seen:
-                seen.add(id(entry.slot))
+            if (id(entry.slot), entry.spot) not in seen:
+                seen.add((id(entry.slot), entry.spot))
                 found.append(entry)
                 if len(found) == limit:
                     break

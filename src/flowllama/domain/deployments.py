@@ -50,6 +50,21 @@ class InstanceOut(BaseModel):
     last_error: str | None
     created_at: datetime
     terminated_at: datetime | None
+    # The cloud's own id of the server (e.g. ``i-0abc...``) and its addresses, when known.
+    server_id: str | None = None
+    private_ip: str | None = None
+    public_ip: str | None = None
+
+
+class PlacementOut(BaseModel):
+    """Where the deployment runs now and what it is billed: the live instance's placement."""
+
+    cloud: str | None
+    region: str | None
+    zone: str | None
+    instance_type: str | None
+    spot: bool
+    price_per_hour: float | None
 
 
 class DeploymentOut(BaseModel):
@@ -72,6 +87,7 @@ class DeploymentOut(BaseModel):
     endpoint_model: str = Field(description="The `model` to send to `endpoint_url`: the "
                                 "deployment's name")
     price_per_hour: float | None
+    placement: PlacementOut | None = None
     cost_so_far_usd: float
     estimate: dict[str, Any] | None
     instances: list[InstanceOut]

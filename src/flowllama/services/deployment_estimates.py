@@ -9,7 +9,7 @@ of places to try, best first (``estimate["candidates"]``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flowllama.catalog.optimizer import EstimateRequest
@@ -18,17 +18,29 @@ from flowllama.catalog.sizing import estimate_memory
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput, NotFound
 from flowllama.services.catalog import CatalogService, result_json, sizing_json
+from flowllama.settings import CloudsSettings
 
 LocalCheck = Callable[[DeploymentCreate], None]
 """Refuses (``InvalidInput``) a local deployment this machine cannot serve now."""
+
+ConfiguredClouds = Mapping[str, Sequence[str]]
+"""The clouds deployments may use, each with its regions (empty: any region)."""
+
+
+def configured_clouds(settings: CloudsSettings) -> dict[str, tuple[str, ...]]:
+    """The enabled clouds of ``settings`` with their regions, for :class:`DeploymentEstimator`."""
+    return {name: tuple(cloud.regions) for name, cloud in settings.configured().items()}
 
 
 class DeploymentEstimator:
     """Callable the deployments service uses: ``estimator(body) -> estimate JSON``."""
 
-    def __init__(self, catalog: CatalogService, local_check: LocalCheck | None = None) -> None:
+    def __init__(self, catalog: CatalogService, local_check: LocalCheck | None = None,
+                 clouds: ConfiguredClouds | None = None) -> None:
+        """``clouds``: the configured clouds and regions; ``None`` allows every priced one."""
         self.catalog = catalog
         self.local_check = local_check
+        self.clouds = clouds
 
     def __call__(self, body: DeploymentCreate) -> dict[str, Any]:
         self._check_model(body)
@@ -48,18 +60,46 @@ class DeploymentEstimator:
                 field="context_size", code="context_too_large")
 
     def _cloud(self, body: DeploymentCreate) -> dict[str, Any]:
+        clouds, regions = self._allowed(body)
         request = EstimateRequest(
             model=body.model, context_size=body.context_size, parallel=body.parallel,
-            spot_tolerance=body.spot_tolerance, gpu=body.gpu,
-            clouds=CLOUDS if body.cloud == "auto" else (body.cloud,),
-            regions=(body.region,) if body.region else None, instance_type=body.instance_type,
+            spot_tolerance=body.spot_tolerance, gpu=body.gpu, clouds=clouds,
+            regions=regions, instance_type=body.instance_type,
         )
         result = self.catalog.estimate(request)
         if result.recommended is None or not result.candidates:
+            configured = "" if self.clouds is None else (
+                f" (configured clouds: {_describe(self.clouds, clouds)})")
             raise InvalidInput(
-                f"No instance satisfies these constraints: {result.reason or 'none found'}",
-                field=_culprit(body), code="no_feasible_offer")
+                f"No instance satisfies these constraints{configured}: "
+                f"{result.reason or 'none found'}", field=_culprit(body), code="no_feasible_offer")
         return result_json(result)
+
+    def _allowed(self, body: DeploymentCreate) -> tuple[tuple[str, ...], tuple[str, ...] | None]:
+        """The clouds and regions to price: the request's, within the configured ones.
+
+        A cloud or region outside the configuration is refused here, before anything is
+        queued, rather than accepted and failed by the agent later.
+        """
+        wanted = CLOUDS if body.cloud == "auto" else (body.cloud,)
+        if self.clouds is None:
+            return wanted, (body.region,) if body.region else None
+        clouds = tuple(cloud for cloud in wanted if cloud in self.clouds)
+        if not clouds:
+            what = "no cloud is" if body.cloud == "auto" else f"cloud {body.cloud!r} is not"
+            raise InvalidInput(
+                f"{what} configured for deployments on this FlowLlama (set "
+                "FLOWLLAMA_CLOUDS__<CLOUD>__ENABLED and run 'flowllama cloud init')",
+                field="cloud", code="cloud_not_configured")
+        regions = {region for cloud in clouds for region in self.clouds[cloud]}
+        any_region = any(not self.clouds[cloud] for cloud in clouds)
+        if body.region:
+            if not any_region and body.region not in regions:
+                where = _describe(self.clouds, clouds)
+                raise InvalidInput(f"region {body.region!r} is not configured for {where}",
+                                   field="region", code="region_not_configured")
+            return clouds, (body.region,)
+        return clouds, None if any_region else tuple(sorted(regions))
 
     def _local(self, body: DeploymentCreate) -> dict[str, Any]:
         if body.region or body.instance_type:
@@ -79,6 +119,11 @@ class DeploymentEstimator:
                 "parallel": body.parallel, "recommended": offer, "candidates": [offer],
                 "requirements": sizing_json(sizing), "source": "local", "reason": None,
                 "rationale": "runs as a process on the FlowLlama machine, at no cloud cost"}
+
+
+def _describe(configured: ConfiguredClouds, clouds: Sequence[str]) -> str:
+    return ", ".join(
+        f"{cloud} in {'/'.join(configured[cloud]) or 'any region'}" for cloud in clouds)
 
 
 def _culprit(body: DeploymentCreate) -> str:

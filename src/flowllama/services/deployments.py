@@ -25,6 +25,7 @@ from flowllama.domain.deployments import (
     DeploymentLogs,
     DeploymentOut,
     InstanceOut,
+    PlacementOut,
 )
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
@@ -213,15 +214,15 @@ class Viewer:
     """How one caller sees deployments.
 
     Users reach a model only through the gateway, so ``endpoint_url`` is the gateway's OpenAI
-    base URL and ``endpoint_model`` the name to pass as ``model``; a runtime's own address
-    (``InstanceOut.endpoint_url``) is shown to operators only.
+    base URL and ``endpoint_model`` the name to pass as ``model``; a server's own addresses
+    (``InstanceOut.endpoint_url``, ``private_ip``, ``public_ip``) are shown to operators only.
     """
 
     gateway_url: str
     operator: bool = False
 
     def view(self, session: Session, deployment: Deployment) -> DeploymentOut:
-        """The deployment: instances, endpoint, $/h now, cost so far."""
+        """The deployment: instances, endpoint, placement and $/h now, cost so far."""
         rows = instances(session, deployment)
         live = [row for row in rows if row.terminated_at is None]
         current = live[-1] if live else None
@@ -234,14 +235,38 @@ class Viewer:
             status=deployment.status, status_message=deployment.status_message,
             endpoint_url=self.gateway_url, endpoint_model=deployment.name,
             price_per_hour=current.price_per_hour if current else None,
-            cost_so_far_usd=cost_so_far(rows), estimate=deployment.estimate,
-            instances=[self._instance(row) for row in rows],
+            placement=_placement(current), cost_so_far_usd=cost_so_far(rows),
+            estimate=deployment.estimate, instances=[self._instance(row) for row in rows],
             created_at=deployment.created_at, updated_at=deployment.updated_at,
         )
 
     def _instance(self, row: Instance) -> InstanceOut:
-        out = InstanceOut.model_validate(row)
-        return out if self.operator else out.model_copy(update={"endpoint_url": None})
+        out = _instance(row)
+        if self.operator:
+            return out
+        return out.model_copy(update={"endpoint_url": None, "private_ip": None,
+                                      "public_ip": None})
+
+
+def _placement(row: Instance | None) -> PlacementOut | None:
+    if row is None:
+        return None
+    return PlacementOut(cloud=row.cloud, region=row.region, zone=row.zone,
+                        instance_type=row.instance_type, spot=row.spot,
+                        price_per_hour=row.price_per_hour)
+
+
+def _instance(row: Instance) -> InstanceOut:
+    """The instance row, with the server's cloud id and addresses from its provisioner handle
+    (Terraform outputs); nothing else of the handle is shown."""
+    data = (row.handle or {}).get("data") or {}
+    outputs = data.get("outputs") if isinstance(data, dict) else None
+    known = outputs if isinstance(outputs, dict) else {}
+    out = InstanceOut.model_validate(row)
+    return out.model_copy(update={
+        key: str(known[name]) if known.get(name) else None
+        for key, name in (("server_id", "instance_id"), ("private_ip", "private_ip"),
+                          ("public_ip", "public_ip"))})
 
 
 LogReader = Callable[[str, int], list[str]]

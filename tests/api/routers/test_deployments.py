@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from factories import bearer, register_and_login
-from flowllama.db.tables import Deployment
+from flowllama.db.tables import Deployment, Instance
 from flowllama.platform import Platform
 
 AWS_8B = {"name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"}
@@ -152,3 +152,40 @@ def test_delete_is_accepted_then_refuses_further_actions(
 def test_endpoints_need_a_login(client: TestClient) -> None:
     assert client.get("/api/deployments").status_code == 401
     assert client.post("/api/deployments", json=AWS_8B).status_code == 401
+
+
+@pytest.mark.parametrize("cloud", ["aws", "auto"])
+def test_a_cloud_that_is_not_configured_is_refused_before_anything_is_queued(
+        client: TestClient, auth: dict[str, str], platform: Platform, cloud: str) -> None:
+    platform.settings.clouds.aws.enabled = False
+    platform.settings.clouds.gcp.enabled = False
+    response = _create(client, auth, {**AWS_8B, "cloud": cloud})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["field"]) == ("cloud_not_configured", "cloud")
+    assert "FLOWLLAMA_CLOUDS__" in error["message"]
+    assert _ready_jobs(platform) == 0
+    with platform.db.session() as session:
+        assert session.scalars(select(Deployment)).all() == []
+
+
+def test_a_deployment_shows_where_it_runs_and_what_it_is_billed(
+        client: TestClient, auth: dict[str, str], platform: Platform) -> None:
+    created = _create(client, auth).json()
+    handle = {"kind": "terraform", "deployment_id": created["id"], "name": f"fl-{created['id']}",
+              "data": {"outputs": {"instance_id": "i-0123456789abcdef0",
+                                   "private_ip": "10.0.1.5", "public_ip": None}}}
+    with platform.db.session() as session:
+        session.add(Instance(deployment_id=created["id"], provider="terraform", handle=handle,
+                             cloud="aws", region="us-east-1", zone=None,
+                             instance_type="g6.xlarge", spot=True, price_per_hour=0.3512,
+                             endpoint_url="http://10.0.1.5:11434", status="healthy"))
+    body = client.get(f"/api/deployments/{created['id']}", headers=auth).json()
+    assert body["placement"] == {"cloud": "aws", "region": "us-east-1", "zone": None,
+                                 "instance_type": "g6.xlarge", "spot": True,
+                                 "price_per_hour": 0.3512}
+    assert body["price_per_hour"] == 0.3512
+    instance = body["instances"][0]
+    assert (instance["server_id"], instance["private_ip"], instance["public_ip"]) == (
+        "i-0123456789abcdef0", "10.0.1.5", None)
+    assert "handle" not in instance

@@ -9,7 +9,7 @@ import pytest
 
 from flowllama.providers import DeploymentSpec, Placement
 from flowllama.providers.terraform import StackDefinition, terraform_data_stack
-from flowllama.providers.terraform.stacks import META_OUTPUT, stack_variables
+from flowllama.providers.terraform.stacks import META_OUTPUT, ProviderBlock, stack_variables
 
 SPEC = DeploymentSpec(deployment_id="abc", user_id="u1", name='x"${evil}', model="m",
                       context_size=4096, extra={"fail_after_first": True, "tags": {"a": "b"},
@@ -63,3 +63,42 @@ def test_non_json_extra_values_are_refused(tmp_path: Path) -> None:
 def test_stack_interface_names_must_be_identifiers(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="invalid"):
         StackDefinition("s", "test", tmp_path, {name: "string"})
+
+
+def test_a_stack_with_a_provider_gets_it_configured_from_variables_and_escaped_settings(
+        tmp_path: Path) -> None:
+    provider = ProviderBlock("aws", "hashicorp/aws", {"region": "region"})
+    stack = StackDefinition(name="cloud", cloud="aws", source=tmp_path / "stacks" / "cloud",
+                            variables={"region": "string"}, provider=provider)
+    settings = {"endpoints": [{"ec2": "http://127.0.0.1:1"}], "profile": "x${var.region}%{y}",
+                "region": "eu-west-1"}
+    root = stack.root_module(tmp_path / "ws" / "fl-a", "local", ["region"], settings)
+
+    assert root["terraform"]["required_providers"] == {"aws": {"source": "hashicorp/aws"}}
+    assert root["provider"] == {"aws": [{
+        "endpoints": [{"ec2": "http://127.0.0.1:1"}],
+        "profile": "x$${var.region}%%{y}",  # operator text stays literal
+        "region": "${var.region}",  # the placement's region always wins
+    }]}
+
+
+def test_provider_and_foundation_need_their_variables_declared(tmp_path: Path) -> None:
+    provider = ProviderBlock("aws", "hashicorp/aws", {"region": "region"})
+    with pytest.raises(ValueError, match="region"):
+        StackDefinition(name="s", cloud="aws", source=tmp_path, variables={}, provider=provider)
+    with pytest.raises(ValueError, match="foundation"):
+        StackDefinition(name="s", cloud="aws", source=tmp_path, variables={},
+                        foundation="aws-foundation")
+
+
+def test_operator_values_fill_declared_variables_but_never_override_computed_ones(
+        tmp_path: Path) -> None:
+    stack = StackDefinition(name="s", cloud="test", source=tmp_path,
+                            variables={"deployment_name": "string", "environment": "string",
+                                       "image_id": "string", "model": "string"})
+    spec = DeploymentSpec(deployment_id="abc", user_id="u1", name="n", model="m",
+                          context_size=4096, extra={"environment": "mine", "image_id": "ami-1"})
+    values = stack_variables(stack, spec, PLACEMENT,
+                             {"environment": "prod", "deployment_name": "fl-other", "x": 1})
+    assert values == {"deployment_name": "fl-abc", "model": "m", "environment": "prod",
+                      "image_id": "ami-1"}

@@ -107,8 +107,8 @@ variable "user_data" {
   default     = ""
 
   validation {
-    condition     = length(var.user_data) <= 12288
-    error_message = "The user_data must fit EC2's 16 KiB limit once base64-encoded (12 KiB of text)."
+    condition     = length(var.user_data) <= 16384
+    error_message = "The user_data must fit EC2's limit of 16 KiB of raw user data (before base64; the ollama-boot script is about 14 KiB)."
   }
 }
 

@@ -18,7 +18,7 @@ from flowllama.domain.deployments import (
     EventOut,
 )
 from flowllama.services import deployments
-from flowllama.services.deployment_estimates import DeploymentEstimator
+from flowllama.services.deployment_estimates import DeploymentEstimator, configured_clouds
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"])
 
@@ -34,7 +34,8 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 def create_deployment(body: DeploymentCreate, *, user: CurrentUser, db: DbSession,
                       platform: PlatformDep, viewer: DeploymentViewer,
                       idempotency_key: IdempotencyKey = None) -> DeploymentOut:
-    estimator = DeploymentEstimator(platform.catalog, platform.local_check)
+    estimator = DeploymentEstimator(platform.catalog, platform.local_check,
+                                    configured_clouds(platform.settings.clouds))
     created = deployments.create(db, user, body, estimator, idempotency_key,
                                  quota=platform.settings.quotas)
     if created.new:

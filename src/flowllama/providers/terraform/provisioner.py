@@ -40,14 +40,21 @@ from flowllama.providers.terraform.outputs import (
     handle_data_from_state,
     resource_state,
 )
-from flowllama.providers.terraform.session import TerraformSession
-from flowllama.providers.terraform.stacks import META_OUTPUT, StackDefinition, stack_variables
+from flowllama.providers.terraform.session import TerraformSession, held_session
+from flowllama.providers.terraform.stacks import (
+    FOUNDATION_VARIABLE,
+    META_OUTPUT,
+    StackDefinition,
+    stack_variables,
+)
 from flowllama.providers.terraform.state_lock import StateLocked
 from flowllama.providers.terraform.workspace import Workspace
-from flowllama.providers.terraform.workspace_lock import WorkspaceBusy, WorkspaceLock
+from flowllama.providers.terraform.workspace_lock import WorkspaceBusy
 
 log = structlog.get_logger(__name__)
 
+FoundationSource = Callable[[str, str], Mapping[str, Any]]
+"""``(foundation stack name, region) -> its outputs``; raises ``ProvisioningFailed`` if absent."""
 CommandHook = Callable[[str, str], None]
 
 
@@ -71,6 +78,9 @@ class TerraformProvisioner(Provisioner):
         options: TerraformOptions | None = None,
         env: Mapping[str, str] | None = None,
         on_command: CommandHook | None = None,
+        provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
+        cloud_values: Mapping[str, Mapping[str, Any]] | None = None,
+        foundations: FoundationSource | None = None,
     ) -> None:
         self.root_dir = root_dir.resolve()
         self.stacks = {stack.name: stack for stack in stacks}
@@ -84,6 +94,9 @@ class TerraformProvisioner(Provisioner):
         self._env = engine_env(env)
         self._on_command = on_command
         self._count_lock = threading.Lock()
+        self._provider_settings = dict(provider_settings or {})
+        self._cloud_values = dict(cloud_values or {})
+        self._foundations = foundations
 
     @property
     def capabilities(self) -> Capabilities:
@@ -103,7 +116,7 @@ class TerraformProvisioner(Provisioner):
         self.check_capabilities(spec, placement)
         stack = self._by_cloud[placement.cloud]
         name = resource_name(spec.deployment_id)
-        variables = stack_variables(stack, spec, placement)
+        variables = stack_variables(stack, spec, placement, self._fixed_values(stack, placement))
         meta = {"stack": stack.name, "deployment_id": spec.deployment_id,
                 "user_id": spec.user_id, "placement": placement.to_dict()}
         with self._session(name, "create") as session:
@@ -172,6 +185,16 @@ class TerraformProvisioner(Provisioner):
             raise NotYetTerminated(f"destroy of {handle.name} not confirmed: {exc.text}") from exc
         log.info("terraform.destroyed", deployment_id=handle.deployment_id)
 
+    def _fixed_values(self, stack: StackDefinition, placement: Placement) -> dict[str, Any]:
+        """The operator's values for the stack's cloud, and its foundation's outputs if any."""
+        values = dict(self._cloud_values.get(stack.cloud) or {})
+        if stack.foundation is not None:
+            if self._foundations is None:
+                raise ProvisioningFailed(f"stack {stack.name!r} needs its foundation's outputs, "
+                                         "and this provisioner has no foundation source")
+            values[FOUNDATION_VARIABLE] = self._foundations(stack.foundation, placement.region)
+        return values
+
     def _converge(self, session: TerraformSession, *, clean_up: bool) -> dict[str, Any]:
         """init + plan, apply only if the plan changes something; returns the raw outputs."""
         try:
@@ -229,7 +252,8 @@ class TerraformProvisioner(Provisioner):
         variables: dict[str, Any],
         meta: Mapping[str, Any],
     ) -> None:
-        root = stack.root_module(workspace.path, self.backend.type, variables)
+        settings = self._provider_settings.get(stack.provider.name) if stack.provider else None
+        root = stack.root_module(workspace.path, self.backend.type, variables, settings)
         values = {**variables, META_OUTPUT: dict(meta)}
         workspace.write(root, values, self.backend.render(workspace.name))
 
@@ -273,20 +297,10 @@ class TerraformProvisioner(Provisioner):
 
     @contextmanager
     def _session(self, name: str, operation: str) -> Iterator[TerraformSession]:
-        workspace = Workspace(self.root_dir, name)
-        lock = WorkspaceLock(workspace.lock_path, operation, self.options.workspace_wait_s)
-        lock.acquire()
-        session = TerraformSession(
-            self.engine, workspace, lock, options=self.options, env=self._env,
-            record=lambda label: self._record(label, name),
-        )
-        if lock.previous is not None:
-            log.warning("terraform.previous_holder_crashed", workspace=name,
-                        pid=lock.previous.pid, operation=lock.previous.operation)
-        try:
+        with held_session(self.root_dir, name, operation, engine=self.engine,
+                          options=self.options, env=self._env,
+                          record=lambda label: self._record(label, name)) as session:
             yield session
-        finally:
-            lock.release(remove=session.discarded or not workspace.exists())
 
     def _record(self, label: str, name: str) -> None:
         with self._count_lock:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -173,3 +175,29 @@ class TerraformSession:
         log.warning("terraform.stale_lock_broken", workspace=self.workspace.name,
                     lock_id=lock.id, holder=holder, reason=reason)
         self._run(["force-unlock", "-force", lock.id])
+
+
+@contextmanager
+def held_session(
+    root: Path,
+    name: str,
+    operation: str,
+    *,
+    engine: Engine,
+    options: TerraformOptions,
+    env: Mapping[str, str],
+    record: Callable[[str], None],
+) -> Iterator[TerraformSession]:
+    """A session on workspace ``root/name`` while its lock is held (waiting for another
+    process of ours up to ``options.workspace_wait_s``); the lock file goes with the workspace."""
+    workspace = Workspace(root, name)
+    lock = WorkspaceLock(workspace.lock_path, operation, options.workspace_wait_s)
+    lock.acquire()
+    session = TerraformSession(engine, workspace, lock, options=options, env=env, record=record)
+    if lock.previous is not None:
+        log.warning("terraform.previous_holder_crashed", workspace=name,
+                    pid=lock.previous.pid, operation=lock.previous.operation)
+    try:
+        yield session
+    finally:
+        lock.release(remove=session.discarded or not workspace.exists())

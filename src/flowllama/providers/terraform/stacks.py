@@ -22,6 +22,7 @@ from flowllama.providers.naming import resource_labels, resource_name, resource_
 MODULE_NAME = "stack"
 META_OUTPUT = "flowllama"
 STANDARD_OUTPUTS = ("instance_id", "public_ip", "endpoint_url")
+FOUNDATION_VARIABLE = "foundation"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -44,6 +45,8 @@ class StackDefinition:
     features: frozenset[Capability] = frozenset()
     stop_variable: str | None = None
     required_version: str = ">= 1.5.0"
+    provider: ProviderBlock | None = None
+    foundation: str | None = None
 
     def __post_init__(self) -> None:
         names = [*self.variables, *self.outputs]
@@ -52,14 +55,26 @@ class StackDefinition:
             raise ValueError(f"stack {self.name!r}: invalid variable/output names {bad}")
         if self.stop_variable is not None and self.stop_variable not in self.variables:
             raise ValueError(f"stack {self.name!r}: stop_variable is not a declared variable")
+        needed = [*(self.provider.arguments.values() if self.provider else ()),
+                  *((FOUNDATION_VARIABLE,) if self.foundation else ())]
+        missing = [name for name in needed if name not in self.variables]
+        if missing:
+            raise ValueError(f"stack {self.name!r}: provider/foundation need variables {missing}")
 
     def root_module(
-        self, workspace: Path, backend_type: str, provided: Iterable[str]
+        self,
+        workspace: Path,
+        backend_type: str,
+        provided: Iterable[str],
+        provider_settings: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The workspace's ``main.tf.json`` as a dict (only identifiers and paths, no values).
 
         Only the ``provided`` variables are declared and passed on; the module's own defaults
-        cover the rest.
+        cover the rest. A stack with a :class:`ProviderBlock` gets that provider configured
+        here (the stack itself has none): its arguments from variables, plus the operator's
+        ``provider_settings`` (endpoints, ``assume_role``...; ``${`` is escaped so they stay
+        literal).
         """
         source = os.path.relpath(self.source.resolve(), workspace.resolve())
         passed = [name for name in self.variables if name in set(provided)]
@@ -82,7 +97,7 @@ class StackDefinition:
                 "variables": {name: f"${{var.{name}}}" for name in passed},
             }
         }
-        return {
+        root: dict[str, Any] = {
             "terraform": {
                 "required_version": self.required_version,
                 "backend": {backend_type: {}},
@@ -91,6 +106,38 @@ class StackDefinition:
             "module": {MODULE_NAME: module},
             "output": outputs,
         }
+        if self.provider is not None:
+            root["terraform"]["required_providers"] = {
+                self.provider.name: {"source": self.provider.source}}
+            root["provider"] = {self.provider.name: [self.provider.render(provider_settings)]}
+        return root
+
+
+@dataclass(frozen=True)
+class ProviderBlock:
+    """The provider a stack's rendered root configures: ``arguments`` maps each provider
+    argument to the stack variable holding its value (e.g. ``region`` → ``region``)."""
+
+    name: str
+    source: str
+    arguments: Mapping[str, str]
+
+    def render(self, settings: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The block's body: the operator's settings (escaped), then the variable references."""
+        block: dict[str, Any] = {key: _literal(value) for key, value in (settings or {}).items()}
+        block.update({arg: f"${{var.{name}}}" for arg, name in self.arguments.items()})
+        return block
+
+
+def _literal(value: Any) -> Any:
+    """``value`` with every ``${`` / ``%{`` escaped, so Terraform reads it as plain data."""
+    if isinstance(value, str):
+        return value.replace("${", "$${").replace("%{", "%%{")
+    if isinstance(value, Mapping):
+        return {key: _literal(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_literal(item) for item in value]
+    return value
 
 
 def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, Any]:
@@ -117,22 +164,23 @@ def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, An
 
 
 def stack_variables(
-    stack: StackDefinition, spec: DeploymentSpec, placement: Placement
+    stack: StackDefinition,
+    spec: DeploymentSpec,
+    placement: Placement,
+    fixed: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The values for ``terraform.tfvars.json``: declared common values, then declared extras.
 
-    ``spec.extra`` can fill a declared variable FlowLlama does not compute, never override one
-    it does (names and tags must stay derived from the deployment id). Values must be JSON.
+    ``fixed`` are the operator's values for the cloud (environment, project, the foundation's
+    outputs); ``spec.extra`` can fill a declared variable neither FlowLlama nor the operator
+    sets, never override one (names and tags must stay derived from the deployment id).
+    Values must be JSON.
     """
     common = common_variables(spec, placement)
     values = {name: value for name, value in common.items() if name in stack.variables}
-    values.update(
-        {
-            name: value
-            for name, value in spec.extra.items()
-            if name in stack.variables and name not in common
-        }
-    )
+    for extra in (fixed or {}, spec.extra):
+        values.update({name: value for name, value in extra.items()
+                       if name in stack.variables and name not in values})
     json.dumps(values, allow_nan=False)  # fail here, not inside Terraform, on a non-JSON value
     return values
 
