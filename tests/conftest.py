@@ -96,7 +96,9 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         auth={"jwt_secret": TEST_JWT_SECRET},  # type: ignore[arg-type]
         # No per-account caps unless a test sets them (tests/services/test_quotas.py).
         quotas={"tiers": {"free": {}}},  # type: ignore[arg-type]
-        clouds={"aws": {"enabled": True}, "gcp": {"enabled": True}},  # type: ignore[arg-type]
+        # No test boots a cloud server: any well-formed checksum does.
+        clouds={"aws": {"enabled": True}, "gcp": {"enabled": True},  # type: ignore[arg-type]
+                "ollama_sha256": "0" * 64},
     )
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowllama.errors import ConfigError
@@ -205,6 +205,17 @@ class CloudsSettings(BaseModel):
     gcp: CloudSettings = Field(default_factory=CloudSettings)
     ollama_version: str = Field("0.12.6", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(-rc[0-9]+)?$")
     ollama_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _checksum_for_enabled_clouds(self) -> CloudsSettings:
+        # A cloud server installs Ollama only after checking the archive against this value;
+        # without it every cloud deployment would fail at boot, so refuse to start instead.
+        if self.configured() and self.ollama_sha256 is None:
+            raise ValueError(
+                "FLOWLLAMA_CLOUDS__OLLAMA_SHA256 must be set when a cloud is enabled: the SHA-256 "
+                f"of ollama-linux-amd64.tgz {self.ollama_version} (from the release's "
+                "sha256sum.txt), which cloud servers check before installing it")
+        return self
 
     def configured(self) -> dict[str, CloudSettings]:
         """The enabled clouds by name."""

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
@@ -95,5 +96,12 @@ def test_auto_prices_only_the_configured_clouds_and_regions(catalog: CatalogServ
 
 def test_configured_clouds_come_from_the_enabled_settings() -> None:
     settings = CloudsSettings(aws=CloudSettings(enabled=True, regions=["us-east-1"]),
-                              gcp=CloudSettings(regions=["us-central1"]))
+                              gcp=CloudSettings(regions=["us-central1"]),
+                              ollama_sha256="0" * 64)
     assert configured_clouds(settings) == {"aws": ("us-east-1",)}
+
+
+def test_an_enabled_cloud_needs_the_ollama_checksum() -> None:
+    with pytest.raises(ValidationError, match="FLOWLLAMA_CLOUDS__OLLAMA_SHA256"):
+        CloudsSettings(aws=CloudSettings(enabled=True))
+    assert CloudsSettings().configured() == {}  # no cloud, no checksum needed
