@@ -186,6 +186,8 @@ def test_a_deployment_shows_where_it_runs_and_what_it_is_billed(
                                  "price_per_hour": 0.3512}
     assert body["price_per_hour"] == 0.3512
     instance = body["instances"][0]
-    assert (instance["server_id"], instance["private_ip"], instance["public_ip"]) == (
-        "i-0123456789abcdef0", "10.0.1.5", None)
+    # The cloud's server id, but not the server's addresses: users go through the gateway.
+    assert (instance["server_id"], instance["private_ip"], instance["public_ip"],
+            instance["endpoint_url"]) == ("i-0123456789abcdef0", None, None, None)
+    assert body["endpoint_url"].endswith("/v1") and body["endpoint_model"] == created["name"]
     assert "handle" not in instance
