@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from flowllama.db.session import Database
+from flowllama.db.tables import Instance
 from processes import TIMEOUT_S, Api, flowllama_up
 from providers.terraform.live.aws_moto import REGION, TEST_OLLAMA_SHA256, Foundation, Moto, tagged
 
@@ -62,11 +65,25 @@ def test_aws_deployment_falls_back_on_capacity_serves_and_deletes_to_nothing(
         instance = body["instances"][-1]
         running = _servers(moto, deployment_id)
         assert [i["InstanceId"] for i in running] == [instance["server_id"]]
-        assert body["endpoint_url"] == f"http://{running[0]['PrivateIpAddress']}:11434"
+        # Users get the gateway; the gateway's upstream is the server's private address.
+        assert (body["endpoint_url"], body["endpoint_model"]) == (f"{up.base_url}/v1", "chat")
+        assert instance["private_ip"] is None and instance["endpoint_url"] is None
+        assert _upstream(up.data_dir) == f"http://{running[0]['PrivateIpAddress']}:11434"
 
         assert api.http.delete(f"/api/deployments/{deployment_id}").status_code == 202
         _wait_gone(api, deployment_id)
     assert tagged(moto, "flowllama:deployment", deployment_id) == []
+
+
+def _upstream(data_dir: Path) -> str | None:
+    """The live instance's endpoint as the gateway reads it (operators' view)."""
+    database = Database(f"sqlite:///{data_dir / 'flowllama.db'}")
+    try:
+        with database.session() as session:
+            return session.scalar(select(Instance.endpoint_url).where(
+                Instance.terminated_at.is_(None)))
+    finally:
+        database.dispose()
 
 
 def test_agent_killed_in_the_middle_of_the_apply_leaves_exactly_one_server(
