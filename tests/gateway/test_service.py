@@ -11,10 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.db.session import Database
-from flowllama.db.tables import UsageDaily
+from flowllama.db.tables import Instance, UsageDaily
+from flowllama.db.types import utcnow
+from flowllama.gateway import routes
 from flowllama.gateway.limits import RateLimiter
+from flowllama.gateway.routes import RouteCache
 from gateway.conftest import RunningGateway, add_deployment, make_owner
 from gateway.fake_upstream import FakeUpstream, fake_upstream
+from tiny_model import free_port
 
 MESSAGES: list[openai.types.chat.ChatCompletionMessageParam] = [
     {"role": "user", "content": "hi"}]
@@ -90,3 +94,22 @@ def test_embeddings_are_forwarded_and_metered(running_gateway: RunningGateway,
         assert time.monotonic() < deadline, "embeddings usage was not recorded"
         time.sleep(0.05)
     assert [tuple(r) for r in rows] == [(3, 0)]
+
+
+def test_a_server_replaced_on_another_port_is_found_at_once(
+        running_gateway: RunningGateway, fake: FakeUpstream, database: Database) -> None:
+    # Routes cached for an hour: only the retry on fresh routes can find the new server.
+    gateway = running_gateway.gateway
+    gateway.routes = RouteCache(routes.database_loader(database), ttl_s=3600)
+    owner = make_owner(database, "ada@example.com")
+    bot = add_deployment(database, owner, "bot", "fast", [f"http://127.0.0.1:{free_port()}/v1"])
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    with pytest.raises(openai.InternalServerError):  # 503: its only server is gone
+        client.chat.completions.create(model="bot", messages=MESSAGES)
+    with database.session() as session:  # the agent replaced it (a restart on a new port)
+        for old in session.scalars(select(Instance).where(Instance.deployment_id == bot.id)):
+            old.terminated_at, old.status = utcnow(), "terminated"
+        session.add(Instance(deployment_id=bot.id, provider="local", status="healthy",
+                             endpoint_url=fake.instance("b"), price_per_hour=0.0))
+    assert client.chat.completions.create(model="bot", messages=MESSAGES).choices
+    assert fake.hits["b"] == 1

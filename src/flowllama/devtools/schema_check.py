@@ -168,9 +168,11 @@ def _check_module_calls(path: Path, parsed: dict[str, Any]) -> Iterator[Finding]
 
 
 # Resource types that have the tag argument in the current provider but not in the oldest one
-# the modules support and live-test (hashicorp/aws 3.39): setting it there fails validation.
+# the modules support (hashicorp/aws 3.39, live-tested; hashicorp/google 5.x): setting it there
+# fails validation.
 UNTAGGABLE_IN_OLDEST_PROVIDER = {
     "aws_lb_listener": "aws 3.39 has no tags argument on aws_lb_listener",
+    "google_compute_global_address": "google 5.x GA has no labels on global addresses",
 }
 
 

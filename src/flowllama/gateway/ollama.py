@@ -107,9 +107,11 @@ class OllamaPassthrough:
     async def _relay_answer(self, key: KeyInfo, candidates: list[Upstream], send: Send, *,
                             route: str, method: str, raw: bytes, request_id: str | None,
                             inference: bool, stream: bool) -> None:
-        opened = await self.gateway.proxy.open(
-            candidates, f"/api/{route}", lambda _u: raw, request_id, method=method, native=True,
-            stream=stream)
+        gateway = self.gateway
+        opened = await gateway.open_on_fresh_routes(
+            key, candidates, lambda: native_candidates(gateway, key, candidates[0].deployment_name),
+            lambda ups: gateway.proxy.open(ups, f"/api/{route}", lambda _u: raw, request_id,
+                                           method=method, native=True, stream=stream))
         response = opened.response
         if response.status >= 500:  # the runtime's text is logged, never passed on
             raise failed_upstream(opened, await read_whole(opened))

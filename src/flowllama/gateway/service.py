@@ -7,7 +7,7 @@ retries → relay and meter. None of these steps reads the database unless a cac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.types import Send
@@ -24,7 +24,7 @@ from flowllama.gateway.keys import KeyCache, KeyInfo
 from flowllama.gateway.limit_sync import LimitSync
 from flowllama.gateway.limits import RateLimiter
 from flowllama.gateway.metering import UsageFlusher, UsageMeter
-from flowllama.gateway.proxy import UpstreamProxy
+from flowllama.gateway.proxy import Opened, UpstreamProxy
 from flowllama.gateway.requests import ClientRequest
 from flowllama.gateway.routes import RouteCache, Target, Upstream
 from flowllama.gateway.schema import check_max_tokens
@@ -131,8 +131,9 @@ class Gateway:
                 bodies[upstream.model] = request.upstream_body(upstream.model)
             return bodies[upstream.model]
 
-        opened = await self.proxy.open(candidates, path, body_for, request_id,
-                                       stream=request.stream)
+        opened = await self.open_on_fresh_routes(
+            key, candidates, lambda: self.candidates(key, request.model),
+            lambda ups: self.proxy.open(ups, path, body_for, request_id, stream=request.stream))
 
         def on_usage(usage: Usage) -> None:
             self.record(key, opened.upstream, usage)
@@ -143,6 +144,26 @@ class Gateway:
         relay = StreamRelay(client_wants_usage=request.wants_usage,
                             prompt_estimate=estimate_prompt_tokens(request.body))
         await streamed(send, opened, relay, on_usage)
+
+    async def open_on_fresh_routes(
+        self, key: KeyInfo, candidates: list[Upstream],
+        reload: Callable[[], Awaitable[list[Upstream]]],
+        opener: Callable[[list[Upstream]], Awaitable[Opened]],
+    ) -> Opened:
+        """``opener(candidates)``; if no instance could take the request, read the owner's routes
+        again and, when they changed (a server was replaced or restarted on another port since
+        they were cached), try once more on the new ones instead of answering 503."""
+        try:
+            return await opener(candidates)
+        except ServiceUnavailable as exc:
+            if exc.code != "no_healthy_instance":
+                raise
+            self.routes.invalidate(key.user_id)
+            fresh = await reload()
+            known = {(u.instance_id, u.base_url) for u in candidates}
+            if {(u.instance_id, u.base_url) for u in fresh} <= known:
+                raise
+            return await opener(fresh)
 
     def record(self, key: KeyInfo, upstream: Upstream, usage: Usage) -> None:
         """Count an answered request against the key's limits and in the usage rollup."""
