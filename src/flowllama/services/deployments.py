@@ -78,7 +78,8 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
     request_hash = _request_hash(body)
     if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
         return _replay(existing, request_hash)
-    _check_name_free(session, user, body.name)
+    if _name_taken(session, user, body.name):
+        return _winner_or_name_conflict(session, user, body.name, idempotency_key, request_hash)
     estimate = estimator(body)
     if quota is not None:
         quotas.reserve(session, user, quota, "deployments",
@@ -96,24 +97,28 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         with session.begin_nested():
             session.add(deployment)
             session.flush()
-    except IntegrityError as exc:  # a concurrent request won: same key or same name
-        if idempotency_key and (existing := _by_idempotency_key(session, user, idempotency_key)):
-            return _replay(existing, request_hash)
-        raise Conflict(f"A deployment named {body.name!r} already exists", field="name",
-                       code="name_taken") from exc
+    except IntegrityError:  # a concurrent request won: same key or same name
+        return _winner_or_name_conflict(session, user, body.name, idempotency_key, request_hash)
     session.add(DeploymentEvent(deployment_id=deployment.id, from_status=None,
                                 to_status=Status.PENDING, reason="created by user"))
     return Created(deployment, new=True)
 
 
-def _check_name_free(session: Session, user: User, name: str) -> None:
-    taken = session.scalar(
+def _name_taken(session: Session, user: User, name: str) -> bool:
+    return session.scalar(
         select(Deployment.id).where(Deployment.user_id == user.id, Deployment.name == name,
                                     Deployment.deleted_at.is_(None))
-    )
-    if taken:
-        raise Conflict(f"A deployment named {name!r} already exists", field="name",
-                       code="name_taken")
+    ) is not None
+
+
+def _winner_or_name_conflict(session: Session, user: User, name: str, key: str | None,
+                             request_hash: str) -> Created:
+    """The name is taken. If a request with the same ``key`` took it (it may have committed
+    between our two reads), its answer is ours; otherwise the name is in use (409)."""
+    if key and (existing := _by_idempotency_key(session, user, key)):
+        return _replay(existing, request_hash)
+    raise Conflict(f"A deployment named {name!r} already exists", field="name",
+                   code="name_taken")
 
 
 def get(session: Session, user: User, deployment_id: str, *, lock: bool = False
