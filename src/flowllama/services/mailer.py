@@ -46,10 +46,13 @@ class OutboxMailer:
     def send(self, to: str, subject: str, body: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{utcnow():%Y%m%dT%H%M%S}-{new_id()[:8]}.eml"
-        path = self.directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written under a dot-name and renamed: whoever watches the folder for ``*.eml`` (an
+        # operator, a test) never reads a file that exists but is still empty.
+        partial = self.directory / f".{name}.partial"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(bytes(_message(self.sender, to, subject, body)))
+        os.replace(partial, self.directory / name)
         log.info("mail.queued_to_outbox", file=name)
 
 
