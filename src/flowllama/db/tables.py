@@ -218,6 +218,24 @@ class Instance(Base):
     terminated_at: Mapped[datetime | None]
 
 
+class ExternalServer(Base):
+    """An inference server FlowLlama adopts but does not run (``cloud: external``): where it
+    is, which API it speaks, and the secret the gateway and monitor present to it, sealed
+    (:mod:`flowllama.security.upstream_secrets`). One row per deployment; kept while the
+    deployment is stopped, its secret wiped when the deployment is deleted."""
+
+    __tablename__ = "external_servers"
+
+    deployment_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    api: Mapped[str] = mapped_column(String(16))
+    base_url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class DeploymentEvent(Base):
     __tablename__ = "deployment_events"
     __table_args__ = (Index("ix_deployment_events_deployment_at", "deployment_id", "at"),)

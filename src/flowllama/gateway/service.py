@@ -187,7 +187,8 @@ def build_gateway(platform: Platform) -> Gateway:
     gateway = Gateway(
         settings, platform.db,
         KeyCache(keys.database_loader(platform.db), settings.key_cache_ttl_s),
-        RouteCache(routes.database_loader(platform.db, platform.runtime_keys),
+        RouteCache(routes.database_loader(platform.db, platform.runtime_keys,
+                                          platform.upstream_secrets),
                    settings.route_cache_ttl_s),
         loops=platform.loops,
     )

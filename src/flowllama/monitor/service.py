@@ -26,6 +26,7 @@ from flowllama.monitor.verdicts import HealPolicy, Verdicts
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
 from flowllama.security.runtime_keys import RuntimeKeys
+from flowllama.security.upstream_secrets import UpstreamSecrets
 
 log = get_logger(__name__)
 
@@ -56,9 +57,11 @@ class Monitor:
     def __init__(self, db: Database, queue: JobQueue, options: MonitorOptions | None = None,
                  policy: HealPolicy | None = None, on_result: ResultHook | None = None,
                  *, runtime_keys: RuntimeKeys | None = None,
+                 upstream_secrets: UpstreamSecrets | None = None,
                  loops: LoopHealth | None = None) -> None:
         self.db = db
         self.runtime_keys = runtime_keys
+        self.upstream_secrets = upstream_secrets
         self.options = options or MonitorOptions()
         self.verdicts = Verdicts(db, queue, policy or HealPolicy())
         self.on_result = on_result
@@ -88,7 +91,12 @@ class Monitor:
         return RoundReport(len(targets), unhealthy, time.monotonic() - started)
 
     def _keyed(self, target: Target) -> Target:
-        """``target`` with its runtime key attached (runtimes refuse probes without it)."""
+        """``target`` with its runtime key attached (runtimes refuse probes without it); an
+        external server's own secret instead, never the runtime key."""
+        if target.external:
+            secret = (self.upstream_secrets.headers(target.sealed_secret)
+                      if self.upstream_secrets is not None else {})
+            return replace(target, headers=tuple(secret.items()), sealed_secret=None)
         if self.runtime_keys is None:
             return target
         headers = tuple(self.runtime_keys.headers(target.deployment_id).items())
@@ -164,4 +172,5 @@ def build_monitor(platform: Platform) -> Monitor:
                         heal_backoff_s=settings.heal_backoff_s,
                         heal_backoff_max_s=settings.heal_backoff_max_s)
     return Monitor(platform.db, platform.queue, options, policy,
-                   runtime_keys=platform.runtime_keys, loops=platform.loops)
+                   runtime_keys=platform.runtime_keys,
+                   upstream_secrets=platform.upstream_secrets, loops=platform.loops)

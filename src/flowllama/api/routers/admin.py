@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from flowllama.api.deps import AdminUser, PlatformDep
+from flowllama.api.deps import AdminUser, DbSession, DeploymentViewer, PlatformDep
 from flowllama.domain.admin import DeadJobOut, RequeuedOut
+from flowllama.domain.external import ExternalDeploymentOut, ExternalDeploymentRegister
+from flowllama.services import deployments, external_servers
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -25,3 +27,19 @@ def dead_letters(_admin: AdminUser, platform: PlatformDep,
 def requeue(job_id: str, _admin: AdminUser, platform: PlatformDep) -> RequeuedOut:
     job = platform.queue.requeue_dead(job_id)
     return RequeuedOut(id=job.id, status=job.status)
+
+
+@router.post("/external-deployments", status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "An existing registration was updated (or was "
+                                             "already identical)"}})
+def register_external(body: ExternalDeploymentRegister, response: Response, *,
+                      _admin: AdminUser, db: DbSession, platform: PlatformDep,
+                      viewer: DeploymentViewer) -> ExternalDeploymentOut:
+    """Register an inference server that already exists as a deployment of ``owner_email``
+    (``cloud: external``); registering the same owner and name again updates it."""
+    registered = external_servers.register(db, platform.upstream_secrets, body)
+    if registered.changed:
+        deployments.commit_and_nudge(db, platform.queue, registered.deployment)
+    if not registered.new:
+        response.status_code = status.HTTP_200_OK
+    return external_servers.view(db, viewer, registered)
