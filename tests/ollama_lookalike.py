@@ -1,8 +1,9 @@
 """A small real HTTP server that answers like an Ollama behind an authenticating proxy.
 
 For tests of external servers (``cloud: external``) where the Ollama binary cannot run: uvicorn
-on loopback serving ``/api/tags``, ``/api/chat`` (NDJSON, with Ollama's token counts),
-``/v1/models`` and ``/v1/chat/completions`` (plain, or SSE with a usage event when asked). When
+on loopback serving ``/api/tags``, ``/api/chat`` (NDJSON, or one object for ``"stream":
+false``, with Ollama's token counts), ``/v1/models`` and ``/v1/chat/completions`` (plain, or
+SSE with a usage event when asked). When
 built with a ``secret`` every request without ``Authorization: Bearer <secret>`` gets 401, as
 a proxy in front of Ollama would answer. Every request's path and authorization are recorded.
 """
@@ -62,6 +63,11 @@ def _app(state: Lookalike) -> Starlette:
         if refused is not None:
             return refused
         body = await request.json()
+        if body.get("stream") is False:
+            return JSONResponse({"model": body["model"], "done": True, "done_reason": "stop",
+                                 "message": {"role": "assistant", "content": "hello there"},
+                                 "prompt_eval_count": PROMPT_TOKENS,
+                                 "eval_count": COMPLETION_TOKENS})
 
         async def lines() -> AsyncIterator[bytes]:
             for word in ("hello", " there"):
