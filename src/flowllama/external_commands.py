@@ -123,7 +123,7 @@ def _register(body: ExternalDeploymentRegister, settings: Settings) -> dict[str,
             outcome: dict[str, object] = {
                 "id": deployment.id, "name": deployment.name, "status": deployment.status,
                 "created": registered.new, "changed": registered.changed}
-            if registered.changed:
+            if registered.new:  # an update rewrites records in place; the agent has no step
                 deployments.commit_and_nudge(session, platform.queue, deployment)
     except ClientError as exc:
         field = f"{exc.field}: " if exc.field else ""

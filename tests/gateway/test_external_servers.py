@@ -19,15 +19,18 @@ from factories import STRONG_PASSWORD, bearer
 from flowllama.agent.reconciler import Reconciler
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, ExternalServer, Instance, User
+from flowllama.domain.external import ExternalDeploymentRegister
 from flowllama.domain.lifecycle import Status
+from flowllama.gateway.routes import load_owner_routes
 from flowllama.monitor.service import Monitor, MonitorOptions
 from flowllama.monitor.verdicts import HealPolicy
 from flowllama.platform import Platform
 from flowllama.providers.external import ExternalProvisioner
 from flowllama.providers.registry import ProvisionerRegistry
-from flowllama.services import deployments, users
+from flowllama.security.upstream_secrets import UpstreamSecrets
+from flowllama.services import deployments, external_servers, users
 from flowllama.services.external_servers import ExternalDirectory
-from gateway.conftest import Owner, RunningGateway, make_owner, wait_usage
+from gateway.conftest import Owner, RunningGateway, add_deployment, make_owner, wait_usage
 from ollama_lookalike import COMPLETION_TOKENS, MODEL, PROMPT_TOKENS, Lookalike, ollama_lookalike
 
 SECRET = "the-upstream-secret"
@@ -168,3 +171,31 @@ def test_only_admins_register_and_bad_input_is_a_clear_error(
     assert nobody.status_code == 422 and nobody.json()["error"]["field"] == "owner_email"
     wrong_api = httpx.post(url, json={**body, "api": "grpc"}, headers=admin)
     assert wrong_api.status_code == 422
+
+
+def test_routes_carry_the_servers_secret_and_an_unreadable_one_unroutes_only_its_deployment(
+        platform: Platform, database: Database, owner: Owner) -> None:
+    body = ExternalDeploymentRegister(name="shared", owner_email=owner.user.email,
+                                      base_url="http://10.1.2.3:11434", api="ollama",
+                                      secret=SECRET, model=MODEL)
+    with database.session() as session:
+        registered = external_servers.register(session, platform.upstream_secrets, body)
+        registered.deployment.status = Status.RUNNING
+        session.add(Instance(deployment_id=registered.deployment.id, provider="external",
+                             endpoint_url="http://10.1.2.3:11434/v1", status="healthy",
+                             handle={"kind": "external", "deployment_id": "x", "name": "x",
+                                     "data": {"api": "ollama", "runtime": "ollama",
+                                              "base_url": "http://10.1.2.3:11434"}}))
+    add_deployment(database, owner, "mine", "local/tiny", ["http://127.0.0.1:9/v1"])
+    routes = load_owner_routes(database, owner.user.id, platform.runtime_keys,
+                               platform.upstream_secrets)
+    (upstream,) = routes.by_name["shared"].upstreams
+    assert upstream.auth_headers == (("Authorization", f"Bearer {SECRET}"),)
+    assert (upstream.base_url, upstream.native_base_url, upstream.model) == (
+        "http://10.1.2.3:11434/v1", "http://10.1.2.3:11434", MODEL)
+    (local,) = routes.by_name["mine"].upstreams
+    assert local.auth_headers == tuple(platform.runtime_keys.headers(local.deployment_id).items())
+    rotated = load_owner_routes(database, owner.user.id, platform.runtime_keys,
+                                UpstreamSecrets("a-rotated-platform-secret-0123456789"))
+    assert rotated.by_name["shared"].upstreams == ()
+    assert len(rotated.by_name["mine"].upstreams) == 1

@@ -20,10 +20,14 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, ExternalServer, Instance
 from flowllama.domain.external import EXTERNAL_CLOUD
 from flowllama.domain.lifecycle import Desired, Status
+from flowllama.errors import ConfigError
+from flowllama.logging import get_logger
 from flowllama.runtimes.model_names import is_local_model
 from flowllama.runtimes.ollama import OllamaRuntime
 from flowllama.security.runtime_keys import RuntimeKeys
 from flowllama.security.upstream_secrets import UpstreamSecrets
+
+log = get_logger(__name__)
 
 SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
 HEALTHY_INSTANCE = "healthy"
@@ -112,9 +116,10 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
     targets = []
     for dep in deployments:
         serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
+        routable = serving and (dep.cloud != EXTERNAL_CLOUD or dep.id in external)
         upstreams = tuple(
             _upstream(dep, i, keys, external) for i in instances if i.deployment_id == dep.id
-        ) if serving else ()
+        ) if routable else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
                               upstreams=upstreams, context_size=dep.context_size))
@@ -141,8 +146,15 @@ def _external_headers(session: Session, deployments: Sequence[Any],
         return {}
     rows = session.execute(select(ExternalServer.deployment_id, ExternalServer.secret)
                            .where(ExternalServer.deployment_id.in_(ids))).all()
-    return {row.deployment_id: tuple(secrets.headers(row.secret).items()) if secrets else ()
-            for row in rows}
+    headers = {}
+    for row in rows:
+        try:
+            headers[row.deployment_id] = (tuple(secrets.headers(row.secret).items())
+                                          if secrets else ())
+        except ConfigError as exc:  # unreadable (platform secret rotated): not routable
+            log.warning("gateway.external_secret_unreadable", deployment_id=row.deployment_id,
+                        error=str(exc))
+    return headers
 
 
 def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None,

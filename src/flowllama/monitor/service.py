@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from flowllama.db.session import Database
+from flowllama.errors import ConfigError
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth, supervise
 from flowllama.metrics import HEALTH_CHECK_SECONDS, HEALTH_CHECKS
@@ -94,8 +95,13 @@ class Monitor:
         """``target`` with its runtime key attached (runtimes refuse probes without it); an
         external server's own secret instead, never the runtime key."""
         if target.external:
-            secret = (self.upstream_secrets.headers(target.sealed_secret)
-                      if self.upstream_secrets is not None else {})
+            try:
+                secret = (self.upstream_secrets.headers(target.sealed_secret)
+                          if self.upstream_secrets is not None else {})
+            except ConfigError as exc:  # unreadable: probe without it, so the check fails
+                log.warning("monitor.external_secret_unreadable",
+                            deployment_id=target.deployment_id, error=str(exc))
+                secret = {}
             return replace(target, headers=tuple(secret.items()), sealed_secret=None)
         if self.runtime_keys is None:
             return target

@@ -38,8 +38,8 @@ def register_external(body: ExternalDeploymentRegister, response: Response, *,
     """Register an inference server that already exists as a deployment of ``owner_email``
     (``cloud: external``); registering the same owner and name again updates it."""
     registered = external_servers.register(db, platform.upstream_secrets, body)
-    if registered.changed:
+    if registered.new:  # an update rewrites the records in place: nothing for the agent to do
         deployments.commit_and_nudge(db, platform.queue, registered.deployment)
-    if not registered.new:
+    else:
         response.status_code = status.HTTP_200_OK
     return external_servers.view(db, viewer, registered)
