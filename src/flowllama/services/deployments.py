@@ -279,6 +279,9 @@ LogReader = Callable[[str, int], list[str]]
 
 def logs(deployment: Deployment, reader: LogReader | None, tail: int) -> DeploymentLogs:
     """The last ``tail`` lines of a local deployment's server log (kept after it stops)."""
+    if deployment.cloud == "external":
+        return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
+                              message="an external server keeps its own logs")
     if deployment.cloud != "local":
         return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
                               message="cloud servers ship their logs to the EFK stack")
