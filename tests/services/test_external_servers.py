@@ -12,6 +12,7 @@ from flowllama.domain.external import ExternalDeploymentRegister
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, InvalidInput
 from flowllama.platform import Platform
+from flowllama.security.upstream_secrets import UpstreamSecrets
 from flowllama.services import external_servers
 from flowllama.services.external_servers import ExternalDirectory, check_base_url
 
@@ -141,3 +142,16 @@ def test_directory_opens_the_secret_for_the_provisioner_and_forgets_it(
     target = directory.lookup(registered.deployment.id)
     assert target is not None and target.headers == {}
     assert directory.lookup("0" * 32) is None
+
+
+def test_registering_again_reseals_a_secret_the_rotated_platform_secret_cannot_open(
+        platform: Platform) -> None:
+    _owner(platform)
+    with platform.db.session() as session:
+        old = UpstreamSecrets("the-platform-secret-before-rotation-0123")
+        registered = external_servers.register(session, old, _body())
+    again = _register(platform, _body())
+    assert again.changed
+    target = ExternalDirectory(platform.db, platform.upstream_secrets).lookup(
+        registered.deployment.id)
+    assert target is not None and target.headers == {"Authorization": f"Bearer {SECRET}"}

@@ -35,7 +35,7 @@ from flowllama.domain.external import (
     handle_data,
 )
 from flowllama.domain.lifecycle import Desired, Status
-from flowllama.errors import Conflict, InvalidInput
+from flowllama.errors import ConfigError, Conflict, InvalidInput
 from flowllama.security.upstream_secrets import UpstreamSecrets
 from flowllama.services import users
 from flowllama.services.deployment_status import record_event
@@ -147,7 +147,7 @@ def _update(session: Session, secrets: UpstreamSecrets, deployment: Deployment,
     changes = _apply(deployment, server, body, base_url)
     if body.clear_secret and server.secret is not None:
         server.secret, changes = None, [*changes, "secret cleared"]
-    elif body.secret and (server.secret is None or secrets.open(server.secret) != body.secret):
+    elif body.secret and not _holds(secrets, server.secret, body.secret):
         server.secret, changes = secrets.seal(body.secret), [*changes, "secret"]
     if not changes:
         return Registered(deployment, new=False, changed=False)
@@ -163,6 +163,17 @@ def _update(session: Session, secrets: UpstreamSecrets, deployment: Deployment,
     record_event(session, deployment, "external server re-registered: " + ", ".join(changes),
                  {"changed": changes})
     return Registered(deployment, new=False, changed=True)
+
+
+def _holds(secrets: UpstreamSecrets, stored: str | None, secret: str) -> bool:
+    """Whether ``stored`` is ``secret`` sealed; one that no longer opens (the platform secret
+    was rotated) is not, so registering again re-seals it: that is the documented recovery."""
+    if stored is None:
+        return False
+    try:
+        return secrets.open(stored) == secret
+    except ConfigError:
+        return False
 
 
 def _apply(deployment: Deployment, server: ExternalServer, body: ExternalDeploymentRegister,
