@@ -7,6 +7,7 @@ leaves the server running."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -139,6 +140,22 @@ def test_an_external_server_is_adopted_checked_served_metered_and_left_running(
     assert _monitor_round(platform).status == "healthy"
     assert _status(database, deployment_id) == Status.RUNNING
 
+    # Stop and start change records only: the server is released, then adopted again.
+    for action, status in (("stop", Status.STOPPED), ("start", Status.RUNNING)):
+        with database.session() as session:
+            user = session.get(User, owner.user.id)
+            assert user is not None
+            deployments.request_action(session, user, deployment_id, action)
+        assert _reconcile(platform, deployment_id).status == status
+        if action == "stop":
+            time.sleep(0.6)  # the route cache's TTL in these tests
+            with pytest.raises(openai.APIStatusError) as stopped:
+                client.chat.completions.create(
+                    model="shared", messages=[{"role": "user", "content": "hi"}])
+            assert stopped.value.status_code == 503
+    time.sleep(0.6)
+    assert client.chat.completions.create(
+        model="shared", messages=[{"role": "user", "content": "hi"}]).choices
     with database.session() as session:
         user = session.get(User, owner.user.id)
         assert user is not None
