@@ -1,6 +1,7 @@
 """The gateway's domain metrics follow real traffic through a scripted upstream: tokens per
 deployment and direction, time to first token for streams, upstream head latency, upstream
-errors by kind (busy, status_5xx, broken), refusals by code and 429s by reason."""
+errors by kind (busy, status_5xx, broken), refusals by code and 429s by reason; and every
+series deploy/monitoring's rules and dashboards query is exported by a running platform."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from deploy.monitoring.queries import referenced
 from flowllama.db.session import Database
 from flowllama.metrics import REGISTRY
 from gateway.conftest import Owner, RunningGateway, add_deployment, make_owner, wait_usage
@@ -87,3 +90,20 @@ def test_refusals_and_rate_limits_by_reason(running_gateway: RunningGateway,
     assert "with user text" not in text
     assert value("flowllama_gateway_refusals_total", status="404",
                  code="model_not_found") == missing + 1
+
+
+def test_every_metric_the_monitoring_kit_queries_is_exported_after_traffic(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    add_deployment(database, owner, "bot", "fast", [fake.instance("a")])
+    add_deployment(database, owner, "streamer", "dying", [fake.instance("b")])
+    assert _post(running_gateway, owner, "bot").status_code == 200
+    assert _post(running_gateway, owner, "streamer", stream=True).status_code == 200
+    assert _post(running_gateway, owner, "missing").status_code == 404
+    wait_usage(database, 2)
+    response = httpx.get(f"{running_gateway.base_url}/metrics")
+    assert response.status_code == 200
+    exported = {family.name for family in text_string_to_metric_families(response.text)}
+    metrics, _recorded = referenced()
+    assert metrics, "the monitoring kit names no metric"
+    assert metrics - exported == set(), "rules or dashboards query series nobody exports"
