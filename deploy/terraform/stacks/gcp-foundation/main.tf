@@ -82,5 +82,6 @@ resource "google_logging_project_sink" "instances" {
   project     = var.project
   name        = "${local.prefix}-ollama"
   destination = "logging.googleapis.com/projects/${var.project}/locations/global/buckets/${google_logging_project_bucket_config.instances.bucket_id}"
-  filter      = "logName=\"projects/${var.project}/logs/${var.log_name}\" AND resource.labels.zone:\"${var.region}-\""
+  # Ollama's log and the boot log (the Ops Agent names each log after its receiver).
+  filter = "logName=(\"projects/${var.project}/logs/${var.log_name}\" OR \"projects/${var.project}/logs/${var.log_name}-boot\") AND resource.labels.zone:\"${var.region}-\""
 }
