@@ -16,6 +16,7 @@ interrupted (the child is stopped; :class:`LoadtestFailed` or the interrupt prop
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flowllama.errors import FlowLlamaError
+from flowllama.errors import ConfigError, FlowLlamaError
 from flowllama.loadtest.config import LoadtestConfig
 from flowllama.loadtest.store import ResultsStore, new_run_id
 
@@ -45,6 +46,8 @@ def run_loadtest(config: LoadtestConfig, store: ResultsStore, progress: Progress
                  *, run_id: str | None = None) -> dict[str, Any]:
     """Runs ``config`` against its target, stores the run in ``store``, returns the summary."""
     config.validate()
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError("load tests need Locust: pip install 'flowllama[loadtest]'")
     run_id = run_id or new_run_id()
     with tempfile.TemporaryDirectory(prefix="flowllama-loadtest-") as tmp:
         workdir = Path(tmp)
