@@ -101,3 +101,24 @@ def test_placement_price_and_source() -> None:
                             "spot": True, "price_per_hour": 0.4}) == (
         0.4, "deployment placement billed $/h (aws/us-east-1/g5.xlarge, spot)")
     assert placement_price(None)[0] is None
+
+
+def test_the_cli_refuses_bad_options_with_a_message() -> None:
+    from typer.testing import CliRunner
+
+    from flowllama.cli import app
+
+    runner = CliRunner()
+    for args, message in (
+            (["--token-api-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key", "k",
+              "--users", "1000"], "users must be between 1 and 64"),
+            (["--token-api-url", "http://127.0.0.1:9/v1", "--model", "m"], "API key"),
+            (["--duration", "forever"], "duration"),
+            (["--deployment", "x", "--api-url", "http://127.0.0.1:9", "--email", "a@b.c",
+              "--password", "p"], "cannot read deployment"),
+            (["--token-api-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key", "k",
+              "--results", "gs://b/p"], "gs://")):
+        result = runner.invoke(app, ["loadtest", "run", *args],
+                               env={"FLOWLLAMA_LOADTEST_API_KEY": ""})
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output, (args, result.output)

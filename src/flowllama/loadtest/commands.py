@@ -7,6 +7,9 @@ worker died), 2 bad options. The Helm CronJob calls exactly this command.
 from __future__ import annotations
 
 import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -83,7 +86,8 @@ def run(  # noqa: PLR0917  (Typer maps each option to a parameter)
             config = resolve_deployment(config, deployment)
         config.validate()
         store = open_store(results or f"file://{_data_dir() / 'loadtests'}")
-        summary = _run_with_progress(config, store, run_loadtest, quiet=as_json)
+        with _sigterm_unwinds():
+            summary = _run_with_progress(config, store, run_loadtest, quiet=as_json)
     except (ClientError, ConfigError) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
@@ -94,6 +98,21 @@ def run(  # noqa: PLR0917  (Typer maps each option to a parameter)
         console.print_json(json.dumps(summary))
     else:
         print_summary(summary, store.url)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """A CronJob's deadline or ``kill`` sends SIGTERM: unwind as for Ctrl-C, so the worker is
+    stopped, its temporary files removed and nothing stored."""
+
+    def unwind(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _host(url: str | None) -> str:

@@ -55,8 +55,8 @@ def build_summary(config: LoadtestConfig, run_id: str, *, started: datetime,
                    "ollama_url": config.ollama_url, "token_api_url": config.token_api_url,
                    "model": config.model},
         "started_at": iso(started), "ended_at": iso(ended),
-        "settings": {"duration_s": config.duration_s, "users": config.users,
-                     "spawn_rate": config.spawn_rate, "weights": config.active_weights(),
+        "settings": {"duration_s": _number(config.duration_s), "users": config.users,
+                     "spawn_rate": _number(config.spawn_rate), "weights": config.active_weights(),
                      "max_tokens": config.max_tokens, "ttft_target_ms": config.ttft_target_ms,
                      "tpot_target_ms": config.tpot_target_ms},
         "price": {"usd_per_hour": config.price_per_hour, "source": config.price_source},
@@ -68,6 +68,11 @@ def build_summary(config: LoadtestConfig, run_id: str, *, started: datetime,
                    "usd_per_million_output_tokens": usd_per_million_tokens(
                        config.price_per_hour, tokens_per_s if tokens else None)},
     }
+
+
+def _number(value: float) -> float | int:
+    """``300`` rather than ``300.0`` for a whole number (as the schema shows it)."""
+    return int(value) if float(value).is_integer() else value
 
 
 def _endpoint(config: LoadtestConfig, row: EndpointCounts, samples: list[LlmSample],

@@ -26,14 +26,18 @@ def resolve_deployment(config: LoadtestConfig, name: str, *, timeout_s: float = 
     if not (config.api_url and config.email and config.password):
         raise InvalidInput("--deployment needs --api-url, --email and a password "
                            "(--password or FLOWLLAMA_LOADTEST_PASSWORD)", field="deployment")
-    with httpx.Client(base_url=config.api_url.rstrip("/"), timeout=timeout_s) as http:
-        login = http.post("/api/auth/login",
-                          json={"email": config.email, "password": config.password})
-        if login.status_code != 200:
-            raise InvalidInput(f"login as {config.email} failed: HTTP {login.status_code}",
-                               field="email")
-        http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
-        view = _find(http, name)
+    try:
+        with httpx.Client(base_url=config.api_url.rstrip("/"), timeout=timeout_s) as http:
+            login = http.post("/api/auth/login",
+                              json={"email": config.email, "password": config.password})
+            if login.status_code != 200:
+                raise InvalidInput(f"login as {config.email} failed: HTTP {login.status_code}",
+                                   field="email")
+            http.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+            view = _find(http, name)
+    except httpx.HTTPError as exc:
+        raise InvalidInput(f"cannot read deployment {name!r} from {config.api_url}: {exc}",
+                           field="api_url") from exc
     return _completed(config, view)
 
 
