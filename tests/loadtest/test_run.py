@@ -88,7 +88,8 @@ def test_a_run_against_flowllama_up_with_the_tiny_model(up: UpProcess, tmp_path:
     assert stream["requests"] > 0 and stream["llm"] is True
     for figure in ("ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"):
         assert all(v is not None and v > 0 for v in stream[figure].values()), figure
-    assert stream["output_tokens"] == 16 * stream["requests"]  # the server's usage counts
+    # The server's usage counts: at most --max-tokens per answer, at least one.
+    assert stream["requests"] <= stream["output_tokens"] <= 16 * stream["requests"]
     assert stream["output_tokens_per_s_per_request"]["p50"] > 0
     assert stream["goodput_ratio"] is not None
     groups = {e["group"] for e in summary["endpoints"]}
