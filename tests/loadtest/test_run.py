@@ -5,8 +5,8 @@ store as the dashboard reads them."""
 
 from __future__ import annotations
 
-import json
 import importlib.util
+import json
 import os
 import signal
 import subprocess
