@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from flowllama.client.commands import register as register_client_commands
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
 from flowllama.settings import Settings
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
+register_client_commands(app)
 
 console = Console()
 err = Console(stderr=True)
