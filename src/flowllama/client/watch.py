@@ -18,6 +18,11 @@ FOLLOW_POLL_S = 1.0
 FOLLOW_TAIL = 200  # lines read per poll while following
 
 
+def pause(seconds: float) -> None:
+    """Wait between polls (the tests move the world forward here instead)."""
+    time.sleep(seconds)
+
+
 def event_line(event: dict[str, Any]) -> str:
     """One event as a line: time, transition, reason."""
     source = event.get("from_status") or "-"
@@ -25,7 +30,7 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def wait_for(client: ApiClient, deployment_id: str, targets: set[str], *, show: bool,
-             timeout_s: float, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+             timeout_s: float) -> dict[str, Any]:
     """Poll the deployment until its status is in ``targets`` or ``failed`` (or it is gone,
     when ``deleted`` is a target), printing each new event when ``show``; its last view."""
     deadline = time.monotonic() + timeout_s
@@ -48,7 +53,7 @@ def wait_for(client: ApiClient, deployment_id: str, targets: set[str], *, show: 
             if time.monotonic() > deadline:
                 raise ApiError(0, "timeout", f"{current['name']} is still {current['status']} "
                                f"after {timeout_s:.0f}s (it keeps going; see flowllama status)")
-            sleep(POLL_S)
+            pause(POLL_S)
 
 
 def _print_events(client: ApiClient, deployment_id: str, seen: int, show: bool) -> int:
@@ -75,12 +80,12 @@ def new_lines(previous: list[str], current: list[str]) -> list[str]:
 
 
 def follow_logs(client: ApiClient, deployment_id: str, emit: Callable[[str], None],
-                first: list[str], sleep: Callable[[float], None] = time.sleep) -> None:
+                first: list[str]) -> None:
     """Print new log lines as they come (after ``first``, already printed) until the
     deployment is gone or the user presses Ctrl-C."""
     previous = first[-FOLLOW_TAIL:]
     while True:
-        sleep(FOLLOW_POLL_S)
+        pause(FOLLOW_POLL_S)
         try:
             logs = client.get(f"/api/deployments/{deployment_id}/logs", tail=FOLLOW_TAIL)
         except ApiError as exc:
