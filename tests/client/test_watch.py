@@ -3,6 +3,7 @@ it fails; ``logs -f`` prints only the lines after those already shown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,24 +41,46 @@ def settings(settings: Settings, tiny_model_file: Path) -> Settings:
     return settings.model_copy(update={"models_dir": tiny_model_file.parent})
 
 
+def _agent(platform: Platform, *steps: tuple[Status, str | None]) -> Callable[[float], None]:
+    """What the agent would do between two polls: the next status change."""
+    pending = iter(steps)
+
+    def step(_seconds: float) -> None:
+        target, message = next(pending)
+        with platform.db.session() as session:
+            row = session.scalars(select(Deployment)).one()
+            change_status_and_notify(session, row, target, "test agent", message=message)
+
+    return step
+
+
 def test_deploy_wait_shows_each_event_and_fails_with_the_reason(
         cli: Cli, client: TestClient, platform: Platform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     register_and_login(client)
     assert cli.login().exit_code == 0
-    steps = iter([(Status.PROVISIONING, None), (Status.FAILED, "no capacity anywhere")])
-
-    def agent_step(_seconds: float) -> None:  # what the agent would do between two polls
-        target, message = next(steps)
-        with platform.db.session() as session:
-            row = session.scalars(select(Deployment)).one()
-            change_status_and_notify(session, row, target, "test agent", message=message)
-
-    monkeypatch.setattr(watch, "pause", agent_step)
+    monkeypatch.setattr(watch, "pause", _agent(
+        platform, (Status.PROVISIONING, None), (Status.FAILED, "no capacity anywhere")))
     result = cli("deploy", "llama3.1:8b", "--cloud", "aws", "--context", "8192", "--wait")
     assert result.exit_code == 1
     assert "- → pending" in result.stdout and "provisioning → failed" in result.stdout
     assert "failed: no capacity anywhere" in result.stderr
+
+
+def test_stop_wait_shows_only_the_new_events(
+        cli: Cli, client: TestClient, platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_and_login(client)
+    assert cli.login().exit_code == 0
+    monkeypatch.setattr(watch, "pause", _agent(
+        platform, (Status.PROVISIONING, None), (Status.STARTING, None), (Status.RUNNING, None),
+        (Status.STOPPING, None), (Status.STOPPED, None)))
+    deployed = cli("deploy", "llama3.1:8b", "--cloud", "aws", "--context", "8192", "--wait")
+    assert deployed.exit_code == 0 and "starting → running" in deployed.stdout
+    stopped = cli("stop", "llama3-1-8b", "--wait")
+    assert stopped.exit_code == 0, stopped.output
+    assert "→ pending" not in stopped.stdout and "starting → running" not in stopped.stdout
+    assert "running → stopping" in stopped.stdout and "llama3-1-8b is stopped" in stopped.stdout
 
 
 def test_logs_follow_prints_only_new_lines_until_interrupted(

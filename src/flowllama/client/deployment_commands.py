@@ -24,7 +24,7 @@ from flowllama.client.output import (
     table,
     when,
 )
-from flowllama.client.watch import event_line, follow_logs, wait_for
+from flowllama.client.watch import event_count, event_line, follow_logs, wait_for
 
 NameArg = Annotated[str, typer.Argument(help="Deployment name or id")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Show progress until it gets there")]
@@ -135,8 +135,12 @@ def status(name: NameArg, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
     if deployment["instances"]:
         table(["INSTANCE", "STATUS", "PROVIDER", "TYPE", "LAST CHECK", "LATENCY MS", "ERROR"],
               [(i["id"], i["status"], i["provider"], i.get("instance_type"),
-                when(i.get("last_check_at")), i.get("last_latency_ms"), i.get("last_error"))
+                when(i.get("last_check_at")), _ms(i.get("last_latency_ms")), i.get("last_error"))
                for i in deployment["instances"]])
+
+
+def _ms(value: float | None) -> str | None:
+    return None if value is None else f"{value:.0f}"
 
 
 def events(name: NameArg, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
@@ -198,13 +202,14 @@ def _act(action: str, name: str, wait: bool, timeout: float, url: str | None,
          as_json: bool) -> None:
     with api_session(url, as_json) as client:
         deployment = resolve.deployment(client, name)
+        seen = event_count(client, deployment["id"]) if wait else 0
         acted = client.post(f"/api/deployments/{deployment['id']}/{action}")
         if not as_json:
             console.print(f"{action.capitalize()} requested for [bold]"
                           f"{escape(acted['name'])}[/] (now {acted['status']})")
         if wait:
             acted = wait_for(client, acted["id"], ACTION_TARGETS[action], show=not as_json,
-                             timeout_s=timeout)
+                             timeout_s=timeout, seen=seen)
             if not as_json and acted["status"] != "failed":
                 console.print(f"[green]{escape(acted['name'])} is {acted['status']}[/]")
         _finish(acted, as_json, waited=False)
@@ -240,10 +245,11 @@ def rm(name: NameArg,
                 f"Delete {deployment['name']} ({deployment['id']}) and its server?"):
             err.print("Not deleted")
             raise typer.Exit(1)
+        seen = event_count(client, deployment["id"]) if wait else 0
         deleted = client.delete(f"/api/deployments/{deployment['id']}")
         if wait:
             deleted = wait_for(client, deployment["id"], {"deleted"}, show=not as_json,
-                               timeout_s=timeout)
+                               timeout_s=timeout, seen=seen)
     if as_json:
         emit_json(deleted)
         return

@@ -21,8 +21,9 @@ UrlOpt = Annotated[str | None, typer.Option(
     "--url", help=f"FlowLlama base URL (else ${URL_ENV}, else the one you logged in to)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: messages are not broken at 80 columns when piped (ids and URLs stay whole).
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
@@ -65,8 +66,12 @@ def api_session(url: str | None, as_json: bool) -> Iterator[ApiClient]:
 
 def table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
           ) -> None:
-    """A Rich table of ``rows`` (None shows as "-")."""
-    shown = Table(*columns, title=title, header_style="bold", box=None, pad_edge=False)
+    """A Rich table of ``rows`` (None shows as "-"); a narrow terminal folds cells rather
+    than cutting them, so ids can be copied whole. All-blank ``columns``: no header row."""
+    shown = Table(title=title, header_style="bold", box=None, pad_edge=False,
+                  show_header=any(columns))
+    for column in columns:
+        shown.add_column(column, overflow="fold")
     for row in rows:
         shown.add_row(*("-" if cell is None else escape(str(cell)) for cell in row))
     console.print(shown)

@@ -30,11 +30,11 @@ def event_line(event: dict[str, Any]) -> str:
 
 
 def wait_for(client: ApiClient, deployment_id: str, targets: set[str], *, show: bool,
-             timeout_s: float) -> dict[str, Any]:
+             timeout_s: float, seen: int = 0) -> dict[str, Any]:
     """Poll the deployment until its status is in ``targets`` or ``failed`` (or it is gone,
-    when ``deleted`` is a target), printing each new event when ``show``; its last view."""
+    when ``deleted`` is a target), printing each event after the first ``seen`` when ``show``;
+    its last view."""
     deadline = time.monotonic() + timeout_s
-    seen = 0
     spinner = console.status("waiting…") if show else nullcontext()
     with spinner as status:
         while True:
@@ -68,6 +68,16 @@ def _print_events(client: ApiClient, deployment_id: str, seen: int, show: bool) 
         for event in events:
             console.print(escape(event_line(event)))
     return len(events)
+
+
+def event_count(client: ApiClient, deployment_id: str) -> int:
+    """How many events the deployment has now (so a wait shows only later ones)."""
+    count = 0
+    while True:
+        page = client.get(f"/api/deployments/{deployment_id}/events", limit=200, offset=count)
+        count += len(page)
+        if len(page) < 200:
+            return count
 
 
 def new_lines(previous: list[str], current: list[str]) -> list[str]:
