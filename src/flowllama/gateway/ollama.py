@@ -26,7 +26,7 @@ from flowllama.gateway.native_schema import native_body
 from flowllama.gateway.ndjson import NdjsonMeter
 from flowllama.gateway.proxy import Opened
 from flowllama.gateway.routes import Upstream
-from flowllama.gateway.upstream import UpstreamError
+from flowllama.gateway.upstream import UpstreamError, UpstreamTimeout
 from flowllama.gateway.wire import guarded, read_body, send_stream, until_disconnect
 
 if TYPE_CHECKING:
@@ -118,18 +118,22 @@ class OllamaPassthrough:
         meter = NdjsonMeter() if inference and response.status == 200 else None
         await send_stream(send, response.status,
                           response.header(b"content-type", b"application/json"), (),
-                          _relay(self.gateway, key, opened, meter))
+                          _relay(self.gateway, key, opened, meter, timed=stream and inference))
 
 
-async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMeter | None
-                 ) -> AsyncGenerator[bytes, None]:
+async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMeter | None,
+                 *, timed: bool) -> AsyncGenerator[bytes, None]:
+    """Pass the answer on chunk by chunk; a ``timed`` one (a generation stream) also records
+    its time to first token."""
     try:
         async for chunk in opened.response.chunks():
             if meter is not None:
                 meter.feed(chunk)
+            if timed:
+                opened.relayed()
             yield chunk
-    except UpstreamError:
-        opened.fail()
+    except UpstreamError as exc:
+        opened.fail("stalled" if isinstance(exc, UpstreamTimeout) else "broken")
         yield b'{"error":"the model server broke off its answer"}\n'
     finally:
         opened.close()

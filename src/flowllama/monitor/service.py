@@ -20,6 +20,7 @@ from flowllama.db.session import Database
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth, supervise
 from flowllama.metrics import HEALTH_CHECK_SECONDS, HEALTH_CHECKS
+from flowllama.metrics.instruments import MONITOR_INTERVAL_SECONDS, MONITOR_ROUND_SECONDS
 from flowllama.monitor.probes import ProbeResult, Target, deep_probe, health_check
 from flowllama.monitor.targets import claim_due
 from flowllama.monitor.verdicts import HealPolicy, Verdicts
@@ -68,6 +69,7 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self.loops = loops or LoopHealth()
         self._beat = self.loops.register("monitor")
+        MONITOR_INTERVAL_SECONDS.set(self.options.interval_s)
 
     def run_round(self) -> RoundReport:
         """One interval's work: claim, probe, record (in a few transactions)."""
@@ -85,7 +87,9 @@ class Monitor:
                 HEALTH_CHECK_SECONDS.observe(result.latency_ms / 1000)
             if self.on_result is not None:
                 self.on_result(target, result, deep)
-        return RoundReport(len(targets), unhealthy, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        MONITOR_ROUND_SECONDS.set(seconds)
+        return RoundReport(len(targets), unhealthy, seconds)
 
     def _keyed(self, target: Target) -> Target:
         """``target`` with its runtime key attached (runtimes refuse probes without it)."""

@@ -106,6 +106,9 @@ class QueueDepth:
     delayed: int
     in_flight: int
     dead: int
+    # How long the oldest ready job has been due (0 when none; backends that cannot tell, SQS,
+    # report 0 and leave it to the cloud's own metric, ApproximateAgeOfOldestMessage).
+    oldest_ready_age_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

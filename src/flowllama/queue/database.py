@@ -242,10 +242,13 @@ class DatabaseQueue:
             count.filter(and_(Job.status == QUEUED, Job.run_after > now)),
             count.filter(is_live_lease(Job, now)),
             count.filter(Job.status == DEAD),
+            func.min(Job.run_after).filter(is_available(Job, now)),
         ).where(Job.status.in_((QUEUED, LEASED, DEAD)))
         with self._db.session() as session:
-            ready, delayed, in_flight, dead = session.execute(query).one()
-        return QueueDepth(ready=ready, delayed=delayed, in_flight=in_flight, dead=dead)
+            ready, delayed, in_flight, dead, oldest = session.execute(query).one()
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return QueueDepth(ready=ready, delayed=delayed, in_flight=in_flight, dead=dead,
+                          oldest_ready_age_s=max(0.0, age))
 
     def _update_held(self, job: JobMessage, operation: str, **values: Any) -> None:
         """Apply ``values`` to the job if ``job``'s lease is current, else refuse."""
