@@ -68,6 +68,8 @@ def test_wrong_password_prints_the_api_error(cli: Cli, client: TestClient) -> No
 
 
 def test_no_server_given_is_a_clear_error(cli: Cli) -> None:
+    bad = cli("login", "--url", "127.0.0.1:8000", "--email", "a@example.com")
+    assert bad.exit_code == 1 and "is not an http(s) URL" in bad.stderr
     result = cli("ps", "--json")
     assert result.exit_code == 1
     assert json.loads(result.stdout)["error"] == {

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from flowllama.client.api import URL_ENV, ApiClient, ApiError, login_from_tokens
+from flowllama.client.api import URL_ENV, ApiClient, ApiError, login_from_tokens, resolve_url
 from flowllama.client.credentials import CredentialStore, normalise_url
 from flowllama.client.output import JsonOpt, UrlOpt, api_session, console, emit_json, err, fail
 
@@ -25,7 +25,11 @@ def login(
 ) -> None:
     """Log in to a FlowLlama server and keep the token in your config dir (mode 0600)."""
     store = CredentialStore()
-    server = normalise_url(url or os.environ.get(URL_ENV) or store.current_url() or DEFAULT_URL)
+    try:
+        server = resolve_url(url or os.environ.get(URL_ENV) or store.current_url()
+                             or DEFAULT_URL, store)
+    except ApiError as exc:
+        fail(exc, as_json)
     if email is None:
         email = typer.prompt("Email")
     if password_stdin:
