@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from flowllama.client.commands import register as register_client_commands
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
 from flowllama.external_commands import external_app
@@ -29,6 +30,7 @@ app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
 app.add_typer(loadtest_app, name="loadtest")
 app.add_typer(external_app, name="external")
+register_client_commands(app)
 
 console = Console()
 err = Console(stderr=True)

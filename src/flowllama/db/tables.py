@@ -58,6 +58,8 @@ class User(Base):
     tier: Mapped[str] = mapped_column(String(16), default="free")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by an administrator: no login, refresh or access token works while it is set.
+    disabled_at: Mapped[datetime | None]
 
 
 class RefreshToken(Base):

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from flowllama.api.deps import AdminUser, DbSession, DeploymentViewer, PlatformDep
-from flowllama.domain.admin import DeadJobOut, RequeuedOut
+from flowllama.domain.admin import AdminUserOut, AdminUserPage, DeadJobOut, RequeuedOut
 from flowllama.domain.external import ExternalDeploymentOut, ExternalDeploymentRegister
-from flowllama.services import deployments, external_servers
+from flowllama.services import deployments, external_servers, user_admin
+from flowllama.services.users import get_user
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -43,3 +44,38 @@ def register_external(body: ExternalDeploymentRegister, response: Response, *,
     else:
         response.status_code = status.HTTP_200_OK
     return external_servers.view(db, viewer, registered)
+@router.get("/users")
+def list_users(_admin: AdminUser, db: DbSession,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50,
+               offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+               email: Annotated[str | None, Query(min_length=1, max_length=320)] = None,
+               ) -> AdminUserPage:
+    rows, total = user_admin.list_page(db, limit, offset, email)
+    return AdminUserPage(items=[AdminUserOut.model_validate(row) for row in rows],
+                         total=total, limit=limit, offset=offset)
+
+
+@router.get("/users/{user_id}")
+def get_one_user(user_id: str, _admin: AdminUser, db: DbSession) -> AdminUserOut:
+    return AdminUserOut.model_validate(get_user(db, user_id))
+
+
+@router.post("/users/{user_id}/disable")
+def disable_user(user_id: str, admin: AdminUser, db: DbSession, platform: PlatformDep
+                 ) -> AdminUserOut:
+    user, revoked_key_hashes = user_admin.disable(db, admin, user_id)
+    db.commit()  # revoked for every process before this one's caches are told
+    for key_hash in revoked_key_hashes:
+        for listener in platform.key_revoked_listeners:
+            listener(key_hash)
+    return AdminUserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/enable")
+def enable_user(user_id: str, _admin: AdminUser, db: DbSession) -> AdminUserOut:
+    return AdminUserOut.model_validate(user_admin.enable(db, user_id))
+
+
+@router.post("/users/{user_id}/promote")
+def promote_user(user_id: str, _admin: AdminUser, db: DbSession) -> AdminUserOut:
+    return AdminUserOut.model_validate(user_admin.promote(db, user_id))
