@@ -81,7 +81,7 @@ def validate_custom(obj: dict[str, Any], schema_dir: Path) -> list[str]:
     message``."""
     import jsonschema  # a dependency of kubernetes-validate (dev extra)
 
-    name = KINDS[(obj.get("apiVersion"), obj.get("kind"))]
+    name = KINDS[(str(obj.get("apiVersion")), str(obj.get("kind")))]
     schema = json.loads((schema_dir / f"{name}.json").read_text(encoding="utf-8"))
     validator = jsonschema.Draft202012Validator(schema)
     label = f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
