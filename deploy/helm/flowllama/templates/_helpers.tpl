@@ -29,7 +29,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "flowllama.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- include "flowllama.imageRef" (dict "image" .Values.image "tag" (default .Chart.AppVersion .Values.image.tag)) -}}
+{{- end -}}
+
+{{/* repository:tag, or repository:tag@digest when a digest is given (dict "image" . "tag" t) */}}
+{{- define "flowllama.imageRef" -}}
+{{- if .image.digest -}}
+{{- printf "%s:%s@%s" .image.repository .tag .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository .tag -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "flowllama.secretName" -}}
