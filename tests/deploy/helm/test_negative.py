@@ -47,3 +47,12 @@ def test_lint_of_the_bare_defaults_names_the_missing_credentials(helm: Path) -> 
     # values by design); the install itself fails, as the cases above show.
     result = helm_lint(CHART, helm=helm)
     assert "secrets.databaseUrl is required" in result.stdout + result.stderr
+
+
+def test_a_cronjob_name_over_52_characters_is_refused(helm: Path) -> None:
+    result = helm_template(CHART, [CI], release="flowllama-production-eu", helm=helm,
+                           set_values=["loadtest.enabled=true",
+                                       "loadtest.targets[0].name=tokenapi-eu-central-1"])
+    assert not result.ok
+    assert "flowllama-production-eu-loadtest-tokenapi-eu-central-1" in result.stderr
+    assert "longer than Kubernetes' 52 characters" in result.stderr

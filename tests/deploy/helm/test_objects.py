@@ -107,10 +107,13 @@ def test_network_policies_default_deny_then_only_the_needed_flows(render: Render
                         "app.kubernetes.io/component") == "ollama"
                         for peer in _peers(p["spec"].get("egress", []), "to"))}
     assert reach_ollama == {f"{NAME}-gateway", f"{NAME}-monitor", f"{NAME}-ollama-pull"}
-    for name in ("migrate", "ollama-register"):  # database only
-        [rule] = policies[f"{NAME}-{name}"]["spec"]["egress"]
-        assert rule["ports"] == [{"port": 5432, "protocol": "TCP"}]
-        assert policies[f"{NAME}-{name}"]["spec"]["ingress"] == []
+    [migrate] = policies[f"{NAME}-migrate"]["spec"]["egress"]  # the database only
+    assert migrate["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    register = policies[f"{NAME}-ollama-register"]["spec"]["egress"]  # + the job queue
+    assert [rule["ports"] for rule in register] == [
+        [{"port": 5432, "protocol": "TCP"}], [{"port": 443, "protocol": "TCP"}]]
+    for name in ("migrate", "ollama-register", "ollama-pull", "loadtest"):
+        assert policies[f"{NAME}-{name}"]["spec"]["ingress"] == [], name
     api_from = _peers(policies[f"{NAME}-api"]["spec"]["ingress"], "from")
     assert {"kubernetes.io/metadata.name": "ingress-nginx"} in [
         peer["namespaceSelector"]["matchLabels"] for peer in api_from]
@@ -159,7 +162,7 @@ def test_register_job_calls_external_register(render: Render) -> None:
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == [
         "external", "register", "--name", "shared-ollama", "--owner", "ops@example.org",
         "--base-url", f"http://{NAME}-ollama:11434", "--api", "ollama",
-        "--price-per-hour", "1.21"]
+        "--price-per-hour", "1.21", "--model", "llama3.2:3b"]
     pull = by_kind(render("ollama-values"), "Job")[f"{NAME}-ollama-pull"]
     args = pull["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[1:] == ["pull", "llama3.2:3b", "qwen2.5:7b-instruct"]  # data, not shell text
