@@ -122,6 +122,26 @@ def test_network_policies_default_deny_then_only_the_needed_flows(render: Render
                                          {"port": 53, "protocol": "TCP"}]
 
 
+@pytest.mark.parametrize("values", CI_VALUES)
+def test_every_pod_that_uses_the_database_may_reach_it(render: Render, values: str) -> None:
+    objects = render(values)
+    policies = by_kind(objects, "NetworkPolicy")
+    if not policies:
+        pytest.skip("NetworkPolicies are off in these values")
+    for where, spec in pod_specs(objects).items():
+        names = {e["name"] for c in containers(spec) for e in c.get("env", [])}
+        labels = next(o for o in objects if f"{o['kind']}/{o['metadata']['name']}" == where)
+        component = _component(labels)
+        policy = policies[f"{NAME}-{component}"]["spec"]
+        ports = [p["port"] for rule in policy["egress"] for p in rule.get("ports", [])]
+        assert ("FLOWLLAMA_DATABASE_URL" in names) == (5432 in ports), where
+
+
+def _component(obj: dict[str, Any]) -> str:
+    template = obj["spec"].get("jobTemplate", {}).get("spec", obj["spec"])["template"]
+    return str(template["metadata"]["labels"]["app.kubernetes.io/component"])
+
+
 def test_ollama_requests_gpus_on_gpu_nodes(render: Render) -> None:
     [ollama] = by_kind(render("ollama-values"), "StatefulSet").values()
     spec = ollama["spec"]["template"]["spec"]
