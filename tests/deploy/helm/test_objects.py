@@ -39,6 +39,14 @@ def test_pod_security(render: Render, values: str) -> None:
             assert "/tmp" in mounts, f"{where}: no writable /tmp"
 
 
+def test_public_urls_follow_the_hosts_and_tls(render: Render) -> None:
+    [config] = by_kind(render("ollama-values"), "ConfigMap").values()
+    assert config["data"]["FLOWLLAMA_PUBLIC_URL"] == "https://api.flowllama.example.org"
+    assert config["data"]["FLOWLLAMA_GATEWAY__PUBLIC_URL"] == \
+        "https://tokenapi.flowllama.example.org/v1"
+    assert config["data"]["FLOWLLAMA_ENV"] == "production"
+
+
 def test_service_accounts_never_mount_tokens(render: Render) -> None:
     accounts = by_kind(render("existing-secret-values"), "ServiceAccount")
     assert all(sa["automountServiceAccountToken"] is False for sa in accounts.values())

@@ -123,7 +123,7 @@ capabilities:
 
 {{- define "flowllama.volumes" -}}
 - name: data
-  emptyDir: {sizeLimit: 1Gi}
+  emptyDir: {sizeLimit: {{ .Values.dataVolumeSizeLimit }}}
 - name: tmp
   emptyDir: {sizeLimit: 1Gi}
 {{- end -}}
