@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def _build(work: Path, _final: Path) -> None:
                               ) from exc
     for path in work.glob("*.json"):
         path.write_text(json.dumps(strict(json.loads(path.read_text()))), encoding="utf-8")
-    run_tool(["rm", "-rf", str(packages)], "removing the scratch packages")
+    shutil.rmtree(packages)
 
 
 def strict(schema: Any) -> Any:
