@@ -40,7 +40,8 @@ def test_pod_security(render: Render, values: str) -> None:
 
 
 def test_public_urls_follow_the_hosts_and_tls(render: Render) -> None:
-    [config] = by_kind(render("ollama-values"), "ConfigMap").values()
+    [config] = [m for name, m in by_kind(render("ollama-values"), "ConfigMap").items()
+                if "-dashboard-" not in name]
     assert config["data"]["FLOWLLAMA_PUBLIC_URL"] == "https://api.flowllama.example.org"
     assert config["data"]["FLOWLLAMA_GATEWAY__PUBLIC_URL"] == \
         "https://tokenapi.flowllama.example.org/v1"
