@@ -85,8 +85,10 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         quotas.reserve(session, user, quota, "deployments",
                        *(("gpu_instances",) if quotas.uses_gpu(estimate) else ()))
     deployment = Deployment(
-        user_id=user.id, name=body.name, model=body.model, runtime=body.runtime,
-        context_size=body.context_size, parallel=body.parallel,
+        user_id=user.id, name=body.name, model=str(estimate.get("model") or body.model),
+        runtime=body.runtime,
+        context_size=int(estimate.get("context_size") or body.context_size or 0),
+        parallel=body.parallel,
         spot_tolerance=body.spot_tolerance, gpu=body.gpu, cloud=body.cloud, region=body.region,
         instance_type=body.instance_type, desired_state=Desired.RUNNING, status=Status.PENDING,
         estimate=estimate, idempotency_key=idempotency_key, request_hash=request_hash,
