@@ -137,3 +137,16 @@ def test_estimate_resolves_a_bare_name_and_can_refuse_cpu(tmp_path: Path) -> Non
     gpu = json.loads(runner.invoke(app, ["estimate", "qwen2.5:0.5b", "--no-cpu", "--json"],
                                    env=env).output)
     assert gpu["recommended"]["gpu"] is not None
+
+
+def test_models_lists_the_catalog_as_json_and_a_table(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    listed = runner.invoke(app, ["models", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    names = [model["name"] for model in json.loads(listed.output)]
+    assert "mistral:7b" in names and len(names) >= 24
+    table = runner.invoke(app, ["models"], env=env)
+    assert table.exit_code == 0 and "qwen2.5:0.5b" in table.output
+    assert "flowllama models add smollm2-135m" in table.output
+    unknown = runner.invoke(app, ["models", "add", "gpt-5"], env=env)
+    assert unknown.exit_code == 1 and "smollm2-135m" in unknown.output

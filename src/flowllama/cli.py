@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
+from flowllama.model_commands import register as register_model_commands
 from flowllama.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
+register_model_commands(app, pricing_app)
 
 console = Console()
 err = Console(stderr=True)
