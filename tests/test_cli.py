@@ -150,3 +150,14 @@ def test_models_lists_the_catalog_as_json_and_a_table(tmp_path: Path) -> None:
     assert "flowllama models add smollm2-135m" in table.output
     unknown = runner.invoke(app, ["models", "add", "gpt-5"], env=env)
     assert unknown.exit_code == 1 and "smollm2-135m" in unknown.output
+
+
+def test_matrix_and_compare_reports(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    matrix = runner.invoke(app, ["models", "matrix", "--csv"], env=env)
+    assert matrix.exit_code == 0, matrix.output
+    lines = matrix.output.splitlines()
+    assert lines[0].startswith("model,context,vram_gb") and len(lines) > 60
+    compare = runner.invoke(app, ["pricing", "compare"], env=env)
+    assert compare.exit_code == 0, compare.output
+    assert "A100" in compare.output and "any CPU-only" in compare.output

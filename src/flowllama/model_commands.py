@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +25,10 @@ from rich.progress import (
 from rich.table import Table
 
 from flowllama.errors import ClientError
+
+if TYPE_CHECKING:
+    from flowllama.catalog.offers import Offer
+    from flowllama.catalog.prices import PriceCatalog
 from flowllama.settings import Settings
 
 models_app = typer.Typer(help="The model catalog: list, add a downloadable model, reports")
@@ -36,12 +40,14 @@ DataDirOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV")]
+MarkdownOpt = Annotated[bool, typer.Option(
+    "--markdown", help="Print the docs page, from the packaged price snapshot")]
 
 
 def register(app: typer.Typer, pricing_app: typer.Typer) -> None:
     """Add ``models ...`` to ``app`` and ``compare`` to the ``pricing`` group."""
     app.add_typer(models_app, name="models")
-    del pricing_app  # ``pricing compare`` comes with the catalog reports
+    pricing_app.command("compare")(pricing_compare)
 
 
 def _settings(data_dir: Path | None) -> Settings:
@@ -120,6 +126,75 @@ def models_add(name: Annotated[str, typer.Argument(help="e.g. smollm2-135m")],
                   f"at {path}")
     console.print(f"Deploy it: POST /api/deployments with model local/{model.name} and cloud "
                   "local, or in the web UI.")
+
+
+@models_app.command("matrix")
+def models_matrix(as_csv: CsvOpt = False, markdown: MarkdownOpt = False,
+                  data_dir: DataDirOpt = None) -> None:
+    """Every catalog model x 2k/8k/32k/128k context: memory, smallest GPU, cheapest offers."""
+    from flowllama.catalog import report_text
+    from flowllama.catalog.reports import matrix_rows
+
+    prices = _prices(data_dir, snapshot=markdown)
+    with err.status("Pricing every model and context..."):
+        rows = matrix_rows(prices)
+    if markdown:
+        typer.echo(report_text.matrix_markdown(rows, prices), nl=False)
+    elif as_csv:
+        typer.echo(report_text.matrix_csv(rows), nl=False)
+    else:
+        table = Table(title=f"Models x context ({prices.source} prices as of {prices.as_of})")
+        for column in ("model", "ctx", "VRAM GB", "smallest GPU", "AWS on-demand", "AWS spot",
+                       "GCP on-demand", "GCP spot"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row.model, f"{row.context // 1024}k", f"{row.vram_bytes / 1e9:.1f}",
+                          row.smallest_gpu, *(_offer(offer) for cloud in ("aws", "gcp")
+                                              for offer in (row.on_demand[cloud],
+                                                            row.spot[cloud])))
+        console.print(table)
+
+
+def pricing_compare(as_csv: CsvOpt = False, markdown: MarkdownOpt = False,
+                    data_dir: DataDirOpt = None) -> None:
+    """AWS vs GCP per GPU class and CPU family: on-demand vs spot, cheapest regions."""
+    from flowllama.catalog import report_text
+    from flowllama.catalog.reports import compare_rows
+
+    prices = _prices(data_dir, snapshot=markdown)
+    rows = compare_rows(prices)
+    if markdown:
+        typer.echo(report_text.compare_markdown(rows, prices), nl=False)
+    elif as_csv:
+        typer.echo(report_text.compare_csv(rows), nl=False)
+    else:
+        table = Table(title=f"AWS vs GCP, $/GPU-hour or $/vCPU-hour ({prices.source} prices "
+                      f"as of {prices.as_of})")
+        for column in ("class", "AWS on-demand", "AWS spot", "GCP on-demand", "GCP spot"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row.name, *(
+                "—" if best is None else f"${best.unit_price:.4f} {best.instance_type} "
+                f"{best.region}" for cloud in ("aws", "gcp")
+                for best in (row.on_demand[cloud], row.spot[cloud])))
+        console.print(table)
+        console.print("Disk and egress assumptions: flowllama pricing compare --markdown")
+
+
+def _prices(data_dir: Path | None, *, snapshot: bool) -> PriceCatalog:
+    from flowllama.catalog.prices import load_snapshot
+    from flowllama.catalog.refresh import current_prices
+
+    if snapshot:
+        return load_snapshot()
+    return current_prices(data_dir=_settings(data_dir).data_dir)
+
+
+def _offer(offer: Offer | None) -> str:
+    if offer is None:
+        return "—"
+    hardware = f"{offer.gpu_count}x{offer.gpu}" if offer.gpu else "CPU"
+    return f"{offer.instance_type} ({hardware}) ${offer.price_per_month:,.0f}/mo"
 
 
 def _gb(size: int) -> str:
