@@ -277,13 +277,18 @@ def _instance(row: Instance) -> InstanceOut:
 
 
 LogReader = Callable[[str, int], list[str]]
+# Where a cloud server's log really goes (deploy/terraform/modules/ollama-boot): FlowLlama does
+# not read it back, so the API says where to look rather than pretending to have it.
+CLOUD_LOGS_MESSAGE = ("cloud servers keep Ollama's log in /var/log/flowllama/ollama.log and "
+                      "ship it to CloudWatch Logs (AWS) or Cloud Logging (GCP) when the image "
+                      "has the cloud's logging agent; read it there")
 
 
 def logs(deployment: Deployment, reader: LogReader | None, tail: int) -> DeploymentLogs:
     """The last ``tail`` lines of a local deployment's server log (kept after it stops)."""
     if deployment.cloud != "local":
         return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
-                              message="cloud servers ship their logs to the EFK stack")
+                              message=CLOUD_LOGS_MESSAGE)
     if reader is None:
         raise ServiceUnavailable("Local logs are served by the FlowLlama process that runs "
                                  "local deployments (flowllama up)", code="logs_unavailable")

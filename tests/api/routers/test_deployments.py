@@ -210,3 +210,11 @@ def test_a_small_model_on_auto_gets_a_cpu_instance_unless_refused(
                   ).json()["estimate"]["recommended"]
     assert cpu["gpu"] is None and gpu["gpu"] is not None
     assert cpu["price_per_month"] < gpu["price_per_month"]
+
+
+def test_logs_of_a_cloud_deployment_say_where_they_really_are(
+        client: TestClient, auth: dict[str, str]) -> None:
+    created = _create(client, auth).json()
+    logs = client.get(f"/api/deployments/{created['id']}/logs", headers=auth).json()
+    assert logs["source"] == "none" and logs["lines"] == []
+    assert "CloudWatch Logs" in logs["message"] and "EFK" not in logs["message"]
