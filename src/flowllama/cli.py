@@ -10,8 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowllama.client.commands import register as register_client_commands
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
+from flowllama.external_commands import external_app
+from flowllama.loadtest.commands import loadtest_app
 from flowllama.model_commands import register as register_model_commands
 from flowllama.settings import Settings
 
@@ -28,6 +31,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
 register_model_commands(app, pricing_app)
+app.add_typer(loadtest_app, name="loadtest")
+app.add_typer(external_app, name="external")
+register_client_commands(app)
 
 console = Console()
 err = Console(stderr=True)

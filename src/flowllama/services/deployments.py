@@ -286,6 +286,9 @@ CLOUD_LOGS_MESSAGE = ("cloud servers keep Ollama's log in /var/log/flowllama/oll
 
 def logs(deployment: Deployment, reader: LogReader | None, tail: int) -> DeploymentLogs:
     """The last ``tail`` lines of a local deployment's server log (kept after it stops)."""
+    if deployment.cloud == "external":
+        return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
+                              message="an external server keeps its own logs")
     if deployment.cloud != "local":
         return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
                               message=CLOUD_LOGS_MESSAGE)
