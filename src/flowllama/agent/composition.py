@@ -190,7 +190,9 @@ def local_capacity_check(local: LocalProvisioner) -> LocalCheck:
 
     def check(body: DeploymentCreate) -> None:
         spec = DeploymentSpec(deployment_id="capacity-check", user_id="", name=body.name,
-                              model=body.model, context_size=body.context_size,
+                              model=body.model,
+                              # the estimator resolved a missing context before this check
+                              context_size=body.context_size or 0,
                               parallel=body.parallel, runtime=body.runtime, cloud="local",
                               gpu="none")
         verdict = local.check_capacity(spec)

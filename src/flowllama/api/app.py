@@ -16,6 +16,7 @@ from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.prefixes import PrefixedFastAPI
 from flowllama.api.proxies import trusted_proxy_middleware
+from flowllama.api.reference import OPENAPI_PATH, install_reference
 from flowllama.api.routers import (
     admin,
     auth,
@@ -67,10 +68,11 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
 
     docs = settings.docs_public
     app = PrefixedFastAPI(
-        title="FlowLlama", version=__version__, lifespan=lifespan,
-        docs_url="/api/docs" if docs else None,
-        openapi_url="/api/openapi.json" if docs else None, redoc_url=None,
+        title="FlowLlama", version=__version__, lifespan=lifespan, docs_url=None,
+        openapi_url=OPENAPI_PATH if docs else None, redoc_url=None,
     )
+    if docs:
+        install_reference(app)
     app.state.platform = platform
     app.state.roles = list(roles)
     app.state.gateway = gateway
