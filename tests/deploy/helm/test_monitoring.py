@@ -1,6 +1,7 @@
 """The chart ships deploy/monitoring as it is tested there: the PrometheusRule carries every
-recording and alerting rule (from the chart's copy of deploy/monitoring, kept current) (the spend budget from values), and each Grafana dashboard becomes
-a ConfigMap labelled for Grafana's dashboard sidecar."""
+recording and alerting rule (the spend budget from values), and each Grafana dashboard becomes
+a ConfigMap labelled for Grafana's dashboard sidecar; the chart's copy of deploy/monitoring is
+kept current."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def test_the_prometheus_rule_carries_every_tested_rule(render: Callable[[str], O
             assert shipped[name] == rule, name
     # The budget comes from values (ci/ollama-values.yaml sets 120), the rest is untouched.
     assert shipped["flowllama:spend_budget_usd_per_hour"]["expr"] == "vector(120)"
-    assert "{{ $value" in str(shipped["FlowLlamaDeadLetters"]["annotations"])  # not rendered by Helm
+    # Alert templates reach Prometheus as written (Helm must not render them).
+    assert "{{ $value" in str(shipped["FlowLlamaDeadLetters"]["annotations"])
     assert "FlowLlamaTargetDown" in shipped
 
 
