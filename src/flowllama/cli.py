@@ -13,6 +13,7 @@ from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
 from flowllama.loadtest.commands import loadtest_app
 from flowllama.settings import Settings
+from flowllama.web import commands as web_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
@@ -21,6 +22,7 @@ dev_app = typer.Typer(no_args_is_help=True, help="Developer tools")
 pricing_app = typer.Typer(no_args_is_help=True, help="Cloud prices")
 web_app = typer.Typer(no_args_is_help=True, help="The static web UI")
 app.add_typer(web_app, name="web")
+web_commands.register(web_app)
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
