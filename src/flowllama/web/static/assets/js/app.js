@@ -20,11 +20,18 @@ const root = document.getElementById("main");
 let cleanup = null;
 
 function route() {
-  if (cleanup) { cleanup(); cleanup = null; }
+  if (cleanup) {
+    cleanup();
+    cleanup = null;
+  }
   const hash = window.location.hash === "#/" ? "" : window.location.hash;
   const match = ROUTES.find(([pattern]) => pattern.test(hash));
   if (!match) {
-    fill(root, h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "#/deployments" }, "Go to your deployments")));
+    fill(
+      root,
+      h("h1", {}, "Page not found"),
+      h("p", {}, h("a", { href: "#/deployments" }, "Go to your deployments")),
+    );
     return;
   }
   const [pattern, view, nav, title] = match;
@@ -43,14 +50,25 @@ function navigated() {
 }
 
 async function start() {
-  if (!hasSession()) { redirectToLogin(); return; }
+  if (!hasSession()) {
+    redirectToLogin();
+    return;
+  }
   try {
     const me = await api.get("/api/auth/me");
     document.getElementById("who").textContent = me.email;
   } catch (exc) {
     if (exc.status === 401) return; // the client has sent the user to the login page
-    fill(root, h("h1", {}, "FlowLlama is unreachable"), h("p", { class: "alert", role: "alert" }, exc.message),
-      h("p", {}, h("button", { type: "button", onclick: () => window.location.reload() }, "Try again")));
+    fill(
+      root,
+      h("h1", {}, "FlowLlama is unreachable"),
+      h("p", { class: "alert", role: "alert" }, exc.message),
+      h(
+        "p",
+        {},
+        h("button", { type: "button", onclick: () => window.location.reload() }, "Try again"),
+      ),
+    );
     return;
   }
   document.getElementById("logout").addEventListener("click", async () => {

@@ -29,7 +29,9 @@ async function call(path, options = {}) {
 }
 
 function query(params) {
-  const pairs = Object.entries(params || {}).filter(([, v]) => v !== null && v !== undefined && v !== "");
+  const pairs = Object.entries(params || {}).filter(
+    ([, v]) => v !== null && v !== undefined && v !== "",
+  );
   return pairs.length ? "?" + new URLSearchParams(pairs).toString() : "";
 }
 

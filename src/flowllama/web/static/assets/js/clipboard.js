@@ -17,15 +17,21 @@ export async function copyText(text) {
 
 /** A button that copies `text()` (a function, so it copies what is current) and says so. */
 export function copyButton(label, text, attrs = {}) {
-  return h("button", {
-    type: "button", class: "secondary", ...attrs,
-    onclick: async () => {
-      try {
-        await copyText(typeof text === "function" ? text() : text);
-        notify("Copied to the clipboard", "ok");
-      } catch {
-        notify("Copying failed: select the text and copy it by hand", "error");
-      }
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      ...attrs,
+      onclick: async () => {
+        try {
+          await copyText(typeof text === "function" ? text() : text);
+          notify("Copied to the clipboard", "ok");
+        } catch {
+          notify("Copying failed: select the text and copy it by hand", "error");
+        }
+      },
     },
-  }, label);
+    label,
+  );
 }

@@ -11,7 +11,14 @@ const OPTIMISTIC = {
   restart: { status: "stopping", desired_state: "running" },
   delete: { status: "deleting", desired_state: "deleted" },
 };
-const TRANSITIONAL = new Set(["pending", "provisioning", "starting", "stopping", "deleting", "healing"]);
+const TRANSITIONAL = new Set([
+  "pending",
+  "provisioning",
+  "starting",
+  "stopping",
+  "deleting",
+  "healing",
+]);
 
 export function isTransitional(deployment) {
   return TRANSITIONAL.has(deployment.status);
@@ -32,7 +39,8 @@ async function confirmed(deployment, action) {
   return confirmDialog({
     title: `Delete ${deployment.name}?`,
     message: "Its server is shut down and its endpoint stops answering. This cannot be undone.",
-    confirmLabel: "Delete", typeToConfirm: deployment.name,
+    confirmLabel: "Delete",
+    typeToConfirm: deployment.name,
   });
 }
 
@@ -46,23 +54,39 @@ function request(deployment, action) {
  * deployment object: first the optimistic one, then the API's answer, or the original again.
  */
 export function actionButtons(deployment, update) {
-  return h("div", { class: "row" }, allowed(deployment).map((action) => h("button", {
-    type: "button", class: action === "delete" ? "danger" : "secondary",
-    "aria-label": `${action} ${deployment.name}`, "data-action": action,
-    "data-focus-key": `${deployment.id}:${action}`,
-    onclick: async () => {
-      if (!(await confirmed(deployment, action))) return;
-      const before = { ...deployment };
-      update({ ...before, ...OPTIMISTIC[action] });
-      try {
-        const answer = await request(before, action);
-        // The agent changes the status later: keep showing where it is heading until it does.
-        update(answer.status === before.status ? { ...answer, status: OPTIMISTIC[action].status } : answer);
-        notify(`${before.name}: ${action} requested`, "ok");
-      } catch (exc) {
-        update(before);
-        notifyError(exc);
-      }
-    },
-  }, action[0].toUpperCase() + action.slice(1))));
+  return h(
+    "div",
+    { class: "row" },
+    allowed(deployment).map((action) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: action === "delete" ? "danger" : "secondary",
+          "aria-label": `${action} ${deployment.name}`,
+          "data-action": action,
+          "data-focus-key": `${deployment.id}:${action}`,
+          onclick: async () => {
+            if (!(await confirmed(deployment, action))) return;
+            const before = { ...deployment };
+            update({ ...before, ...OPTIMISTIC[action] });
+            try {
+              const answer = await request(before, action);
+              // The agent changes the status later: keep showing where it is heading until it does.
+              update(
+                answer.status === before.status
+                  ? { ...answer, status: OPTIMISTIC[action].status }
+                  : answer,
+              );
+              notify(`${before.name}: ${action} requested`, "ok");
+            } catch (exc) {
+              update(before);
+              notifyError(exc);
+            }
+          },
+        },
+        action[0].toUpperCase() + action.slice(1),
+      ),
+    ),
+  );
 }

@@ -36,11 +36,36 @@ export function fill(node, ...children) {
 
 /** A table whose cells carry their column name (the phone layout shows it as a label). */
 export function table(columns, rows, attrs = {}) {
-  return h("div", { class: "table-wrap" },
-    h("table", { class: "responsive", ...attrs },
-      h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)))),
-      h("tbody", {}, rows.map((row) => h("tr", row.attrs || {},
-        columns.map((c, i) => h("td", { "data-label": c.label, class: c.num ? "num" : null }, row.cells[i])))))));
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "responsive", ...attrs },
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          columns.map((c) => h("th", { scope: "col", class: c.num ? "num" : null }, c.label)),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        rows.map((row) =>
+          h(
+            "tr",
+            row.attrs || {},
+            columns.map((c, i) =>
+              h("td", { "data-label": c.label, class: c.num ? "num" : null }, row.cells[i]),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 /**

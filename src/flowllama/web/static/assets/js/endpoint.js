@@ -5,7 +5,14 @@ import { h } from "./dom.js";
 
 export function endpointCell(d) {
   if (!d.endpoint_url) return h("span", { class: "muted" }, "—");
-  return h("div", { class: "row" }, h("code", { class: "endpoint" }, d.endpoint_url),
-    copyButton("Copy", d.endpoint_url, { "aria-label": `Copy the endpoint of ${d.name}`, "data-copy": "endpoint",
-      "data-focus-key": `${d.id}:copy` }));
+  return h(
+    "div",
+    { class: "row" },
+    h("code", { class: "endpoint" }, d.endpoint_url),
+    copyButton("Copy", d.endpoint_url, {
+      "aria-label": `Copy the endpoint of ${d.name}`,
+      "data-copy": "endpoint",
+      "data-focus-key": `${d.id}:copy`,
+    }),
+  );
 }

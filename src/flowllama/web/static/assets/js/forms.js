@@ -44,7 +44,10 @@ export async function submitting(form, busyLabel, task) {
   const button = form.querySelector("button[type=submit]");
   const label = button ? button.textContent : "";
   clearErrors(form);
-  if (button) { button.disabled = true; button.textContent = busyLabel; }
+  if (button) {
+    button.disabled = true;
+    button.textContent = busyLabel;
+  }
   form.setAttribute("aria-busy", "true");
   try {
     return await task();
@@ -53,6 +56,9 @@ export async function submitting(form, busyLabel, task) {
     return undefined;
   } finally {
     form.removeAttribute("aria-busy");
-    if (button) { button.disabled = false; button.textContent = label; }
+    if (button) {
+      button.disabled = false;
+      button.textContent = label;
+    }
   }
 }

@@ -28,14 +28,25 @@ export function gatewayBase() {
 /** The ApiError for a refused `response` (the API's or OpenAI's error envelope, or its status). */
 export async function errorOf(response) {
   let body = null;
-  try { body = await response.json(); } catch { /* not JSON */ }
+  try {
+    body = await response.json();
+  } catch {
+    /* not JSON */
+  }
   const err = body && body.error;
   if (err && typeof err === "object") {
-    return new ApiError(response.status, err.code || "error", err.message || response.statusText,
-                        err.field || err.param || null);
+    return new ApiError(
+      response.status,
+      err.code || "error",
+      err.message || response.statusText,
+      err.field || err.param || null,
+    );
   }
-  return new ApiError(response.status, "http_" + response.status,
-                      `The server answered ${response.status} ${response.statusText}`);
+  return new ApiError(
+    response.status,
+    "http_" + response.status,
+    `The server answered ${response.status} ${response.statusText}`,
+  );
 }
 
 /** Send a request to `url`; resolves to the parsed JSON body (null for 204), or throws ApiError. */
@@ -45,8 +56,12 @@ export async function send(url, { method = "GET", body, token, headers = {}, sig
   if (token) all.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(url, { method, headers: all, signal,
-                                  body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(url, {
+      method,
+      headers: all,
+      signal,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (exc) {
     if (exc.name === "AbortError") throw exc;
     throw new ApiError(0, "network", "Cannot reach the FlowLlama API; check your connection");

@@ -14,8 +14,21 @@ const MAX_SHOWN = 3; // older ones go, so notices never pile up over the page
 
 /** Show `message` for a few seconds; kind is "info", "ok" or "error" (errors stay longer). */
 export function notify(message, kind = "info") {
-  const node = h("div", { class: `notice ${kind}` }, message,
-    h("button", { type: "button", class: "link dismiss", "aria-label": "Dismiss", onclick: () => node.remove() }, "×"));
+  const node = h(
+    "div",
+    { class: `notice ${kind}` },
+    message,
+    h(
+      "button",
+      {
+        type: "button",
+        class: "link dismiss",
+        "aria-label": "Dismiss",
+        onclick: () => node.remove(),
+      },
+      "×",
+    ),
+  );
   const shown = region();
   shown.append(node);
   while (shown.children.length > MAX_SHOWN) shown.firstElementChild.remove();

@@ -53,14 +53,18 @@ export function refresh() {
   refreshing = exclusive(async () => {
     const token = sessionStorage.getItem(REFRESH_KEY); // read inside the lock: maybe just rotated
     if (!token) return null;
-    store(await send(apiUrl("/api/auth/refresh"), { method: "POST", body: { refresh_token: token } }));
+    store(
+      await send(apiUrl("/api/auth/refresh"), { method: "POST", body: { refresh_token: token } }),
+    );
     return accessToken;
   })
     .catch((exc) => {
       if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) forget();
       throw exc;
     })
-    .finally(() => { refreshing = null; });
+    .finally(() => {
+      refreshing = null;
+    });
   return refreshing;
 }
 
@@ -74,7 +78,11 @@ export async function logout() {
   forget();
   if (channel && old) channel.postMessage({ old });
   if (token) {
-    try { await send(apiUrl("/api/auth/logout"), { method: "POST", token }); } catch { /* gone */ }
+    try {
+      await send(apiUrl("/api/auth/logout"), { method: "POST", token });
+    } catch {
+      /* gone */
+    }
   }
 }
 

@@ -4,8 +4,11 @@
 import { ApiError, errorOf } from "./http.js";
 
 function parse(event) {
-  const data = event.split("\n").filter((line) => line.startsWith("data:"))
-    .map((line) => line.slice(5).trimStart()).join("\n");
+  const data = event
+    .split("\n")
+    .filter((line) => line.startsWith("data:"))
+    .map((line) => line.slice(5).trimStart())
+    .join("\n");
   if (!data || data === "[DONE]") return null;
   const body = JSON.parse(data);
   if (body.error) throw new ApiError(502, body.error.code || "stream_error", body.error.message);
@@ -16,8 +19,16 @@ function parse(event) {
 export async function streamEvents(url, { body, token, onEvent, signal }) {
   let response;
   try {
-    response = await fetch(url, { method: "POST", signal, body: JSON.stringify(body),
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream", Authorization: `Bearer ${token}` } });
+    response = await fetch(url, {
+      method: "POST",
+      signal,
+      body: JSON.stringify(body),
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream",
+        Authorization: `Bearer ${token}`,
+      },
+    });
   } catch (exc) {
     if (exc.name === "AbortError") throw exc;
     throw new ApiError(0, "network", "Cannot reach the token API; check your connection");

@@ -2,7 +2,10 @@
 import { h } from "./dom.js";
 
 export function statusBadge(status, message) {
-  return h("span", {},
+  return h(
+    "span",
+    {},
     h("span", { class: `status ${status}`, "data-status": status }, status),
-    message ? h("span", { class: "status-message" }, message) : null);
+    message ? h("span", { class: "status-message" }, message) : null,
+  );
 }

@@ -5,8 +5,14 @@ import { hasSession } from "../session.js";
 
 const status = document.getElementById("platform-status");
 send(apiUrl("/ready"))
-  .then(() => { status.textContent = "ready"; })
-  .catch((exc) => { status.textContent = exc.message; });
+  .then(() => {
+    status.textContent = "ready";
+  })
+  .catch((exc) => {
+    status.textContent = exc.message;
+  });
 if (hasSession()) {
-  document.getElementById("cta").prepend(h("a", { class: "button", href: "app.html" }, "Open your dashboard"));
+  document
+    .getElementById("cta")
+    .prepend(h("a", { class: "button", href: "app.html" }, "Open your dashboard"));
 }

@@ -11,8 +11,14 @@ requestForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const { email } = values(requestForm);
   submitting(requestForm, "Sending…", async () => {
-    if (!email) { fieldError(requestForm, "email", "Enter your account's email"); return; }
-    const answer = await send(apiUrl("/api/auth/password-reset/request"), { method: "POST", body: { email } });
+    if (!email) {
+      fieldError(requestForm, "email", "Enter your account's email");
+      return;
+    }
+    const answer = await send(apiUrl("/api/auth/password-reset/request"), {
+      method: "POST",
+      body: { email },
+    });
     document.getElementById("request-done").textContent = answer.message;
   });
 });
@@ -21,10 +27,18 @@ confirmForm.addEventListener("submit", (event) => {
   event.preventDefault();
   const data = values(confirmForm);
   submitting(confirmForm, "Saving…", async () => {
-    if ((data.new_password || "").length < 10) { fieldError(confirmForm, "new_password", "Use at least 10 characters"); return; }
-    if (data.new_password !== data.confirm) { fieldError(confirmForm, "confirm", "The passwords differ"); return; }
+    if ((data.new_password || "").length < 10) {
+      fieldError(confirmForm, "new_password", "Use at least 10 characters");
+      return;
+    }
+    if (data.new_password !== data.confirm) {
+      fieldError(confirmForm, "confirm", "The passwords differ");
+      return;
+    }
     await send(apiUrl("/api/auth/password-reset/confirm"), {
-      method: "POST", body: { token, new_password: data.new_password } });
+      method: "POST",
+      body: { token, new_password: data.new_password },
+    });
     window.location.assign("login.html?reset=1");
   });
 });

@@ -9,8 +9,14 @@ form.addEventListener("submit", (event) => {
   const data = values(form);
   submitting(form, "Creating your account…", async () => {
     const problem = checkCredentials(data);
-    if (problem) { fieldError(form, ...problem); return; }
-    await send(apiUrl("/api/auth/register"), { method: "POST", body: { email: data.email, password: data.password } });
+    if (problem) {
+      fieldError(form, ...problem);
+      return;
+    }
+    await send(apiUrl("/api/auth/register"), {
+      method: "POST",
+      body: { email: data.email, password: data.password },
+    });
     window.location.assign(`login.html?registered=${encodeURIComponent(data.email)}`);
   });
 });

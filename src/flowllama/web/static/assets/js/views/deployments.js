@@ -8,24 +8,50 @@ import { usd } from "../format.js";
 import { notifyError } from "../notices.js";
 import { statusBadge } from "../status.js";
 
-const COLUMNS = ["Name", "Status", "Model", "Cloud", "Region", "Instance type", "Endpoint",
-  "$/h", "Cost so far", "Actions"].map((label) => ({ label, num: label.startsWith("$") || label.startsWith("Cost") }));
+const COLUMNS = [
+  "Name",
+  "Status",
+  "Model",
+  "Cloud",
+  "Region",
+  "Instance type",
+  "Endpoint",
+  "$/h",
+  "Cost so far",
+  "Actions",
+].map((label) => ({ label, num: label.startsWith("$") || label.startsWith("Cost") }));
 
 function cells(d, update) {
   return [
     h("a", { href: `#/deployments/${d.id}` }, d.name),
     statusBadge(d.status, d.status_message),
-    d.model, d.cloud, d.region || "—", d.instance_type || "—",
+    d.model,
+    d.cloud,
+    d.region || "—",
+    d.instance_type || "—",
     endpointCell(d),
-    usd(d.price_per_hour), usd(d.cost_so_far_usd),
+    usd(d.price_per_hour),
+    usd(d.cost_so_far_usd),
     actionButtons(d, update),
   ];
 }
 
 export function mount(root) {
-  const body = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Loading your deployments…"));
-  fill(root, h("div", { class: "row" }, h("h1", { style: "margin-right:auto" }, "Deployments"),
-    h("a", { class: "button", href: "#/new" }, "New deployment")), body);
+  const body = h(
+    "div",
+    { "aria-busy": "true" },
+    h("p", { class: "muted" }, "Loading your deployments…"),
+  );
+  fill(
+    root,
+    h(
+      "div",
+      { class: "row" },
+      h("h1", { style: "margin-right:auto" }, "Deployments"),
+      h("a", { class: "button", href: "#/new" }, "New deployment"),
+    ),
+    body,
+  );
   let items = [];
   let shown = null;
   let timer = null;
@@ -39,14 +65,32 @@ export function mount(root) {
   function draw() {
     body.removeAttribute("aria-busy");
     if (!items.length) {
-      fill(body, h("div", { class: "card" }, h("p", {}, "No deployments yet."),
-        h("a", { class: "button", href: "#/new" }, "Deploy your first model")));
+      fill(
+        body,
+        h(
+          "div",
+          { class: "card" },
+          h("p", {}, "No deployments yet."),
+          h("a", { class: "button", href: "#/new" }, "Deploy your first model"),
+        ),
+      );
       return;
     }
-    const update = (index) => (next) => { items[index] = next; render(); };
-    fill(body, table(COLUMNS, items.map((d, i) => ({
-      attrs: { "data-deployment": d.name, "data-id": d.id }, cells: cells(d, update(i)) })),
-    { id: "deployments-table" }));
+    const update = (index) => (next) => {
+      items[index] = next;
+      render();
+    };
+    fill(
+      body,
+      table(
+        COLUMNS,
+        items.map((d, i) => ({
+          attrs: { "data-deployment": d.name, "data-id": d.id },
+          cells: cells(d, update(i)),
+        })),
+        { id: "deployments-table" },
+      ),
+    );
   }
 
   async function load() {
@@ -60,5 +104,8 @@ export function mount(root) {
   }
 
   load();
-  return () => { stopped = true; clearTimeout(timer); };
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
