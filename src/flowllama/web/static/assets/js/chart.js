@@ -15,6 +15,12 @@ const PALETTE = [
   "#4d7c0f",
 ];
 
+/**
+ * An SVG element.
+ * @param {string} tag
+ * @param {Record<string, string | number>} [attrs]
+ * @param {string | null} [text]
+ */
 function s(tag, attrs = {}, text = null) {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
@@ -27,6 +33,12 @@ function s(tag, attrs = {}, text = null) {
  * in CSS pixels (the space it gets, so its text stays readable on a phone). Returns a figure
  * with the chart, its legend and a caption.
  */
+/**
+ * @param {string[]} days
+ * @param {{label: string, values: number[]}[]} series
+ * @param {string} caption
+ * @param {number} [width]
+ */
 export function stackedBars(days, series, caption, width = 720) {
   const height = 260,
     left = 48,
@@ -35,6 +47,7 @@ export function stackedBars(days, series, caption, width = 720) {
   const totals = days.map((_, i) => series.reduce((sum, one) => sum + one.values[i], 0));
   const max = Math.max(1, ...totals);
   const band = (width - left) / Math.max(1, days.length);
+  /** @param {number} v */
   const y = (v) => top + (height - top - bottom) * (1 - v / max);
   const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": caption });
   for (const fraction of [0, 0.5, 1]) {

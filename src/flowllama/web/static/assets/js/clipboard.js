@@ -2,6 +2,7 @@
 import { h } from "./dom.js";
 import { notify } from "./notices.js";
 
+/** @param {string} text */
 export async function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) {
     await navigator.clipboard.writeText(text);
@@ -15,7 +16,12 @@ export async function copyText(text) {
   area.remove();
 }
 
-/** A button that copies `text()` (a function, so it copies what is current) and says so. */
+/**
+ * A button that copies `text` (or `text()`, a function, so it copies what is current) and says so.
+ * @param {string} label
+ * @param {string | (() => string)} text
+ * @param {import("./dom.js").Attrs} [attrs]
+ */
 export function copyButton(label, text, attrs = {}) {
   return h(
     "button",

@@ -5,6 +5,10 @@ import { confirmDialog } from "./dialog.js";
 import { h } from "./dom.js";
 import { notify, notifyError } from "./notices.js";
 
+/** @typedef {import("./types.js").Deployment} Deployment */
+/** @typedef {"stop" | "start" | "restart" | "delete"} Action */
+
+/** @type {Record<Action, {status: string, desired_state: string}>} */
 const OPTIMISTIC = {
   stop: { status: "stopping", desired_state: "stopped" },
   start: { status: "pending", desired_state: "running" },
@@ -20,12 +24,18 @@ const TRANSITIONAL = new Set([
   "healing",
 ]);
 
+/** @param {Deployment} deployment */
 export function isTransitional(deployment) {
   return TRANSITIONAL.has(deployment.status);
 }
 
+/**
+ * @param {Deployment} d
+ * @returns {Action[]}
+ */
 function allowed(d) {
   if (d.desired_state === "deleted") return [];
+  /** @type {Action[]} */
   const actions = [];
   if (d.desired_state === "stopped" || d.status === "failed") actions.push("start");
   else actions.push("stop");
@@ -34,6 +44,10 @@ function allowed(d) {
   return actions;
 }
 
+/**
+ * @param {Deployment} deployment
+ * @param {Action} action
+ */
 async function confirmed(deployment, action) {
   if (action !== "delete") return true;
   return confirmDialog({
@@ -44,6 +58,10 @@ async function confirmed(deployment, action) {
   });
 }
 
+/**
+ * @param {Deployment} deployment
+ * @param {Action} action
+ */
 function request(deployment, action) {
   if (action === "delete") return api.del(`/api/deployments/${deployment.id}`);
   return api.post(`/api/deployments/${deployment.id}/${action}`);
@@ -52,6 +70,10 @@ function request(deployment, action) {
 /**
  * Buttons for what can be done with `deployment` now. `update(next)` re-renders the row with a
  * deployment object: first the optimistic one, then the API's answer, or the original again.
+ */
+/**
+ * @param {Deployment} deployment
+ * @param {(next: Deployment) => void} update
  */
 export function actionButtons(deployment, update) {
   return h(
@@ -71,7 +93,7 @@ export function actionButtons(deployment, update) {
             const before = { ...deployment };
             update({ ...before, ...OPTIMISTIC[action] });
             try {
-              const answer = await request(before, action);
+              const answer = /** @type {Deployment} */ (await request(before, action));
               // The agent changes the status later: keep showing where it is heading until it does.
               update(
                 answer.status === before.status

@@ -4,6 +4,8 @@ import { h } from "./dom.js";
 /**
  * Ask before something that cannot be undone. With `typeToConfirm`, the confirm button stays
  * disabled until the user has typed that exact text. Resolves to true when confirmed.
+ * @param {{title: string, message: string, confirmLabel?: string, typeToConfirm?: string | null}} options
+ * @returns {Promise<boolean>}
  */
 export function confirmDialog({ title, message, confirmLabel = "Confirm", typeToConfirm = null }) {
   return new Promise((resolve) => {
@@ -40,7 +42,7 @@ export function confirmDialog({ title, message, confirmLabel = "Confirm", typeTo
       });
     cancel.addEventListener("click", () => dialog.close());
     form.addEventListener("submit", () => {
-      confirmed = !typeToConfirm || input.value === typeToConfirm;
+      confirmed = !typeToConfirm || (input !== null && input.value === typeToConfirm);
     });
     dialog.addEventListener("close", () => {
       dialog.remove();

@@ -3,6 +3,7 @@
 import { copyButton } from "./clipboard.js";
 import { h } from "./dom.js";
 
+/** @param {import("./types.js").Deployment} d */
 export function endpointCell(d) {
   if (!d.endpoint_url) return h("span", { class: "muted" }, "—");
   return h(

@@ -4,9 +4,22 @@
 import { api } from "./client.js";
 import { fill, h } from "./dom.js";
 import { contextLabel, gb, usd } from "./format.js";
+import { isAbort, messageOf } from "./http.js";
+
+/** @typedef {import("./types.js").Estimate} Estimate */
+/** @typedef {import("./types.js").Offer} Offer */
+/**
+ * The form's values the estimate depends on.
+ * @typedef {{model: string, context_size: number, spot_tolerance: string, gpu: string, cloud: string, region: string}} EstimateForm
+ */
 
 const DEBOUNCE_MS = 300;
 
+/**
+ * @param {string} cloud
+ * @param {Offer | null | undefined} offer
+ * @param {boolean} isPick
+ */
 function offerCard(cloud, offer, isPick) {
   const title = h("h3", {}, cloud.toUpperCase(), isPick ? " · cheapest" : "");
   if (!offer)
@@ -16,7 +29,7 @@ function offerCard(cloud, offer, isPick) {
       title,
       h("p", { class: "muted" }, "No offer fits these constraints."),
     );
-  const b = offer.breakdown || {};
+  const b = offer.breakdown;
   const hardware = offer.gpu
     ? `${offer.gpu_count}× ${offer.gpu} (${offer.gpu_memory_gib} GiB)`
     : "CPU only";
@@ -40,13 +53,22 @@ function offerCard(cloud, offer, isPick) {
     h(
       "p",
       { class: "small muted" },
-      `Monthly: compute ${usd(b.compute)}, disk ${usd(b.disk)} (${b.disk_gb} GB), `,
-      `egress ${usd(b.egress)} (${b.egress_gb} GB)`,
+      b
+        ? [
+            `Monthly: compute ${usd(b.compute)}, disk ${usd(b.disk)} (${b.disk_gb} GB), `,
+            `egress ${usd(b.egress)} (${b.egress_gb} GB)`,
+          ]
+        : null,
     ),
     h("p", { class: "small" }, offer.rationale),
   );
 }
 
+/**
+ * @param {Estimate} result
+ * @param {Estimate | null} other
+ * @param {string} spot
+ */
 function spotLine(result, other, spot) {
   const chosen = result.recommended;
   const alt = other && other.recommended;
@@ -63,9 +85,15 @@ function spotLine(result, other, spot) {
   return h("p", { "data-field": "spot" }, text);
 }
 
+/** @param {import("./types.js").Requirements | null} req */
 function memoryLine(req) {
   if (!req) return null;
-  const b = req.breakdown || {};
+  const b = req.breakdown || {
+    weights_bytes: null,
+    kv_cache_bytes: null,
+    graph_bytes: null,
+    overhead_bytes: null,
+  };
   return h(
     "p",
     { class: "small" },
@@ -74,6 +102,12 @@ function memoryLine(req) {
   );
 }
 
+/**
+ * @param {HTMLElement} panel
+ * @param {EstimateForm} form
+ * @param {Estimate} result
+ * @param {Estimate | null} other
+ */
 function render(panel, form, result, other) {
   const pick = result.recommended && result.recommended.cloud;
   panel.dataset.context = String(result.context_size);
@@ -99,6 +133,10 @@ function render(panel, form, result, other) {
   );
 }
 
+/**
+ * @param {EstimateForm} form
+ * @param {string} spot
+ */
 function params(form, spot) {
   return {
     model: form.model,
@@ -110,11 +148,18 @@ function params(form, spot) {
   };
 }
 
-/** An estimator bound to `panel`: call `update(form)` on every change of the form;
- * `onResult(estimate)` sees each estimate shown. */
+/**
+ * An estimator bound to `panel`: call `update(form)` on every change of the form;
+ * `onResult(estimate)` sees each estimate shown.
+ * @param {HTMLElement} panel
+ * @param {(estimate: Estimate) => void} [onResult]
+ */
 export function estimator(panel, onResult = () => {}) {
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  /** @type {AbortController | null} */
   let controller = null;
+  /** @param {EstimateForm} form */
   async function run(form) {
     if (controller) controller.abort();
     controller = new AbortController();
@@ -123,15 +168,21 @@ export function estimator(panel, onResult = () => {}) {
     panel.setAttribute("aria-busy", "true");
     try {
       const otherSpot = form.spot_tolerance === "none" ? "high" : "none";
-      const [result, other] = await Promise.all([
-        api.get("/api/pricing/estimate", params(form, form.spot_tolerance), { signal }),
-        api.get("/api/pricing/estimate", params(form, otherSpot), { signal }).catch(() => null),
-      ]);
+      const [result, other] = /** @type {[Estimate, Estimate | null]} */ (
+        await Promise.all([
+          api.get("/api/pricing/estimate", params(form, form.spot_tolerance), { signal }),
+          api.get("/api/pricing/estimate", params(form, otherSpot), { signal }).catch(() => null),
+        ])
+      );
       render(panel, form, result, other);
       onResult(result);
     } catch (exc) {
-      if (exc.name === "AbortError") return;
-      fill(panel, h("h2", {}, "Estimate"), h("p", { class: "alert", role: "alert" }, exc.message));
+      if (isAbort(exc)) return;
+      fill(
+        panel,
+        h("h2", {}, "Estimate"),
+        h("p", { class: "alert", role: "alert" }, messageOf(exc)),
+      );
     } finally {
       if (!signal.aborted) {
         panel.classList.remove("loading");
@@ -140,6 +191,7 @@ export function estimator(panel, onResult = () => {}) {
     }
   }
   return {
+    /** @param {EstimateForm} form */
     update(form) {
       clearTimeout(timer);
       panel.classList.add("loading");

@@ -2,9 +2,14 @@
 // only matching lines and marks the match.
 import { api } from "./client.js";
 import { fill, h } from "./dom.js";
+import { messageOf } from "./http.js";
 
 const FOLLOW_MS = 3000;
 
+/**
+ * @param {string} line
+ * @param {string} term
+ */
 function highlight(line, term) {
   if (!term) return line + "\n";
   const at = line.toLowerCase().indexOf(term.toLowerCase());
@@ -16,7 +21,11 @@ function highlight(line, term) {
   ];
 }
 
-/** The logs panel of deployment `id`; returns [node, stop]. */
+/**
+ * The logs panel of deployment `id`; returns [node, stop].
+ * @param {string} id
+ * @returns {[HTMLElement, () => void]}
+ */
 export function logsPanel(id) {
   const tail = h(
     "select",
@@ -32,8 +41,10 @@ export function logsPanel(id) {
     "aria-label": "Server log",
   });
   const note = h("p", { class: "small muted", role: "status" });
+  /** @type {string[]} */
   let lines = [];
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
 
   function render() {
     const term = search.value.trim();
@@ -53,12 +64,14 @@ export function logsPanel(id) {
   async function load() {
     clearTimeout(timer);
     try {
-      const logs = await api.get(`/api/deployments/${id}/logs`, { tail: tail.value });
+      const logs = /** @type {{lines: string[], message?: string | null}} */ (
+        await api.get(`/api/deployments/${id}/logs`, { tail: tail.value })
+      );
       lines = logs.lines;
       note.textContent = logs.message || "";
       render();
     } catch (exc) {
-      note.textContent = exc.message;
+      note.textContent = messageOf(exc);
     }
     if (follow.checked) timer = setTimeout(load, FOLLOW_MS);
   }

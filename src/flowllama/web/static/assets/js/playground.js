@@ -1,11 +1,12 @@
 // A small chat through the token API (/v1/chat/completions), the way a customer's code calls
 // it: with an API key, which the user pastes or creates here. The key stays in this page only.
 import { api } from "./client.js";
-import { fill, h } from "./dom.js";
-import { gatewayBase } from "./http.js";
+import { fill, h, select } from "./dom.js";
+import { gatewayBase, messageOf } from "./http.js";
 import { notify } from "./notices.js";
 import { streamEvents } from "./sse.js";
 
+/** @param {import("./types.js").Deployment} deployment */
 export function playground(deployment) {
   const key = h("input", {
     id: "playground-key",
@@ -15,25 +16,29 @@ export function playground(deployment) {
   });
   const prompt = h("textarea", { id: "playground-prompt", rows: 3, required: true });
   const history = h("div", { class: "chat", id: "playground-chat", "aria-live": "polite" });
+  /** @type {{role: "user" | "assistant", content: string}[]} */
   const messages = [];
   const form = h("form", { id: "playground-form", novalidate: true });
 
   async function createKey() {
     try {
-      const created = await api.post("/api/keys", {
-        name: `playground ${deployment.name}`,
-        models: [deployment.name],
-      });
+      const created = /** @type {import("./types.js").CreatedKey} */ (
+        await api.post("/api/keys", {
+          name: `playground ${deployment.name}`,
+          models: [deployment.name],
+        })
+      );
       key.value = created.key;
       notify(
         `Created key ${created.prefix}… for this playground (also listed under API keys)`,
         "ok",
       );
     } catch (exc) {
-      notify(exc.message, "error");
+      notify(messageOf(exc), "error");
     }
   }
 
+  /** @param {SubmitEvent} event */
   async function ask(event) {
     event.preventDefault();
     const text = prompt.value.trim();
@@ -49,7 +54,7 @@ export function playground(deployment) {
     messages.push({ role: "user", content: text });
     history.append(h("div", { class: "msg user" }, h("strong", {}, "You: "), text));
     prompt.value = "";
-    const button = form.querySelector("button[type=submit]");
+    const button = select(form, "button[type=submit]", HTMLButtonElement);
     button.disabled = true;
     button.textContent = "Waiting for the model…";
     const reply = h("span", { class: "reply" });
@@ -83,7 +88,7 @@ export function playground(deployment) {
       bubble.dataset.done = "true";
     } catch (exc) {
       messages.pop(); // the question goes unanswered: keep the turns alternating
-      history.append(h("p", { class: "alert", role: "alert" }, exc.message));
+      history.append(h("p", { class: "alert", role: "alert" }, messageOf(exc)));
     } finally {
       bubble.removeAttribute("aria-busy");
       button.disabled = false;

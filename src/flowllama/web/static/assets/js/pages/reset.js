@@ -1,10 +1,11 @@
 // Password reset: ask for a link by email, or (with ?token= from that link) set a new password.
 import { fieldError, submitting, values } from "../forms.js";
+import { byId } from "../dom.js";
 import { apiUrl, send } from "../http.js";
 
 const token = new URLSearchParams(window.location.search).get("token");
-const requestForm = document.getElementById("request-form");
-const confirmForm = document.getElementById("confirm-form");
+const requestForm = byId("request-form", HTMLFormElement);
+const confirmForm = byId("confirm-form", HTMLFormElement);
 (token ? confirmForm : requestForm).hidden = false;
 
 requestForm.addEventListener("submit", (event) => {
@@ -15,11 +16,13 @@ requestForm.addEventListener("submit", (event) => {
       fieldError(requestForm, "email", "Enter your account's email");
       return;
     }
-    const answer = await send(apiUrl("/api/auth/password-reset/request"), {
-      method: "POST",
-      body: { email },
-    });
-    document.getElementById("request-done").textContent = answer.message;
+    const answer = /** @type {{message: string}} */ (
+      await send(apiUrl("/api/auth/password-reset/request"), {
+        method: "POST",
+        body: { email },
+      })
+    );
+    byId("request-done", HTMLElement).textContent = answer.message;
   });
 });
 

@@ -1,9 +1,10 @@
 // Sign-up: create the account, then go to the login page with the email filled in.
 import { fieldError, submitting, values } from "../forms.js";
+import { byId } from "../dom.js";
 import { apiUrl, send } from "../http.js";
 import { checkCredentials } from "../validation.js";
 
-const form = document.getElementById("signup-form");
+const form = byId("signup-form", HTMLFormElement);
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const data = values(form);

@@ -3,16 +3,23 @@
 import { copyButton } from "../clipboard.js";
 import { api } from "../client.js";
 import { actionButtons, isTransitional } from "../deployment-actions.js";
-import { fill, h, keepingFocus, table } from "../dom.js";
+import { fill, h, keepingFocus, select, table } from "../dom.js";
 import { endpointCell } from "../endpoint.js";
 import { usd, when } from "../format.js";
-import { gatewayBase } from "../http.js";
+import { ApiError, gatewayBase } from "../http.js";
 import { logsPanel } from "../logs.js";
 import { notifyError } from "../notices.js";
 import { playground } from "../playground.js";
 import { statusBadge } from "../status.js";
 
+/** @typedef {import("../types.js").Deployment} Deployment */
+
+/**
+ * @param {Deployment} d
+ * @param {(next: Deployment) => void} update
+ */
 function summary(d, update) {
+  /** @type {[string, string][]} */
   const facts = [
     ["Model", d.model],
     ["Runtime", d.runtime],
@@ -45,6 +52,7 @@ function summary(d, update) {
   );
 }
 
+/** @param {Deployment} d */
 function snippets(d) {
   const base = d.endpoint_url || gatewayBase();
   const curl = `curl ${base}/chat/completions \\\n  -H "Authorization: Bearer $FLOWLLAMA_API_KEY" \\\n  -H "Content-Type: application/json" \\\n  -d '{"model": "${d.name}", "messages": [{"role": "user", "content": "Hello"}]}'`;
@@ -71,6 +79,7 @@ function snippets(d) {
   );
 }
 
+/** @param {Deployment} d */
 function instances(d) {
   if (!d.instances.length) return h("p", { class: "muted" }, "No instance yet.");
   return table(
@@ -92,6 +101,7 @@ function instances(d) {
   );
 }
 
+/** @param {import("../types.js").DeploymentEvent[]} events */
 function timeline(events) {
   if (!events.length) return h("p", { class: "muted" }, "No events yet.");
   return h(
@@ -112,6 +122,10 @@ function timeline(events) {
   );
 }
 
+/**
+ * @param {HTMLElement} root
+ * @param {string[]} captures  the deployment's id
+ */
 export function mount(root, [id]) {
   const top = h("div", {});
   const details = h("div", {});
@@ -121,10 +135,12 @@ export function mount(root, [id]) {
     top,
     details,
   );
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   let stopLogs = () => {};
   let first = true;
 
+  /** @param {Deployment} d */
   function show(d) {
     keepingFocus(top, () =>
       fill(
@@ -141,10 +157,12 @@ export function mount(root, [id]) {
 
   async function load() {
     try {
-      const [d, events] = await Promise.all([
-        api.get(`/api/deployments/${id}`),
-        api.get(`/api/deployments/${id}/events`),
-      ]);
+      const [d, events] = /** @type {[Deployment, import("../types.js").DeploymentEvent[]]} */ (
+        await Promise.all([
+          api.get(`/api/deployments/${id}`),
+          api.get(`/api/deployments/${id}/events`),
+        ])
+      );
       show(d);
       if (first) {
         first = false;
@@ -159,13 +177,13 @@ export function mount(root, [id]) {
           playground(d),
         );
       }
-      const endpoint = details.querySelector("#endpoint-now");
+      const endpoint = select(details, "#endpoint-now", HTMLElement);
       keepingFocus(endpoint, () => fill(endpoint, endpointCell(d)));
-      fill(details.querySelector("#instances"), instances(d));
-      fill(details.querySelector("#events-box"), timeline(events));
+      fill(select(details, "#instances", HTMLElement), instances(d));
+      fill(select(details, "#events-box", HTMLElement), timeline(events));
       timer = setTimeout(load, isTransitional(d) ? 2000 : 10000);
     } catch (exc) {
-      if (exc.status === 404) {
+      if (exc instanceof ApiError && exc.status === 404) {
         fill(
           root,
           h("h1", {}, "Deployment not found"),

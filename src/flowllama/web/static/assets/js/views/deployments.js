@@ -8,6 +8,8 @@ import { usd } from "../format.js";
 import { notifyError } from "../notices.js";
 import { statusBadge } from "../status.js";
 
+/** @typedef {import("../types.js").Deployment} Deployment */
+
 const COLUMNS = [
   "Name",
   "Status",
@@ -21,6 +23,10 @@ const COLUMNS = [
   "Actions",
 ].map((label) => ({ label, num: label.startsWith("$") || label.startsWith("Cost") }));
 
+/**
+ * @param {Deployment} d
+ * @param {(next: Deployment) => void} update
+ */
 function cells(d, update) {
   return [
     h("a", { href: `#/deployments/${d.id}` }, d.name),
@@ -36,6 +42,7 @@ function cells(d, update) {
   ];
 }
 
+/** @param {HTMLElement} root */
 export function mount(root) {
   const body = h(
     "div",
@@ -52,9 +59,12 @@ export function mount(root) {
     ),
     body,
   );
+  /** @type {Deployment[]} */
   let items = [];
+  /** @type {string | null} */
   let shown = null;
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   let stopped = false;
 
   function render() {
@@ -76,6 +86,7 @@ export function mount(root) {
       );
       return;
     }
+    /** @type {(index: number) => (next: Deployment) => void} */
     const update = (index) => (next) => {
       items[index] = next;
       render();
@@ -95,7 +106,10 @@ export function mount(root) {
 
   async function load() {
     try {
-      items = (await api.get("/api/deployments", { limit: 200 })).items;
+      const page = /** @type {{items: Deployment[]}} */ (
+        await api.get("/api/deployments", { limit: 200 })
+      );
+      items = page.items;
       if (JSON.stringify(items) !== shown) render();
     } catch (exc) {
       notifyError(exc);

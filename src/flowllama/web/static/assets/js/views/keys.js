@@ -8,6 +8,10 @@ import { count, when } from "../format.js";
 import { fieldError, submitting, values } from "../forms.js";
 import { notify, notifyError } from "../notices.js";
 
+/** @typedef {import("../types.js").ApiKey} ApiKey */
+/** @typedef {import("../types.js").CreatedKey} CreatedKey */
+
+/** @param {ApiKey} k */
 function limits(k) {
   const parts = [
     k.rpm && `${count(k.rpm)} req/min`,
@@ -17,7 +21,9 @@ function limits(k) {
   return parts.length ? parts.join(", ") : "none";
 }
 
+/** @param {(created: CreatedKey) => void} onCreated */
 function createForm(onCreated) {
+  /** @type {(id: string, label: string) => HTMLElement} */
   const number = (id, label) =>
     h(
       "div",
@@ -53,16 +59,18 @@ function createForm(onCreated) {
         fieldError(form, "name", "Give the key a name");
         return;
       }
+      /** @type {Record<string, string | number>} */
       const body = { name: data.name.trim() };
       for (const limit of ["rpm", "tpm", "monthly_token_budget"])
         if (data[limit]) body[limit] = Number(data[limit]);
-      onCreated(await api.post("/api/keys", body));
+      onCreated(/** @type {CreatedKey} */ (await api.post("/api/keys", body)));
       form.reset();
     });
   });
   return form;
 }
 
+/** @param {CreatedKey} created */
 function shownOnce(created) {
   return h(
     "section",
@@ -82,6 +90,7 @@ function shownOnce(created) {
   );
 }
 
+/** @param {HTMLElement} root */
 export function mount(root) {
   const secret = h("div", {});
   const list = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Loading your keys…"));
@@ -97,6 +106,7 @@ export function mount(root) {
     list,
   );
 
+  /** @param {ApiKey} k */
   async function revoke(k) {
     const sure = await confirmDialog({
       title: `Revoke ${k.name}?`,
@@ -115,7 +125,7 @@ export function mount(root) {
 
   async function load() {
     try {
-      const keys = await api.get("/api/keys");
+      const keys = /** @type {ApiKey[]} */ (await api.get("/api/keys"));
       list.removeAttribute("aria-busy");
       if (!keys.length) {
         fill(list, h("p", { class: "muted" }, "No keys yet."));

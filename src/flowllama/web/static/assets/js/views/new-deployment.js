@@ -2,9 +2,10 @@
 // tolerance, GPU, cloud and region, checked as the API checks them, with a live estimate.
 import { api } from "../client.js";
 import { estimator } from "../estimate.js";
-import { fill, h } from "../dom.js";
+import { fill, h, select } from "../dom.js";
 import { contextLabel, gb } from "../format.js";
 import { fieldError, submitting, values } from "../forms.js";
+import { messageOf } from "../http.js";
 import { notify } from "../notices.js";
 import { checkDeploymentName, REGION_RULE } from "../validation.js";
 
@@ -29,6 +30,13 @@ const SPOT = [
   ["high", "Spot, any"],
 ];
 
+/** @typedef {import("../types.js").CatalogModel} CatalogModel */
+
+/**
+ * @param {string} label
+ * @param {HTMLElement} input
+ * @param {string} [hint]
+ */
 function field(label, input, hint) {
   return h(
     "div",
@@ -38,6 +46,10 @@ function field(label, input, hint) {
   );
 }
 
+/**
+ * @param {CatalogModel[]} models
+ * @param {string[]} families
+ */
 function modelSelect(models, families) {
   return h(
     "select",
@@ -60,7 +72,12 @@ function modelSelect(models, families) {
   );
 }
 
+/**
+ * @param {CatalogModel[]} models
+ * @param {string[]} families
+ */
 function buildForm(models, families) {
+  /** @type {(pairs: string[][]) => HTMLOptionElement[]} */
   const options = (pairs) => pairs.map(([v, l]) => h("option", { value: v }, l));
   const context = h("input", {
     id: "context_size",
@@ -124,6 +141,10 @@ function buildForm(models, families) {
   );
 }
 
+/**
+ * @param {Record<string, string>} data
+ * @returns {[string, string] | null}
+ */
 function check(data) {
   const nameProblem = checkDeploymentName(data.name);
   if (nameProblem) return ["name", nameProblem];
@@ -132,7 +153,9 @@ function check(data) {
   return null;
 }
 
+/** @param {Record<string, string>} data */
 function body(data) {
+  /** @type {Record<string, string | number>} */
   const out = {
     name: data.name,
     model: data.model,
@@ -148,17 +171,24 @@ function body(data) {
 // The context the user last chose, kept when a model with a smaller limit comes and goes.
 let wantedContext = 4096;
 
+/**
+ * @param {HTMLFormElement} form
+ * @param {CatalogModel[]} models
+ */
 function syncModel(form, models) {
-  const model = models.find((m) => m.name === form.model.value);
-  const slider = form.context_size;
-  slider.max = model.context_length;
-  slider.value = Math.min(wantedContext, model.context_length);
+  const chosen = select(form, "#model", HTMLSelectElement).value;
+  const model = models.find((m) => m.name === chosen);
+  if (!model) return;
+  const slider = select(form, "#context_size", HTMLInputElement);
+  slider.max = String(model.context_length);
+  slider.value = String(Math.min(wantedContext, model.context_length));
   fill(
-    form.querySelector("#model-info"),
+    select(form, "#model-info", HTMLElement),
     `${model.typical_use}. Context up to ${model.context_length.toLocaleString("en-US")} tokens.`,
   );
 }
 
+/** @param {HTMLElement} root */
 export function mount(root) {
   const panel = h(
     "div",
@@ -183,21 +213,36 @@ export function mount(root) {
 
   api
     .get("/api/models")
-    .then(({ items, families }) => {
+    .then((answer) => {
+      const { items, families } = /** @type {{items: CatalogModel[], families: string[]}} */ (
+        answer
+      );
       const form = buildForm(items, families);
+      const region = select(form, "#region", HTMLInputElement);
+      const context = select(form, "#context_size", HTMLInputElement);
       fill(holder, form);
       holder.removeAttribute("aria-busy");
       const changed = () => {
         const data = values(form);
-        form.querySelector("#context-value").textContent =
+        select(form, "#context-value", HTMLOutputElement).textContent =
           `${Number(data.context_size).toLocaleString("en-US")} tokens`;
-        form.region.disabled = data.cloud === "local";
-        if (data.model) live.update({ ...data, context_size: Number(data.context_size) });
+        region.disabled = data.cloud === "local";
+        if (data.model)
+          live.update({
+            model: data.model,
+            context_size: Number(data.context_size),
+            spot_tolerance: data.spot_tolerance,
+            gpu: data.gpu,
+            cloud: data.cloud,
+            region: data.region || "",
+          });
       };
       wantedContext = 4096;
-      form.model.addEventListener("change", () => syncModel(form, items));
-      form.context_size.addEventListener("input", () => {
-        wantedContext = Number(form.context_size.value);
+      select(form, "#model", HTMLSelectElement).addEventListener("change", () =>
+        syncModel(form, items),
+      );
+      context.addEventListener("input", () => {
+        wantedContext = Number(context.value);
       });
       form.addEventListener("input", changed);
       form.addEventListener("change", changed);
@@ -213,17 +258,21 @@ export function mount(root) {
             return;
           }
           // One key per submission: a retried request can never create a second deployment.
-          const key = window.crypto.randomUUID
-            ? crypto.randomUUID()
-            : `${Date.now()}-${Math.random()}`;
-          const created = await api.post("/api/deployments", body(data), {
-            headers: { "Idempotency-Key": key },
-          });
+          // randomUUID exists only in secure contexts (https or localhost).
+          const key =
+            typeof window.crypto.randomUUID === "function"
+              ? crypto.randomUUID()
+              : `${Date.now()}-${Math.random()}`;
+          const created = /** @type {import("../types.js").Deployment} */ (
+            await api.post("/api/deployments", body(data), {
+              headers: { "Idempotency-Key": key },
+            })
+          );
           notify(`${created.name} is being deployed`, "ok");
           window.location.hash = "#/deployments";
         });
       });
     })
-    .catch((exc) => fill(holder, h("p", { class: "alert", role: "alert" }, exc.message)));
+    .catch((exc) => fill(holder, h("p", { class: "alert", role: "alert" }, messageOf(exc))));
   return () => live.stop();
 }

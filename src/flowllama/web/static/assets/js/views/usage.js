@@ -6,10 +6,14 @@ import { fill, h, table } from "../dom.js";
 import { count, usd } from "../format.js";
 import { notifyError } from "../notices.js";
 
+/** @typedef {import("../types.js").UsageReport} UsageReport */
+
+/** @param {Date} date */
 function isoDay(date) {
   return date.toISOString().slice(0, 10);
 }
 
+/** @param {number} n */
 function lastDays(n) {
   const today = new Date();
   return Array.from({ length: n }, (_, i) =>
@@ -22,10 +26,17 @@ function lastDays(n) {
 }
 
 // The API groups by one dimension at a time, so the per-day split is one request per day.
+/**
+ * @param {string[]} days
+ * @param {string} groupBy
+ */
 async function perDay(days, groupBy) {
-  const reports = await Promise.all(
-    days.map((day) => api.get("/api/usage", { from: day, to: day, group_by: groupBy })),
+  const reports = /** @type {UsageReport[]} */ (
+    await Promise.all(
+      days.map((day) => api.get("/api/usage", { from: day, to: day, group_by: groupBy })),
+    )
   );
+  /** @type {Map<string, string>} */
   const labels = new Map();
   reports.forEach((r) => r.items.forEach((item) => labels.set(item.group, item.label)));
   return [...labels].map(([group, label]) => ({
@@ -36,6 +47,10 @@ async function perDay(days, groupBy) {
   }));
 }
 
+/**
+ * @param {string} title
+ * @param {UsageReport} report
+ */
 function breakdown(title, report) {
   const rows = report.items.map((g) => ({
     cells: [
@@ -65,6 +80,7 @@ function breakdown(title, report) {
   );
 }
 
+/** @param {HTMLElement} root */
 export function mount(root) {
   const range = h(
     "select",
@@ -99,8 +115,10 @@ export function mount(root) {
     try {
       const [series, byKey, byDeployment] = await Promise.all([
         perDay(days, split.value),
-        api.get("/api/usage", { ...span, group_by: "key" }),
-        api.get("/api/usage", { ...span, group_by: "deployment" }),
+        /** @type {Promise<UsageReport>} */ (api.get("/api/usage", { ...span, group_by: "key" })),
+        /** @type {Promise<UsageReport>} */ (
+          api.get("/api/usage", { ...span, group_by: "deployment" })
+        ),
       ]);
       const total = byKey.total;
       fill(
@@ -119,7 +137,7 @@ export function mount(root) {
           stackedBars(
             days,
             series,
-            `Tokens per day ${split.selectedOptions[0].textContent}, ${span.from} to ${span.to} (UTC)`,
+            `Tokens per day ${split.selectedOptions[0]?.textContent ?? ""}, ${span.from} to ${span.to} (UTC)`,
             Math.min(720, Math.max(300, root.clientWidth - 48)),
           ),
         ),
