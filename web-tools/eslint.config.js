@@ -6,7 +6,7 @@ import globals from "globals";
 export default [
   js.configs.recommended,
   {
-    files: ["src/flowllama/web/static/**/*.js", "tests/web/fixtures/**/*.js"],
+    files: ["src/flowllama/web/static/**/*.js"],
     languageOptions: {
       ecmaVersion: 2022,
       sourceType: "module",
