@@ -37,8 +37,8 @@ def _tool(name: str) -> str:
 
 def _actionlint(*paths: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([_tool("actionlint"), "-shellcheck", _tool("shellcheck"), "-oneline",
-                           *map(str, paths)], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
+                           *map(str, paths)], capture_output=True, text=True, check=False,
+                          timeout=120, cwd=ROOT)
 
 
 def _workflow(name: str) -> dict[str, Any]:
@@ -75,7 +75,7 @@ def test_actionlint_catches_a_bad_workflow(tmp_path: Path) -> None:
     bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    needs: nowhere\n"
                    "    steps:\n      - run: echo $UNQUOTED ${{ github.event.issue.title }}\n")
     result = subprocess.run([_tool("actionlint"), "-shellcheck", _tool("shellcheck"), "-oneline",
-                             str(bad)], capture_output=True, text=True, timeout=60)
+                             str(bad)], capture_output=True, text=True, check=False, timeout=60)
     assert result.returncode == 1
     assert "nowhere" in result.stdout  # an unknown job in needs
     assert "SC2086" in result.stdout  # shellcheck ran over the run: block
@@ -86,7 +86,7 @@ def test_shell_scripts_pass_shellcheck() -> None:
     scripts = shell_scripts()
     assert ROOT / ".ci" / "run" in scripts and ROOT / ".ci" / "smoke" in scripts
     result = subprocess.run([_tool("shellcheck"), "--severity=info", *map(str, scripts)],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
