@@ -135,3 +135,15 @@ def test_frontend_publishes_previews_and_terraform_applies_behind_approval() -> 
     assert terraform["apply"]["environment"] == "infrastructure"
     assert terraform["apply"]["if"] == "github.event_name == 'push'"
     assert any("tfplan" in str(s.get("run", "")) for s in terraform["apply"]["steps"])
+
+
+def test_pre_commit_config_is_valid_and_has_every_hook() -> None:
+    config = ROOT / ".pre-commit-config.yaml"
+    result = subprocess.run([_tool("pre-commit"), "validate-config", str(config)],
+                            capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    hooks = yaml.safe_load(config.read_text())["repos"][0]["hooks"]
+    assert {hook["id"] for hook in hooks} == {
+        "ruff", "mypy", "eslint", "prettier", "tsc", "terraform-fmt", "helm-lint", "shellcheck",
+        "actionlint"}
+    assert all(hook["language"] == "system" for hook in hooks)  # nothing fetched at hook time
