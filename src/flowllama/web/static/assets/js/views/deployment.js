@@ -1,15 +1,15 @@
 // Deployment detail: summary and actions, endpoint with example calls, instances, the events
 // timeline, the server log and a chat playground. Another user's or an unknown id: "not found".
-import { copyButton } from "../clipboard.js";
 import { api } from "../client.js";
 import { actionButtons, isTransitional } from "../deployment-actions.js";
 import { fill, h, keepingFocus, select, table } from "../dom.js";
 import { endpointCell } from "../endpoint.js";
 import { usd, when } from "../format.js";
-import { ApiError, gatewayBase } from "../http.js";
+import { ApiError } from "../http.js";
 import { logsPanel } from "../logs.js";
 import { notifyError } from "../notices.js";
 import { playground } from "../playground.js";
+import { snippets } from "../snippets.js";
 import { statusBadge } from "../status.js";
 
 /** @typedef {import("../types.js").Deployment} Deployment */
@@ -49,33 +49,6 @@ function summary(d, update) {
         h("div", {}, h("dt", { class: "muted" }, k), h("dd", { style: "margin:0" }, v)),
       ),
     ),
-  );
-}
-
-/** @param {Deployment} d */
-function snippets(d) {
-  const base = d.endpoint_url || gatewayBase();
-  const curl = `curl ${base}/chat/completions \\\n  -H "Authorization: Bearer $FLOWLLAMA_API_KEY" \\\n  -H "Content-Type: application/json" \\\n  -d '{"model": "${d.name}", "messages": [{"role": "user", "content": "Hello"}]}'`;
-  const python = `from openai import OpenAI\n\nclient = OpenAI(base_url="${base}", api_key="fl-...")\nreply = client.chat.completions.create(\n    model="${d.name}", messages=[{"role": "user", "content": "Hello"}])\nprint(reply.choices[0].message.content)`;
-  return h(
-    "section",
-    { class: "card", "aria-labelledby": "endpoint-title" },
-    h("h2", { id: "endpoint-title" }, "Endpoint"),
-    h(
-      "p",
-      {},
-      "Token API (with an API key): ",
-      h("code", {}, base),
-      ", model ",
-      h("code", {}, d.name),
-    ),
-    h("div", { id: "endpoint-now" }),
-    h("h3", {}, "curl"),
-    h("div", { class: "row" }, copyButton("Copy curl", curl)),
-    h("pre", {}, curl),
-    h("h3", {}, "Python (openai)"),
-    h("div", { class: "row" }, copyButton("Copy Python", python)),
-    h("pre", {}, python),
   );
 }
 
