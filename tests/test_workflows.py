@@ -130,7 +130,7 @@ def test_frontend_publishes_previews_and_terraform_applies_behind_approval() -> 
     frontend = _workflow("frontend.yml")["jobs"]
     runs = "\n".join(str(s.get("run", "")) for s in frontend["publish"]["steps"])
     assert "flowllama web export" in runs and "flowllama web publish" in runs
-    assert "gh pr comment" in runs and "pr-$PR" in runs
+    assert ".ci/pr-comment" in runs and "pr-$PR" in runs
     terraform = _workflow("terraform.yml")["jobs"]
     assert terraform["apply"]["environment"] == "infrastructure"
     assert terraform["apply"]["if"] == "github.event_name == 'push'"
