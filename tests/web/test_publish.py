@@ -128,3 +128,40 @@ def test_prefix_and_order_rules() -> None:
             normalize_prefix(bad)
     order = upload_order(["index.html", "asset-manifest.json", "assets/a.0123456789ab.js"])
     assert order == ["assets/a.0123456789ab.js", "asset-manifest.json", "index.html"]
+
+
+class Recording:
+    """The real moto-backed S3 client, recording the order of writes and deletes."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.calls.append(("put", kwargs["Key"]))
+        return self.client.put_object(**kwargs)
+
+    def delete_objects(self, **kwargs: Any) -> Any:
+        self.calls.extend(("delete", o["Key"]) for o in kwargs["Delete"]["Objects"])
+        return self.client.delete_objects(**kwargs)
+
+
+def test_new_files_go_up_before_pages_and_stale_files_go_last(
+        aws: tuple[Any, Any, str], tmp_path: Path) -> None:
+    s3, cloudfront, distribution = aws
+    site = tmp_path / "site"
+    export_site(site, "https://old.example.com")
+    publish_site(site, BUCKET, "", distribution)
+    export_site(site, "https://new.example.com")
+    recording = Recording(s3)
+    publish_site(site, BUCKET, "", distribution, s3=recording, cloudfront=cloudfront)
+    kinds = [kind for kind, _ in recording.calls]
+    puts = [key for kind, key in recording.calls if kind == "put"]
+    assert "delete" in kinds and kinds.index("delete") > max(
+        i for i, kind in enumerate(kinds) if kind == "put" and recording.calls[i][1] != RECORD)
+    pages = [i for i, key in enumerate(puts) if key.endswith(".html")]
+    assets = [i for i, key in enumerate(puts) if key.startswith("assets/")]
+    assert pages and assets and max(assets) < min(pages)
