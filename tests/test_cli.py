@@ -97,7 +97,8 @@ def test_web_export_writes_a_site_pointed_at_the_api(tmp_path: Path) -> None:
     assert "FLOWLLAMA_WEB_ORIGINS" in result.output
     for page in ("index.html", "login.html", "signup.html", "reset.html", "app.html"):
         assert (site / page).is_file()
-    config = (site / "assets" / "config.js").read_text()
+    manifest = json.loads((site / "asset-manifest.json").read_text())
+    config = (site / manifest["assets/config.js"]).read_text()  # content-hashed name
     assert '"apiUrl": "https://api.example.com"' in config
     assert '"gatewayUrl": "https://api.example.com"' in config
 

@@ -17,6 +17,7 @@ from flowllama.external_commands import external_app
 from flowllama.loadtest.commands import loadtest_app
 from flowllama.model_commands import register as register_model_commands
 from flowllama.settings import Settings
+from flowllama.web import commands as web_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
 db_app = typer.Typer(no_args_is_help=True, help="Database schema")
@@ -25,6 +26,7 @@ dev_app = typer.Typer(no_args_is_help=True, help="Developer tools")
 pricing_app = typer.Typer(no_args_is_help=True, help="Cloud prices")
 web_app = typer.Typer(no_args_is_help=True, help="The static web UI")
 app.add_typer(web_app, name="web")
+web_commands.register(web_app)
 app.add_typer(pricing_app, name="pricing")
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from flowllama.errors import InvalidInput
-from flowllama.web.export import check_base_url, config_js, export_site
+from flowllama.web.export import MANIFEST_FILE, check_base_url, config_js, export_site
 from flowllama.web.pages import STATIC_DIR
 
 
-def test_every_served_file_is_exported_unchanged_but_the_config(tmp_path: Path) -> None:
-    written = export_site(tmp_path, "https://api.example.com", "https://llm.example.com/")
+def test_unhashed_export_is_the_served_site_but_the_config(tmp_path: Path) -> None:
+    written = export_site(tmp_path, "https://api.example.com", "https://llm.example.com/",
+                          hashed=False)
     shipped = sorted(p.relative_to(STATIC_DIR) for p in STATIC_DIR.rglob("*") if p.is_file())
-    assert written == shipped
+    assert written == sorted([*shipped, Path(MANIFEST_FILE)])
     for relative in shipped:
         if relative != Path("assets/config.js"):
             assert (tmp_path / relative).read_bytes() == (STATIC_DIR / relative).read_bytes()
@@ -26,8 +27,9 @@ def test_every_served_file_is_exported_unchanged_but_the_config(tmp_path: Path) 
 def test_export_overwrites_an_earlier_export(tmp_path: Path) -> None:
     export_site(tmp_path, "https://old.example.com")
     export_site(tmp_path, "https://new.example.com")
-    assert "new.example.com" in (tmp_path / "assets" / "config.js").read_text()
-    assert "old.example.com" not in (tmp_path / "assets" / "config.js").read_text()
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
+    config = (tmp_path / manifest["assets/config.js"]).read_text()
+    assert "new.example.com" in config and "old.example.com" not in config
 
 
 def test_config_is_json_encoded_not_templated() -> None:

@@ -2,6 +2,7 @@
 import { h } from "./dom.js";
 import { notify } from "./notices.js";
 
+/** @param {string} text */
 export async function copyText(text) {
   if (navigator.clipboard && window.isSecureContext) {
     await navigator.clipboard.writeText(text);
@@ -15,17 +16,28 @@ export async function copyText(text) {
   area.remove();
 }
 
-/** A button that copies `text()` (a function, so it copies what is current) and says so. */
+/**
+ * A button that copies `text` (or `text()`, a function, so it copies what is current) and says so.
+ * @param {string} label
+ * @param {string | (() => string)} text
+ * @param {import("./dom.js").Attrs} [attrs]
+ */
 export function copyButton(label, text, attrs = {}) {
-  return h("button", {
-    type: "button", class: "secondary", ...attrs,
-    onclick: async () => {
-      try {
-        await copyText(typeof text === "function" ? text() : text);
-        notify("Copied to the clipboard", "ok");
-      } catch {
-        notify("Copying failed: select the text and copy it by hand", "error");
-      }
+  return h(
+    "button",
+    {
+      type: "button",
+      class: "secondary",
+      ...attrs,
+      onclick: async () => {
+        try {
+          await copyText(typeof text === "function" ? text() : text);
+          notify("Copied to the clipboard", "ok");
+        } catch {
+          notify("Copying failed: select the text and copy it by hand", "error");
+        }
+      },
     },
-  }, label);
+    label,
+  );
 }

@@ -5,20 +5,37 @@ import { confirmDialog } from "./dialog.js";
 import { h } from "./dom.js";
 import { notify, notifyError } from "./notices.js";
 
+/** @typedef {import("./types.js").Deployment} Deployment */
+/** @typedef {"stop" | "start" | "restart" | "delete"} Action */
+
+/** @type {Record<Action, {status: string, desired_state: string}>} */
 const OPTIMISTIC = {
   stop: { status: "stopping", desired_state: "stopped" },
   start: { status: "pending", desired_state: "running" },
   restart: { status: "stopping", desired_state: "running" },
   delete: { status: "deleting", desired_state: "deleted" },
 };
-const TRANSITIONAL = new Set(["pending", "provisioning", "starting", "stopping", "deleting", "healing"]);
+const TRANSITIONAL = new Set([
+  "pending",
+  "provisioning",
+  "starting",
+  "stopping",
+  "deleting",
+  "healing",
+]);
 
+/** @param {Deployment} deployment */
 export function isTransitional(deployment) {
   return TRANSITIONAL.has(deployment.status);
 }
 
+/**
+ * @param {Deployment} d
+ * @returns {Action[]}
+ */
 function allowed(d) {
   if (d.desired_state === "deleted") return [];
+  /** @type {Action[]} */
   const actions = [];
   if (d.desired_state === "stopped" || d.status === "failed") actions.push("start");
   else actions.push("stop");
@@ -27,15 +44,24 @@ function allowed(d) {
   return actions;
 }
 
+/**
+ * @param {Deployment} deployment
+ * @param {Action} action
+ */
 async function confirmed(deployment, action) {
   if (action !== "delete") return true;
   return confirmDialog({
     title: `Delete ${deployment.name}?`,
     message: "Its server is shut down and its endpoint stops answering. This cannot be undone.",
-    confirmLabel: "Delete", typeToConfirm: deployment.name,
+    confirmLabel: "Delete",
+    typeToConfirm: deployment.name,
   });
 }
 
+/**
+ * @param {Deployment} deployment
+ * @param {Action} action
+ */
 function request(deployment, action) {
   if (action === "delete") return api.del(`/api/deployments/${deployment.id}`);
   return api.post(`/api/deployments/${deployment.id}/${action}`);
@@ -45,24 +71,44 @@ function request(deployment, action) {
  * Buttons for what can be done with `deployment` now. `update(next)` re-renders the row with a
  * deployment object: first the optimistic one, then the API's answer, or the original again.
  */
+/**
+ * @param {Deployment} deployment
+ * @param {(next: Deployment) => void} update
+ */
 export function actionButtons(deployment, update) {
-  return h("div", { class: "row" }, allowed(deployment).map((action) => h("button", {
-    type: "button", class: action === "delete" ? "danger" : "secondary",
-    "aria-label": `${action} ${deployment.name}`, "data-action": action,
-    "data-focus-key": `${deployment.id}:${action}`,
-    onclick: async () => {
-      if (!(await confirmed(deployment, action))) return;
-      const before = { ...deployment };
-      update({ ...before, ...OPTIMISTIC[action] });
-      try {
-        const answer = await request(before, action);
-        // The agent changes the status later: keep showing where it is heading until it does.
-        update(answer.status === before.status ? { ...answer, status: OPTIMISTIC[action].status } : answer);
-        notify(`${before.name}: ${action} requested`, "ok");
-      } catch (exc) {
-        update(before);
-        notifyError(exc);
-      }
-    },
-  }, action[0].toUpperCase() + action.slice(1))));
+  return h(
+    "div",
+    { class: "row" },
+    allowed(deployment).map((action) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: action === "delete" ? "danger" : "secondary",
+          "aria-label": `${action} ${deployment.name}`,
+          "data-action": action,
+          "data-focus-key": `${deployment.id}:${action}`,
+          onclick: async () => {
+            if (!(await confirmed(deployment, action))) return;
+            const before = { ...deployment };
+            update({ ...before, ...OPTIMISTIC[action] });
+            try {
+              const answer = /** @type {Deployment} */ (await request(before, action));
+              // The agent changes the status later: keep showing where it is heading until it does.
+              update(
+                answer.status === before.status
+                  ? { ...answer, status: OPTIMISTIC[action].status }
+                  : answer,
+              );
+              notify(`${before.name}: ${action} requested`, "ok");
+            } catch (exc) {
+              update(before);
+              notifyError(exc);
+            }
+          },
+        },
+        action[0].toUpperCase() + action.slice(1),
+      ),
+    ),
+  );
 }

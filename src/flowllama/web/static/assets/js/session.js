@@ -10,8 +10,12 @@ import { apiUrl, ApiError, send } from "./http.js";
 
 const REFRESH_KEY = "flowllama.refresh";
 const channel = "BroadcastChannel" in window ? new BroadcastChannel("flowllama-session") : null;
+/** @type {string | null} */
 let accessToken = null;
+/** @type {Promise<string | null> | null} */
 let refreshing = null;
+
+/** @typedef {{access_token: string, refresh_token: string}} TokenPair */
 
 if (channel) {
   // Only a tab holding the very token that was rotated or ended follows (a copy of this tab's
@@ -23,14 +27,20 @@ if (channel) {
   };
 }
 
-function exclusive(task) {
-  return navigator.locks ? navigator.locks.request("flowllama-refresh", task) : task();
+/**
+ * @param {() => Promise<string | null>} task
+ * @returns {Promise<string | null>}
+ */
+async function exclusive(task) {
+  if (navigator.locks) return await navigator.locks.request("flowllama-refresh", task);
+  return task();
 }
 
 export function hasSession() {
   return accessToken !== null || sessionStorage.getItem(REFRESH_KEY) !== null;
 }
 
+/** @param {TokenPair} pair */
 function store(pair) {
   const old = sessionStorage.getItem(REFRESH_KEY);
   accessToken = pair.access_token;
@@ -43,27 +53,41 @@ export function forget() {
   sessionStorage.removeItem(REFRESH_KEY);
 }
 
+/**
+ * @param {string} email
+ * @param {string} password
+ */
 export async function login(email, password) {
-  store(await send(apiUrl("/api/auth/login"), { method: "POST", body: { email, password } }));
+  const pair = await send(apiUrl("/api/auth/login"), { method: "POST", body: { email, password } });
+  store(/** @type {TokenPair} */ (pair));
 }
 
-/** A new access token from the stored refresh token; null when there is no valid session. */
+/**
+ * A new access token from the stored refresh token; null when there is no valid session.
+ * @returns {Promise<string | null>}
+ */
 export function refresh() {
   if (refreshing) return refreshing;
   refreshing = exclusive(async () => {
     const token = sessionStorage.getItem(REFRESH_KEY); // read inside the lock: maybe just rotated
     if (!token) return null;
-    store(await send(apiUrl("/api/auth/refresh"), { method: "POST", body: { refresh_token: token } }));
+    const body = { refresh_token: token };
+    store(
+      /** @type {TokenPair} */ (await send(apiUrl("/api/auth/refresh"), { method: "POST", body })),
+    );
     return accessToken;
   })
     .catch((exc) => {
       if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500) forget();
       throw exc;
     })
-    .finally(() => { refreshing = null; });
+    .finally(() => {
+      refreshing = null;
+    });
   return refreshing;
 }
 
+/** @returns {Promise<string | null>} */
 export async function currentToken() {
   return accessToken ?? (await refresh());
 }
@@ -74,7 +98,11 @@ export async function logout() {
   forget();
   if (channel && old) channel.postMessage({ old });
   if (token) {
-    try { await send(apiUrl("/api/auth/logout"), { method: "POST", token }); } catch { /* gone */ }
+    try {
+      await send(apiUrl("/api/auth/logout"), { method: "POST", token });
+    } catch {
+      /* gone */
+    }
   }
 }
 

@@ -1,14 +1,16 @@
 // Log in, then continue to the app page the user was sent here from.
 import { submitting, values } from "../forms.js";
+import { byId, select } from "../dom.js";
 import { login } from "../session.js";
 
 const params = new URLSearchParams(window.location.search);
-const form = document.getElementById("login-form");
-const info = document.getElementById("login-info");
-if (params.get("registered")) {
-  form.email.value = params.get("registered");
+const form = byId("login-form", HTMLFormElement);
+const info = byId("login-info", HTMLElement);
+const registered = params.get("registered");
+if (registered) {
+  select(form, "[name=email]", HTMLInputElement).value = registered;
   info.textContent = "Your account is ready. Log in to continue.";
-  form.password.focus();
+  select(form, "[name=password]", HTMLInputElement).focus();
 } else if (params.get("reset")) {
   info.textContent = "Your password was changed. Log in with the new one.";
 }

@@ -2,58 +2,38 @@
 // tolerance, GPU, cloud and region, checked as the API checks them, with a live estimate.
 import { api } from "../client.js";
 import { estimator } from "../estimate.js";
-import { fill, h } from "../dom.js";
-import { contextLabel, gb } from "../format.js";
+import { buildForm } from "../deployment-form.js";
+import { fill, h, select } from "../dom.js";
 import { fieldError, submitting, values } from "../forms.js";
+import { messageOf } from "../http.js";
 import { notify } from "../notices.js";
 import { checkDeploymentName, REGION_RULE } from "../validation.js";
 
-const GPUS = [["auto", "Auto (cheapest fit)"], ["none", "CPU only (no GPU)"], ["T4", "T4"], ["L4", "L4"],
-  ["A10G", "A10G"], ["A100", "A100"], ["H100", "H100"]];
-const CLOUDS = [["auto", "Auto (cheapest of AWS and GCP)"], ["aws", "AWS"], ["gcp", "GCP"], ["local", "Local (this machine)"]];
-const SPOT = [["none", "On-demand only"], ["low", "Spot, if interruptions are rare"], ["high", "Spot, any"]];
+/** @typedef {import("../types.js").CatalogModel} CatalogModel */
 
-function field(label, input, hint) {
-  return h("div", { class: "field" }, h("label", { for: input.id }, label, hint ? h("span", { class: "hint" }, ` ${hint}`) : null), input);
-}
-
-function modelSelect(models, families) {
-  return h("select", { id: "model", name: "model", required: true }, families.map((family) =>
-    h("optgroup", { label: family }, models.filter((m) => m.family === family).map((m) =>
-      h("option", { value: m.name }, `${m.name} — ${m.parameters}, ${gb(m.size_bytes)}, up to ${contextLabel(m.context_length)} context`)))));
-}
-
-function buildForm(models, families) {
-  const options = (pairs) => pairs.map(([v, l]) => h("option", { value: v }, l));
-  const context = h("input", { id: "context_size", name: "context_size", type: "range", min: 256, step: 256, value: 4096,
-    "aria-describedby": "context-value" });
-  return h("form", { id: "deploy-form", class: "card", novalidate: true },
-    h("div", { class: "form-alert" }),
-    field("Name", h("input", { id: "name", name: "name", required: true, maxlength: 63, autocomplete: "off",
-      pattern: "[a-z0-9-]{1,63}", spellcheck: "false" }), "(lowercase letters, digits and '-'; the model name in API calls)"),
-    field("Model", modelSelect(models, families)),
-    h("p", { id: "model-info", class: "small muted" }),
-    field("Context size", context), h("p", { class: "small" }, h("output", { id: "context-value", for: "context_size" })),
-    h("fieldset", {}, h("legend", {}, "Spot tolerance"), SPOT.map(([v, l], i) => h("label", { style: "font-weight:400" },
-      h("input", { type: "radio", name: "spot_tolerance", value: v, checked: i === 0 }), " ", l))),
-    field("GPU", h("select", { id: "gpu", name: "gpu" }, options(GPUS))),
-    field("Cloud", h("select", { id: "cloud", name: "cloud" }, options(CLOUDS))),
-    field("Region", h("input", { id: "region", name: "region", list: "regions", autocomplete: "off",
-      placeholder: "cheapest region" }), "(optional)"),
-    h("datalist", { id: "regions" }),
-    h("p", {}, h("button", { type: "submit" }, "Deploy")));
-}
-
+/**
+ * @param {Record<string, string>} data
+ * @returns {[string, string] | null}
+ */
 function check(data) {
   const nameProblem = checkDeploymentName(data.name);
   if (nameProblem) return ["name", nameProblem];
-  if (data.region && !REGION_RULE.test(data.region)) return ["region", "A region is 2 to 64 characters of a-z, 0-9 and '-'"];
+  if (data.region && !REGION_RULE.test(data.region))
+    return ["region", "A region is 2 to 64 characters of a-z, 0-9 and '-'"];
   return null;
 }
 
+/** @param {Record<string, string>} data */
 function body(data) {
-  const out = { name: data.name, model: data.model, context_size: Number(data.context_size),
-    spot_tolerance: data.spot_tolerance, gpu: data.gpu, cloud: data.cloud };
+  /** @type {Record<string, string | number>} */
+  const out = {
+    name: data.name,
+    model: data.model,
+    context_size: Number(data.context_size),
+    spot_tolerance: data.spot_tolerance,
+    gpu: data.gpu,
+    cloud: data.cloud,
+  };
   if (data.region && data.cloud !== "local") out.region = data.region;
   return out;
 }
@@ -61,54 +41,108 @@ function body(data) {
 // The context the user last chose, kept when a model with a smaller limit comes and goes.
 let wantedContext = 4096;
 
+/**
+ * @param {HTMLFormElement} form
+ * @param {CatalogModel[]} models
+ */
 function syncModel(form, models) {
-  const model = models.find((m) => m.name === form.model.value);
-  const slider = form.context_size;
-  slider.max = model.context_length;
-  slider.value = Math.min(wantedContext, model.context_length);
-  fill(form.querySelector("#model-info"), `${model.typical_use}. Context up to ${model.context_length.toLocaleString("en-US")} tokens.`);
+  const chosen = select(form, "#model", HTMLSelectElement).value;
+  const model = models.find((m) => m.name === chosen);
+  if (!model) return;
+  const slider = select(form, "#context_size", HTMLInputElement);
+  slider.max = String(model.context_length);
+  slider.value = String(Math.min(wantedContext, model.context_length));
+  fill(
+    select(form, "#model-info", HTMLElement),
+    `${model.typical_use}. Context up to ${model.context_length.toLocaleString("en-US")} tokens.`,
+  );
 }
 
+/** @param {HTMLElement} root */
 export function mount(root) {
-  const panel = h("div", { id: "estimate", class: "estimate", "aria-live": "polite" }, h("p", { class: "muted" }, "Loading the estimate…"));
-  const holder = h("div", { "aria-busy": "true" }, h("p", { class: "muted" }, "Loading the model catalog…"));
+  const panel = h(
+    "div",
+    { id: "estimate", class: "estimate", "aria-live": "polite" },
+    h("p", { class: "muted" }, "Loading the estimate…"),
+  );
+  const holder = h(
+    "div",
+    { "aria-busy": "true" },
+    h("p", { class: "muted" }, "Loading the model catalog…"),
+  );
   fill(root, h("h1", {}, "New deployment"), h("div", { class: "grid2" }, holder, panel));
   const live = estimator(panel, (result) => {
     const regions = [...new Set(result.candidates.map((c) => c.region))].sort();
     const list = root.querySelector("#regions");
-    if (list) fill(list, regions.map((r) => h("option", { value: r })));
+    if (list)
+      fill(
+        list,
+        regions.map((r) => h("option", { value: r })),
+      );
   });
 
-  api.get("/api/models").then(({ items, families }) => {
-    const form = buildForm(items, families);
-    fill(holder, form);
-    holder.removeAttribute("aria-busy");
-    const changed = () => {
-      const data = values(form);
-      form.querySelector("#context-value").textContent = `${Number(data.context_size).toLocaleString("en-US")} tokens`;
-      form.region.disabled = data.cloud === "local";
-      if (data.model) live.update({ ...data, context_size: Number(data.context_size) });
-    };
-    wantedContext = 4096;
-    form.model.addEventListener("change", () => syncModel(form, items));
-    form.context_size.addEventListener("input", () => { wantedContext = Number(form.context_size.value); });
-    form.addEventListener("input", changed);
-    form.addEventListener("change", changed);
-    syncModel(form, items);
-    changed();
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const data = values(form);
-      submitting(form, "Deploying…", async () => {
-        const problem = check(data);
-        if (problem) { fieldError(form, ...problem); return; }
-        // One key per submission: a retried request can never create a second deployment.
-        const key = window.crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
-        const created = await api.post("/api/deployments", body(data), { headers: { "Idempotency-Key": key } });
-        notify(`${created.name} is being deployed`, "ok");
-        window.location.hash = "#/deployments";
+  api
+    .get("/api/models")
+    .then((answer) => {
+      const { items, families } = /** @type {{items: CatalogModel[], families: string[]}} */ (
+        answer
+      );
+      const form = buildForm(items, families);
+      const region = select(form, "#region", HTMLInputElement);
+      const context = select(form, "#context_size", HTMLInputElement);
+      fill(holder, form);
+      holder.removeAttribute("aria-busy");
+      const changed = () => {
+        const data = values(form);
+        select(form, "#context-value", HTMLOutputElement).textContent =
+          `${Number(data.context_size).toLocaleString("en-US")} tokens`;
+        region.disabled = data.cloud === "local";
+        if (data.model)
+          live.update({
+            model: data.model,
+            context_size: Number(data.context_size),
+            spot_tolerance: data.spot_tolerance,
+            gpu: data.gpu,
+            cloud: data.cloud,
+            region: data.region || "",
+          });
+      };
+      wantedContext = 4096;
+      select(form, "#model", HTMLSelectElement).addEventListener("change", () =>
+        syncModel(form, items),
+      );
+      context.addEventListener("input", () => {
+        wantedContext = Number(context.value);
       });
-    });
-  }).catch((exc) => fill(holder, h("p", { class: "alert", role: "alert" }, exc.message)));
+      form.addEventListener("input", changed);
+      form.addEventListener("change", changed);
+      syncModel(form, items);
+      changed();
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const data = values(form);
+        submitting(form, "Deploying…", async () => {
+          const problem = check(data);
+          if (problem) {
+            fieldError(form, ...problem);
+            return;
+          }
+          // One key per submission: a retried request can never create a second deployment.
+          // randomUUID exists only in secure contexts (https or localhost).
+          const key =
+            typeof window.crypto.randomUUID === "function"
+              ? crypto.randomUUID()
+              : `${Date.now()}-${Math.random()}`;
+          const created = /** @type {import("../types.js").Deployment} */ (
+            await api.post("/api/deployments", body(data), {
+              headers: { "Idempotency-Key": key },
+            })
+          );
+          notify(`${created.name} is being deployed`, "ok");
+          window.location.hash = "#/deployments";
+        });
+      });
+    })
+    .catch((exc) => fill(holder, h("p", { class: "alert", role: "alert" }, messageOf(exc))));
   return () => live.stop();
 }
