@@ -31,7 +31,7 @@ from flowllama.api.routers import (
 from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
-from flowllama.gateway.ollama import OllamaPassthrough
+from flowllama.gateway.ollama import OllamaModels, OllamaPassthrough
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
 from flowllama.services.accounts_worker import AccountsWorker, ResetLinks
@@ -99,6 +99,8 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         gateway_stack = middleware(settings, None)
         app.serve_prefix("/v1", wrapped(OpenAIEndpoints(gateway), gateway_stack))
         app.serve_prefix("/ollama", wrapped(OllamaPassthrough(gateway), gateway_stack))
+        # The ollama.<domain> host's model list (docs/kubernetes.md); its /health is ours.
+        app.serve_prefix("/models", wrapped(OllamaModels(gateway), gateway_stack))
     return app
 
 
