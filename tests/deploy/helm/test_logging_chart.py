@@ -17,6 +17,7 @@ import yaml
 
 from deploy.helm.chart_objects import by_kind, pod_specs, unavailable
 from flowllama.devtools.checkov_scan import ensure_checkov, scan
+from flowllama.devtools.helm_docs import problems, readme_diff
 from flowllama.devtools.helm_tool import (
     KUBE_VERSIONS,
     helm_binary,
@@ -276,3 +277,9 @@ def test_checkov_helm_is_clean_but_for_justified_skips(helm: Path) -> None:
         assert [str(f) for f in findings if f.check_id not in skips] == [], name
         seen |= {f.check_id for f in findings}
     assert seen == set(skips)  # every skip is still needed: checkov really scanned the chart
+
+
+def test_readme_values_table_is_complete_and_in_sync() -> None:
+    assert problems(CHART) == []
+    assert readme_diff(CHART) == "", ("run: python3 -m flowllama.devtools.helm_docs --write "
+                                      "deploy/helm/flowllama-logging")
