@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,26 @@ def test_a_line_of_many_small_fields_keeps_its_core(capsys: pytest.CaptureFixtur
     line = json.loads(raw)
     assert len(raw.encode()) <= MAX_LINE_BYTES
     assert (line["event"], line["role"], line["truncated"]) == ("wide", "api", True)
+
+
+def test_warnings_and_thread_crashes_are_json_lines() -> None:
+    """In a process of its own, as a role runs: nothing reaches stderr as plain text."""
+    script = (
+        "import threading, warnings\n"
+        "from flowllama.logging import configure_logging\n"
+        "configure_logging(role='agent')\n"
+        "warnings.warn('old knob', DeprecationWarning, stacklevel=1)\n"
+        "def die():\n"
+        "    raise RuntimeError('thread died')\n"
+        "worker = threading.Thread(target=die, name='worker-1')\n"
+        "worker.start(); worker.join()\n")
+    done = subprocess.run([sys.executable, "-W", "always", "-c", script], capture_output=True,
+                          text=True, timeout=60, check=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert done.stderr == ""
+    lines = _lines(done.stdout)
+    assert len(lines) == len(done.stdout.splitlines()) == 2
+    warning, crash = lines
+    assert "old knob" in str(warning["event"]) and warning["level"] == "warning"
+    assert crash["event"] == "thread.uncaught_exception" and crash["thread"] == "worker-1"
+    assert "RuntimeError: thread died" in crash["exception"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -193,6 +194,18 @@ def configure_logging(role: str, level: str = "info", fmt: str = "json") -> None
     logging.getLogger("uvicorn.access").disabled = True
     for noisy in ("httpx", "httpcore", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Python's warnings and a thread's uncaught exception would otherwise go to stderr as plain
+    # text: in a container that is a log record Elasticsearch cannot split into fields.
+    logging.captureWarnings(True)
+    threading.excepthook = _log_thread_exception
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    structlog.get_logger("threading").error(
+        "thread.uncaught_exception", thread=args.thread.name if args.thread else None,
+        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 _bound: dict[str, Any] = {}
