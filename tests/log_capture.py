@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from flowllama.logging import configure_logging
+
 _process_logs: list[Path] = []
 _captured: list[tuple[str, str]] = []
 # Keys every line of flowllama.logging's JSON renderer has: other JSON a test prints is not a
@@ -56,6 +58,9 @@ def is_log_line(line: str) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "log_pipeline_last: runs after every other test")
+    # In-process apps log as the roles do (JSON, info and up) from the first test on, so their
+    # lines are checked too; a test that needs another configuration sets its own.
+    configure_logging(role="test")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
