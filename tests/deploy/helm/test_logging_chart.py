@@ -20,8 +20,7 @@ from flowllama.devtools.checkov_scan import ensure_checkov, scan
 from flowllama.devtools.helm_docs import problems, readme_diff
 from flowllama.devtools.helm_tool import (
     KUBE_VERSIONS,
-    helm_binary,
-    helm_lint,
+        helm_lint,
     helm_template,
     rendered_objects,
     validate_objects,
@@ -44,15 +43,9 @@ ROOT_CONTAINERS = {
 
 
 @pytest.fixture(scope="module")
-def helm() -> Path:
-    try:
-        return helm_binary()
-    except ToolUnavailable as exc:
-        unavailable(str(exc))
-
-
-@pytest.fixture(scope="module")
-def render(helm: Path) -> Callable[[str], Objects]:
+def render_logging(helm: Path) -> Callable[[str], Objects]:
+    """``render_logging("dev-values")``: this chart's objects for ``ci/<name>.yaml``
+    (``helm`` is tests/deploy/helm/conftest.py's)."""
     cache: dict[str, Objects] = {}
 
     def _render(name: str) -> Objects:
@@ -74,8 +67,8 @@ def test_lint_strict_with_every_values_file(helm: Path) -> None:
 
 @pytest.mark.parametrize("name", CI_VALUES)
 def test_every_ci_values_file_renders_and_validates_strictly(
-        render: Callable[[str], Objects], name: str) -> None:
-    objects = render(name)
+        render_logging: Callable[[str], Objects], name: str) -> None:
+    objects = render_logging(name)
     assert {"StatefulSet", "DaemonSet", "Job", "ClusterRole"} <= {o["kind"] for o in objects}
     assert validate_objects(objects, KUBE_VERSIONS) == []
 
@@ -101,8 +94,8 @@ def _containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("name", CI_VALUES)
 def test_containers_are_locked_down_with_documented_exceptions(
-        render: Callable[[str], Objects], name: str) -> None:
-    objects = render(name)
+        render_logging: Callable[[str], Objects], name: str) -> None:
+    objects = render_logging(name)
     specs = {**pod_specs(objects), **{f"DaemonSet/{n}": o["spec"]["template"]["spec"]
                                       for n, o in by_kind(objects, "DaemonSet").items()}}
     for where, spec in specs.items():
@@ -124,9 +117,9 @@ def test_containers_are_locked_down_with_documented_exceptions(
 
 
 def test_dev_is_one_node_and_production_three_spread_over_hosts(
-        render: Callable[[str], Objects]) -> None:
+        render_logging: Callable[[str], Objects]) -> None:
     def elasticsearch(name: str) -> dict[str, Any]:
-        (statefulset,) = by_kind(render(name), "StatefulSet").values()
+        (statefulset,) = by_kind(render_logging(name), "StatefulSet").values()
         return statefulset
 
     dev, prod = elasticsearch("dev-values"), elasticsearch("production-values")
@@ -148,8 +141,8 @@ def test_dev_is_one_node_and_production_three_spread_over_hosts(
 
 
 def test_setup_hook_installs_retention_users_and_the_data_view(
-        render: Callable[[str], Objects]) -> None:
-    objects = render("production-values")
+        render_logging: Callable[[str], Objects]) -> None:
+    objects = render_logging("production-values")
     hooks = {f"{o['kind']}/{o['metadata']['name']}": o["metadata"].get("annotations", {})
              for o in objects if "helm.sh/hook" in o["metadata"].get("annotations", {})}
     assert {a["helm.sh/hook"] for a in hooks.values()} == {"post-install,post-upgrade"}
@@ -163,21 +156,22 @@ def test_setup_hook_installs_retention_users_and_the_data_view(
                  "api/data_views/data_view"):
         assert call in script
     assert '"index.number_of_replicas":1' in script
-    assert "api/data_views" not in _script(render("all-namespaces-no-kibana-values"))
+    assert "api/data_views" not in _script(render_logging("all-namespaces-no-kibana-values"))
 
 
 def _script(objects: Objects) -> str:
     return "".join(o["data"].get("setup.sh", "") for o in objects if o["kind"] == "ConfigMap")
 
 
-def test_no_secret_value_is_rendered_outside_its_secret(render: Callable[[str], Objects]) -> None:
-    objects = render("dev-values")
+def test_no_secret_value_is_rendered_outside_its_secret(
+        render_logging: Callable[[str], Objects]) -> None:
+    objects = render_logging("dev-values")
     (secret,) = by_kind(objects, "Secret").values()
     values = [base64.b64decode(v).decode() for v in secret["data"].values()]
     assert len(values) == 4 and all(len(v) >= 32 for v in values)
     others = str([o for o in objects if o["kind"] != "Secret"])
     assert not [v for v in values if v in others]
-    assert not by_kind(render("production-values"), "Secret")  # existingSecret: none made
+    assert not by_kind(render_logging("production-values"), "Secret")  # existingSecret: none made
 
 
 def _fluent_bit_sections(objects: Objects) -> list[tuple[str, dict[str, str]]]:
@@ -205,8 +199,8 @@ def _bytes(size: str) -> int:
 
 @pytest.mark.parametrize("name", CI_VALUES)
 def test_fluent_bit_runs_the_pipeline_the_log_check_assumes(
-        render: Callable[[str], Objects], name: str) -> None:
-    sections = _fluent_bit_sections(render(name))
+        render_logging: Callable[[str], Objects], name: str) -> None:
+    sections = _fluent_bit_sections(render_logging(name))
     assert [s for s, _ in sections] == ["SERVICE", "INPUT", "FILTER", "OUTPUT"]
     (_, service), (_, tail), (_, kube), (_, es) = sections
     assert tail["name"] == "tail" and tail["tag"] == "kube.*"
@@ -234,8 +228,9 @@ def test_fluent_bit_runs_the_pipeline_the_log_check_assumes(
         assert paths == ["/var/log/containers/*_flowllama_*.log"]
 
 
-def test_fluent_bit_may_read_pods_and_namespaces_only(render: Callable[[str], Objects]) -> None:
-    objects = render("dev-values")
+def test_fluent_bit_may_read_pods_and_namespaces_only(
+        render_logging: Callable[[str], Objects]) -> None:
+    objects = render_logging("dev-values")
     (role,) = by_kind(objects, "ClusterRole").values()
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods", "namespaces"],
                               "verbs": ["get", "list", "watch"]}]
@@ -248,15 +243,15 @@ def test_fluent_bit_may_read_pods_and_namespaces_only(render: Callable[[str], Ob
     assert mounts["varlog"]["readOnly"] is True
 
 
-def test_network_policies_admit_only_the_pipeline(render: Callable[[str], Objects]) -> None:
-    policies = by_kind(render("production-values"), "NetworkPolicy")
+def test_network_policies_admit_only_the_pipeline(render_logging: Callable[[str], Objects]) -> None:
+    policies = by_kind(render_logging("production-values"), "NetworkPolicy")
     es = policies["logs-logging-es"]["spec"]["ingress"]
     clients = {p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in es[0]["from"]}
     assert clients == {"fluent-bit", "kibana", "setup"}
     assert es[1]["ports"] == [{"port": 9300, "protocol": "TCP"}]
     assert "ingress" not in policies["logs-logging-fluent-bit"]["spec"]
     assert "ingress" not in policies["logs-logging-setup"]["spec"]
-    assert not by_kind(render("all-namespaces-no-kibana-values"), "NetworkPolicy")
+    assert not by_kind(render_logging("all-namespaces-no-kibana-values"), "NetworkPolicy")
 
 
 SKIPS = CHART / "checkov-skips.yaml"
