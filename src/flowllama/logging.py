@@ -13,7 +13,8 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
+from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -40,19 +41,28 @@ def _field_name(key: Any, top: bool) -> str:
 
 
 def _fields(value: Any, top: bool) -> Any:
-    if isinstance(value, Mapping):
+    # dict, list and tuple are what the JSON renderer writes as objects and arrays.
+    if isinstance(value, dict):
         return {_field_name(key, top): _fields(item, False) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_fields(item, False) for item in value]
     return value
 
 
+# What the JSON renderer writes as objects and arrays.
+_CONTAINERS = (dict, list, tuple)
+
+
+@lru_cache(maxsize=4096)  # a role's lines come in a few hundred shapes of keys
+def _plain_keys(keys: tuple[Any, ...]) -> bool:
+    return all(type(key) is str and _field_name(key, True) == key for key in keys)
+
+
 def elasticsearch_fields(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Any:
     """Rename, at any depth, the keys of ``event`` that Elasticsearch or Fluent Bit would
     mangle or reject (see :func:`_field_name`); most lines have none and pass unchanged."""
-    if all(isinstance(key, str) and "." not in key and key not in FLUENT_BIT_KEYS
-           and not key.startswith("_") and not isinstance(value, Mapping | list | tuple)
-           for key, value in event.items()):
+    if _plain_keys(tuple(event)) and not any(
+            isinstance(value, _CONTAINERS) for value in event.values()):
         return event
     renamed: dict[str, Any] = _fields(event, True)
     return renamed
