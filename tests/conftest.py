@@ -25,7 +25,7 @@ from flowllama.platform import Platform, build_platform
 from flowllama.server import ALL_ROLES
 from flowllama.settings import Settings
 
-pytest_plugins = ["tiny_model", "webhook_receiver", "db_proxy"]
+pytest_plugins = ["tiny_model", "webhook_receiver", "db_proxy", "log_capture"]
 
 POSTGRES_URL = os.environ.get(
     "FLOWLLAMA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,6 +21,7 @@ import openai
 from factories import STRONG_PASSWORD
 from flowllama.providers.local import procfs
 from flowllama.providers.local.records import LocalRecord, RecordStore
+from log_capture import keep_process_log
 from tiny_model import free_port
 
 TIMEOUT_S = 180
@@ -64,6 +65,7 @@ def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterat
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
     data_dir = tmp_path / "data"
     log_path = tmp_path / "up.log"
+    keep_process_log(log_path)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "flowllama", "up", "--port", str(port),

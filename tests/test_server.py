@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,7 +91,9 @@ def test_serve_agent_works_the_queue_and_stops_cleanly(tmp_path: Path) -> None:
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert process.stdout is not None
-        assert b"agent with 2 workers" in process.stdout.read()
+        started = [json.loads(line) for line in process.stdout.read().splitlines()
+                   if b'"server.started"' in line]
+        assert [(line["roles"], line["workers"]) for line in started] == [(["agent"], 2)]
     finally:
         if process.poll() is None:
             process.kill()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
@@ -70,9 +71,9 @@ def serve_gateway_processes(settings: Settings, processes: int) -> None:
     # set (host and port belong to the supervisor's socket).
     os.environ["FLOWLLAMA_DATA_DIR"] = str(settings.data_dir)
     url = f"http://{settings.host}:{settings.port}"
-    Console(stderr=True).print(
-        f"[bold green]FlowLlama[/] gateway, {processes} processes, on {url}; "
-        f"database: {_db_label(settings)}")
+    _announce(f"[bold green]FlowLlama[/] gateway, {processes} processes, on {url}; "
+              f"database: {_db_label(settings)}",
+              roles=["gateway"], url=url, processes=processes, database=_db_label(settings))
     uvicorn.run(f"{__name__}:gateway_process_app", factory=True, host=settings.host,
                 port=settings.port, workers=processes, log_config=None,
                 log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
@@ -122,8 +123,9 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
         metrics = serve_metrics(platform.db, platform.queue, settings.host, settings.metrics_port)
     count = workers or platform.settings.agent.workers
     detail = f" with {count} workers" if role == "agent" else ""
-    Console(stderr=True).print(
-        f"[bold green]FlowLlama[/] {role}{detail}; database: {_db_label(settings)}")
+    _announce(f"[bold green]FlowLlama[/] {role}{detail}; database: {_db_label(settings)}",
+              roles=[role], workers=count if role == "agent" else None,
+              database=_db_label(settings))
     stopping.wait()
     worker.stop()
     if metrics is not None:
@@ -137,10 +139,11 @@ def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> No
     config = uvicorn.Config(app, **uvicorn_options(settings))
     server = uvicorn.Server(config)
     if announce:
-        console = Console(stderr=True)
         url = f"http://{settings.host}:{settings.port}"
-        console.print(f"[bold green]FlowLlama[/] {' + '.join(roles)} on [link={url}]{url}[/link]")
-        console.print(f"  data dir: {settings.data_dir}  database: {_db_label(settings)}")
+        _announce(f"[bold green]FlowLlama[/] {' + '.join(roles)} on [link={url}]{url}[/link]\n"
+                  f"  data dir: {settings.data_dir}  database: {_db_label(settings)}",
+                  roles=list(roles), url=url, data_dir=str(settings.data_dir),
+                  database=_db_label(settings))
     # uvicorn handles SIGINT/SIGTERM by draining connections, then re-raises the signal under
     # whatever handler was there before it. By then shutdown is complete, so that handler does
     # nothing and the process exits 0, as a service manager expects of a clean stop.
@@ -171,6 +174,15 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def _after_graceful_shutdown(_signum: int, _frame: FrameType | None) -> None:
     return None
+
+
+def _announce(banner: str, **fields: Any) -> None:
+    """Say a role is up: always as a ``server.started`` log line, and as a Rich banner only for
+    a person at a terminal (in a container every stdout/stderr line is a log record, and a
+    banner there would reach Elasticsearch as unparsed text)."""
+    log.info("server.started", **{k: v for k, v in fields.items() if v is not None})
+    if sys.stderr.isatty():
+        Console(stderr=True).print(banner)
 
 
 def _db_label(settings: Settings) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from factories import STRONG_PASSWORD
 from flowllama.runtimes import LlamaCppRuntime
+from log_capture import keep_process_log
 from processes import UpProcess, flowllama_up, wait_for
 from tiny_model import free_port
 
@@ -56,6 +57,7 @@ def serve_gateway(data_dir: Path, env: dict[str, str], log_path: Path, *extra: s
     ``data_dir``'s database; its process id is appended to ``pids``."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
+    keep_process_log(log_path)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "flowllama", "serve", "gateway", "--port", str(port),

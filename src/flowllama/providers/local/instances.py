@@ -120,7 +120,7 @@ class LocalInstances:
             except RuntimeExited:
                 if adopted or attempt >= PORT_ATTEMPTS or supervision.port_is_free(record.port):
                     raise
-                log.warning("local.port_taken", port=record.port, deployment=spec.deployment_id)
+                log.warning("local.port_taken", port=record.port, deployment_id=spec.deployment_id)
                 attempt += 1
                 port = None
 
@@ -170,7 +170,7 @@ class LocalInstances:
         )
         started = supervision.spawn(spec.deployment_id, command, runtime.environment(launch),
                                     cwd=self.root)
-        log.info("local.launched", deployment=spec.deployment_id, pid=started.pid, port=port,
+        log.info("local.launched", deployment_id=spec.deployment_id, pid=started.pid, port=port,
                  runtime=runtime.name, model=resolved.name)
         return self.store.save(LocalRecord(
             deployment_id=spec.deployment_id, user_id=spec.user_id, name=spec.name,
@@ -244,7 +244,7 @@ class LocalInstances:
             marked = []
             for record in records:
                 if record.deployment_id in left:
-                    log.error("local.stop_unconfirmed", deployment=record.deployment_id,
+                    log.error("local.stop_unconfirmed", deployment_id=record.deployment_id,
                               pid=record.pid)
                     continue
                 self.store.save(record.as_stopped(reason))
@@ -286,7 +286,7 @@ class LocalInstances:
         if not supervision.wait_port_free(record.port, self.options.port_wait_s):
             # Every process of the session is gone, so another program holds it now.
             log.warning("local.port_still_busy", port=record.port,
-                        deployment=record.deployment_id)
+                        deployment_id=record.deployment_id)
 
     def _stop(self, records: Sequence[LocalRecord],
               select: Callable[[Supervised], bool]) -> set[str]:

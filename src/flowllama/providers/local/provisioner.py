@@ -228,7 +228,7 @@ class LocalProvisioner(Provisioner):
             self.instances.ensure_running(spec, self.instances.resolve(spec), wait=False)
         except ProviderError as exc:
             # The agent sees no record, so its next create reports the reason to the user.
-            log.warning("local.relaunch_failed", deployment=record.deployment_id, error=str(exc))
+            log.warning("local.relaunch_failed", deployment_id=record.deployment_id, error=str(exc))
             self.instances.forget_if_stopped(record.deployment_id)
             return False
         return True
