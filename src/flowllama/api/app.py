@@ -22,6 +22,7 @@ from flowllama.api.routers import (
     deployments,
     health,
     keys,
+    loadtests,
     metrics,
     models,
     pricing,
@@ -32,6 +33,7 @@ from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaPassthrough
+from flowllama.loadtest.dashboard.app import mount_dashboard
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
 from flowllama.services.accounts_worker import AccountsWorker, ResetLinks
@@ -82,12 +84,15 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         app.include_router(auth.router)
         app.include_router(models.router)
         app.include_router(pricing.router)
+        app.include_router(loadtests.router)  # before deployments' /{id}/{action}
         app.include_router(deployments.router)
         app.include_router(keys.router)
         app.include_router(webhooks.router)
         app.include_router(usage.router)
         app.include_router(admin.router)
         mount_web(app)
+    elif "dashboard" in roles:  # alone: the operator's view of the whole store
+        mount_dashboard(app, settings.loadtest, settings.data_dir)
     # The pages' headers, inside the stack (it sees the scheme a trusted proxy reported);
     # not around the gateway's hot path.
     app.add_middleware(SecurityHeadersMiddleware)
