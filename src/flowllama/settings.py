@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowllama.errors import ConfigError
-from flowllama.loadtest.config import LoadtestSettings
+from flowllama.loadtest.platform_settings import LoadtestSettings
 from flowllama.queue.config import QueueSettings
 
 MIN_JWT_SECRET_LENGTH = 32

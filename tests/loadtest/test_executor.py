@@ -19,8 +19,14 @@ from sqlalchemy import update
 from factories import bearer, register_and_login
 from flowllama.db.tables import ApiKey, Deployment, LoadtestRun
 from flowllama.db.types import utcnow
-from flowllama.loadtest.config import results_url
-from flowllama.loadtest.executor import KEY_ENV, Launch, LoadtestExecutor, RunFailed
+from flowllama.loadtest.executor import (
+    KEY_ENV,
+    Launch,
+    LoadtestExecutor,
+    RunFailed,
+    parse_summary,
+)
+from flowllama.loadtest.platform_settings import results_url
 from flowllama.loadtest.store import open_store
 from flowllama.platform import Platform
 from flowllama.services import api_keys
@@ -103,3 +109,10 @@ def test_a_run_left_running_by_a_dead_process_fails(queued: str, platform: Platf
     with platform.db.session() as session:
         run = session.get(LoadtestRun, queued)
         assert run is not None and run.status == "failed" and "interrupted" in (run.error or "")
+
+
+def test_the_summary_is_read_from_indented_or_last_line_json() -> None:
+    assert parse_summary('{\n  "run_id": "x"\n}\n') == {"run_id": "x"}
+    assert parse_summary('progress…\n{"run_id": "y"}\n') == {"run_id": "y"}
+    with pytest.raises(RunFailed):
+        parse_summary("Traceback …\n")

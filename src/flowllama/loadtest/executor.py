@@ -33,7 +33,7 @@ from flowllama.db.tables import ApiKey, Deployment, Instance, LoadtestRun, User
 from flowllama.db.types import utcnow
 from flowllama.domain.keys import ApiKeyCreate
 from flowllama.domain.loadtests import RunStatus
-from flowllama.loadtest.config import results_url
+from flowllama.loadtest.platform_settings import results_url
 from flowllama.loadtest.store import target_slug
 from flowllama.logging import get_logger
 from flowllama.loops import supervise
@@ -66,7 +66,7 @@ class RunFailed(Exception):
 
 
 def subprocess_launcher(launch: Launch) -> dict[str, Any]:
-    """``flowllama loadtest run --json`` as a child; its last JSON line is the summary."""
+    """``flowllama loadtest run --json`` as a child; it prints the run's summary."""
     try:
         done = subprocess.run(launch.argv, env={**os.environ, **launch.env},  # noqa: S603
                               capture_output=True, text=True, timeout=launch.timeout_s,
@@ -75,15 +75,20 @@ def subprocess_launcher(launch: Launch) -> dict[str, Any]:
         raise RunFailed(f"the run did not end within {launch.timeout_s:.0f} s") from exc
     if done.returncode != 0:
         raise RunFailed(f"exit status {done.returncode}: {done.stderr[-ERROR_TAIL:]}")
-    for line in reversed(done.stdout.strip().splitlines()):
-        if line.startswith("{"):
-            summary: dict[str, Any] = json.loads(line)
-            return summary
-    try:
-        parsed: dict[str, Any] = json.loads(done.stdout)
-    except ValueError as exc:
-        raise RunFailed("the run printed no JSON summary") from exc
-    return parsed
+    return parse_summary(done.stdout)
+
+
+def parse_summary(stdout: str) -> dict[str, Any]:
+    """The summary ``--json`` printed: the whole output, or else its last line."""
+    lines = stdout.strip().splitlines()
+    for text in (stdout, lines[-1] if lines else ""):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    raise RunFailed("the run printed no JSON summary")
 
 
 @dataclass(frozen=True)

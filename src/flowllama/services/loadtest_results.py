@@ -11,9 +11,9 @@ from urllib.parse import quote
 from flowllama.db.tables import LoadtestRun
 from flowllama.domain.loadtests import DashboardFragment, LoadtestRunDetail
 from flowllama.errors import NotFound
-from flowllama.loadtest.config import results_url
 from flowllama.loadtest.dashboard.render import RAW_FILES, target_html
 from flowllama.loadtest.dashboard.source import checked_ref, load_runs
+from flowllama.loadtest.platform_settings import results_url
 from flowllama.loadtest.store import ResultsStore, RunRef, open_store
 from flowllama.settings import Settings
 

@@ -20,7 +20,7 @@ from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Status
 from flowllama.domain.loadtests import ACTIVE, LoadtestRequest, RunStatus, ScheduleIn
 from flowllama.errors import Conflict, InvalidInput, NotFound
-from flowllama.loadtest.config import LoadtestSettings
+from flowllama.loadtest.platform_settings import LoadtestSettings
 from flowllama.services import deployments
 
 # The deployment statuses a load test may start from: it must be serving.

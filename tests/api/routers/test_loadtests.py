@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from factories import bearer, register_and_login
 from flowllama.db.tables import Deployment, LoadtestRun
 from flowllama.db.types import utcnow
-from flowllama.loadtest.config import results_url
+from flowllama.loadtest.platform_settings import results_url
 from flowllama.loadtest.store import open_store
 from flowllama.platform import Platform
 from flowllama.services import loadtests

@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from flowllama.errors import NotFound
-from flowllama.loadtest.config import LoadtestSettings, results_url
 from flowllama.loadtest.dashboard.render import empty_html, page, target_html
 from flowllama.loadtest.dashboard.source import checked_ref, is_slug, load_runs, media_type
+from flowllama.loadtest.platform_settings import LoadtestSettings, results_url
 from flowllama.loadtest.store import ResultsStore, open_store
 from flowllama.web.pages import STATIC_DIR
 

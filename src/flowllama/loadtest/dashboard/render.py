@@ -132,7 +132,7 @@ def _latest_html(run: Run) -> str:
              ("Users", str(settings.get("users", "—"))),
              ("Error rate", show(error_rate(totals), "%")),
              ("$ per 1M output tokens", show(_get(totals, "usd_per_million_output_tokens"), "$")),
-             ("Price", f"{show(_get(price, 'usd_per_hour'), '$')}/h · {price.get('source', '—')}")]
+             ("Price", _price(_get(price, "usd_per_hour"), price.get("source")))]
     head = "".join(f"<th scope='col'>{escape(label)}</th>" for _, label, _ in COLUMNS)
     rows = []
     for endpoint in summary.get("endpoints") or []:
@@ -141,10 +141,15 @@ def _latest_html(run: Run) -> str:
         cells = "".join(f"<td>{escape(_cell(_get(endpoint, key), unit))}</td>"
                         for key, _, unit in COLUMNS)
         rows.append(f"<tr><th scope='row'>{escape(str(endpoint.get('name')))}</th>{cells}</tr>")
-    dl = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+    dl = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     return (f'<h3>Latest run</h3><dl class="lt-facts">{dl}</dl><div class="lt-scroll">'
             f'<table class="lt-table"><thead><tr><th scope="col">Endpoint</th>{head}</tr>'
             f'</thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _price(usd_per_hour: float | None, source: Any) -> str:
+    hourly = "—" if usd_per_hour is None else f"${usd_per_hour:,.2f}/h"
+    return f"{hourly} ({source})" if source else hourly
 
 
 def _cell(value: float | None, unit: str) -> str:

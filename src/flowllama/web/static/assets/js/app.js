@@ -5,11 +5,13 @@ import { hasSession, logout, redirectToLogin } from "./session.js";
 import * as deployment from "./views/deployment.js";
 import * as deployments from "./views/deployments.js";
 import * as keys from "./views/keys.js";
+import * as loadtests from "./views/loadtests.js";
 import * as newDeployment from "./views/new-deployment.js";
 import * as usage from "./views/usage.js";
 
 const ROUTES = [
   [/^#\/deployments\/([A-Za-z0-9_-]+)$/, deployment, "deployments", "Deployment"],
+  [/^#\/deployments\/([A-Za-z0-9_-]+)\/loadtests$/, loadtests, "deployments", "Load tests"],
   [/^#\/new$/, newDeployment, "new", "New deployment"],
   [/^#\/keys$/, keys, "keys", "API keys"],
   [/^#\/usage$/, usage, "usage", "Usage"],

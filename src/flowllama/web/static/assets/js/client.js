@@ -36,5 +36,6 @@ function query(params) {
 export const api = {
   get: (path, params, options) => call(path + query(params), options),
   post: (path, body, options) => call(path, { ...options, method: "POST", body }),
+  put: (path, body, options) => call(path, { ...options, method: "PUT", body }),
   del: (path, options) => call(path, { ...options, method: "DELETE" }),
 };

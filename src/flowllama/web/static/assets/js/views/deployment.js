@@ -58,7 +58,9 @@ export function mount(root, [id]) {
   let first = true;
 
   function show(d) {
-    keepingFocus(top, () => fill(top, h("h1", {}, d.name), summary(d, (next) => {
+    keepingFocus(top, () => fill(top, h("h1", {}, d.name),
+      h("p", {}, h("a", { href: `#/deployments/${d.id}/loadtests`, class: "button secondary" }, "Load tests and dashboard")),
+      summary(d, (next) => {
       if (next.desired_state === "deleted" && next.status === "deleting") window.location.hash = "#/deployments";
       else show(next);
     })));
