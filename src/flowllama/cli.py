@@ -11,6 +11,7 @@ from rich.console import Console
 
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
+from flowllama.loadtest.commands import loadtest_app
 from flowllama.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
@@ -25,6 +26,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
+app.add_typer(loadtest_app, name="loadtest")
 
 console = Console()
 err = Console(stderr=True)

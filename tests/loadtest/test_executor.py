@@ -3,8 +3,8 @@ short-lived key of the owner (restricted to the deployment, only in the environm
 revokes it afterwards, records where the results are, keeps a failed run's error without the
 key, and fails a run that a dead process left running.
 
-The launcher here stands in for the ``flowllama loadtest run`` child process (built by the
-loadtest-core work): it writes a real run into the real store, as that command does."""
+The launcher here stands in for loadtest-core's ``run_loadtest`` (whose real Locust runs are
+tested in its own tests): it writes a real run into the real store, as that function does."""
 
 from __future__ import annotations
 
@@ -19,14 +19,9 @@ from sqlalchemy import update
 from factories import bearer, register_and_login
 from flowllama.db.tables import ApiKey, Deployment, LoadtestRun
 from flowllama.db.types import utcnow
-from flowllama.loadtest.executor import (
-    KEY_ENV,
-    Launch,
-    LoadtestExecutor,
-    RunFailed,
-    parse_summary,
-)
+from flowllama.loadtest.executor import Launch, LoadtestExecutor
 from flowllama.loadtest.platform_settings import results_url
+from flowllama.loadtest.runner import LoadtestFailed
 from flowllama.loadtest.store import open_store
 from flowllama.platform import Platform
 from flowllama.services import api_keys
@@ -62,26 +57,31 @@ def test_a_run_gets_a_scoped_key_that_is_revoked_after_it(
     seen: dict[str, Any] = {}
 
     def launcher(launch: Launch) -> dict[str, Any]:
-        secret = launch.env[KEY_ENV]
-        seen["secret"], seen["argv"] = secret, launch.argv
+        secret = launch.config.api_key
+        assert secret is not None and secret not in repr(launch)
+        seen["secret"], seen["config"] = secret, launch.config
+        launch.config.validate()  # what run_loadtest checks first
         row = _key_row(platform, secret)
         assert api_keys.is_usable(row) and row.models == ["chat"]
         assert row.expires_at is not None and row.expires_at < utcnow() + timedelta(hours=1)
         store = open_store(results_url(platform.settings.loadtest, platform.settings.data_dir))
-        [ref] = write_runs(store, "chat", tmp_path, [{"tps": 42.0}])
+        [ref] = write_runs(store, launch.config.target_name, tmp_path, [{"tps": 42.0}])
         return store.read_summary(ref)
 
     revoked: list[str] = []
     platform.key_revoked_listeners.append(revoked.append)
     executor = LoadtestExecutor(platform, launcher)
     assert executor.run_once() is True
-    assert seen["secret"] not in " ".join(seen["argv"])
-    assert "--results" in seen["argv"] and f"{executor.gateway_url()}/v1" in seen["argv"]
+    config = seen["config"]
+    assert config.token_api_url == f"{executor.gateway_url()}/v1" and config.model == "chat"
+    assert config.weights["backend"] == 0 and config.duration_s == 10 and config.users == 1
+    assert config.target_name.startswith("chat-")  # one folder per deployment, not per name
     assert not api_keys.is_usable(_key_row(platform, seen["secret"]))
     assert revoked == [_key_row(platform, seen["secret"]).key_hash]
     with platform.db.session() as session:
         run = session.get(LoadtestRun, queued)
-        assert run is not None and run.status == "succeeded" and run.target == "chat"
+        assert run is not None and run.status == "succeeded"
+        assert run.target == config.target_name
         assert run.run_id and run.totals and run.totals["output_tokens_per_s"] == 42.0
     assert executor.run_once() is False  # nothing left
 
@@ -90,8 +90,8 @@ def test_a_failed_run_keeps_its_error_without_the_key(queued: str, platform: Pla
     secrets: list[str] = []
 
     def launcher(launch: Launch) -> dict[str, Any]:
-        secrets.append(launch.env[KEY_ENV])
-        raise RunFailed(f"exit status 1: 401 for key {launch.env[KEY_ENV]}")
+        secrets.append(str(launch.config.api_key))
+        raise LoadtestFailed(f"exit status 1: 401 for key {launch.config.api_key}")
 
     LoadtestExecutor(platform, launcher).run_once()
     with platform.db.session() as session:
@@ -110,9 +110,3 @@ def test_a_run_left_running_by_a_dead_process_fails(queued: str, platform: Platf
         run = session.get(LoadtestRun, queued)
         assert run is not None and run.status == "failed" and "interrupted" in (run.error or "")
 
-
-def test_the_summary_is_read_from_indented_or_last_line_json() -> None:
-    assert parse_summary('{\n  "run_id": "x"\n}\n') == {"run_id": "x"}
-    assert parse_summary('progress…\n{"run_id": "y"}\n') == {"run_id": "y"}
-    with pytest.raises(RunFailed):
-        parse_summary("Traceback …\n")

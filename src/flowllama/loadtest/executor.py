@@ -6,24 +6,17 @@ queues the runs of due schedules, and fails runs that a dead process left ``runn
 
 How a run reaches the gateway without anyone's key leaking: for each run the executor makes
 a short-lived API key of the deployment's owner, restricted to that deployment and expiring
-just after the run, hands it to ``flowllama loadtest run`` in its environment
-(``FLOWLLAMA_LOADTEST_API_KEY``, never on the command line or in a log), and revokes it when
-the run ends (or when a dead run is found). The owner's own keys are never read — only
+just after the run, hands it to loadtest-core's ``run_loadtest`` in memory (which passes it to
+its Locust child over stdin: never a command line, an environment or a log), and revokes it
+when the run ends (or when a dead run is found). The owner's own keys are never read — only
 hashes are stored anyway — and the tokens used are metered to the owner, like any request.
-
-The run is a child process: Locust patches the standard library (gevent) for the whole
-process, which must not happen inside the agent.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +26,10 @@ from flowllama.db.tables import ApiKey, Deployment, Instance, LoadtestRun, User
 from flowllama.db.types import utcnow
 from flowllama.domain.keys import ApiKeyCreate
 from flowllama.domain.loadtests import RunStatus
+from flowllama.loadtest.config import LoadtestConfig
 from flowllama.loadtest.platform_settings import results_url
-from flowllama.loadtest.store import target_slug
+from flowllama.loadtest.runner import run_loadtest
+from flowllama.loadtest.store import open_store, target_slug
 from flowllama.logging import get_logger
 from flowllama.loops import supervise
 from flowllama.platform import Platform
@@ -43,52 +38,27 @@ from flowllama.services import api_keys, loadtests
 
 log = get_logger(__name__)
 
-KEY_ENV = "FLOWLLAMA_LOADTEST_API_KEY"
-WEIGHTS = "backend=0,ollama=1,tokenapi=2"  # no backend test account for API-asked runs
+# No backend test account exists for a user's run: only the Ollama and token API users.
+WEIGHTS = {"backend": 0, "ollama": 1, "tokenapi": 2}
 ERROR_TAIL = 2000
 
 
 @dataclass(frozen=True)
 class Launch:
-    """What one run needs: the command line, the secret environment, a deadline."""
+    """One run: its config (the key inside, kept out of its repr) and the store's URL."""
 
-    argv: list[str]
-    env: dict[str, str] = field(repr=False)
-    timeout_s: float
+    config: LoadtestConfig
+    results_url: str
 
 
 Launcher = Callable[[Launch], dict[str, Any]]
-"""Runs a launch; returns its ``summary.json`` (raises on a failed run)."""
+"""Runs a launch and stores it; returns its ``summary.json`` (raises on a failed run)."""
 
 
-class RunFailed(Exception):
-    """The load-test process failed; the message is what its owner sees."""
-
-
-def subprocess_launcher(launch: Launch) -> dict[str, Any]:
-    """``flowllama loadtest run --json`` as a child; it prints the run's summary."""
-    try:
-        done = subprocess.run(launch.argv, env={**os.environ, **launch.env},  # noqa: S603
-                              capture_output=True, text=True, timeout=launch.timeout_s,
-                              check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise RunFailed(f"the run did not end within {launch.timeout_s:.0f} s") from exc
-    if done.returncode != 0:
-        raise RunFailed(f"exit status {done.returncode}: {done.stderr[-ERROR_TAIL:]}")
-    return parse_summary(done.stdout)
-
-
-def parse_summary(stdout: str) -> dict[str, Any]:
-    """The summary ``--json`` printed: the whole output, or else its last line."""
-    lines = stdout.strip().splitlines()
-    for text in (stdout, lines[-1] if lines else ""):
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            continue
-        if isinstance(parsed, dict):
-            return parsed
-    raise RunFailed("the run printed no JSON summary")
+def run_launch(launch: Launch) -> dict[str, Any]:
+    """loadtest-core's :func:`run_loadtest`: Locust in a child process (it patches its
+    process for gevent), the key handed over its stdin, the run stored when complete."""
+    return run_loadtest(launch.config, open_store(launch.results_url))
 
 
 @dataclass(frozen=True)
@@ -101,7 +71,7 @@ class Claimed:
 class LoadtestExecutor:
     """A thread: :meth:`start`, :meth:`stop` (the current run is killed by its deadline)."""
 
-    def __init__(self, platform: Platform, launcher: Launcher = subprocess_launcher) -> None:
+    def __init__(self, platform: Platform, launcher: Launcher = run_launch) -> None:
         self.platform = platform
         self.launcher = launcher
         self.settings = platform.settings.loadtest
@@ -131,7 +101,8 @@ class LoadtestExecutor:
         try:
             summary = self.launcher(claimed.launch)
         except Exception as exc:  # the run failed; the executor lives on
-            text = redact_text(str(exc).replace(claimed.launch.env[KEY_ENV], "[redacted]"))
+            key = claimed.launch.config.api_key or ""
+            text = redact_text(str(exc).replace(key, "[redacted]") if key else str(exc))
             self._finish(claimed, error=text[-ERROR_TAIL:] or type(exc).__name__)
         else:
             self._finish(claimed, summary=summary)
@@ -156,27 +127,24 @@ class LoadtestExecutor:
                 name=f"load test {run.id[:8]}", models=[deployment.name],
                 expires_at=utcnow() + timedelta(seconds=run.duration_s + self.settings.grace_s)))
             run.api_key_id = key.id
-            launch = Launch(self.command(deployment, run, self._price(session, deployment)),
-                            {KEY_ENV: secret}, run.duration_s + self.settings.grace_s)
+            launch = Launch(self.config(deployment, run, secret,
+                                        self._price(session, deployment)),
+                            results_url(self.settings, self.platform.settings.data_dir))
             log.info("loadtest.started", run=run.id, deployment_id=deployment.id,
                      duration_s=run.duration_s, users=run.users)
             return Claimed(run.id, key.id, launch)
 
-    def command(self, deployment: Deployment, run: LoadtestRun, price: float | None
-                ) -> list[str]:
-        """``flowllama loadtest run`` for ``run`` against this platform's gateway."""
+    def config(self, deployment: Deployment, run: LoadtestRun, key: str,
+               price: float | None) -> LoadtestConfig:
+        """The run against this platform's gateway. The target is named after the deployment
+        and its id, so two tenants' deployments of one name never share a store folder."""
         base = self.gateway_url()
-        argv = [sys.executable, "-m", "flowllama", "loadtest", "run",
-                "--ollama-url", f"{base}/ollama/{deployment.name}",
-                "--token-api-url", f"{base}/v1", "--model", deployment.name,
-                "--duration", f"{run.duration_s}s", "--users", str(run.users),
-                "--spawn-rate", str(run.users), "--weights", WEIGHTS,
-                "--results", results_url(self.settings, self.platform.settings.data_dir),
-                "--json"]
-        if price is not None:
-            argv += ["--price-per-hour", f"{price}",
-                     "--price-source", "deployment instance billed $/h"]
-        return argv
+        return LoadtestConfig(
+            target_name=target_slug(f"{deployment.name}-{deployment.id[:8]}"),
+            ollama_url=f"{base}/ollama/{deployment.name}", token_api_url=f"{base}/v1",
+            model=deployment.name, api_key=key, duration_s=run.duration_s, users=run.users,
+            spawn_rate=run.users, weights=dict(WEIGHTS), price_per_hour=price,
+            price_source="deployment instance billed $/h" if price is not None else None)
 
     def gateway_url(self) -> str:
         if self.settings.gateway_url:

@@ -12,15 +12,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
 
+from flowllama.loadtest.config import MAX_DURATION_S, MAX_USERS
+
 
 class LoadtestSettings(BaseModel):
     """``results_url`` defaults to ``file://<data_dir>/loadtests`` (:func:`results_url`)."""
 
     results_url: str | None = None
     default_duration_s: int = Field(60, ge=5)
-    max_duration_s: int = Field(300, ge=5, le=3600)
+    max_duration_s: int = Field(300, ge=5, le=MAX_DURATION_S)
     default_users: int = Field(2, ge=1)
-    max_users: int = Field(8, ge=1, le=200)
+    max_users: int = Field(8, ge=1, le=MAX_USERS)
     schedule_min_interval_s: int = Field(3600, ge=60)
     schedule_max_interval_s: int = Field(7 * 86400, ge=60)
     # Base URL of the gateway the runs load (``/v1``, ``/ollama``); default: this process.
