@@ -136,12 +136,16 @@ class LoadtestExecutor:
 
     def config(self, deployment: Deployment, run: LoadtestRun, key: str,
                price: float | None) -> LoadtestConfig:
-        """The run against this platform's gateway. The target is named after the deployment
-        and its id, so two tenants' deployments of one name never share a store folder."""
+        """The run against this platform's gateway: the token API users, and the Ollama ones
+        when the deployment runs Ollama. The target is named after the deployment and its id,
+        so two tenants' deployments of one name never share a store folder."""
         base = self.gateway_url()
         return LoadtestConfig(
             target_name=target_slug(f"{deployment.name}-{deployment.id[:8]}"),
-            ollama_url=f"{base}/ollama/{deployment.name}", token_api_url=f"{base}/v1",
+            # The passthrough answers only for an Ollama runtime (as ``--deployment`` does).
+            ollama_url=(f"{base}/ollama/{deployment.name}"
+                        if deployment.runtime == "ollama" else None),
+            token_api_url=f"{base}/v1",
             model=deployment.name, api_key=key, duration_s=run.duration_s, users=run.users,
             spawn_rate=run.users, weights=dict(WEIGHTS), price_per_hour=price,
             price_source="deployment instance billed $/h" if price is not None else None)
