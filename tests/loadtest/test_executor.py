@@ -110,3 +110,14 @@ def test_a_run_left_running_by_a_dead_process_fails(queued: str, platform: Platf
         run = session.get(LoadtestRun, queued)
         assert run is not None and run.status == "failed" and "interrupted" in (run.error or "")
 
+
+
+def test_a_run_of_a_deployment_stopped_meanwhile_fails_without_a_key(
+        queued: str, platform: Platform) -> None:
+    with platform.db.session() as session:
+        session.execute(update(Deployment).values(status="stopped"))
+    LoadtestExecutor(platform, lambda launch: pytest.fail("must not run")).run_once()
+    with platform.db.session() as session:
+        run = session.get(LoadtestRun, queued)
+        assert run is not None and run.status == "failed" and "stopped" in (run.error or "")
+        assert run.api_key_id is None

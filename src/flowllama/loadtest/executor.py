@@ -123,6 +123,10 @@ class LoadtestExecutor:
             deployment = session.get(Deployment, run.deployment_id)
             user = session.get(User, run.user_id)
             assert deployment is not None and user is not None  # rows cascade together
+            if deployment.deleted_at is not None or deployment.status not in loadtests.SERVING:
+                run.status, run.finished_at = RunStatus.FAILED, utcnow()
+                run.error = f"the deployment is {deployment.status}, not serving"
+                return None
             key, secret = api_keys.create(session, user, ApiKeyCreate(
                 name=f"load test {run.id[:8]}", models=[deployment.name],
                 expires_at=utcnow() + timedelta(seconds=run.duration_s + self.settings.grace_s)))
