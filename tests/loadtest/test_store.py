@@ -17,6 +17,7 @@ from flowllama.loadtest.store import (
     FileStore,
     ResultsStore,
     RunRef,
+    StoreUnavailable,
     new_run_id,
     open_store,
     target_slug,
@@ -140,3 +141,9 @@ def test_s3_killed_run_leaves_no_summary(s3_bucket: str, s3_client: Any, tmp_pat
         store.read_summary(RunRef("t", run_id))
     with pytest.raises(NotFound):
         store.file_url_or_bytes(RunRef("t", run_id), "stats.csv")
+
+
+def test_s3_errors_are_store_errors(aws_env: None) -> None:
+    store = open_store("s3://no-such-bucket-here/runs")
+    with pytest.raises(StoreUnavailable, match="NoSuchBucket"):
+        store.list_runs()

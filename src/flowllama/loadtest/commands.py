@@ -66,7 +66,7 @@ def run(  # noqa: PLR0917  (Typer maps each option to a parameter)
 ) -> None:
     """Run a headless load test for DURATION, print a summary, store the run."""
     from flowllama.loadtest.runner import LoadtestFailed, run_loadtest
-    from flowllama.loadtest.store import open_store
+    from flowllama.loadtest.store import StoreUnavailable, open_store
     from flowllama.loadtest.target import resolve_deployment
 
     try:
@@ -91,7 +91,7 @@ def run(  # noqa: PLR0917  (Typer maps each option to a parameter)
     except (ClientError, ConfigError) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from exc
-    except LoadtestFailed as exc:
+    except (LoadtestFailed, StoreUnavailable) as exc:
         err.print(f"[red]The load test failed:[/] {exc}")
         raise typer.Exit(1) from exc
     if as_json:

@@ -2,7 +2,7 @@
 
     run_loadtest(config: LoadtestConfig, store: ResultsStore,
                  progress: Callable[[dict], None] | None = None,
-                 *, run_id: str | None = None) -> dict
+                 *, run_id: str | None = None, cancel: threading.Event | None = None) -> dict
 
 blocks for ``config.duration_s`` (plus start-up and a few seconds), runs Locust in a child
 process (:mod:`flowllama.loadtest.worker`: Locust's gevent patching must not touch the
@@ -10,7 +10,9 @@ caller's process, so this is safe to call from the API server, e.g. in a thread)
 ``progress`` about once a second with ``{"elapsed_s", "duration_s", "users", "requests",
 "failures", "rps", "output_tokens"}``, and returns the summary (schema version 1) after
 :meth:`ResultsStore.write_run` stored the run. Nothing is stored when the run fails or is
-interrupted (the child is stopped; :class:`LoadtestFailed` or the interrupt propagates).
+interrupted (the child is stopped; :class:`LoadtestFailed` or the interrupt propagates), or
+cancelled: setting ``cancel`` stops the run within about a second and raises
+:class:`LoadtestCancelled`.
 ``config`` is validated first (:class:`~flowllama.errors.InvalidInput` naming the field).
 """
 
@@ -42,8 +44,13 @@ class LoadtestFailed(FlowLlamaError):
     """The worker died or overran; the message ends with its log's tail."""
 
 
+class LoadtestCancelled(FlowLlamaError):
+    """``cancel`` was set before the run finished; nothing was stored."""
+
+
 def run_loadtest(config: LoadtestConfig, store: ResultsStore, progress: Progress | None = None,
-                 *, run_id: str | None = None) -> dict[str, Any]:
+                 *, run_id: str | None = None, cancel: threading.Event | None = None
+                 ) -> dict[str, Any]:
     """Runs ``config`` against its target, stores the run in ``store``, returns the summary."""
     config.validate()
     if importlib.util.find_spec("locust") is None:
@@ -51,7 +58,7 @@ def run_loadtest(config: LoadtestConfig, store: ResultsStore, progress: Progress
     run_id = run_id or new_run_id()
     with tempfile.TemporaryDirectory(prefix="flowllama-loadtest-") as tmp:
         workdir = Path(tmp)
-        _run_worker(config, run_id, workdir, progress)
+        _run_worker(config, run_id, workdir, progress, cancel)
         summary: dict[str, Any] = json.loads((workdir / "summary.json").read_text())
         files = {name: workdir / name for name in RUN_FILES if (workdir / name).is_file()}
         store.write_run(config.target_name, run_id, files, summary)
@@ -59,7 +66,7 @@ def run_loadtest(config: LoadtestConfig, store: ResultsStore, progress: Progress
 
 
 def _run_worker(config: LoadtestConfig, run_id: str, workdir: Path,
-                progress: Progress | None) -> None:
+                progress: Progress | None, cancel: threading.Event | None) -> None:
     log_path = workdir / "worker.log"
     request = json.dumps({"config": config.to_json(), "run_id": run_id})
     with log_path.open("wb") as log:
@@ -69,7 +76,7 @@ def _run_worker(config: LoadtestConfig, run_id: str, workdir: Path,
         watchdog = threading.Timer(config.duration_s + GRACE_S, process.kill)
         watchdog.start()
         try:
-            done = _follow(process, request, progress)
+            done = _follow(process, request, progress, cancel)
             code = process.wait()
         finally:
             watchdog.cancel()
@@ -81,12 +88,17 @@ def _run_worker(config: LoadtestConfig, run_id: str, workdir: Path,
         raise LoadtestFailed(f"the load-test worker exited with {code}:\n{tail}")
 
 
-def _follow(process: subprocess.Popen[str], request: str, progress: Progress | None) -> bool:
-    """Sends the request, relays progress lines; True once the worker said it is done."""
+def _follow(process: subprocess.Popen[str], request: str, progress: Progress | None,
+            cancel: threading.Event | None) -> bool:
+    """Sends the request, relays progress lines; True once the worker said it is done.
+    Checked at every line (about once a second): ``cancel`` raises :class:`LoadtestCancelled`
+    (the caller's ``finally`` stops the worker)."""
     assert process.stdin is not None and process.stdout is not None
     process.stdin.write(request)
     process.stdin.close()
     for line in process.stdout:
+        if cancel is not None and cancel.is_set():
+            raise LoadtestCancelled("the load test was cancelled")
         try:
             event = json.loads(line)
         except ValueError:

@@ -23,23 +23,46 @@ standard credential chain and honours ``AWS_ENDPOINT_URL_S3`` (tests point it at
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-from flowllama.errors import ConfigError, Conflict, InvalidInput, NotFound
+from flowllama.errors import ConfigError, Conflict, FlowLlamaError, InvalidInput, NotFound
 
+P = ParamSpec("P")
+R = TypeVar("R")
 SUMMARY = "summary.json"
 RUN_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-f]{8}$")
 # Names a run's raw files may have: plain names, no directories, no hidden files.
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PRESIGNED_URL_TTL_S = 900
+
+
+class StoreUnavailable(FlowLlamaError):
+    """The store could not be reached or refused the call (credentials, network, bucket)."""
+
+
+def _s3_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turns boto3's own errors into :class:`StoreUnavailable` (ours pass through)."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(*args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise StoreUnavailable(f"S3 results store: {exc}") from exc
+
+    return call
 
 
 @dataclass(frozen=True, order=True)
@@ -185,6 +208,7 @@ class S3Store(ResultsStore):
     def _key(self, *parts: str) -> str:
         return "/".join(p for p in (self.prefix, *parts) if p)
 
+    @_s3_errors
     def write_run(self, target: str, run_id: str, files: dict[str, Path],
                   summary: dict[str, Any]) -> RunRef:
         slug = _check_write(target, run_id, files)
@@ -198,6 +222,7 @@ class S3Store(ResultsStore):
                                Body=body, ContentType="application/json")
         return RunRef(slug, run_id)
 
+    @_s3_errors
     def list_runs(self, target: str | None = None, limit: int = 200) -> list[RunRef]:
         base = self._key(target_slug(target)) + "/" if target is not None else self._key()
         if base and not base.endswith("/"):
@@ -209,10 +234,12 @@ class S3Store(ResultsStore):
                 refs.append(RunRef(parts[0], parts[1]))
         return sorted(refs, key=lambda ref: (ref.run_id, ref.target), reverse=True)[:limit]
 
+    @_s3_errors
     def read_summary(self, ref: RunRef) -> dict[str, Any]:
         _check_ref(ref)
         return _parse_summary(self._get(self._key(ref.target, ref.run_id, SUMMARY), ref))
 
+    @_s3_errors
     def file_url_or_bytes(self, ref: RunRef, name: str) -> str:
         _check_ref(ref, name)
         key = self._key(ref.target, ref.run_id, name)
@@ -223,6 +250,7 @@ class S3Store(ResultsStore):
             ExpiresIn=PRESIGNED_URL_TTL_S)
         return url
 
+    @_s3_errors
     def targets(self) -> list[str]:
         base = self._key() + "/" if self.prefix else ""
         found: set[str] = set()
