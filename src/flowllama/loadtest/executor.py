@@ -45,10 +45,12 @@ ERROR_TAIL = 2000
 
 @dataclass(frozen=True)
 class Launch:
-    """One run: its config (the key inside, kept out of its repr) and the store's URL."""
+    """One run: its config (the key inside, kept out of its repr), the store's URL, and the
+    event that cancels it (the executor stopping: the run ends within a second, unstored)."""
 
     config: LoadtestConfig
     results_url: str
+    cancel: threading.Event | None = None
 
 
 Launcher = Callable[[Launch], dict[str, Any]]
@@ -58,7 +60,7 @@ Launcher = Callable[[Launch], dict[str, Any]]
 def run_launch(launch: Launch) -> dict[str, Any]:
     """loadtest-core's :func:`run_loadtest`: Locust in a child process (it patches its
     process for gevent), the key handed over its stdin, the run stored when complete."""
-    return run_loadtest(launch.config, open_store(launch.results_url))
+    return run_loadtest(launch.config, open_store(launch.results_url), cancel=launch.cancel)
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,8 @@ class LoadtestExecutor:
             run.api_key_id = key.id
             launch = Launch(self.config(deployment, run, secret,
                                         self._price(session, deployment)),
-                            results_url(self.settings, self.platform.settings.data_dir))
+                            results_url(self.settings, self.platform.settings.data_dir),
+                            self._stopping)
             log.info("loadtest.started", run=run.id, deployment_id=deployment.id,
                      duration_s=run.duration_s, users=run.users)
             return Claimed(run.id, key.id, launch)

@@ -12,7 +12,7 @@ from flowllama.db.tables import LoadtestRun
 from flowllama.domain.loadtests import DashboardFragment, LoadtestRunDetail
 from flowllama.errors import NotFound
 from flowllama.loadtest.dashboard.render import RAW_FILES, target_html
-from flowllama.loadtest.dashboard.source import checked_ref, load_runs
+from flowllama.loadtest.dashboard.source import checked_ref, load_runs, store_errors
 from flowllama.loadtest.platform_settings import results_url
 from flowllama.loadtest.store import ResultsStore, RunRef, open_store
 from flowllama.settings import Settings
@@ -34,7 +34,8 @@ class LoadtestResults:
         ref = _ref(row)
         if ref is not None:
             try:
-                detail.summary = self.store.read_summary(ref)
+                with store_errors():
+                    detail.summary = self.store.read_summary(ref)
                 detail.files = list(RAW_FILES)
             except NotFound:
                 detail.error = detail.error or "the results store no longer has this run"
@@ -44,13 +45,15 @@ class LoadtestResults:
         ref = _ref(row)
         if ref is None:
             raise NotFound("This load test has no stored results", field="run")
-        return self.store.file_url_or_bytes(checked_ref(ref.target, ref.run_id, name), name)
+        with store_errors():
+            return self.store.file_url_or_bytes(checked_ref(ref.target, ref.run_id, name), name)
 
     def dashboard(self, deployment_id: str, rows: list[LoadtestRun]) -> DashboardFragment:
         """The dashboard of ``rows`` (the owner's stored runs of the deployment)."""
         pks = {row.run_id: row.id for row in rows}
         refs = [ref for ref in map(_ref, rows) if ref is not None]
-        runs = load_runs(self.store, refs)
+        with store_errors():
+            runs = load_runs(self.store, refs)
 
         def href(run_id: str, name: str) -> str:
             return (f"/api/deployments/{quote(deployment_id)}/loadtests/"

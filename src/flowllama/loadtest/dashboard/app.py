@@ -18,7 +18,13 @@ from fastapi.staticfiles import StaticFiles
 
 from flowllama.errors import NotFound
 from flowllama.loadtest.dashboard.render import empty_html, page, target_html
-from flowllama.loadtest.dashboard.source import checked_ref, is_slug, load_runs, media_type
+from flowllama.loadtest.dashboard.source import (
+    checked_ref,
+    is_slug,
+    load_runs,
+    media_type,
+    store_errors,
+)
 from flowllama.loadtest.platform_settings import LoadtestSettings, results_url
 from flowllama.loadtest.store import ResultsStore, open_store
 from flowllama.web.pages import STATIC_DIR
@@ -44,6 +50,7 @@ def _html(title: str, body: str) -> HTMLResponse:
 
 
 @router.get("/")
+@store_errors()
 def index(request: Request) -> HTMLResponse:
     store = _store(request)
     rows = []
@@ -64,6 +71,7 @@ def index(request: Request) -> HTMLResponse:
 
 
 @router.get("/targets/{target}")
+@store_errors()
 def target(request: Request, target: str, runs: Runs = None) -> HTMLResponse:
     if not is_slug(target):
         raise NotFound("No such target", field="target")
@@ -81,6 +89,7 @@ def target(request: Request, target: str, runs: Runs = None) -> HTMLResponse:
 
 
 @router.get("/targets/{target}/runs/{run_id}/files/{name}")
+@store_errors()
 def raw_file(request: Request, target: str, run_id: str, name: str) -> Response:
     ref = checked_ref(target, run_id, name)
     data = _store(request).file_url_or_bytes(ref, name)

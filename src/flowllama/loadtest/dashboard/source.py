@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flowllama.errors import InvalidInput, NotFound
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flowllama.errors import InvalidInput, NotFound, ServiceUnavailable
 from flowllama.loadtest.dashboard.render import RAW_FILES, Run
-from flowllama.loadtest.store import RUN_ID, ResultsStore, RunRef, target_slug
+from flowllama.loadtest.store import RUN_ID, ResultsStore, RunRef, StoreUnavailable, target_slug
 from flowllama.logging import get_logger
 
 log = get_logger(__name__)
@@ -41,3 +44,13 @@ def is_slug(target: str) -> bool:
 
 def media_type(name: str) -> str:
     return "application/json" if name.endswith(".json") else "text/csv"
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """A store that cannot be reached is a 503 with the reason, not a 500."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        raise ServiceUnavailable(f"The load-test results store is unavailable: {exc}",
+                                 code="results_store_unavailable") from exc
