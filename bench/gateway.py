@@ -2,8 +2,10 @@
 upstream, through ``flowllama serve gateway``, and through LiteLLM's proxy, side by side in one run.
 
 Setup: a fresh SQLite data dir with one user, one API key and one running deployment whose
-instance is the fake upstream: a minimal HTTP/1.1 server (an ``asyncio.Protocol`` with
-``httptools``, on uvloop when importable, keep-alive) answering a fixed chat completion, or for
+server is the fake upstream, registered as an external OpenAI-compatible server (``cloud:
+external``) and adopted by the agent's reconciler, as an administrator would set it up. The
+fake upstream is a minimal HTTP/1.1 server (an ``asyncio.Protocol`` with ``httptools``, on
+uvloop when importable, keep-alive) answering a fixed chat completion, or for
 ``"stream": true`` an SSE stream of 8 content events, a usage event when
 ``stream_options.include_usage`` is asked (the gateway always asks), then ``data: [DONE]``. The
 gateway runs with one worker and ``FLOWLLAMA_LOG_LEVEL=info`` (its production setting: one access
@@ -335,28 +337,48 @@ def _process(args: list[str], cpu: int | set[int], ready_url: str,
 
 
 def _seed(data_dir: Path, upstream_v1: str) -> str:
-    """Migrate the data dir's SQLite database; add a user, a key and a running deployment."""
+    """Migrate the data dir's SQLite database; add a user and a key, and register the fake
+    upstream as that user's external OpenAI-compatible server (``cloud: external``, through the
+    service behind ``POST /api/admin/external-deployments`` and ``flowllama external
+    register``); the agent's reconciler then adopts it, as ``flowllama up``'s agent would."""
+    from flowllama.agent.reconciler import Reconciler
     from flowllama.db import migrate
-    from flowllama.db.session import Database
-    from flowllama.db.tables import Deployment, Instance, User
+    from flowllama.db.tables import Deployment, User
+    from flowllama.domain.external import ExternalDeploymentRegister
     from flowllama.domain.keys import ApiKeyCreate
-    from flowllama.services import api_keys
+    from flowllama.platform import build_platform
+    from flowllama.providers.external import ExternalProvisioner
+    from flowllama.providers.registry import ProvisionerRegistry
+    from flowllama.services import api_keys, external_servers
+    from flowllama.services.external_servers import ExternalDirectory
+    from flowllama.settings import Settings
 
-    url = f"sqlite:///{data_dir / 'flowllama.db'}"
-    migrate.upgrade(url)
-    db = Database(url)
-    with db.session() as session:
-        user = User(email="bench@example.com", password_hash="x")
-        session.add(user)
-        session.flush()
-        _row, key = api_keys.create(session, user, ApiKeyCreate(name="bench"))
-        deployment = Deployment(user_id=user.id, name="bot", model="bench", context_size=512,
-                                status="running", desired_state="running", runtime="ollama")
-        session.add(deployment)
-        session.flush()
-        session.add(Instance(deployment_id=deployment.id, provider="local", status="healthy",
-                             endpoint_url=upstream_v1))
-    db.dispose()
+    # The gateway's settings (``_gateway``): the same data dir, so the same platform secret.
+    settings = Settings(env="development", data_dir=data_dir)
+    migrate.upgrade(settings.effective_database_url)
+    platform = build_platform(settings)
+    try:
+        with platform.db.session() as session:
+            user = User(email="bench@example.com", password_hash="x")
+            session.add(user)
+            session.flush()
+            _row, key = api_keys.create(session, user, ApiKeyCreate(name="bench"))
+            registered = external_servers.register(
+                session, platform.upstream_secrets, ExternalDeploymentRegister(
+                    name="bot", owner_email=user.email, base_url=upstream_v1, api="openai",
+                    model="bench", context_size=512))
+        registry = ProvisionerRegistry()
+        registry.register("external", lambda: ExternalProvisioner(
+            ExternalDirectory(platform.db, platform.upstream_secrets)))
+        Reconciler(platform.db, registry).reconcile(registered.deployment.id)
+        with platform.db.session() as session:
+            deployment = session.get(Deployment, registered.deployment.id)
+            assert deployment is not None
+            if deployment.status != "running":
+                raise SystemExit(f"the fake upstream was not adopted: {deployment.status} "
+                                 f"({deployment.status_message})")
+    finally:
+        platform.close()
     return key
 
 

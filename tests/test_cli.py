@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,56 @@ def test_web_export_refuses_a_url_that_is_not_http(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "api_url must be an absolute http(s) URL" in result.output
     assert not (tmp_path / "site").exists()
+
+
+def test_pricing_refresh_without_cloud_sdks_warns_and_keeps_the_snapshot(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowllama.catalog import refresh
+
+    for module in ("boto3", "botocore", "botocore.exceptions", "google", "google.cloud",
+                   "google.cloud.billing_v1"):
+        monkeypatch.setitem(sys.modules, module, None)  # a default install has neither SDK
+    refresh.clear_cache()
+    result = runner.invoke(app, ["pricing", "refresh", "--force"],
+                           env={"FLOWLLAMA_DATA_DIR": str(tmp_path)})
+    refresh.clear_cache()
+    assert result.exit_code == 0, result.output
+    assert "boto3 is not installed" in result.output
+    assert "google-cloud-billing is not installed" in result.output
+    assert "Warning" in result.output and "flowllama[aws]" in result.output
+    assert not refresh.price_cache_path(tmp_path).exists()  # the snapshot stays in use
+
+
+def test_estimate_resolves_a_bare_name_and_can_refuse_cpu(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    body = json.loads(runner.invoke(app, ["estimate", "mistral", "--json"], env=env).output)
+    assert body["model"] == "mistral:7b" and body["context_size"] == 4096
+    small = json.loads(runner.invoke(app, ["estimate", "qwen2.5:0.5b", "--json"], env=env).output)
+    assert small["recommended"]["gpu"] is None
+    gpu = json.loads(runner.invoke(app, ["estimate", "qwen2.5:0.5b", "--no-cpu", "--json"],
+                                   env=env).output)
+    assert gpu["recommended"]["gpu"] is not None
+
+
+def test_models_lists_the_catalog_as_json_and_a_table(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    listed = runner.invoke(app, ["models", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    names = [model["name"] for model in json.loads(listed.output)]
+    assert "mistral:7b" in names and len(names) >= 24
+    table = runner.invoke(app, ["models"], env=env)
+    assert table.exit_code == 0 and "qwen2.5:0.5b" in table.output
+    assert "flowllama models add smollm2-135m" in table.output
+    unknown = runner.invoke(app, ["models", "add", "gpt-5"], env=env)
+    assert unknown.exit_code == 1 and "smollm2-135m" in unknown.output
+
+
+def test_matrix_and_compare_reports(tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_DATA_DIR": str(tmp_path)}
+    matrix = runner.invoke(app, ["models", "matrix", "--csv"], env=env)
+    assert matrix.exit_code == 0, matrix.output
+    lines = matrix.output.splitlines()
+    assert lines[0].startswith("model,context,vram_gb") and len(lines) > 60
+    compare = runner.invoke(app, ["pricing", "compare"], env=env)
+    assert compare.exit_code == 0, compare.output
+    assert "A100" in compare.output and "any CPU-only" in compare.output

@@ -8,10 +8,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from flowllama.client.commands import register as register_client_commands
 from flowllama.cloud_commands import cloud_app
 from flowllama.errors import ClientError, ConfigError
+from flowllama.external_commands import external_app
 from flowllama.loadtest.commands import loadtest_app
+from flowllama.model_commands import register as register_model_commands
 from flowllama.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
@@ -26,7 +30,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(dev_app, name="dev")
 app.add_typer(cloud_app, name="cloud")
+register_model_commands(app, pricing_app)
 app.add_typer(loadtest_app, name="loadtest")
+app.add_typer(external_app, name="external")
+register_client_commands(app)
 
 console = Console()
 err = Console(stderr=True)
@@ -153,6 +160,9 @@ def estimate(
     clouds: Annotated[str, typer.Option(help="Comma-separated clouds")] = "aws,gcp",
     regions: Annotated[str | None, typer.Option(help="Comma-separated regions")] = None,
     instance_type: Annotated[str | None, typer.Option(help="Pin an instance type")] = None,
+    cpu: Annotated[bool, typer.Option(
+        "--cpu/--no-cpu", help="With --gpu auto, let CPU-only instances compete (small models)")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -168,7 +178,7 @@ def estimate(
     service = CatalogService(settings.data_dir, settings.effective_models_dir)
     query = EstimateQuery(model=model, context_size=context, parallel=parallel,
                           spot_tolerance=spot, gpu=gpu, clouds=clouds, regions=regions,
-                          instance_type=instance_type)
+                          instance_type=instance_type, allow_cpu=cpu)
     try:
         result = result_json(service.estimate(parse_request(query.as_request_data())))
     except ClientError as exc:
@@ -191,7 +201,15 @@ def pricing_refresh(data_dir: DataDirOpt = None,
     with console.status("Fetching prices from AWS and GCP..."):
         catalog = refresh_prices(data_dir=settings.data_dir, force=force)
     for cloud, status in sorted(catalog.clouds.items()):
-        console.print(f"{cloud}: [bold]{status.source}[/] as of {status.as_of} {status.detail}")
+        console.print(f"{cloud}: [bold]{status.source}[/] as of {status.as_of} "
+                      f"{escape(status.detail)}", soft_wrap=True)
+    stale = sorted(cloud for cloud, status in catalog.clouds.items()
+                   if status.source == "snapshot" or "not refreshed" in status.detail)
+    if stale:
+        err.print(f"[yellow]Warning:[/] no live prices for {', '.join(stale)}; estimates keep "
+                  "using the stored prices. Live prices need the cloud's SDK "
+                  + escape("(pip install 'flowllama[aws]' / 'flowllama[gcp]')")
+                  + " and credentials (see docs/pricing.md).", soft_wrap=True)
 
 
 @dev_app.command("make-test-model")

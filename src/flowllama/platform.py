@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flowllama.db.session import Database
 from flowllama.loops import Backoff, LoopHealth
 from flowllama.private_files import ensure_private_dir
 from flowllama.queue import JobQueue, build_queue
 from flowllama.security.runtime_keys import RuntimeKeys
+from flowllama.security.upstream_secrets import UpstreamSecrets
 from flowllama.services.auth import AuthConfig
 from flowllama.services.catalog import CatalogService
 from flowllama.services.deployment_estimates import LocalCheck
@@ -41,6 +43,11 @@ class Platform:
     key_revoked_listeners: list[Callable[[str], None]] = field(default_factory=list)
     # The background loops of this process, which ``/ready`` and ``/metrics`` report on.
     loops: LoopHealth = field(default_factory=LoopHealth)
+
+    @cached_property
+    def upstream_secrets(self) -> UpstreamSecrets:
+        """Seals and opens external servers' secrets (key derived from the JWT secret)."""
+        return UpstreamSecrets(self.auth.jwt_secret)
 
     def close(self) -> None:
         self.db.dispose()

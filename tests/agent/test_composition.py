@@ -19,6 +19,7 @@ from flowllama.agent.composition import (
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
 from flowllama.platform import Platform, build_platform
+from flowllama.providers.external import ExternalProvisioner
 from flowllama.providers.local import procfs, supervision
 from flowllama.providers.terraform import BinaryEngine, TerraformProvisioner
 from flowllama.providers.terraform.bundled import terraform_dir
@@ -38,8 +39,9 @@ def wired(settings: Settings, tiny_model_file: Path) -> Platform:
 def test_registry_offers_local_and_terraform_with_the_configured_state(wired: Platform) -> None:
     local = attach_local(wired)
     registry = build_registry(wired, local)
-    assert registry.kinds() == ["local", "terraform"]
+    assert registry.kinds() == ["external", "local", "terraform"]
     assert registry.get("local") is local
+    assert isinstance(registry.get("external"), ExternalProvisioner)
     terraform = registry.get("terraform")
     assert isinstance(terraform, TerraformProvisioner)
     assert terraform.backend.type == "s3"

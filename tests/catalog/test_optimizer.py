@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.catalog.conftest import write_tiny_gguf
 
 from flowllama.catalog.gpus import GPU_TYPES
 from flowllama.catalog.models import default_catalog
@@ -129,9 +131,45 @@ def test_context_above_the_trained_maximum() -> None:
     assert "maximum of 8192" in caught.value.message
 
 
-def test_default_context_is_capped() -> None:
+def test_default_context_is_the_models_own_within_its_maximum(tmp_path: Path) -> None:
     assert run(model="phi3:mini").context_size == 4096
-    assert run(model="llama3.1:8b").context_size == 8192
+    assert run(model="llama3.1:8b").context_size == 4096
+    write_tiny_gguf(tmp_path / "short.gguf", context=1024)
+    models = default_catalog().with_local_models(tmp_path)
+    result = estimate(EstimateRequest(model="local/short", gpu="none"), models=models,
+                      prices=load_snapshot())
+    assert result.context_size == 1024 == models.get("local/short").default_context_size
+
+
+@pytest.mark.parametrize(("typed", "tag"), [
+    ("mistral", "mistral:7b"), ("mistral:latest", "mistral:7b"), ("Llama3.2", "llama3.2:3b"),
+    ("qwen2.5", "qwen2.5:7b"), ("phi3", "phi3:mini"),
+])
+def test_a_bare_name_resolves_to_the_default_tag(typed: str, tag: str) -> None:
+    assert run(model=typed).model == tag
+
+
+def test_a_bare_name_without_a_default_tag_is_not_found() -> None:
+    with pytest.raises(NotFound):
+        run(model="gemma2:latest-ish")
+    with pytest.raises(NotFound):
+        run(model="llama3")
+
+
+def test_auto_puts_a_small_model_on_a_cheaper_cpu_instance() -> None:
+    cpu = run(model="qwen2.5:0.5b").recommended
+    gpu_only = run(model="qwen2.5:0.5b", allow_cpu=False).recommended
+    assert cpu is not None and gpu_only is not None
+    assert cpu.gpu is None and cpu.vcpus >= 4
+    assert gpu_only.gpu is not None
+    assert cpu.price_per_month < gpu_only.price_per_month / 3
+    sizing = estimate_memory(default_catalog().get("qwen2.5:0.5b"), context_size=4096)
+    assert cpu.memory_gib * GIB >= sizing.min_ram_bytes
+
+
+def test_auto_keeps_a_large_model_on_a_gpu() -> None:
+    best = run(model="llama3.1:8b").recommended
+    assert best is not None and best.gpu is not None
 
 
 def test_unknown_gpu() -> None:
@@ -152,8 +190,8 @@ def test_parse_request_reports_the_field(data: dict[str, Any], field: str) -> No
     assert caught.value.field == field
 
 
-def _row_holds(row: Any, gpu: str, sizing: Any) -> bool:
-    if gpu == "none":
+def _row_holds(row: Any, gpu: str, sizing: Any, *, cpu_too: bool = False) -> bool:
+    if gpu == "none" or (cpu_too and row.gpu is None and row.vcpus >= 4):
         return row.gpu is None and row.memory_gib * GIB >= sizing.min_ram_bytes
     if row.gpu not in GPU_TYPES or (gpu != "auto" and GPU_TYPES[row.gpu].family != gpu):
         return False
@@ -163,7 +201,7 @@ def _row_holds(row: Any, gpu: str, sizing: Any) -> bool:
 def _brute_force(request: EstimateRequest) -> tuple[Any, ...] | None:
     """The cheapest offer by scanning every snapshot row, without the optimizer's index."""
     model = default_catalog().get(request.model)
-    context = request.context_size or min(8192, model.architecture.context_length)
+    context = request.context_size or min(4096, model.architecture.context_length)
     sizing = estimate_memory(model, context_size=context, parallel=request.parallel)
     options: list[tuple[Any, ...]] = []
     for row in load_snapshot().rows:
@@ -173,7 +211,9 @@ def _brute_force(request: EstimateRequest) -> tuple[Any, ...] | None:
             continue
         if request.instance_type and row.instance_type != request.instance_type:
             continue
-        if not _row_holds(row, request.gpu, sizing):
+        small = sizing.breakdown.weights_bytes <= 3 * GIB
+        cpu_too = request.gpu == "auto" and request.allow_cpu and small
+        if not _row_holds(row, request.gpu, sizing, cpu_too=cpu_too):
             continue
         fixed = fixed_monthly(row.cloud, sizing.breakdown.weights_bytes)
         for spot, hourly in ((False, row.on_demand), (True, row.spot)):
@@ -218,6 +258,7 @@ def requests(draw: st.DrawFn) -> EstimateRequest:
         clouds=clouds, regions=regions,
         instance_type=draw(st.sampled_from([None, None, None, "g5.xlarge", "g6e.12xlarge",
                                             "g2-standard-8", "n1-standard-8", "r7i.4xlarge"])),
+        allow_cpu=draw(st.booleans()),
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,29 @@ def test_corrupt_refreshed_file_is_ignored(fresh_price_cache: Path) -> None:
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not gzip")
     assert refresh.current_prices(data_dir=fresh_price_cache) is load_snapshot()
+
+
+def _without_cloud_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the optional cloud SDKs unimportable, as on a default install."""
+    for module in ("boto3", "botocore", "botocore.exceptions", "google", "google.cloud",
+                   "google.cloud.billing_v1"):
+        monkeypatch.setitem(sys.modules, module, None)
+
+
+def test_refresh_without_any_sdk_keeps_the_stored_prices(
+        fresh_price_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_aws(service: str, region: str) -> Any:
+        raise LivePricesUnavailable("no AWS credentials configured")
+
+    refresh.refresh_prices(data_dir=fresh_price_cache, aws_client_factory=no_aws,
+                           gcp_client=FakeCatalogClient())  # an earlier, partly live refresh
+    path = refresh.price_cache_path(fresh_price_cache)
+    before = path.read_bytes()
+    refresh.clear_cache()
+    _without_cloud_sdks(monkeypatch)
+    catalog = refresh.refresh_prices(data_dir=fresh_price_cache, force=True)
+    assert path.read_bytes() == before
+    assert catalog.source == "mixed"  # what is stored, not a fresh snapshot copy
+    assert "boto3 is not installed" in catalog.clouds["aws"].detail
+    assert "google-cloud-billing is not installed" in catalog.clouds["gcp"].detail
+    assert "kept the stored prices" in catalog.clouds["gcp"].detail

@@ -98,3 +98,24 @@ def test_a_runtime_500_is_generic(running_gateway: RunningGateway, fake: FakeUps
     assert response.status_code == 502
     assert response.headers["x-request-id"] in response.json()["error"]
     assert "/opt/secret" not in response.text
+
+
+def test_models_lists_the_keys_ollama_deployments_only(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    # GET /models is the ollama.<domain> host's model list (the chart routes it here).
+    add_deployment(database, owner, "chat", "fake:1b", [fake.instance("a")], runtime="ollama")
+    add_deployment(database, owner, "gguf", "local/tiny", [fake.instance("g")])
+    eve = make_owner(database, "eve@example.com")
+    add_deployment(database, eve, "evechat", "fake:1b", [fake.instance("e")], runtime="ollama")
+    url = f"{running_gateway.base_url}/models"
+    auth = {"Authorization": f"Bearer {owner.key}"}
+    listed = httpx.get(url, headers=auth)
+    assert listed.status_code == 200
+    assert listed.json() == {"models": [
+        {"name": "chat", "model": "fake:1b", "path": "/ollama/chat"}]}
+    assert httpx.get(url).status_code == 401
+    refused = httpx.post(url, headers=auth)
+    assert refused.status_code == 405 and "error" in refused.json()
+    assert httpx.get(f"{url}/chat", headers=auth).status_code == 404
+    assert not fake.hits

@@ -12,7 +12,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from factories import bearer, register_and_login
 from flowllama.api.app import create_app
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, User
+from flowllama.db.tables import Deployment, Instance, User
+from flowllama.db.types import utcnow
 from flowllama.metrics import REGISTRY
 from flowllama.metrics.collectors import PlatformCollector
 from flowllama.metrics.jobs import CountingQueue
@@ -73,6 +74,29 @@ def test_deployments_by_status_and_queue_depth_at_scrape_time(
     assert samples[("flowllama_metrics_source_up", (("source", "queue"),))] == 1
 
 
+def test_spend_and_queue_age_at_scrape_time(client: TestClient, platform: Platform) -> None:
+    with platform.db.session() as session:
+        user = User(email="spend@example.com", password_hash="x")
+        session.add(user)
+        session.flush()
+        deployment = Deployment(user_id=user.id, name="d", model="m", context_size=2048,
+                                status="running")
+        session.add(deployment)
+        session.flush()
+        session.add_all([
+            Instance(deployment_id=deployment.id, provider="terraform", price_per_hour=1.25),
+            Instance(deployment_id=deployment.id, provider="terraform", price_per_hour=0.5),
+            Instance(deployment_id=deployment.id, provider="local", price_per_hour=None),
+            Instance(deployment_id=deployment.id, provider="terraform", price_per_hour=9.0,
+                     terminated_at=utcnow()),
+        ])
+    platform.queue.enqueue(user.id, "reconcile", {})
+    samples = scrape(client)
+    assert samples[("flowllama_billed_usd_per_hour", (("provider", "terraform"),))] == 1.75
+    assert samples[("flowllama_billed_usd_per_hour", (("provider", "local"),))] == 0
+    assert samples[("flowllama_queue_oldest_ready_age_seconds", ())] >= 0
+
+
 def test_monitor_instruments_are_exported(client: TestClient) -> None:
     text = client.get("/metrics").text
     for name in ("flowllama_health_checks_total", "flowllama_health_check_seconds",
@@ -95,7 +119,7 @@ def test_a_failing_source_is_reported_not_fatal(tmp_path: Any, platform: Platfor
     families = {f.name: f for f in PlatformCollector(broken, platform.queue).collect()}
     assert "flowllama_deployments" not in families
     up = {s.labels["source"]: s.value for s in families["flowllama_metrics_source_up"].samples}
-    assert up == {"deployments": 0.0, "queue": 1.0}
+    assert up == {"deployments": 0.0, "queue": 1.0, "spend": 0.0}
     broken.dispose()
 
 

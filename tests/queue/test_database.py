@@ -229,6 +229,32 @@ def test_dedup_key_returns_the_pending_job(queue: DatabaseQueue, make_user: Make
     assert queue.enqueue(ada, "reconcile", dedup_key="deployment:1").created
 
 
+def test_a_due_duplicate_brings_a_waiting_job_forward(queue: DatabaseQueue,
+                                                       make_user: MakeUser) -> None:
+    ada = make_user()
+    delayed = queue.enqueue(ada, "reconcile", dedup_key="deployment:1", delay_s=600)
+    assert queue.lease() is None  # waiting out its delay
+    later = queue.enqueue(ada, "reconcile", dedup_key="deployment:1", delay_s=900)
+    assert later.id == delayed.id and queue.lease() is None  # a later start moves nothing
+    now = queue.enqueue(ada, "reconcile", dedup_key="deployment:1")
+    assert (now.id, now.created) == (delayed.id, False)
+    job = queue.lease()
+    assert job is not None and job.id == delayed.id
+
+
+def test_a_due_duplicate_cuts_a_retry_backoff_short(queue: DatabaseQueue,
+                                                    make_user: MakeUser) -> None:
+    ada = make_user()
+    queue.enqueue(ada, "reconcile", dedup_key="deployment:1")
+    job = queue.lease()
+    assert job is not None
+    queue.retry(job, "heal backoff")
+    assert queue.lease() is None
+    queue.enqueue(ada, "reconcile", dedup_key="deployment:1")  # e.g. the user deletes it
+    again = queue.lease()
+    assert again is not None and again.id == job.id
+
+
 def test_requeue_refuses_a_second_pending_job_with_the_same_key(
     queue: DatabaseQueue, make_user: MakeUser
 ) -> None:

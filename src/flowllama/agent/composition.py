@@ -1,6 +1,7 @@
 """Wiring the agent from settings: which provisioners exist here and how they are configured.
 
 * ``local`` always: runtimes under ``<data dir>/local``, serving ``<models dir>``.
+* ``external`` always: adopts servers an administrator registered (``cloud: external``).
 * ``terraform`` when a Terraform engine is installed (the ``terraform`` extra or ``terraform``
   on PATH), with workspaces under ``<data dir>/terraform`` and the ``aws-ollama`` and
   ``gcp-ollama`` stacks that ship with FlowLlama, fed by each region's foundation
@@ -25,9 +26,11 @@ from flowllama.logging import get_logger
 from flowllama.metrics.jobs import CountingQueue
 from flowllama.platform import Platform
 from flowllama.providers.base import DeploymentSpec
+from flowllama.providers.external import ExternalProvisioner
 from flowllama.providers.local import LocalOptions, LocalProvisioner
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.deployment_estimates import LocalCheck
+from flowllama.services.external_servers import ExternalDirectory
 from flowllama.services.retention import RetentionPurger
 from flowllama.settings import Settings
 from flowllama.webhooks.dispatcher import WebhookDispatcher
@@ -55,6 +58,8 @@ def build_registry(platform: Platform, local: LocalProvisioner) -> ProvisionerRe
     """Every provisioner this machine can run."""
     registry = ProvisionerRegistry()
     registry.register("local", lambda: local)
+    registry.register("external", lambda: ExternalProvisioner(
+        ExternalDirectory(platform.db, platform.upstream_secrets)))
     try:
         from flowllama.providers.terraform import default_engine
 
@@ -185,7 +190,9 @@ def local_capacity_check(local: LocalProvisioner) -> LocalCheck:
 
     def check(body: DeploymentCreate) -> None:
         spec = DeploymentSpec(deployment_id="capacity-check", user_id="", name=body.name,
-                              model=body.model, context_size=body.context_size,
+                              model=body.model,
+                              # the estimator resolved a missing context before this check
+                              context_size=body.context_size or 0,
                               parallel=body.parallel, runtime=body.runtime, cloud="local",
                               gpu="none")
         verdict = local.check_capacity(spec)

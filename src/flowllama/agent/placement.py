@@ -10,7 +10,9 @@ from flowllama.db.tables import Deployment
 from flowllama.providers.base import DeploymentSpec, Placement, Unsupported
 from flowllama.providers.local import LOCAL_PLACEMENT
 
-PROVISIONER_BY_CLOUD = {"local": "local", "aws": "terraform", "gcp": "terraform"}
+# ``external``: a server an administrator registered; its provisioner adopts, never creates.
+PROVISIONER_BY_CLOUD = {"local": "local", "aws": "terraform", "gcp": "terraform",
+                        "external": "external"}
 
 
 def spec_of(deployment: Deployment) -> DeploymentSpec:

@@ -16,6 +16,7 @@ from flowllama.api.errors import install_error_handlers
 from flowllama.api.middleware import RequestContextMiddleware
 from flowllama.api.prefixes import PrefixedFastAPI
 from flowllama.api.proxies import trusted_proxy_middleware
+from flowllama.api.reference import OPENAPI_PATH, install_reference
 from flowllama.api.routers import (
     admin,
     auth,
@@ -32,7 +33,7 @@ from flowllama.api.routers import (
 from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
-from flowllama.gateway.ollama import OllamaPassthrough
+from flowllama.gateway.ollama import OllamaModels, OllamaPassthrough
 from flowllama.loadtest.dashboard.app import mount_dashboard
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
@@ -69,10 +70,11 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
 
     docs = settings.docs_public
     app = PrefixedFastAPI(
-        title="FlowLlama", version=__version__, lifespan=lifespan,
-        docs_url="/api/docs" if docs else None,
-        openapi_url="/api/openapi.json" if docs else None, redoc_url=None,
+        title="FlowLlama", version=__version__, lifespan=lifespan, docs_url=None,
+        openapi_url=OPENAPI_PATH if docs else None, redoc_url=None,
     )
+    if docs:
+        install_reference(app)
     app.state.platform = platform
     app.state.roles = list(roles)
     app.state.gateway = gateway
@@ -80,19 +82,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    if "api" in roles:
-        app.include_router(auth.router)
-        app.include_router(models.router)
-        app.include_router(pricing.router)
-        app.include_router(loadtests.router)  # before deployments' /{id}/{action}
-        app.include_router(deployments.router)
-        app.include_router(keys.router)
-        app.include_router(webhooks.router)
-        app.include_router(usage.router)
-        app.include_router(admin.router)
-        mount_web(app)
-    elif "dashboard" in roles:  # alone: the operator's view of the whole store
-        mount_dashboard(app, settings.loadtest, settings.data_dir)
+    include_pages(app, settings, roles)
     # The pages' headers, inside the stack (it sees the scheme a trusted proxy reported);
     # not around the gateway's hot path.
     app.add_middleware(SecurityHeadersMiddleware)
@@ -104,7 +94,24 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         gateway_stack = middleware(settings, None)
         app.serve_prefix("/v1", wrapped(OpenAIEndpoints(gateway), gateway_stack))
         app.serve_prefix("/ollama", wrapped(OllamaPassthrough(gateway), gateway_stack))
+        # The ollama.<domain> host's model list (docs/kubernetes.md); its /health is ours.
+        app.serve_prefix("/models", wrapped(OllamaModels(gateway), gateway_stack))
     return app
+
+
+def include_pages(app: FastAPI, settings: Settings, roles: Sequence[str]) -> None:
+    """The control plane's routers and web UI for ``api``; the operator's load-test
+    dashboard over the whole store for ``dashboard`` without ``api`` (with it, each owner
+    sees their own runs through the API instead)."""
+    if "api" in roles:
+        for router in (auth.router, models.router, pricing.router,
+                       loadtests.router,  # before deployments' /{id}/{action}
+                       deployments.router, keys.router, webhooks.router, usage.router,
+                       admin.router):
+            app.include_router(router)
+        mount_web(app)
+    elif "dashboard" in roles:
+        mount_dashboard(app, settings.loadtest, settings.data_dir)
 
 
 Middleware = list[tuple[Any, dict[str, Any]]]

@@ -2,9 +2,10 @@
 
 The pages load only same-origin module scripts and stylesheets, so the content security
 policy allows nothing else: no inline script or style, no framing (clickjacking), no plugins,
-forms only to this origin. ``/api/docs`` (Swagger UI, when enabled) needs its CDN scripts and
-an inline bootstrap, so it alone gets no CSP. HSTS is sent only over HTTPS: TLS at uvicorn, or
-``X-Forwarded-Proto: https`` from a trusted proxy (both set the ASGI scope's ``scheme``).
+forms only to this origin. ``/api/docs`` (Swagger UI, when enabled) is packaged and started
+from a file (``api/reference.py``), so it lives under the same policy. HSTS is sent only over
+HTTPS: TLS at uvicorn, or ``X-Forwarded-Proto: https`` from a trusted proxy (both set the ASGI
+scope's ``scheme``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ _ALWAYS = [
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
-_NO_CSP_PATHS = ("/api/docs",)
 
 
 class SecurityHeadersMiddleware:
@@ -33,9 +33,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = list(_ALWAYS)
-        if not str(scope.get("path", "")).startswith(_NO_CSP_PATHS):
-            extra.append((b"content-security-policy", CSP))
+        extra = [*_ALWAYS, (b"content-security-policy", CSP)]
         if scope.get("scheme") == "https":
             extra.append((b"strict-transport-security", HSTS))
 

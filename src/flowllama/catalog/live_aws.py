@@ -47,9 +47,12 @@ def fetch_aws_prices(
     rows: list[InstancePrice], *, client_factory: ClientFactory | None = None
 ) -> tuple[list[InstancePrice], CloudStatus]:
     """``rows`` re-priced from AWS's live APIs, and how much of it is live."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     factory = client_factory or default_client_factory()
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError as exc:  # a custom factory without the SDK installed
+        raise LivePricesUnavailable("botocore is not installed (pip install 'flowllama[aws]')") \
+            from exc
     types = sorted({row.instance_type for row in rows})
     regions = sorted({row.region for row in rows})
     try:

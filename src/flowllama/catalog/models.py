@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -20,6 +20,8 @@ from typing import Any
 from flowllama.errors import InvalidInput, NotFound
 
 LOCAL_PREFIX = "local/"
+OLLAMA_DEFAULT_CONTEXT = 4096
+"""Ollama's ``num_ctx`` when nothing sets it (on GPUs under 23 GiB, and on CPU)."""
 # Ollama tags ("qwen2.5:0.5b") and local names ("local/<stem>"); nothing that can climb a path.
 _NAME_RE = re.compile(r"^(local/)?[a-z0-9][a-z0-9._-]{0,127}(:[a-z0-9][a-z0-9._-]{0,63})?$")
 
@@ -62,6 +64,12 @@ class ModelSpec:
     local_path: str | None = None
     output_bytes: int | None = None
 
+    @property
+    def default_context_size(self) -> int:
+        """The context a request that names none gets: Ollama's default, capped at the
+        model's trained maximum (a 2,048-token local model gets 2,048)."""
+        return min(OLLAMA_DEFAULT_CONTEXT, self.architecture.context_length)
+
 
 def validate_model_name(name: str) -> str:
     """Lower-cased, stripped name; raises ``InvalidInput`` for anything that is not a tag."""
@@ -78,19 +86,36 @@ class ModelCatalog:
     with :meth:`with_local_models`, which returns a new catalog.
     """
 
-    def __init__(self, models: Iterable[ModelSpec]) -> None:
+    def __init__(self, models: Iterable[ModelSpec],
+                 default_tags: Mapping[str, str] | None = None) -> None:
         self._models = {model.name: model for model in models}
         self._ordered = tuple(sorted(self._models.values(), key=_sort_key))
+        self._default_tags = {name: tag for name, tag in (default_tags or {}).items()
+                              if tag in self._models}
 
     def get(self, name: str) -> ModelSpec:
-        """The model called ``name``; ``NotFound`` naming the closest matches otherwise."""
+        """The model called ``name``; ``NotFound`` naming the closest matches otherwise.
+
+        As in Ollama, a bare name (``mistral``) or ``<name>:latest`` means the name's default
+        tag (``mistral:7b``, from ``default_tags`` in ``models.json``).
+        """
         cleaned = validate_model_name(name)
-        model = self._models.get(cleaned)
+        model = self._models.get(cleaned) or self._models.get(self._default_tag(cleaned))
         if model is not None:
             return model
         close = difflib.get_close_matches(cleaned, list(self._models), n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See GET /api/models."
         raise NotFound(f"Unknown model {name!r}.{hint}", field="model")
+
+    def _default_tag(self, name: str) -> str:
+        base, _, tag = name.partition(":")
+        if tag in ("", "latest"):
+            return self._default_tags.get(base, name)
+        return name
+
+    def default_tags(self) -> dict[str, str]:
+        """Bare Ollama names and the tag each stands for (``{"mistral": "mistral:7b"}``)."""
+        return dict(self._default_tags)
 
     def all(self) -> list[ModelSpec]:
         """Every model, by family then size."""
@@ -117,7 +142,8 @@ class ModelCatalog:
         """
         from flowllama.catalog.local_models import scan_local_models
 
-        return ModelCatalog([*self._ordered, *scan_local_models(models_dir)])
+        return ModelCatalog([*self._ordered, *scan_local_models(models_dir)],
+                            self._default_tags)
 
 
 def _sort_key(model: ModelSpec) -> tuple[str, int, str]:
@@ -146,4 +172,6 @@ def model_from_dict(row: dict[str, Any]) -> ModelSpec:
 def default_catalog() -> ModelCatalog:
     """The packaged catalog, parsed once per process."""
     text = resources.files("flowllama.catalog").joinpath("data/models.json").read_text("utf-8")
-    return ModelCatalog(model_from_dict(row) for row in json.loads(text)["models"])
+    data = json.loads(text)
+    tags = {name: entry["tag"] for name, entry in data.get("default_tags", {}).items()}
+    return ModelCatalog((model_from_dict(row) for row in data["models"]), tags)

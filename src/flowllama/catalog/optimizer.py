@@ -40,13 +40,24 @@ from flowllama.catalog.sizing import GIB, MemoryEstimate, estimate_memory
 from flowllama.errors import InvalidInput
 
 MAX_CANDIDATES = 20
-DEFAULT_CONTEXT = 8192
+CPU_AUTO_MAX_WEIGHTS_BYTES = 3 * GIB
+"""Under ``gpu: auto`` CPU-only offers compete only for models whose weights are at most this
+(about 3B parameters at 4-5 bits): beyond it CPU decoding drops under ~10 tokens/s, and a GPU
+is what a user asking for "auto" expects."""
+CPU_AUTO_MIN_VCPUS = 4
+"""...and only instances with at least this many vCPUs (decoding speed scales with cores; a
+shared-core or 1-vCPU machine is not a serving choice ``auto`` should make)."""
 SPOT_SAVING_FOR_LOW_TOLERANCE = 0.5
 """With ``spot_tolerance=low`` spot is taken only when it costs under half the on-demand pick."""
 
 
 class EstimateRequest(BaseModel):
-    """What to size and price. ``context_size`` defaults to 8,192 (capped at the model's max)."""
+    """What to size and price.
+
+    ``context_size`` defaults to the model's own default (Ollama's 4,096, capped at the model's
+    maximum). ``allow_cpu``: under ``gpu: auto``, CPU-only instances compete with GPU ones for
+    small models (see ``CPU_AUTO_MAX_WEIGHTS_BYTES``) when they have the RAM.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -60,6 +71,7 @@ class EstimateRequest(BaseModel):
     instance_type: str | None = Field(None, max_length=64)
     quantization: str | None = None
     kv_cache_type: Literal["f16", "q8_0", "q4_0"] = "f16"
+    allow_cpu: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +137,9 @@ def estimate(
         prices = current_prices()
     index = build_index(prices)
     clouds: tuple[str, ...] = tuple(dict.fromkeys(request.clouds))
-    shapes = [s for s in index.shapes if s.cloud in clouds and _holds(s, gpu, sizing)]
+    cpu_too = gpu == "auto" and _cpu_allowed(request, sizing)
+    shapes = [s for s in index.shapes
+              if s.cloud in clouds and _holds(s, gpu, sizing, cpu_too=cpu_too)]
     fixed = {cloud: fixed_monthly(cloud, sizing.breakdown.weights_bytes) for cloud in clouds}
     search = _Search(shapes, request, fixed)
     candidates = [search.offer(entry) for entry in search.ranked(clouds, MAX_CANDIDATES)]
@@ -167,7 +181,7 @@ def _explained(model: ModelSpec, sizing: MemoryEstimate, candidates: list[Offer]
 def _context_size(request: EstimateRequest, model: ModelSpec) -> int:
     maximum = model.architecture.context_length
     if request.context_size is None:
-        return min(DEFAULT_CONTEXT, maximum)
+        return model.default_context_size
     if request.context_size > maximum:
         raise InvalidInput(
             f"context_size {request.context_size} is above {model.name}'s maximum of {maximum}",
@@ -190,9 +204,16 @@ def _same_kind(shape: Shape, gpu: str) -> bool:
     return shape.gpu is not None and (gpu == "auto" or GPU_TYPES[shape.gpu].family == gpu)
 
 
-def _holds(shape: Shape, gpu: str, sizing: MemoryEstimate) -> bool:
-    """Whether the shape matches the GPU preference and has the memory for the model."""
-    if not _same_kind(shape, gpu):
+def _cpu_allowed(request: EstimateRequest, sizing: MemoryEstimate) -> bool:
+    """Whether CPU-only offers compete under ``gpu: auto``: allowed, and a small model."""
+    return request.allow_cpu and sizing.breakdown.weights_bytes <= CPU_AUTO_MAX_WEIGHTS_BYTES
+
+
+def _holds(shape: Shape, gpu: str, sizing: MemoryEstimate, *, cpu_too: bool = False) -> bool:
+    """Whether the shape matches the GPU preference (or is a CPU-only shape and ``cpu_too``)
+    and has the memory for the model."""
+    auto_cpu = cpu_too and shape.gpu is None and shape.vcpus >= CPU_AUTO_MIN_VCPUS
+    if not (_same_kind(shape, gpu) or auto_cpu):
         return False
     if shape.gpu is None:
         return shape.memory_gib * GIB >= sizing.min_ram_bytes

@@ -3,8 +3,9 @@
 ``current_prices()`` never touches the network: it returns the last refreshed prices (kept in
 memory for 15 minutes, and in ``<data_dir>/catalog/prices.json.gz`` so that every process sees a
 refresh done by another, e.g. ``flowllama pricing refresh``), else the packaged snapshot.
-``refresh_prices()`` asks AWS and GCP; a cloud that cannot be reached, or has no credentials,
-keeps its snapshot prices and says so in ``clouds[...]``.
+``refresh_prices()`` asks AWS and GCP; a cloud that cannot be reached, or has no SDK or
+credentials, keeps its snapshot prices and says so in ``clouds[...]``; when no cloud answers,
+nothing stored is overwritten.
 """
 
 from __future__ import annotations
@@ -123,12 +124,30 @@ def refresh_prices(
         cloud_rows, statuses[cloud] = _refresh_cloud(
             cloud, snapshot, fetchers[cloud] if cloud in wanted else None)
         rows.extend(cloud_rows)
+    if all(status.source == "snapshot" for status in statuses.values()):
+        # Nothing live came back: keep what is stored (an earlier refresh, or the snapshot)
+        # and say why per cloud, rather than overwrite live prices with snapshot ones.
+        kept = _read_refreshed(path) or snapshot
+        return PriceCatalog(kept.rows, kept.as_of, kept.source,
+                            _kept_statuses(kept, statuses, wanted))
     as_of = min(status.as_of for status in statuses.values())
     catalog = PriceCatalog(tuple(rows), as_of, overall_source(statuses.values()), statuses)
     write_price_file(catalog, path)
     with _CACHE.lock:
         _CACHE.store(path, catalog)
     return catalog
+
+
+def _kept_statuses(kept: PriceCatalog, failed: dict[str, CloudStatus], wanted: set[str]
+                   ) -> dict[str, CloudStatus]:
+    """Each cloud's stored status; a cloud that was asked for also says why it failed."""
+    result = dict(kept.clouds)
+    for cloud in wanted & set(failed):
+        stored = kept.clouds.get(cloud, CloudStatus("snapshot", kept.as_of))
+        reason = failed[cloud].detail.removeprefix("live prices unavailable: ")
+        result[cloud] = CloudStatus(stored.source, stored.as_of,
+                                    f"not refreshed ({reason}); kept the stored prices")
+    return result
 
 
 def _fetchers(aws_client_factory: Callable[[str, str], Any] | None,

@@ -58,6 +58,8 @@ class User(Base):
     tier: Mapped[str] = mapped_column(String(16), default="free")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by an administrator: no login, refresh or access token works while it is set.
+    disabled_at: Mapped[datetime | None]
 
 
 class RefreshToken(Base):
@@ -216,6 +218,24 @@ class Instance(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     terminated_at: Mapped[datetime | None]
+
+
+class ExternalServer(Base):
+    """An inference server FlowLlama adopts but does not run (``cloud: external``): where it
+    is, which API it speaks, and the secret the gateway and monitor present to it, sealed
+    (:mod:`flowllama.security.upstream_secrets`). One row per deployment; kept while the
+    deployment is stopped, its secret wiped when the deployment is deleted."""
+
+    __tablename__ = "external_servers"
+
+    deployment_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    api: Mapped[str] = mapped_column(String(16))
+    base_url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class DeploymentEvent(Base):

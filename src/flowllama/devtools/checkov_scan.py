@@ -4,8 +4,8 @@ checkov replaces python-hcl2's ``hcl2`` package with a fork, so it never goes in
 project's environment: :func:`ensure_checkov` builds ``<cache>/checkov-<version>/venv`` once
 (pip install, pinned) and runs it as ``venv/bin/python -m checkov.main`` (a venv's scripts
 embed its build path; its python does not). :func:`scan` runs it once over a directory tree
-(``--framework terraform``) and returns every failed check and every skip, so a caller can
-attribute them to modules and refuse skips that carry no justification.
+(``--framework terraform`` by default, or ``helm``) and returns every failed check and every
+skip, so a caller can attribute them to modules and refuse skips that carry no justification.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,19 @@ def _build(work: Path, _final: Path) -> None:
              f"pip install checkov=={CHECKOV_VERSION}", timeout_s=1800)
 
 
-def scan(directory: Path, python: Path, *, timeout_s: float = 900) -> list[CheckResult]:
-    """Failed and skipped checks of checkov's Terraform framework over ``directory``."""
+def scan(directory: Path, python: Path, *, timeout_s: float = 900, framework: str = "terraform",
+         extra_args: Sequence[str] = (), tool_dir: Path | None = None) -> list[CheckResult]:
+    """Failed and skipped checks of checkov's ``framework`` over ``directory``.
+
+    ``extra_args`` are passed on (e.g. ``--var-file`` values for the helm framework);
+    ``tool_dir`` goes first on ``PATH`` (the helm framework runs ``helm`` from there)."""
     # No platform key may leak in: the scan stays local and sends nothing anywhere.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BC_", "PRISMA_"))}
+    if tool_dir is not None:
+        env["PATH"] = f"{tool_dir}{os.pathsep}{env.get('PATH', '')}"
     argv = [str(python), "-m", "checkov.main", "--directory", str(directory),
-            "--framework", "terraform", "--output", "json", "--compact",
-            "--skip-download", "--download-external-modules", "false"]
+            "--framework", framework, "--output", "json", "--compact",
+            "--skip-download", "--download-external-modules", "false", *extra_args]
     try:
         result = subprocess.run(  # noqa: S603 - our own argument list
             argv, capture_output=True, text=True, timeout=timeout_s, env=env, check=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class DeadJobOut(BaseModel):
@@ -24,3 +24,23 @@ class DeadJobOut(BaseModel):
 class RequeuedOut(BaseModel):
     id: str
     status: str
+
+
+class AdminUserOut(BaseModel):
+    """An account as an administrator sees it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    is_admin: bool
+    tier: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class AdminUserPage(BaseModel):
+    items: list[AdminUserOut]
+    total: int
+    limit: int
+    offset: int

@@ -19,10 +19,14 @@ class DeploymentCreate(Strict):
 
     name: str = Field(pattern=NAME_PATTERN, description="1 to 63 characters of a-z, 0-9 and '-'")
     model: str = Field(min_length=1, max_length=200)
-    context_size: int = Field(4096, ge=256, le=1_048_576)
+    context_size: int | None = Field(
+        None, ge=256, le=1_048_576,
+        description="Tokens of context; default: the model's own (4,096 capped at its maximum)")
     parallel: int = Field(1, ge=1, le=64)
     spot_tolerance: Literal["none", "low", "high"] = "none"
     gpu: GpuChoice = "auto"
+    allow_cpu: bool = Field(
+        True, description="With gpu 'auto', let CPU-only instances compete for small models")
     cloud: Literal["auto", "aws", "gcp", "local"] = "auto"
     region: str | None = Field(None, pattern=r"^[a-z0-9-]{2,64}$")
     instance_type: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,63}$")

@@ -25,6 +25,8 @@ class EstimateQuery(BaseModel):
     instance_type: str | None = Field(None, max_length=64)
     quantization: str | None = Field(None, max_length=16)
     kv_cache_type: str = Field("f16", max_length=8)
+    allow_cpu: bool = Field(True, description="With gpu=auto, CPU-only instances compete "
+                            "for small models")
 
     def as_request_data(self) -> dict[str, Any]:
         """The optimizer request's fields (validated there, with the field named on error)."""

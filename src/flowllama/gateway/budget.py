@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from flowllama.db.types import utcnow
 from flowllama.errors import RateLimited
+from flowllama.gateway import telemetry
 from flowllama.gateway.keys import KeyInfo
 
 
@@ -44,6 +45,7 @@ class MonthlyBudget:
             return
         now = self._clock()
         if self.used(key, now) >= key.monthly_token_budget:
+            telemetry.rate_limited("budget")
             raise RateLimited(
                 f"This key's monthly budget of {key.monthly_token_budget} tokens is used up",
                 retry_after=seconds_to_next_month(now), code="insufficient_quota")

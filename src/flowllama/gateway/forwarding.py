@@ -39,10 +39,10 @@ async def read_whole(opened: Opened) -> bytes:
     try:
         return await opened.response.read()
     except UpstreamTimeout as exc:
-        opened.fail()
+        opened.fail("timeout")
         raise GatewayTimeout("The model server did not finish in time") from exc
     except UpstreamBrokeOff as exc:
-        opened.fail()
+        opened.fail("broken")
         raise UpstreamBroke("The model server broke off its answer") from exc
     finally:
         opened.close()
@@ -89,15 +89,16 @@ async def _relay(opened: Opened, relay: StreamRelay, on_usage: UsageSink
         async for chunk in opened.response.chunks():
             out = relay.feed(chunk)
             if out:
+                opened.relayed()
                 yield out
         rest = relay.leftover()
         if rest:
             yield rest
         if not relay.finished:
-            opened.fail()
+            opened.fail("broken")
             yield error_event("The model server ended the stream early", "upstream_error")
     except UpstreamError as exc:
-        opened.fail()
+        opened.fail("stalled" if isinstance(exc, UpstreamTimeout) else "broken")
         log.warning("gateway.stream_broken", instance_id=opened.upstream.instance_id,
                     error=type(exc).__name__, request_id=opened.request_id)
         if isinstance(exc, UpstreamTimeout):

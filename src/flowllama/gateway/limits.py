@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flowllama.errors import RateLimited
+from flowllama.gateway import telemetry
 from flowllama.gateway.keys import KeyInfo
 
 WINDOW_S = 60.0
@@ -133,12 +134,14 @@ class RateLimiter:
         if key.rpm is not None:
             requests = self._requests.setdefault(key.id, SlidingWindow())
             if requests.estimate(now) + 1 > key.rpm:
+                telemetry.rate_limited("requests")
                 raise RateLimited(f"Rate limit of {key.rpm} requests per minute reached",
                                   retry_after=requests.retry_after(now, key.rpm, 1),
                                   code="rate_limit_exceeded")
         if key.tpm is not None:
             tokens = self._tokens.get(key.id)
             if tokens is not None and tokens.estimate(now) >= key.tpm:
+                telemetry.rate_limited("tokens")
                 raise RateLimited(f"Rate limit of {key.tpm} tokens per minute reached",
                                   retry_after=tokens.retry_after(now, key.tpm, 1),
                                   code="rate_limit_exceeded")

@@ -24,6 +24,7 @@ from flowllama.db.types import utcnow
 from flowllama.gateway.periodic import Periodic, StepFailed
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth
+from flowllama.metrics.instruments import GATEWAY_USAGE_FLUSH_FAILURES
 from flowllama.services import api_keys
 
 log = get_logger(__name__)
@@ -161,6 +162,7 @@ class UsageFlusher(Periodic):
             await asyncio.to_thread(batch.write, self.db)
         except Exception as exc:  # any failure (an outage, a bug) must keep the counts
             self.meter.restore(batch)
+            GATEWAY_USAGE_FLUSH_FAILURES.inc()
             log.warning("gateway.usage_flush_failed", error=f"{type(exc).__name__}: {exc}")
             return False
         return True

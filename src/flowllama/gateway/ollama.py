@@ -1,4 +1,6 @@
-"""The native Ollama passthrough, ``/ollama/{deployment}/api/{route}``, for the owner's key.
+"""The native Ollama passthrough, ``/ollama/{deployment}/api/{route}``, for the owner's key,
+and ``/models``, the list of what that key can reach through it (the ``ollama.<domain>``
+host's model list; that host's ``/health`` is the gateway's own).
 
 Only read and inference routes pass (``tags``, ``ps``, ``version``, ``show``, ``chat``,
 ``generate``, ``embed``); ``pull``, ``push``, ``create``, ``copy``, ``delete``, ``blobs`` and
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 from starlette.types import Receive, Scope, Send
 
 from flowllama.errors import NotFound
-from flowllama.gateway.endpoints import RouteLabel, authenticated
+from flowllama.gateway.endpoints import MethodNotAllowed, RouteLabel, authenticated
 from flowllama.gateway.envelope import json_bytes
 from flowllama.gateway.forwarding import failed_upstream, read_whole
 from flowllama.gateway.keys import KeyInfo
@@ -26,8 +28,14 @@ from flowllama.gateway.native_schema import native_body
 from flowllama.gateway.ndjson import NdjsonMeter
 from flowllama.gateway.proxy import Opened
 from flowllama.gateway.routes import Upstream
-from flowllama.gateway.upstream import UpstreamError
-from flowllama.gateway.wire import guarded, read_body, send_stream, until_disconnect
+from flowllama.gateway.upstream import UpstreamError, UpstreamTimeout
+from flowllama.gateway.wire import (
+    guarded,
+    read_body,
+    send_stream,
+    send_whole,
+    until_disconnect,
+)
 
 if TYPE_CHECKING:
     from flowllama.gateway.service import Gateway
@@ -36,6 +44,8 @@ PREFIX = "/ollama/"
 READ_ROUTES = {("GET", "tags"), ("GET", "ps"), ("GET", "version"), ("POST", "show")}
 INFERENCE_ROUTES = {("POST", "chat"), ("POST", "generate"), ("POST", "embed")}
 LABEL = RouteLabel("/ollama/{deployment}/api/{route}")
+MODELS_PATH = "/models"
+MODELS_LABEL = RouteLabel(MODELS_PATH)
 
 
 async def native_candidates(gateway: Gateway, key: KeyInfo, deployment: str) -> list[Upstream]:
@@ -118,20 +128,55 @@ class OllamaPassthrough:
         meter = NdjsonMeter() if inference and response.status == 200 else None
         await send_stream(send, response.status,
                           response.header(b"content-type", b"application/json"), (),
-                          _relay(self.gateway, key, opened, meter))
+                          _relay(self.gateway, key, opened, meter, timed=stream and inference))
 
 
-async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMeter | None
-                 ) -> AsyncGenerator[bytes, None]:
+async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMeter | None,
+                 *, timed: bool) -> AsyncGenerator[bytes, None]:
+    """Pass the answer on chunk by chunk; a ``timed`` one (a generation stream) also records
+    its time to first token."""
     try:
         async for chunk in opened.response.chunks():
             if meter is not None:
                 meter.feed(chunk)
+            if timed:
+                opened.relayed()
             yield chunk
-    except UpstreamError:
-        opened.fail()
+    except UpstreamError as exc:
+        opened.fail("stalled" if isinstance(exc, UpstreamTimeout) else "broken")
         yield b'{"error":"the model server broke off its answer"}\n'
     finally:
         opened.close()
         if meter is not None:
             gateway.record(key, opened.upstream, meter.finish())
+
+
+async def native_models(gateway: Gateway, key: KeyInfo) -> list[dict[str, str]]:
+    """The key's serving Ollama deployments: name, model and passthrough base path."""
+    owner = await gateway.routes.for_owner(key.user_id)
+    return [{"name": t.name, "model": t.model, "path": f"{PREFIX}{t.name}"}
+            for t in owner.targets
+            if t.serving and key.allows(t.name, t.model)
+            and any(u.native_base_url is not None for u in t.upstreams)]
+
+
+class OllamaModels:
+    """The ``/models`` application: ``GET`` with a key lists :func:`native_models` as
+    ``{"models": [...]}``; errors in Ollama's shape."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await guarded(scope, send, lambda out: self._handle(scope, out), _render)
+
+    async def _handle(self, scope: Scope, send: Send) -> None:
+        if scope["path"].rstrip("/") != MODELS_PATH:
+            raise NotFound("not found", code="not_found")
+        scope["route"] = MODELS_LABEL
+        if scope["method"] != "GET":
+            raise MethodNotAllowed(f"Use GET for {MODELS_PATH}")
+        key = await authenticated(self.gateway, scope)
+        models = await native_models(self.gateway, key)
+        await send_whole(send, 200, json_bytes({"models": models}))

@@ -16,10 +16,12 @@ stalled one.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from flowllama.errors import ClientError, ServiceUnavailable
+from flowllama.gateway import telemetry
 from flowllama.gateway.balancer import Balancer
 from flowllama.gateway.breaker import CircuitBreaker
 from flowllama.gateway.routes import Upstream
@@ -59,14 +61,25 @@ class Opened:
     balancer: Balancer
     breaker: CircuitBreaker
     request_id: str | None = None
+    started_at: float = field(default_factory=time.monotonic)  # when the first attempt began
     closed: bool = field(default=False)
     failed: bool = field(default=False)
+    relaying: bool = field(default=False)
 
-    def fail(self) -> None:
-        """The answer broke off or stalled: a failure of the deployment for its breaker."""
+    def fail(self, kind: str) -> None:
+        """The answer failed (``kind``: status_5xx, broken, stalled or timeout): a failure of
+        the deployment for its breaker, counted once."""
         if not self.failed:
             self.failed = True
             self.breaker.failed(self.upstream.deployment_id)
+            telemetry.upstream_error(self.upstream.deployment_id, kind)
+
+    def relayed(self) -> None:
+        """A stream event reached the client: the first one is the time to first token."""
+        if not self.relaying:
+            self.relaying = True
+            telemetry.first_token(self.upstream.deployment_id,
+                                  time.monotonic() - self.started_at)
 
     def close(self) -> None:
         """Close the upstream response (aborting it when unread, which cancels the upstream's
@@ -77,7 +90,7 @@ class Opened:
         self.balancer.release(self.upstream.instance_id)
         status = self.response.status
         if status >= 500 and status != 503:
-            self.fail()
+            self.fail("status_5xx")
         elif self.response.completed and not self.failed:
             self.breaker.succeeded(self.upstream.deployment_id)
         self.response.close()
@@ -106,6 +119,7 @@ class UpstreamProxy:
         whole answer's head comes only after generation: it has the client's read timeout).
         Raises ``ServiceUnavailable`` (``no_healthy_instance``) when no attempt succeeded, or
         (``circuit_open``) when every deployment's circuit is open."""
+        started = time.monotonic()
         headers = (*_HEADERS, ("x-request-id", request_id)) if request_id else _HEADERS
         candidates = self._admitted(candidates)
         timeouts = (self.first_byte_timeout_s, self.idle_timeout_s) if stream else (None, None)
@@ -122,7 +136,9 @@ class UpstreamProxy:
                                            headers=headers + upstream.auth_headers,
                                            timeouts=timeouts)
             if response is not None:
-                return Opened(upstream, response, self.balancer, self.breaker, request_id)
+                telemetry.upstream_head(upstream.deployment_id, time.monotonic() - started)
+                return Opened(upstream, response, self.balancer, self.breaker, request_id,
+                              started)
         raise ServiceUnavailable("No healthy instance could take the request; retry shortly",
                                  code="no_healthy_instance", headers={"Retry-After": "1"})
 
@@ -155,6 +171,7 @@ class UpstreamProxy:
         except UpstreamTimeout as exc:
             self.balancer.release(upstream.instance_id)
             self.breaker.failed(upstream.deployment_id)
+            telemetry.upstream_error(upstream.deployment_id, "timeout")
             log.warning("gateway.upstream_timeout", instance_id=upstream.instance_id,
                         deployment_id=upstream.deployment_id)
             raise GatewayTimeout("The model server did not answer in time") from exc
@@ -173,6 +190,7 @@ class UpstreamProxy:
         counts against its deployment's circuit."""
         self.balancer.release(upstream.instance_id)
         self.balancer.mark_failed(upstream.instance_id)
+        telemetry.upstream_error(upstream.deployment_id, "unreachable" if broken else "busy")
         if broken:
             self.breaker.failed(upstream.deployment_id)
         log.warning("gateway.upstream_failed", instance_id=upstream.instance_id,

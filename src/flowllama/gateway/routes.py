@@ -9,18 +9,25 @@ so another tenant's deployment is exactly as unknown as a missing one.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance
+from flowllama.db.tables import Deployment, ExternalServer, Instance
+from flowllama.domain.external import EXTERNAL_CLOUD
 from flowllama.domain.lifecycle import Desired, Status
+from flowllama.errors import ConfigError
+from flowllama.logging import get_logger
 from flowllama.runtimes.model_names import is_local_model
 from flowllama.runtimes.ollama import OllamaRuntime
 from flowllama.security.runtime_keys import RuntimeKeys
+from flowllama.security.upstream_secrets import UpstreamSecrets
+
+log = get_logger(__name__)
 
 SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
 HEALTHY_INSTANCE = "healthy"
@@ -84,15 +91,16 @@ class OwnerRoutes:
 RouteLoader = Callable[[str], Awaitable[OwnerRoutes]]
 
 
-def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = None
-                      ) -> OwnerRoutes:
+def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = None,
+                      secrets: UpstreamSecrets | None = None) -> OwnerRoutes:
     """Read ``user_id``'s live deployments and their healthy instances (sync; run in a thread);
-    with ``keys``, each upstream carries its deployment's runtime key."""
+    with ``keys``, each upstream carries its deployment's runtime key, and with ``secrets`` an
+    external server's upstream carries its own secret instead (``cloud: external``)."""
     with db.session() as session:
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
                    Deployment.desired_state, Deployment.created_at, Deployment.runtime,
-                   Deployment.context_size)
+                   Deployment.context_size, Deployment.cloud)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
@@ -104,12 +112,14 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
                    Instance.terminated_at.is_(None), Instance.endpoint_url.is_not(None))
             .order_by(Instance.created_at, Instance.id)
         ).all() if ids else []
+        external = _external_headers(session, deployments, secrets)
     targets = []
     for dep in deployments:
         serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
+        routable = serving and (dep.cloud != EXTERNAL_CLOUD or dep.id in external)
         upstreams = tuple(
-            _upstream(dep, i, keys) for i in instances if i.deployment_id == dep.id
-        ) if serving else ()
+            _upstream(dep, i, keys, external) for i in instances if i.deployment_id == dep.id
+        ) if routable else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
                               upstreams=upstreams, context_size=dep.context_size))
@@ -127,7 +137,28 @@ def runtime_of(deployment_runtime: str, model: str, handle: Any) -> str:
     return "llamacpp" if is_local_model(model) else "ollama"
 
 
-def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None) -> Upstream:
+def _external_headers(session: Session, deployments: Sequence[Any],
+                      secrets: UpstreamSecrets | None) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Deployment id → the headers for its external server (one query, only when the owner
+    has external deployments)."""
+    ids = [dep.id for dep in deployments if dep.cloud == EXTERNAL_CLOUD]
+    if not ids:
+        return {}
+    rows = session.execute(select(ExternalServer.deployment_id, ExternalServer.secret)
+                           .where(ExternalServer.deployment_id.in_(ids))).all()
+    headers = {}
+    for row in rows:
+        try:
+            headers[row.deployment_id] = (tuple(secrets.headers(row.secret).items())
+                                          if secrets else ())
+        except ConfigError as exc:  # unreadable (platform secret rotated): not routable
+            log.warning("gateway.external_secret_unreadable", deployment_id=row.deployment_id,
+                        error=str(exc))
+    return headers
+
+
+def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None,
+              external: dict[str, tuple[tuple[str, str], ...]]) -> Upstream:
     base_url = str(instance.endpoint_url).rstrip("/")
     runtime = runtime_of(dep.runtime, dep.model, instance.handle)
     native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
@@ -136,15 +167,24 @@ def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None) -> Upstream:
                     context_size=dep.context_size,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
                     native_base_url=native,
-                    auth_headers=tuple(keys.headers(dep.id).items()) if keys else ())
+                    auth_headers=_auth_headers(dep, keys, external))
 
 
-def database_loader(db: Database, keys: RuntimeKeys | None = None) -> RouteLoader:
+def _auth_headers(dep: Any, keys: RuntimeKeys | None,
+                  external: dict[str, tuple[tuple[str, str], ...]]) -> tuple[tuple[str, str], ...]:
+    # An external server gets its own secret, never the platform's runtime key.
+    if dep.cloud == EXTERNAL_CLOUD:
+        return external.get(dep.id, ())
+    return tuple(keys.headers(dep.id).items()) if keys else ()
+
+
+def database_loader(db: Database, keys: RuntimeKeys | None = None,
+                    secrets: UpstreamSecrets | None = None) -> RouteLoader:
     """A loader that reads an owner's routes in a worker thread."""
     import anyio.to_thread
 
     async def load(user_id: str) -> OwnerRoutes:
-        return await anyio.to_thread.run_sync(load_owner_routes, db, user_id, keys)
+        return await anyio.to_thread.run_sync(load_owner_routes, db, user_id, keys, secrets)
 
     return load
 

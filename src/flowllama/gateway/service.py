@@ -14,7 +14,7 @@ from starlette.types import Send
 
 from flowllama.db.session import Database
 from flowllama.errors import NotFound, ServiceUnavailable, Unauthorized
-from flowllama.gateway import keys, routes
+from flowllama.gateway import keys, routes, telemetry
 from flowllama.gateway.balancer import Balancer
 from flowllama.gateway.breaker import CircuitBreaker
 from flowllama.gateway.budget import MonthlyBudget
@@ -167,6 +167,7 @@ class Gateway:
 
     def record(self, key: KeyInfo, upstream: Upstream, usage: Usage) -> None:
         """Count an answered request against the key's limits and in the usage rollup."""
+        telemetry.tokens(upstream.deployment_id, usage.prompt_tokens, usage.completion_tokens)
         self.limiter.spend(key, usage.total_tokens)
         self.budget.spend(key, usage.total_tokens)
         self.meter.record(user_id=key.user_id, api_key_id=key.id,
@@ -187,7 +188,8 @@ def build_gateway(platform: Platform) -> Gateway:
     gateway = Gateway(
         settings, platform.db,
         KeyCache(keys.database_loader(platform.db), settings.key_cache_ttl_s),
-        RouteCache(routes.database_loader(platform.db, platform.runtime_keys),
+        RouteCache(routes.database_loader(platform.db, platform.runtime_keys,
+                                          platform.upstream_secrets),
                    settings.route_cache_ttl_s),
         loops=platform.loops,
     )

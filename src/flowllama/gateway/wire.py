@@ -15,6 +15,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from flowllama.db.outage import DatabaseUnavailable, is_unavailable
 from flowllama.errors import ClientError, PayloadTooLarge
+from flowllama.gateway import telemetry
 from flowllama.logging import get_logger
 
 log = get_logger(__name__)
@@ -107,6 +108,7 @@ async def guarded(scope: Scope, send: Send, handle: Callable[[Send], Awaitable[N
             log.warning("gateway.database_unavailable", error=f"{type(exc).__name__}: {exc}"[:300])
             raise DatabaseUnavailable() from exc
     except ClientError as exc:
+        telemetry.refused(exc.status_code, exc.code)
         if not started:
             headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                        for name, value in exc.headers.items()]

@@ -68,3 +68,53 @@ LOOP_FAILURES = Counter(
     "Failed rounds of each background loop (each is followed by a backoff and a retry).",
     ["loop"], registry=REGISTRY,
 )
+
+# Gateway domain series. The ``deployment`` label is a deployment id (bounded by the number of
+# deployments, never user text); ``kind`` and ``code`` come from fixed sets in the code.
+_TTFT_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0)
+GATEWAY_TOKENS = Counter(
+    "flowllama_gateway_tokens",
+    "Tokens metered by the gateway, by deployment and direction (prompt, completion).",
+    ["deployment", "direction"], registry=REGISTRY,
+)
+GATEWAY_TTFT_SECONDS = Histogram(
+    "flowllama_gateway_time_to_first_token_seconds",
+    "Streamed requests: time from picking an instance to the first event relayed to the client.",
+    ["deployment"], buckets=_TTFT_BUCKETS, registry=REGISTRY,
+)
+GATEWAY_UPSTREAM_SECONDS = Histogram(
+    "flowllama_gateway_upstream_head_seconds",
+    "Time from picking an instance to the upstream response head (retries included).",
+    ["deployment"], buckets=_HTTP_BUCKETS, registry=REGISTRY,
+)
+GATEWAY_UPSTREAM_ERRORS = Counter(
+    "flowllama_gateway_upstream_errors",
+    "Upstream failures by deployment and kind: unreachable, busy (503), timeout, status_5xx, "
+    "broken (cut off mid-answer), stalled (stream idle too long).",
+    ["deployment", "kind"], registry=REGISTRY,
+)
+GATEWAY_REFUSALS = Counter(
+    "flowllama_gateway_refusals",
+    "Requests the gateway answered with an error of its own, by status and error code "
+    "(429s by reason: rate_limit_exceeded, insufficient_quota; 503 circuit_open...).",
+    ["status", "code"], registry=REGISTRY,
+)
+GATEWAY_RATE_LIMITED = Counter(
+    "flowllama_gateway_rate_limited",
+    "429s by reason: requests (rpm), tokens (tpm), budget (the key's monthly token budget).",
+    ["reason"], registry=REGISTRY,
+)
+GATEWAY_USAGE_FLUSH_FAILURES = Counter(
+    "flowllama_gateway_usage_flush_failures",
+    "Failed writes of the gateway's usage batch (the counts are kept for the next flush).",
+    registry=REGISTRY,
+)
+MONITOR_ROUND_SECONDS = Gauge(
+    "flowllama_monitor_round_seconds", "Duration of the monitor's last round of health checks.",
+    registry=REGISTRY,
+)
+MONITOR_INTERVAL_SECONDS = Gauge(
+    "flowllama_monitor_interval_seconds",
+    "The monitor's configured interval (a round longer than this is overrunning).",
+    registry=REGISTRY,
+)

@@ -7,7 +7,7 @@ Every probe is bounded by its own timeout and returns a :class:`ProbeResult`; no
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -32,7 +32,13 @@ class Target:
     health_path: str
     expects_gpu: bool
     # Sent with every probe: the deployment's runtime key (runtimes refuse requests without it).
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # Where the deep probe's one-token chat goes, under ``server_url``.
+    chat_path: str = "/v1/chat/completions"
+    # A server FlowLlama does not run (``cloud: external``): probed with its own secret,
+    # sealed here until the monitor opens it, instead of the runtime key.
+    external: bool = False
+    sealed_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +77,7 @@ async def deep_probe(client: httpx.AsyncClient, target: Target, timeout_s: float
     body = {"model": target.model, "max_tokens": 1, "stream": False,
             "messages": [{"role": "user", "content": "ping"}]}
     try:
-        response = await client.post(target.server_url + "/v1/chat/completions", json=body,
+        response = await client.post(target.server_url + target.chat_path, json=body,
                                      timeout=timeout_s, headers=target.headers)
     except httpx.TimeoutException:
         return _failed(f"deep probe: no 1-token answer within {timeout_s:g}s (generation hangs)",

@@ -17,15 +17,18 @@ from dataclasses import dataclass, replace
 import httpx
 
 from flowllama.db.session import Database
+from flowllama.errors import ConfigError
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth, supervise
 from flowllama.metrics import HEALTH_CHECK_SECONDS, HEALTH_CHECKS
+from flowllama.metrics.instruments import MONITOR_INTERVAL_SECONDS, MONITOR_ROUND_SECONDS
 from flowllama.monitor.probes import ProbeResult, Target, deep_probe, health_check
 from flowllama.monitor.targets import claim_due
 from flowllama.monitor.verdicts import HealPolicy, Verdicts
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
 from flowllama.security.runtime_keys import RuntimeKeys
+from flowllama.security.upstream_secrets import UpstreamSecrets
 
 log = get_logger(__name__)
 
@@ -56,9 +59,11 @@ class Monitor:
     def __init__(self, db: Database, queue: JobQueue, options: MonitorOptions | None = None,
                  policy: HealPolicy | None = None, on_result: ResultHook | None = None,
                  *, runtime_keys: RuntimeKeys | None = None,
+                 upstream_secrets: UpstreamSecrets | None = None,
                  loops: LoopHealth | None = None) -> None:
         self.db = db
         self.runtime_keys = runtime_keys
+        self.upstream_secrets = upstream_secrets
         self.options = options or MonitorOptions()
         self.verdicts = Verdicts(db, queue, policy or HealPolicy())
         self.on_result = on_result
@@ -68,6 +73,7 @@ class Monitor:
         self._thread: threading.Thread | None = None
         self.loops = loops or LoopHealth()
         self._beat = self.loops.register("monitor")
+        MONITOR_INTERVAL_SECONDS.set(self.options.interval_s)
 
     def run_round(self) -> RoundReport:
         """One interval's work: claim, probe, record (in a few transactions)."""
@@ -85,10 +91,22 @@ class Monitor:
                 HEALTH_CHECK_SECONDS.observe(result.latency_ms / 1000)
             if self.on_result is not None:
                 self.on_result(target, result, deep)
-        return RoundReport(len(targets), unhealthy, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        MONITOR_ROUND_SECONDS.set(seconds)
+        return RoundReport(len(targets), unhealthy, seconds)
 
     def _keyed(self, target: Target) -> Target:
-        """``target`` with its runtime key attached (runtimes refuse probes without it)."""
+        """``target`` with its runtime key attached (runtimes refuse probes without it); an
+        external server's own secret instead, never the runtime key."""
+        if target.external:
+            try:
+                secret = (self.upstream_secrets.headers(target.sealed_secret)
+                          if self.upstream_secrets is not None else {})
+            except ConfigError as exc:  # unreadable: probe without it, so the check fails
+                log.warning("monitor.external_secret_unreadable",
+                            deployment_id=target.deployment_id, error=str(exc))
+                secret = {}
+            return replace(target, headers=tuple(secret.items()), sealed_secret=None)
         if self.runtime_keys is None:
             return target
         headers = tuple(self.runtime_keys.headers(target.deployment_id).items())
@@ -164,4 +182,5 @@ def build_monitor(platform: Platform) -> Monitor:
                         heal_backoff_s=settings.heal_backoff_s,
                         heal_backoff_max_s=settings.heal_backoff_max_s)
     return Monitor(platform.db, platform.queue, options, policy,
-                   runtime_keys=platform.runtime_keys, loops=platform.loops)
+                   runtime_keys=platform.runtime_keys,
+                   upstream_secrets=platform.upstream_secrets, loops=platform.loops)

@@ -12,10 +12,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment, Instance
+from flowllama.db.tables import Deployment, ExternalServer, Instance
 from flowllama.db.types import utcnow
+from flowllama.domain.external import EXTERNAL_CLOUD, endpoints_of
 from flowllama.domain.lifecycle import Status
 from flowllama.errors import InvalidInput
 from flowllama.monitor.probes import Target
@@ -62,13 +64,38 @@ def describe(db: Database, instance_ids: list[str]) -> list[Target]:
                                                   Deployment.id == Instance.deployment_id)
                 .where(Instance.id.in_(instance_ids[start:start + BATCH]))
             ).all()
-            targets += [t for t in (_target(i, d) for i, d in rows) if t is not None]
+            external = _external_servers(session, [d.id for _, d in rows
+                                                   if d.cloud == EXTERNAL_CLOUD])
+            targets += [t for t in (_target(i, d, external) for i, d in rows) if t is not None]
     return targets
 
 
-def _target(instance: Instance, deployment: Deployment) -> Target | None:
+def _external_servers(session: Session, ids: list[str]) -> dict[str, ExternalServer]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(ExternalServer).where(ExternalServer.deployment_id.in_(ids)))
+    return {row.deployment_id: row for row in rows}
+
+
+def _external_target(instance: Instance, deployment: Deployment, server: ExternalServer
+                     ) -> Target:
+    """A registered server: checked where its API answers, with its own secret."""
+    where = endpoints_of(server.api, server.base_url)
+    return Target(
+        instance_id=instance.id, deployment_id=deployment.id, model=deployment.model,
+        runtime=server.api, server_url=where.server_url, health_path=where.health_path,
+        chat_path=where.chat_path, expects_gpu=False, external=True,
+        sealed_secret=server.secret,
+    )
+
+
+def _target(instance: Instance, deployment: Deployment,
+            external: dict[str, ExternalServer]) -> Target | None:
     if not instance.endpoint_url:
         return None
+    if deployment.cloud == EXTERNAL_CLOUD:
+        server = external.get(deployment.id)
+        return None if server is None else _external_target(instance, deployment, server)
     try:
         runtime = select_runtime(deployment.model, deployment.runtime)
     except InvalidInput:

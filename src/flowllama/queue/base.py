@@ -106,6 +106,9 @@ class QueueDepth:
     delayed: int
     in_flight: int
     dead: int
+    # How long the oldest ready job has been due (0 when none; backends that cannot tell, SQS,
+    # report 0 and leave it to the cloud's own metric, ApproximateAgeOfOldestMessage).
+    oldest_ready_age_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +156,9 @@ class JobQueue(Protocol):
     ) -> EnqueuedJob:
         """Add a job for ``user_id``. ``priority`` defaults to the user's tier (paid > free).
         With ``dedup_key``, a queued or leased job of the same user and key is returned
-        instead of adding a second one. ``delay_s`` holds the first delivery back."""
+        instead of adding a second one; when that job waits (a delay or a retry backoff) past
+        the new one's start, its start is brought forward (the database backend; SQS cannot
+        move a message in flight). ``delay_s`` holds the first delivery back."""
         ...
 
     def lease(self, *, lease_s: float | None = None) -> JobMessage | None:

@@ -112,15 +112,17 @@ class DatabaseQueue:
             self._lock_user(session, ENQUEUE_LOCK_SPACE, user_id, wait=True)
             if priority is None:
                 priority = user_priority(session, user_id)
+            run_after = now + timedelta(seconds=max(0.0, delay_s))
             if dedup_key is not None:
                 existing = _pending_duplicate(session, user_id, dedup_key)
                 if existing is not None:
+                    _bring_forward(session, existing[0], run_after)
                     return EnqueuedJob(id=existing[0], created=False, status=existing[1])
             job = Job(
                 id=new_id(), user_id=user_id, deployment_id=deployment_id, kind=kind,
                 payload=stored, priority=priority, status=QUEUED, attempts=0,
                 max_attempts=max_attempts or self._policy.max_attempts,
-                run_after=now + timedelta(seconds=max(0.0, delay_s)),
+                run_after=run_after,
                 created_at=_next_stamp(session, user_id, now), updated_at=now,
             )
             session.add(job)
@@ -242,10 +244,13 @@ class DatabaseQueue:
             count.filter(and_(Job.status == QUEUED, Job.run_after > now)),
             count.filter(is_live_lease(Job, now)),
             count.filter(Job.status == DEAD),
+            func.min(Job.run_after).filter(is_available(Job, now)),
         ).where(Job.status.in_((QUEUED, LEASED, DEAD)))
         with self._db.session() as session:
-            ready, delayed, in_flight, dead = session.execute(query).one()
-        return QueueDepth(ready=ready, delayed=delayed, in_flight=in_flight, dead=dead)
+            ready, delayed, in_flight, dead, oldest = session.execute(query).one()
+        age = (now - oldest).total_seconds() if oldest is not None else 0.0
+        return QueueDepth(ready=ready, delayed=delayed, in_flight=in_flight, dead=dead,
+                          oldest_ready_age_s=max(0.0, age))
 
     def _update_held(self, job: JobMessage, operation: str, **values: Any) -> None:
         """Apply ``values`` to the job if ``job``'s lease is current, else refuse."""
@@ -314,6 +319,15 @@ def _pending_duplicate(session: Session, user_id: str, key: str) -> tuple[str, s
         ).limit(1)
     ).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def _bring_forward(session: Session, job_id: str, run_after: datetime) -> None:
+    """A duplicate that asks for an earlier start moves a queued job's start forward: a job
+    waiting out a delay or a retry backoff must not hold back a nudge that is due now (a
+    delete during a heal's backoff would otherwise wait the whole backoff)."""
+    session.execute(update(Job).where(Job.id == job_id, Job.status == QUEUED,
+                                      Job.run_after > run_after)
+                    .values(run_after=run_after).execution_options(synchronize_session=False))
 
 
 def _stored_payload(payload: Mapping[str, Any] | None, dedup_key: str | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from flowllama.db.tables import RefreshToken, User
 from flowllama.db.types import new_id, utcnow
-from flowllama.errors import Unauthorized
+from flowllama.errors import Forbidden, Unauthorized
 from flowllama.security.passwords import verify_password
 from flowllama.security.tokens import (
     TokenAudience,
@@ -31,6 +31,7 @@ from flowllama.services.users import get_by_email, normalise_email
 from flowllama.settings import Settings
 
 BAD_CREDENTIALS = "Invalid email or password"
+ACCOUNT_DISABLED = "This account is disabled; ask an administrator"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,8 @@ def login(
     user = get_by_email(session, email)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         raise Unauthorized(BAD_CREDENTIALS, code="invalid_credentials")
+    if user.disabled_at is not None:  # told only to whoever knows the password
+        raise Forbidden(ACCOUNT_DISABLED, code="account_disabled")
     login_throttle.succeeded(session, email, address)
     return _issue(session, cfg, user, family_id=new_id())
 
@@ -117,7 +120,7 @@ def refresh(session: Session, cfg: AuthConfig, refresh_token: str) -> TokenPair:
         session.commit()  # the revocation must stick although the request fails
         raise Unauthorized("Refresh token reuse detected; session revoked", code="token_reused")
     user = session.get(User, row.user_id)
-    if user is None:
+    if user is None or user.disabled_at is not None:
         raise Unauthorized("Invalid refresh token", code="invalid_token")
     return _issue(session, cfg, user, family_id=row.family_id)
 
@@ -155,6 +158,7 @@ def authenticate(session: Session, cfg: AuthConfig, access_token: str) -> tuple[
     # iat has 1 s resolution: compare at that resolution so a fresh login after reset works.
     if (
         user is None
+        or user.disabled_at is not None
         or claims.issued_at < user.password_changed_at.replace(microsecond=0)
         or _session_revoked(session, claims.session_id)
     ):

@@ -43,28 +43,35 @@ class DeploymentEstimator:
         self.clouds = clouds
 
     def __call__(self, body: DeploymentCreate) -> dict[str, Any]:
-        self._check_model(body)
+        """The estimate; its ``model`` (the catalog tag a bare name resolves to) and
+        ``context_size`` (the model's default when the body has none) are what to record."""
+        body = self._resolved(body)
         if body.cloud == "local":
             return self._local(body)
         return self._cloud(body)
 
-    def _check_model(self, body: DeploymentCreate) -> None:
+    def _resolved(self, body: DeploymentCreate) -> DeploymentCreate:
+        """``body`` with the catalog's name for the model and a context size set."""
         try:
             spec = self.catalog.models().get(body.model)
         except NotFound as exc:
             raise InvalidInput(exc.message, field="model", code="unknown_model") from None
         limit = spec.architecture.context_length
+        if body.context_size is None:
+            return body.model_copy(update={"model": spec.name,
+                                           "context_size": spec.default_context_size})
         if limit and body.context_size > limit:
             raise InvalidInput(
                 f"context_size {body.context_size} exceeds {body.model}'s maximum of {limit}",
                 field="context_size", code="context_too_large")
+        return body.model_copy(update={"model": spec.name})
 
     def _cloud(self, body: DeploymentCreate) -> dict[str, Any]:
         clouds, regions = self._allowed(body)
         request = EstimateRequest(
             model=body.model, context_size=body.context_size, parallel=body.parallel,
             spot_tolerance=body.spot_tolerance, gpu=body.gpu, clouds=clouds,
-            regions=regions, instance_type=body.instance_type,
+            regions=regions, instance_type=body.instance_type, allow_cpu=body.allow_cpu,
         )
         result = self.catalog.estimate(request)
         if result.recommended is None or not result.candidates:
@@ -108,6 +115,7 @@ class DeploymentEstimator:
         if body.gpu not in ("auto", "none"):
             raise InvalidInput("cloud 'local' runs on this machine's CPU; use gpu 'auto' or "
                                "'none'", field="gpu", code="no_feasible_offer")
+        assert body.context_size is not None  # set by _resolved
         sizing = estimate_memory(self.catalog.models().get(body.model),
                                  context_size=body.context_size, parallel=body.parallel)
         if self.local_check is not None:

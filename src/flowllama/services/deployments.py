@@ -85,8 +85,10 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         quotas.reserve(session, user, quota, "deployments",
                        *(("gpu_instances",) if quotas.uses_gpu(estimate) else ()))
     deployment = Deployment(
-        user_id=user.id, name=body.name, model=body.model, runtime=body.runtime,
-        context_size=body.context_size, parallel=body.parallel,
+        user_id=user.id, name=body.name, model=str(estimate.get("model") or body.model),
+        runtime=body.runtime,
+        context_size=int(estimate.get("context_size") or body.context_size or 0),
+        parallel=body.parallel,
         spot_tolerance=body.spot_tolerance, gpu=body.gpu, cloud=body.cloud, region=body.region,
         instance_type=body.instance_type, desired_state=Desired.RUNNING, status=Status.PENDING,
         estimate=estimate, idempotency_key=idempotency_key, request_hash=request_hash,
@@ -275,13 +277,21 @@ def _instance(row: Instance) -> InstanceOut:
 
 
 LogReader = Callable[[str, int], list[str]]
+# Where a cloud server's log really goes (deploy/terraform/modules/ollama-boot): FlowLlama does
+# not read it back, so the API says where to look rather than pretending to have it.
+CLOUD_LOGS_MESSAGE = ("cloud servers keep Ollama's log in /var/log/flowllama/ollama.log and "
+                      "ship it to CloudWatch Logs (AWS) or Cloud Logging (GCP) when the image "
+                      "has the cloud's logging agent; read it there")
 
 
 def logs(deployment: Deployment, reader: LogReader | None, tail: int) -> DeploymentLogs:
     """The last ``tail`` lines of a local deployment's server log (kept after it stops)."""
+    if deployment.cloud == "external":
+        return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
+                              message="an external server keeps its own logs")
     if deployment.cloud != "local":
         return DeploymentLogs(deployment_id=deployment.id, lines=[], source="none",
-                              message="cloud servers ship their logs to the EFK stack")
+                              message=CLOUD_LOGS_MESSAGE)
     if reader is None:
         raise ServiceUnavailable("Local logs are served by the FlowLlama process that runs "
                                  "local deployments (flowllama up)", code="logs_unavailable")

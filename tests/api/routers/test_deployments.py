@@ -191,3 +191,30 @@ def test_a_deployment_shows_where_it_runs_and_what_it_is_billed(
             instance["endpoint_url"]) == ("i-0123456789abcdef0", None, None, None)
     assert body["endpoint_url"].endswith("/v1") and body["endpoint_model"] == created["name"]
     assert "handle" not in instance
+
+
+def test_a_bare_name_and_no_context_get_the_catalog_tag_and_its_default(
+        client: TestClient, auth: dict[str, str]) -> None:
+    response = _create(client, auth, {"name": "bare", "model": "mistral", "cloud": "aws"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["model"] == "mistral:7b"
+    assert body["context_size"] == 4096 == body["estimate"]["context_size"]
+
+
+def test_a_small_model_on_auto_gets_a_cpu_instance_unless_refused(
+        client: TestClient, auth: dict[str, str]) -> None:
+    small = {"name": "small", "model": "qwen2.5:0.5b", "cloud": "aws"}
+    cpu = _create(client, auth, small).json()["estimate"]["recommended"]
+    gpu = _create(client, auth, {**small, "name": "small-gpu", "allow_cpu": False}
+                  ).json()["estimate"]["recommended"]
+    assert cpu["gpu"] is None and gpu["gpu"] is not None
+    assert cpu["price_per_month"] < gpu["price_per_month"]
+
+
+def test_logs_of_a_cloud_deployment_say_where_they_really_are(
+        client: TestClient, auth: dict[str, str]) -> None:
+    created = _create(client, auth).json()
+    logs = client.get(f"/api/deployments/{created['id']}/logs", headers=auth).json()
+    assert logs["source"] == "none" and logs["lines"] == []
+    assert "CloudWatch Logs" in logs["message"] and "EFK" not in logs["message"]

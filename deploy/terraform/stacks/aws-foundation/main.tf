@@ -64,3 +64,15 @@ module "iam" {
   model_bucket_arn = module.model_bucket.bucket_arn
   tags             = local.tags
 }
+
+# The servers' Ollama and boot logs (the boot script's CloudWatch agent ships there). Created
+# here, not by the agent on first write, so it has a retention: a group the agent creates
+# keeps events forever.
+resource "aws_cloudwatch_log_group" "instances" {
+  #checkov:skip=CKV_AWS_158: the KMS key is optional (log_kms_key_arn); without one CloudWatch Logs still encrypts at rest with its own keys.
+  name              = "/flowllama/${var.name}/ollama"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+
+  tags = local.tags
+}

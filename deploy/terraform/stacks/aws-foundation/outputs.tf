@@ -26,6 +26,11 @@ output "model_bucket_name" {
   value       = module.model_bucket.bucket_id
 }
 
+output "instance_log_group_name" {
+  description = "CloudWatch Logs group the servers ship Ollama's and the boot script's logs to (with retention)."
+  value       = aws_cloudwatch_log_group.instances.name
+}
+
 output "flow_log_group_name" {
   description = "CloudWatch Logs group receiving the VPC flow logs."
   value       = module.vpc.flow_log_group_name

@@ -68,3 +68,20 @@ variable "flow_logs_retention_days" {
   description = "Days the VPC flow logs are kept in CloudWatch Logs."
   default     = 365
 }
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days the servers' log group (Ollama and boot logs) keeps events (a year by default, as audits expect)."
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653], var.log_retention_days)
+    error_message = "The log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827 or 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN encrypting the servers' log group; null keeps CloudWatch Logs' default encryption."
+  default     = null
+}

@@ -37,6 +37,7 @@ module "boot" {
   ollama_version  = var.ollama_version
   ollama_sha256   = var.ollama_sha256
   model_cache_uri = "s3://${var.foundation.model_bucket_name}/models"
+  log_group_name  = var.foundation.instance_log_group_name
 }
 
 # Ollama's port from the gateway side only; no SSH. Environments other than dev/staging get the

@@ -121,6 +121,7 @@ variable "foundation" {
     gateway_security_group_id = string
     instance_profile_name     = string
     model_bucket_name         = string
+    instance_log_group_name   = string
   })
   description = "Outputs of the region's aws-foundation stack, passed by FlowLlama as one JSON value."
 }

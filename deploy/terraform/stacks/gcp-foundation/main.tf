@@ -66,3 +66,22 @@ module "firewall" {
   egress_https_ranges   = var.egress_https_ranges
   labels                = local.labels
 }
+
+# The servers' Ollama and boot logs (the Ops Agent writes them under log_name) also go to a log
+# bucket of their own with the retention set here; the project's _Default bucket keeps its own
+# (30 days unless changed), which this stack does not touch.
+resource "google_logging_project_bucket_config" "instances" {
+  project        = var.project
+  location       = "global"
+  bucket_id      = "${local.prefix}-ollama"
+  retention_days = var.log_retention_days
+  description    = "FlowLlama Ollama servers' logs (${var.environment}, ${var.region})."
+}
+
+resource "google_logging_project_sink" "instances" {
+  project     = var.project
+  name        = "${local.prefix}-ollama"
+  destination = "logging.googleapis.com/projects/${var.project}/locations/global/buckets/${google_logging_project_bucket_config.instances.bucket_id}"
+  # Ollama's log and the boot log (the Ops Agent names each log after its receiver).
+  filter = "logName=(\"projects/${var.project}/logs/${var.log_name}\" OR \"projects/${var.project}/logs/${var.log_name}-boot\") AND resource.labels.zone:\"${var.region}-\""
+}

@@ -40,3 +40,8 @@ output "nat_names" {
   description = "Cloud NAT by region."
   value       = module.vpc.nat_names
 }
+
+output "instance_log_bucket" {
+  description = "Cloud Logging bucket (with retention) the servers' Ollama and boot logs are routed to."
+  value       = google_logging_project_bucket_config.instances.id
+}

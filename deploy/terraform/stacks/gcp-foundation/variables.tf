@@ -123,3 +123,25 @@ variable "agent_workload_identity_members" {
   type        = list(string)
   default     = []
 }
+
+variable "log_name" {
+  type        = string
+  description = "Cloud Logging log name the servers write Ollama's log under (the ollama-boot module's log_name)."
+  default     = "flowllama-ollama"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_-]{0,99}$", var.log_name))
+    error_message = "The log_name must be 1-100 lowercase letters, digits, '_' or '-', starting with a letter."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days the servers' log bucket keeps entries (1 to 3650)."
+  default     = 30
+
+  validation {
+    condition     = var.log_retention_days >= 1 && var.log_retention_days <= 3650
+    error_message = "The log_retention_days must be between 1 and 3650."
+  }
+}

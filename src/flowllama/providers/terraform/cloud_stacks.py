@@ -30,6 +30,7 @@ AWS_FOUNDATION_OUTPUTS = {
     "gateway_security_group_id": "string",
     "instance_profile_name": "string",
     "model_bucket_name": "string",
+    "instance_log_group_name": "string",
 }
 GCP_FOUNDATION_OUTPUTS = {
     "network": "string",

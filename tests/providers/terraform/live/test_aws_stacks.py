@@ -52,6 +52,10 @@ def test_the_foundation_has_private_subnets_a_versioned_encrypted_bucket_and_tag
     assert all(block.values())
     tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
     assert (tags["project"], tags["environment"]) == ("flowllama", "test")
+    groups = moto.client("logs").describe_log_groups(
+        logGroupNamePrefix=outputs["instance_log_group_name"])["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [
+        (outputs["instance_log_group_name"], 365)]
     in_vpc = [{"Name": "vpc-id", "Values": [outputs["vpc_id"]]}]
     attached = [{"Name": "attachment.vpc-id", "Values": [outputs["vpc_id"]]}]
     resources = [

@@ -22,6 +22,7 @@ variable "foundation" {
     gateway_security_group_id = string
     instance_profile_name     = string
     model_bucket_name         = string
+    instance_log_group_name   = string
   })
   description = "The foundation's outputs."
 }

@@ -55,6 +55,11 @@ output "model_bucket_name" {
   value       = "${var.name}-models"
 }
 
+output "instance_log_group_name" {
+  description = "Stand-in log group."
+  value       = "/flowllama/${var.name}/ollama"
+}
+
 output "seen" {
   description = "What the foundation was given."
   value       = terraform_data.network.output

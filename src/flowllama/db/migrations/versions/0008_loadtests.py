@@ -1,7 +1,7 @@
 """loadtest_runs and loadtest_schedules: load tests asked through the API or on a schedule
 
-Revision ID: 0007_loadtests
-Revises: 0005_lease_owner
+Revision ID: 0008_loadtests
+Revises: 0007_user_disabled
 Create Date: 2026-12-05 04:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_loadtests"
-down_revision = "0005_lease_owner"
+revision = "0008_loadtests"
+down_revision = "0007_user_disabled"
 branch_labels = None
 depends_on = None
 
