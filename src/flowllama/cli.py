@@ -45,7 +45,7 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (env FLOWLLAMA_DATA_DIR)")
 ]
-BUILT_ROLES = {"api", "gateway", "agent", "monitor"}
+BUILT_ROLES = {"api", "gateway", "agent", "monitor", "dashboard"}
 KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 

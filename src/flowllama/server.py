@@ -99,12 +99,14 @@ def _background_roles(platform: Platform, roles: Sequence[str], workers: int | N
                       ) -> list[_Background]:
     """The agent and the monitor for ``roles``; the local provisioner is wired to the API."""
     from flowllama.agent.composition import attach_local, build_agent
+    from flowllama.loadtest.executor import LoadtestExecutor
     from flowllama.monitor.service import build_monitor
 
     local = attach_local(platform)
     background: list[_Background] = []
     if "agent" in roles:
         background.append(build_agent(platform, local, workers=workers))
+        background.append(LoadtestExecutor(platform))
     if "monitor" in roles:
         background.append(build_monitor(platform))
     return background
@@ -113,11 +115,12 @@ def _background_roles(platform: Platform, roles: Sequence[str], workers: int | N
 def serve_background(settings: Settings, role: str, *, workers: int | None = None) -> None:
     """Run only the ``agent`` or ``monitor`` role until SIGINT/SIGTERM."""
     platform = _prepare(settings, [role])
-    [worker] = _background_roles(platform, [role], workers)
+    background = _background_roles(platform, [role], workers)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stopping.set())
-    worker.start()
+    for worker in background:
+        worker.start()
     metrics = None
     if settings.metrics_port is not None:  # no HTTP app here: a listener just for /metrics
         metrics = serve_metrics(platform.db, platform.queue, settings.host, settings.metrics_port)
@@ -127,7 +130,8 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
               roles=[role], workers=count if role == "agent" else None,
               database=_db_label(settings))
     stopping.wait()
-    worker.stop()
+    for worker in reversed(background):
+        worker.stop()
     if metrics is not None:
         metrics.shutdown()
     platform.close()

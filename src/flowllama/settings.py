@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from flowllama.errors import ConfigError
+from flowllama.loadtest.platform_settings import LoadtestSettings
 from flowllama.queue.config import QueueSettings
 
 MIN_JWT_SECRET_LENGTH = 32
@@ -332,6 +333,7 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     loops: LoopSettings = Field(default_factory=LoopSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    loadtest: LoadtestSettings = Field(default_factory=LoadtestSettings)
 
     @property
     def effective_database_url(self) -> str:

@@ -23,6 +23,7 @@ from flowllama.api.routers import (
     deployments,
     health,
     keys,
+    loadtests,
     metrics,
     models,
     pricing,
@@ -33,6 +34,7 @@ from flowllama.api.security_headers import SecurityHeadersMiddleware
 from flowllama.gateway import build_gateway
 from flowllama.gateway.endpoints import OpenAIEndpoints
 from flowllama.gateway.ollama import OllamaModels, OllamaPassthrough
+from flowllama.loadtest.dashboard.app import mount_dashboard
 from flowllama.metrics.exposition import build_registry
 from flowllama.platform import Platform
 from flowllama.services.accounts_worker import AccountsWorker, ResetLinks
@@ -80,16 +82,7 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    if "api" in roles:
-        app.include_router(auth.router)
-        app.include_router(models.router)
-        app.include_router(pricing.router)
-        app.include_router(deployments.router)
-        app.include_router(keys.router)
-        app.include_router(webhooks.router)
-        app.include_router(usage.router)
-        app.include_router(admin.router)
-        mount_web(app)
+    include_pages(app, settings, roles)
     # The pages' headers, inside the stack (it sees the scheme a trusted proxy reported);
     # not around the gateway's hot path.
     app.add_middleware(SecurityHeadersMiddleware)
@@ -104,6 +97,21 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
         # The ollama.<domain> host's model list (docs/kubernetes.md); its /health is ours.
         app.serve_prefix("/models", wrapped(OllamaModels(gateway), gateway_stack))
     return app
+
+
+def include_pages(app: FastAPI, settings: Settings, roles: Sequence[str]) -> None:
+    """The control plane's routers and web UI for ``api``; the operator's load-test
+    dashboard over the whole store for ``dashboard`` without ``api`` (with it, each owner
+    sees their own runs through the API instead)."""
+    if "api" in roles:
+        for router in (auth.router, models.router, pricing.router,
+                       loadtests.router,  # before deployments' /{id}/{action}
+                       deployments.router, keys.router, webhooks.router, usage.router,
+                       admin.router):
+            app.include_router(router)
+        mount_web(app)
+    elif "dashboard" in roles:
+        mount_dashboard(app, settings.loadtest, settings.data_dir)
 
 
 Middleware = list[tuple[Any, dict[str, Any]]]

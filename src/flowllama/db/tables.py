@@ -360,3 +360,55 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class LoadtestRun(Base):
+    """A load test of one deployment asked through the API or by its schedule; the agent's
+    load-test executor runs it (``loadtest/executor.py``), the results go to the store.
+
+    At most one ``queued`` or ``running`` run per deployment (the partial unique index)."""
+
+    __tablename__ = "loadtest_runs"
+    __table_args__ = (
+        Index("uq_loadtest_runs_active", "deployment_id", unique=True,
+              sqlite_where=text("status IN ('queued', 'running')"),
+              postgresql_where=text("status IN ('queued', 'running')")),
+        Index("ix_loadtest_runs_deployment_created", "deployment_id", "created_at"),
+        Index("ix_loadtest_runs_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)
+    user_id: Mapped[str] = _owner()
+    deployment_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("deployments.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    duration_s: Mapped[int]
+    users: Mapped[int]
+    # Where the results are: the store's target slug and run id (set when the run succeeded).
+    target: Mapped[str | None] = mapped_column(String(100))
+    run_id: Mapped[str | None] = mapped_column(String(40))
+    totals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    # The short-lived API key made for this run (revoked when it ends).
+    api_key_id: Mapped[str | None] = mapped_column(IdColumn)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class LoadtestSchedule(Base):
+    """A deployment's recurring load test; off unless its owner turned it on."""
+
+    __tablename__ = "loadtest_schedules"
+    __table_args__ = (Index("ix_loadtest_schedules_due", "enabled", "next_run_at"),)
+
+    deployment_id: Mapped[str] = mapped_column(
+        IdColumn, ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = _owner()
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    interval_s: Mapped[int]
+    duration_s: Mapped[int]
+    users: Mapped[int]
+    next_run_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

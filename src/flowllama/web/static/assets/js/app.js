@@ -6,6 +6,7 @@ import { hasSession, logout, redirectToLogin } from "./session.js";
 import * as deployment from "./views/deployment.js";
 import * as deployments from "./views/deployments.js";
 import * as keys from "./views/keys.js";
+import * as loadtests from "./views/loadtests.js";
 import * as newDeployment from "./views/new-deployment.js";
 import * as usage from "./views/usage.js";
 
@@ -17,6 +18,7 @@ import * as usage from "./views/usage.js";
 /** @type {[RegExp, View, string, string][]} */
 const ROUTES = [
   [/^#\/deployments\/([A-Za-z0-9_-]+)$/, deployment, "deployments", "Deployment"],
+  [/^#\/deployments\/([A-Za-z0-9_-]+)\/loadtests$/, loadtests, "deployments", "Load tests"],
   [/^#\/new$/, newDeployment, "new", "New deployment"],
   [/^#\/keys$/, keys, "keys", "API keys"],
   [/^#\/usage$/, usage, "usage", "Usage"],

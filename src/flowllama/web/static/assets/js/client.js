@@ -60,6 +60,8 @@ export const api = {
   get: (path, params, options) => call(path + query(params), options),
   /** @type {(path: string, body?: unknown, options?: CallOptions) => Promise<unknown>} */
   post: (path, body, options) => call(path, { ...options, method: "POST", body }),
+  /** @type {(path: string, body?: unknown, options?: CallOptions) => Promise<unknown>} */
+  put: (path, body, options) => call(path, { ...options, method: "PUT", body }),
   /** @type {(path: string, options?: CallOptions) => Promise<unknown>} */
   del: (path, options) => call(path, { ...options, method: "DELETE" }),
 };

@@ -119,6 +119,15 @@ export function mount(root, [id]) {
       fill(
         top,
         h("h1", {}, d.name),
+        h(
+          "p",
+          {},
+          h(
+            "a",
+            { href: `#/deployments/${d.id}/loadtests`, class: "button secondary" },
+            "Load tests and dashboard",
+          ),
+        ),
         summary(d, (next) => {
           if (next.desired_state === "deleted" && next.status === "deleting")
             window.location.hash = "#/deployments";
