@@ -154,7 +154,7 @@ def _check_cluster(moto: MotoServer, outputs: dict[str, Any]) -> None:
     assert set(groups) == {f"{NAME}-cpu", f"{NAME}-gpu"}
     gpu = groups[f"{NAME}-gpu"]
     assert (gpu["capacityType"], gpu["amiType"]) == ("SPOT", "AL2_x86_64_GPU")
-    assert gpu["labels"] == {"flowllama.io/pool": "gpu"}
+    assert gpu["labels"] == {"flowllama.io/pool": "gpu", "nvidia.com/gpu.present": "true"}
     assert gpu["instanceTypes"] == ["g6.xlarge", "g5.xlarge"]
     assert groups[f"{NAME}-cpu"]["labels"] == {"flowllama.io/pool": "cpu"}
     assert set(groups[f"{NAME}-cpu"]["subnets"]) == set(outputs["private_subnet_ids"])

@@ -157,8 +157,8 @@ locals {
   )
 }
 
-# The chart selects nodes by the flowllama.io/pool label: cpu for the platform's roles, gpu for
-# the shared Ollama service (which also requests nvidia.com/gpu).
+# Nodes carry flowllama.io/pool=cpu|gpu; GPU nodes also nvidia.com/gpu.present=true, the label
+# the chart's Ollama StatefulSet selects by default (as NVIDIA's GPU feature discovery sets it).
 resource "aws_eks_node_group" "this" {
   for_each = local.node_groups
 
@@ -171,7 +171,7 @@ resource "aws_eks_node_group" "this" {
   capacity_type   = each.value.capacity_type
   ami_type        = each.value.ami_type
   disk_size       = each.value.disk_size_gb
-  labels          = { "flowllama.io/pool" = each.key }
+  labels          = merge({ "flowllama.io/pool" = each.key }, each.key == "gpu" ? { "nvidia.com/gpu.present" = "true" } : {})
 
   scaling_config {
     min_size     = each.value.min_size

@@ -39,7 +39,7 @@ output "node_role_arn" {
 }
 
 output "node_group_names" {
-  description = "Node group names by pool (cpu, gpu); the nodes carry the label flowllama.io/pool=<pool>."
+  description = "Node group names by pool (cpu, gpu); nodes carry flowllama.io/pool=<pool> (GPU nodes also nvidia.com/gpu.present=true)."
   value       = { for pool, group in aws_eks_node_group.this : pool => group.node_group_name }
 }
 
