@@ -152,8 +152,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
 def build_image(tool: Podman, repo: Path, context: Path, tag: str, *, target: str | None = None,
                 build_args: Mapping[str, str] | None = None) -> str:
     """``podman build --pull=never`` of the real Dockerfile (docker format, so HEALTHCHECK is
-    kept); returns the tag."""
-    args = ["build", "--runtime", "runc", "--pull=never", "--format", "docker",
+    kept); returns the tag. Without layer caching: the project's own wheel changes with every
+    commit, so cached install layers would rarely be reused, and each build would leave its
+    stages behind as untagged images that fill the disk run after run."""
+    args = ["build", "--runtime", "runc", "--pull=never", "--layers=false", "--format", "docker",
             "--file", str(repo / "deploy" / "docker" / "Dockerfile"), "--tag", tag]
     if target:
         args += ["--target", target]
