@@ -16,17 +16,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from flowllama.devtools.tools_cache import (
     ToolUnavailable,
     cached_directory,
     run_tool,
+    tools_cache_dir,
 )
 
 BASE_IMAGE = "docker.io/library/python:3.11-slim-bookworm"  # the Dockerfile's PYTHON_IMAGE
@@ -36,6 +39,7 @@ BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 TOOLS = ("podman", "runc", "mmdebstrap")
 CONTAINERS_CONF = "[containers]\ndefault_ulimits = []\n"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a requirement's distribution name
 
 
 @dataclass(frozen=True)
@@ -104,24 +108,54 @@ def ensure_base_image(tool: Podman, cache_dir: Path | None = None) -> str:
     return BASE_IMAGE
 
 
+def _wheels_label(repo: Path, extras: Sequence[str]) -> tuple[str, list[str]]:
+    """The cache entry's name for these extras, and the extras' requirements pinned to the
+    versions installed here (so pip reuses the wheel it built for this environment instead of
+    compiling a newer release: llama-cpp-python takes ~20 min)."""
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    pins = []
+    for extra in extras:
+        for requirement in project["optional-dependencies"][extra]:
+            match = _NAME.match(requirement)
+            if match is None:
+                continue
+            try:
+                pins.append(f"{match.group(0)}=={metadata.version(match.group(0))}")
+            except metadata.PackageNotFoundError:
+                continue
+    wanted = {"dependencies": project["dependencies"], "pins": sorted(pins),
+              "extras": {name: project["optional-dependencies"][name] for name in extras},
+              "python": sys.version_info[:2]}
+    key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:12]
+    return "-".join(("image-wheels", *extras, key)), pins
+
+
 def dependency_wheels(repo: Path, extras: Sequence[str] = (),
                       cache_dir: Path | None = None) -> Path:
     """Wheels of every dependency of the project (with ``extras``), built on the host with
     its pip settings; cached by the project's dependency lists and the Python version."""
-    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
-    wanted = {"dependencies": project["dependencies"],
-              "extras": {name: project["optional-dependencies"][name] for name in extras},
-              "python": sys.version_info[:2]}
-    key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:12]
-    label = "-".join(("image-wheels", *extras, key))
+    label, pins = _wheels_label(repo, extras)
 
     def build(work: Path, _final: Path) -> None:
         target = f"{repo}[{','.join(extras)}]" if extras else str(repo)
         run_tool([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                  "--wheel-dir", str(work), target], "pip wheel (dependencies)", timeout_s=1800)
+                  "--wheel-dir", str(work), target, *pins], "pip wheel (dependencies)",
+                 timeout_s=1800)
         for own in work.glob("flowllama-*.whl"):  # the project's wheel is rebuilt each time
             own.unlink()
     return cached_directory(label, build, cache_dir)
+
+
+def wheels_without_compiling(repo: Path, extras: Sequence[str],
+                             cache_dir: Path | None = None) -> bool:
+    """Whether :func:`dependency_wheels` can be had without compiling llama.cpp: already in
+    the tools cache, or pip's cache holds a built llama-cpp-python wheel."""
+    label, _pins = _wheels_label(repo, extras)
+    if ((cache_dir or tools_cache_dir()) / label).is_dir() or "llamacpp" not in extras:
+        return True
+    listed = run_tool([sys.executable, "-m", "pip", "cache", "list", "--format=abspath",
+                       "llama_cpp_python-*"], "pip cache list", check=False)
+    return listed.returncode == 0 and bool(listed.stdout.strip())
 
 
 def build_context(repo: Path, wheels: Path, dest: Path) -> Path:
