@@ -145,5 +145,5 @@ def test_pre_commit_config_is_valid_and_has_every_hook() -> None:
     hooks = yaml.safe_load(config.read_text())["repos"][0]["hooks"]
     assert {hook["id"] for hook in hooks} == {
         "ruff", "mypy", "eslint", "prettier", "tsc", "terraform-fmt", "helm-lint", "shellcheck",
-        "actionlint"}
+        "actionlint", "hadolint"}
     assert all(hook["language"] == "system" for hook in hooks)  # nothing fetched at hook time

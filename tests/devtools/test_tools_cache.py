@@ -53,3 +53,16 @@ def test_run_tool_names_the_failed_step_and_its_output() -> None:
         run_tool([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], "step x")
     with pytest.raises(ToolUnavailable, match="missing-tool"):
         run_tool(["/nonexistent/missing-tool"], "missing-tool")
+
+
+def test_run_tool_feeds_stdin_sets_env_and_can_return_a_failure(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("from stdin\n")
+    script = ("import os, sys; data = sys.stdin.read(); print(data.strip(), os.environ['X']); "
+              "sys.exit(3)")
+    with source.open("rb") as stdin:
+        result = run_tool([sys.executable, "-c", script], "echo", stdin=stdin,
+                          env={"X": "set", "PATH": "/usr/bin:/bin"}, check=False)
+    assert (result.returncode, result.stdout.strip()) == (3, "from stdin set")
+    with source.open("rb") as stdin, pytest.raises(ToolUnavailable, match="exit 3"):
+        run_tool([sys.executable, "-c", script], "echo", stdin=stdin, env={"X": "set"})

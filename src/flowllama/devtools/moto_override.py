@@ -16,7 +16,7 @@ from pathlib import Path
 from flowllama.devtools.hcl_files import labelled_blocks, literal, load_hcl, tf_files
 
 # Services moto's server answers that our modules use (keys as hashicorp/aws 3.39 names them).
-ENDPOINT_KEYS = ("autoscaling", "cloudfront", "cloudwatch", "cloudwatchlogs", "ec2", "elb",
+ENDPOINT_KEYS = ("autoscaling", "cloudfront", "cloudwatch", "cloudwatchlogs", "ec2", "eks", "elb",
                  "iam", "kms", "s3", "sts", "ssm", "acm", "route53", "secretsmanager")
 SETTINGS = {
     "access_key": "test",

@@ -13,9 +13,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 CACHE_ENV = "FLOWLLAMA_TOOLS_CACHE"
 
@@ -67,15 +68,27 @@ def cached_directory(name: str, build: Callable[[Path, Path], None],
 
 
 def run_tool(argv: Sequence[str], what: str, *, cwd: Path | None = None,
-             timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run a build step; :class:`ToolUnavailable` (with the output's tail) when it fails."""
+             timeout_s: float = 900, env: Mapping[str, str] | None = None,
+             stdin: IO[bytes] | None = None, check: bool = True,
+             ) -> subprocess.CompletedProcess[str]:
+    """Run a build step; :class:`ToolUnavailable` (with the output's tail) when it fails.
+
+    ``env`` replaces the environment, ``stdin`` feeds the process; with ``check=False`` a
+    non-zero exit is returned rather than raised (a failure to start still raises).
+    """
     try:
         result = subprocess.run(  # noqa: S603 - an argument list of this package's making
-            list(argv), cwd=cwd, capture_output=True, text=True, timeout=timeout_s,
-            check=False)
+            list(argv), cwd=cwd, capture_output=stdin is None, text=stdin is None,
+            timeout=timeout_s, check=False, env=None if env is None else dict(env),
+            stdin=stdin, stdout=None if stdin is None else subprocess.PIPE,
+            stderr=None if stdin is None else subprocess.PIPE)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ToolUnavailable(f"{what}: {exc}") from exc
-    if result.returncode != 0:
+    if stdin is not None:  # binary pipes (a file on stdin): decode afterwards
+        result = subprocess.CompletedProcess(
+            result.args, result.returncode, result.stdout.decode(errors="replace"),
+            result.stderr.decode(errors="replace"))
+    if check and result.returncode != 0:
         tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
         raise ToolUnavailable(f"{what} failed (exit {result.returncode}):\n" + "\n".join(tail))
     return result
