@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,11 +12,11 @@ from rich.markup import escape
 
 from flowllama.client.commands import register as register_client_commands
 from flowllama.cloud_commands import cloud_app
+from flowllama.command_settings import load_settings
 from flowllama.errors import ClientError, ConfigError
 from flowllama.external_commands import external_app
 from flowllama.loadtest.commands import loadtest_app
 from flowllama.model_commands import register as register_model_commands
-from flowllama.settings import Settings
 from flowllama.web import commands as web_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
@@ -49,28 +49,12 @@ BUILT_ROLES = {"api", "gateway", "agent", "monitor", "dashboard"}
 KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
 
 
-def _settings(host: str | None = None, port: int | None = None,
-              data_dir: Path | None = None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir.expanduser().resolve()
-    try:
-        return Settings(**overrides)
-    except ValueError as exc:
-        err.print(f"[red]Invalid configuration:[/] {exc}")
-        raise typer.Exit(2) from exc
-
-
 @app.command()
 def up(host: HostOpt = None, port: PortOpt = None, data_dir: DataDirOpt = None) -> None:
     """Run the whole platform in one process (SQLite, local runtimes, web UI)."""
     from flowllama.server import ALL_ROLES, serve
 
-    serve(_settings(host, port, data_dir), ALL_ROLES)
+    serve(load_settings(host, port, data_dir), ALL_ROLES)
 
 
 @app.command("serve")
@@ -94,16 +78,16 @@ def serve_role(
     if role in ("agent", "monitor"):
         from flowllama.server import serve_background
 
-        serve_background(_settings(data_dir=data_dir), role, workers=workers)
+        serve_background(load_settings(data_dir=data_dir), role, workers=workers)
         return
     if role == "gateway" and workers is not None and workers > 1:
         from flowllama.server import serve_gateway_processes
 
-        serve_gateway_processes(_settings(host, port, data_dir), workers)
+        serve_gateway_processes(load_settings(host, port, data_dir), workers)
         return
     from flowllama.server import serve
 
-    serve(_settings(host, port, data_dir), [role])
+    serve(load_settings(host, port, data_dir), [role])
 
 
 @db_app.command("upgrade")
@@ -112,7 +96,7 @@ def db_upgrade(data_dir: DataDirOpt = None,
     """Apply database migrations."""
     from flowllama.db import migrate
 
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.effective_database_url, revision)
     console.print(f"Database is at revision [bold]{revision}[/].")
@@ -136,7 +120,7 @@ def user_create(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     platform = build_platform(settings)
     migrate.upgrade(settings.effective_database_url)
     try:
@@ -176,7 +160,7 @@ def estimate(
     from flowllama.estimate_report import render_estimate
     from flowllama.services.catalog import CatalogService, result_json
 
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     service = CatalogService(settings.data_dir, settings.effective_models_dir)
     query = EstimateQuery(model=model, context_size=context, parallel=parallel,
                           spot_tolerance=spot, gpu=gpu, clouds=clouds, regions=regions,
@@ -199,7 +183,7 @@ def pricing_refresh(data_dir: DataDirOpt = None,
     """Fetch live AWS and GCP prices where credentials exist; others keep the snapshot."""
     from flowllama.catalog.refresh import refresh_prices
 
-    settings = _settings(data_dir=data_dir)
+    settings = load_settings(data_dir=data_dir)
     with console.status("Fetching prices from AWS and GCP..."):
         catalog = refresh_prices(data_dir=settings.data_dir, force=force)
     for cloud, status in sorted(catalog.clouds.items()):

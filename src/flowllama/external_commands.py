@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from flowllama.command_settings import load_settings
 from flowllama.errors import ClientError, ConfigError
 from flowllama.settings import Settings
 
@@ -75,7 +76,7 @@ def register(
             where = ".".join(str(part) for part in error["loc"])
             err.print(f"[red]{where}: {error['msg']}[/]")
         raise typer.Exit(2) from exc
-    outcome = _register(body, _settings(data_dir))
+    outcome = _register(body, load_settings(data_dir=data_dir))
     if as_json:
         console.print_json(json.dumps(outcome))
         return
@@ -92,16 +93,6 @@ def _secret_from(variable: str) -> str:
                   "empty[/]")
         raise typer.Exit(2)
     return value
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    try:
-        if data_dir is not None:
-            return Settings(data_dir=data_dir.expanduser().resolve())
-        return Settings()
-    except ValueError as exc:
-        err.print(f"[red]Invalid configuration:[/] {exc}")
-        raise typer.Exit(2) from exc
 
 
 def _register(body: ExternalDeploymentRegister, settings: Settings) -> dict[str, object]:

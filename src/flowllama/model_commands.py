@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,12 +24,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from flowllama.command_settings import load_settings
 from flowllama.errors import ClientError
 
 if TYPE_CHECKING:
     from flowllama.catalog.offers import Offer
     from flowllama.catalog.prices import PriceCatalog
-from flowllama.settings import Settings
 
 models_app = typer.Typer(help="The model catalog: list, add a downloadable model, reports")
 console = Console()
@@ -50,17 +50,6 @@ def register(app: typer.Typer, pricing_app: typer.Typer) -> None:
     pricing_app.command("compare")(pricing_compare)
 
 
-def _settings(data_dir: Path | None) -> Settings:
-    overrides: dict[str, Any] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir.expanduser().resolve()
-    try:
-        return Settings(**overrides)
-    except ValueError as exc:
-        err.print(f"[red]Invalid configuration:[/] {exc}")
-        raise typer.Exit(2) from exc
-
-
 @models_app.callback(invoke_without_command=True)
 def models_list(ctx: typer.Context, as_json: JsonOpt = False, data_dir: DataDirOpt = None
                 ) -> None:
@@ -70,7 +59,7 @@ def models_list(ctx: typer.Context, as_json: JsonOpt = False, data_dir: DataDirO
     from flowllama.catalog.downloads import DOWNLOADABLE
     from flowllama.services.catalog import CatalogService
 
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir=data_dir)
     views = CatalogService(settings.data_dir, settings.effective_models_dir).views()
     if as_json:
         typer.echo(json.dumps([view.to_json() for view in views], indent=2))
@@ -101,7 +90,7 @@ def models_add(name: Annotated[str, typer.Argument(help="e.g. smollm2-135m")],
     except ClientError as exc:
         err.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from exc
-    settings = _settings(data_dir)
+    settings = load_settings(data_dir=data_dir)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                   DownloadColumn(), TimeElapsedColumn(), console=err, transient=True
                   ) as progress:
@@ -187,7 +176,7 @@ def _prices(data_dir: Path | None, *, snapshot: bool) -> PriceCatalog:
 
     if snapshot:
         return load_snapshot()
-    return current_prices(data_dir=_settings(data_dir).data_dir)
+    return current_prices(data_dir=load_settings(data_dir=data_dir).data_dir)
 
 
 def _offer(offer: Offer | None) -> str:
