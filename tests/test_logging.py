@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from factories import STRONG_PASSWORD, work_the_mail_queues
-from flowllama.logging import MAX_LINE_BYTES, configure_logging, get_logger
+from flowllama.logging import MAX_LINE_BYTES, configure_logging, get_logger, redirected_output
 from flowllama.platform import Platform
 
 
@@ -139,3 +139,21 @@ def test_warnings_and_thread_crashes_are_json_lines() -> None:
     assert "old knob" in str(warning["event"]) and warning["level"] == "warning"
     assert crash["event"] == "thread.uncaught_exception" and crash["thread"] == "worker-1"
     assert "RuntimeError: thread died" in crash["exception"]
+
+
+def test_redirected_output_takes_every_line_while_it_lasts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import logging
+
+    configure_logging(role="api")
+    log = get_logger("flowllama.test")
+    elsewhere = io.StringIO()
+    with redirected_output(elsewhere):
+        log.info("structlog.line")
+        logging.getLogger("botocore.credentials").info("stdlib line")
+    log.info("back.on.stdout")
+    moved = [json.loads(line)["event"] for line in elsewhere.getvalue().splitlines()]
+    assert moved == ["structlog.line", "stdlib line"]
+    assert [json.loads(line)["event"] for line in capsys.readouterr().out.splitlines()] == [
+        "back.on.stdout"]

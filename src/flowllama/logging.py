@@ -13,9 +13,10 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -141,12 +142,31 @@ def _redact_processor(_logger: Any, _name: str, event: MutableMapping[str, Any])
     return redact(event)
 
 
+# Where log lines go instead of stdout, while :func:`redirected_output` says so.
+_redirect: list[TextIO] = []
+
+
+@contextmanager
+def redirected_output(stream: TextIO) -> Iterator[None]:
+    """Send this process's log lines to ``stream`` for a while: for a program whose own stdout
+    is its output (the CLI's ``--json``) sharing a process with an app that logs (its tests)."""
+    _redirect.append(stream)
+    try:
+        yield
+    finally:
+        _redirect.remove(stream)
+
+
+def _output() -> TextIO:
+    return _redirect[-1] if _redirect else sys.stdout
+
+
 class _CurrentStdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever ``sys.stdout`` is now (test capture and reloads replace it)."""
 
     @property
     def stream(self) -> Any:
-        return sys.stdout
+        return _output()
 
     @stream.setter
     def stream(self, _value: Any) -> None:
@@ -158,7 +178,7 @@ class _StdoutLogger:
     (so a logger bound once, like the access log's, follows test capture and reloads)."""
 
     def msg(self, message: str) -> None:
-        out = sys.stdout
+        out = _output()
         out.write(message + "\n")  # one write per line: lines from threads never interleave
         out.flush()
 

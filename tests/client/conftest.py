@@ -12,13 +12,13 @@ from typing import Any, cast
 
 import httpx
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner, Result
 
 from factories import STRONG_PASSWORD
 from flowllama.cli import app
 from flowllama.client import api
+from flowllama.logging import redirected_output
 
 URL = "http://testserver"
 
@@ -65,9 +65,5 @@ def cli(client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     # The CLI's HTTP client is the app's TestClient (an httpx.Client): the real app, no socket.
     monkeypatch.setattr(api, "make_http", lambda _base_url: cast(httpx.Client, _Shared(client)))
     # The app shares this process: its log lines go to stderr, not into the CLI's stdout.
-    before = structlog.get_config()
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sys.__stderr__))
-    try:
+    with redirected_output(sys.__stderr__):
         yield Cli(CliRunner(), config_dir)
-    finally:
-        structlog.configure(**before)

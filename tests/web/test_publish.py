@@ -5,6 +5,7 @@ the invalidation."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 
 from flowllama.cli import app
 from flowllama.errors import InvalidInput
+from flowllama.logging import redirected_output
 from flowllama.web.export import MANIFEST_FILE, export_site
 from flowllama.web.publish import (
     IMMUTABLE,
@@ -103,8 +105,10 @@ def test_cli_publishes_a_preview_under_its_prefix_with_json(
         aws: tuple[Any, Any, str], tmp_path: Path) -> None:
     s3, _, _ = aws
     export_site(tmp_path / "site", "https://api.example.com")
-    result = CliRunner().invoke(app, ["web", "publish", str(tmp_path / "site"), "--bucket",
-                                      BUCKET, "--prefix", "pr-12", "--json"])
+    # The suite logs this process's lines (botocore's included) to stdout: not into --json's.
+    with redirected_output(sys.__stderr__):
+        result = CliRunner().invoke(app, ["web", "publish", str(tmp_path / "site"), "--bucket",
+                                          BUCKET, "--prefix", "pr-12", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["prefix"] == "pr-12/" and report["invalidation_id"] is None
