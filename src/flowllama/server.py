@@ -99,6 +99,7 @@ def _background_roles(platform: Platform, roles: Sequence[str], workers: int | N
                       ) -> list[_Background]:
     """The agent and the monitor for ``roles``; the local provisioner is wired to the API."""
     from flowllama.agent.composition import attach_local, build_agent
+    from flowllama.autopilot.composition import build_autopilot
     from flowllama.loadtest.executor import LoadtestExecutor
     from flowllama.monitor.service import build_monitor
 
@@ -109,6 +110,7 @@ def _background_roles(platform: Platform, roles: Sequence[str], workers: int | N
         background.append(LoadtestExecutor(platform))
     if "monitor" in roles:
         background.append(build_monitor(platform))
+        background.append(build_autopilot(platform))
     return background
 
 

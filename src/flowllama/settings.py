@@ -238,6 +238,22 @@ class MonitorSettings(BaseModel):
     heal_backoff_max_s: float = Field(900.0, ge=0)
 
 
+class AutopilotSettings(BaseModel):
+    """The cost autopilot (``FLOWLLAMA_AUTOPILOT__*``, ``docs/autopilot.md``): idle sleep and
+    wake, blue/green drains, load-based replicas, the cheaper-placement advisor, budgets."""
+
+    interval_s: float = Field(15.0, gt=0, le=3600)
+    load_report_interval_s: float = Field(2.0, gt=0, le=60)
+    wake_hold_s: float = Field(120.0, ge=0, le=900)
+    wake_retry_after_s: int = Field(60, ge=1, le=3600)
+    drain_timeout_s: float = Field(120.0, ge=0, le=3600)
+    scale_up_queue_per_slot: float = Field(1.0, gt=0)
+    scale_up_ttft_ms: float | None = Field(None, gt=0)
+    scale_down_after_s: float = Field(300.0, ge=0)
+    advisor_min_saving_usd_month: float = Field(10.0, ge=0)
+    advisor_min_saving_percent: float = Field(10.0, ge=0, le=100)
+
+
 class WebhookSettings(BaseModel):
     """Outgoing webhooks: the SSRF allow-list, the request timeout and the retry schedule.
 
@@ -327,6 +343,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     monitor: MonitorSettings = Field(default_factory=MonitorSettings)
+    autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     terraform: TerraformSettings = Field(default_factory=TerraformSettings)
     clouds: CloudsSettings = Field(default_factory=CloudsSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)

@@ -187,6 +187,21 @@ class Deployment(Base):
     # the lease of a holder that is provably gone (``agent/leases.py``).
     lease_owner: Mapped[str | None] = mapped_column(String(512))
     heal_attempts: Mapped[int] = mapped_column(default=0)
+    # Cost autopilot (docs/autopilot.md): a change of spec or placement bumps ``generation``
+    # and the agent replaces every server of an older one, blue/green.
+    generation: Mapped[int] = mapped_column(default=0)
+    failed_generation: Mapped[int | None]
+    rollout_error: Mapped[str | None] = mapped_column(Text)
+    placement_pin: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    excluded_offers: Mapped[list[Any] | None] = mapped_column(JSON)
+    replicas_min: Mapped[int] = mapped_column(default=1)
+    replicas_max: Mapped[int] = mapped_column(default=1)
+    replicas_desired: Mapped[int] = mapped_column(default=1)
+    idle_timeout_s: Mapped[int | None]
+    auto_move: Mapped[bool] = mapped_column(Boolean, default=False)
+    wake_count: Mapped[int] = mapped_column(default=0)
+    asleep_since: Mapped[datetime | None]
+    asleep_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     deleted_at: Mapped[datetime | None]
@@ -218,6 +233,12 @@ class Instance(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     terminated_at: Mapped[datetime | None]
+    # Which server of the deployment this is (``DeploymentSpec.slot``: replicas and blue/green
+    # replacements run side by side), the deployment generation it was built for, and since
+    # when the gateway no longer sends it new requests (it is destroyed once drained).
+    slot: Mapped[str] = mapped_column(String(32), default="")
+    generation: Mapped[int] = mapped_column(default=0)
+    draining_since: Mapped[datetime | None]
 
 
 class ExternalServer(Base):
@@ -412,3 +433,8 @@ class LoadtestSchedule(Base):
     users: Mapped[int]
     next_run_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# The cost autopilot's tables live in their own module; importing it here registers them on
+# ``Base.metadata`` for Alembic and ``create_all`` (it needs ``Base``, defined above).
+from flowllama.db import autopilot_tables as _autopilot_tables  # noqa: E402, F401

@@ -23,12 +23,16 @@ class Status(StrEnum):
     DELETING = "deleting"
     DELETED = "deleted"
     FAILED = "failed"
+    # Idle with no server (``idle_timeout``): settings, routes and usage kept; the first
+    # request through the gateway wakes it (``docs/autopilot.md``).
+    SLEEPING = "sleeping"
 
 
 class Desired(StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"
     DELETED = "deleted"
+    SLEEPING = "sleeping"
 
 
 _S = Status
@@ -38,8 +42,10 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     _S.STARTING: frozenset({_S.RUNNING, _S.UNHEALTHY, _S.STOPPING}),
     _S.RUNNING: frozenset({_S.UNHEALTHY, _S.STOPPING, _S.STARTING}),
     _S.UNHEALTHY: frozenset({_S.RUNNING, _S.HEALING, _S.STOPPING}),
-    _S.HEALING: frozenset({_S.STARTING, _S.STOPPING}),
-    _S.STOPPING: frozenset({_S.STOPPED}),
+    # A heal whose replacement failed while the old server still serves goes back to running.
+    _S.HEALING: frozenset({_S.STARTING, _S.STOPPING, _S.RUNNING}),
+    _S.STOPPING: frozenset({_S.STOPPED, _S.SLEEPING}),
+    _S.SLEEPING: frozenset({_S.PROVISIONING, _S.STOPPED}),
     _S.STOPPED: frozenset({_S.PROVISIONING}),
     _S.FAILED: frozenset({_S.PROVISIONING, _S.STOPPING, _S.STOPPED}),
     _S.DELETING: frozenset({_S.DELETED}),

@@ -18,6 +18,14 @@ class WebhookEvent(StrEnum):
     HEALED = "deployment.healed"
     FAILED = "deployment.failed"
     DELETED = "deployment.deleted"
+    # Cost autopilot (docs/autopilot.md); all but SLEEPING are sent by webhooks.events.notify.
+    SLEEPING = "deployment.sleeping"
+    WOKEN = "deployment.woken"
+    SCALED = "deployment.scaled"
+    REPLACED = "deployment.replaced"
+    SPOT_RECLAIMED = "deployment.spot_reclaimed"
+    RECOMMENDATION = "deployment.recommendation"
+    BUDGET_THRESHOLD = "budget.threshold"
 
 
 class WebhookCreate(Strict):

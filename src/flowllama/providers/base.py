@@ -68,6 +68,11 @@ class DeploymentSpec:
     ``spot`` says whether spot capacity is acceptable; ``gpu`` is ``"auto"``, ``"none"`` or a GPU
     model. ``extra`` carries provisioner-specific values; a provisioner uses only the keys it
     declares and never lets them override names or tags.
+
+    ``slot`` tells apart the servers one deployment runs side by side (replicas, and a blue/green
+    replacement next to the server it replaces): ``""`` is the deployment's first server. A
+    provisioner keys everything it creates, names and finds on :attr:`server_key`, and tags it
+    with ``deployment_id``.
     """
 
     deployment_id: str
@@ -83,6 +88,12 @@ class DeploymentSpec:
     spot: bool = False
     gpu: str = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    slot: str = ""
+
+    @property
+    def server_key(self) -> str:
+        """``deployment_id``, or ``<deployment_id>-<slot>`` for a server in another slot."""
+        return f"{self.deployment_id}-{self.slot}" if self.slot else self.deployment_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +168,9 @@ class ResourceState:
     instance_id: str | None = None
     public_ip: str | None = None
     detail: str = ""
+    # The cloud took this spot/preemptible server back (an interruption notice, or the instance
+    # terminated by the cloud rather than crashed): the agent replaces it on another offer.
+    reclaimed: bool = False
 
 
 class Provisioner(ABC):

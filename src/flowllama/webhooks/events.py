@@ -11,7 +11,10 @@ Which status change is which event:
   from ``unhealthy`` (directly, or through ``healing`` → ``starting``): a heal sends ``healed``
   *instead of* ``running``;
 * ``unhealthy`` → ``deployment.unhealthy``; ``failed`` → ``deployment.failed``;
-  ``deleted`` → ``deployment.deleted``.
+  ``deleted`` → ``deployment.deleted``; ``sleeping`` → ``deployment.sleeping``.
+
+What is not a status change (a spot reclaim, a recommendation, a budget threshold) is queued
+by :func:`notify` in the transaction that records it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ _EVENT_BY_STATUS = {
     "unhealthy": WebhookEvent.UNHEALTHY,
     "failed": WebhookEvent.FAILED,
     "deleted": WebhookEvent.DELETED,
+    "sleeping": WebhookEvent.SLEEPING,
 }
 _HEAL_PATH = frozenset({"unhealthy", "healing"})
 
@@ -39,27 +43,34 @@ def on_transition(session: Session, deployment: Deployment, previous: str, targe
                   ) -> list[WebhookDelivery]:
     """Queue a delivery for every webhook of the owner subscribed to this change's event.
 
-    Costs one indexed query per status change when nothing is subscribed. Returns the rows
-    added to ``session`` (not yet flushed).
+    Costs one indexed query per status change when nothing is subscribed (two for a move to
+    ``running``). Returns the rows added to ``session`` (not yet flushed).
     """
     event = _EVENT_BY_STATUS.get(str(target))
     if event is None:
         return []
-    hooks = session.scalars(select(Webhook).where(Webhook.user_id == deployment.user_id)).all()
-    if not hooks:
-        return []
     if event is WebhookEvent.RUNNING and _back_from_heal(session, deployment, str(previous)):
         event = WebhookEvent.HEALED
+    return notify(session, deployment.user_id, event,
+                  {"deployment": deployment_snapshot(deployment, str(target))})
+
+
+def notify(session: Session, user_id: str, event: WebhookEvent, body: dict[str, Any]
+           ) -> list[WebhookDelivery]:
+    """Queue one delivery of ``event`` for every webhook of ``user_id`` subscribed to it, in
+    the caller's transaction; the payload is ``{id, event, created_at}`` plus ``body``.
+
+    For what is not a status change (a spot reclaim, a recommendation, a budget threshold):
+    the caller writes its own record and this in one commit. Returns the rows added.
+    """
+    hooks = session.scalars(select(Webhook).where(Webhook.user_id == user_id)).all()
     subscribed = [hook for hook in hooks if event.value in (hook.events or [])]
-    if not subscribed:
-        return []
-    snapshot = deployment_snapshot(deployment, str(target))
     rows = []
     for hook in subscribed:
         delivery_id = new_id()
         created_at = utcnow()
         payload = {"id": delivery_id, "event": event.value,
-                   "created_at": created_at.isoformat(), "deployment": snapshot}
+                   "created_at": created_at.isoformat(), **body}
         rows.append(WebhookDelivery(id=delivery_id, webhook_id=hook.id, event=event.value,
                                     payload=payload, status="pending", attempts=0,
                                     next_attempt_at=created_at, created_at=created_at))

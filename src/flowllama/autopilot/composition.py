@@ -1,0 +1,18 @@
+"""Builds the autopilot controller of a platform with every task (the monitor role runs it)."""
+
+from __future__ import annotations
+
+from flowllama.autopilot.controller import AutopilotController, Task
+from flowllama.platform import Platform
+
+
+def autopilot_tasks(platform: Platform) -> list[Task]:
+    """The autopilot's tasks, in the order a round runs them."""
+    del platform  # each task module adds itself here
+    return []
+
+
+def build_autopilot(platform: Platform) -> AutopilotController:
+    """The controller for ``platform``, ticking every ``FLOWLLAMA_AUTOPILOT__INTERVAL_S``."""
+    return AutopilotController(autopilot_tasks(platform),
+                               platform.settings.autopilot.interval_s, platform.loops)
