@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from flowllama.autopilot.budgets import BudgetEnforcer
 from flowllama.autopilot.controller import AutopilotController, Task
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    del platform  # each task module adds itself here
-    return []
+    tasks: list[Task] = []  # each task module adds itself here
+    tasks.append(Task("budgets", BudgetEnforcer(platform.db, platform.queue).run))
+    return tasks
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:
