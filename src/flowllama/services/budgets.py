@@ -77,7 +77,7 @@ def views(session: Session, user: User, now: datetime) -> list[BudgetOut]:
     """The user's budgets (theirs first, then keys by name) with this month's spend."""
     rows = session.scalars(select(Budget).where(Budget.user_id == user.id)).all()
     names = dict(session.execute(select(ApiKey.id, ApiKey.name).where(
-        ApiKey.user_id == user.id)).tuples().all())
+        ApiKey.user_id == user.id)).all())
     out = [view(session, row, now, names.get(row.api_key_id or "")) for row in rows]
     return sorted(out, key=lambda b: (b.scope != USER_SCOPE, b.label))
 

@@ -114,7 +114,7 @@ def key_spend(session: Session, api_key_id: str, now: datetime) -> float:
         select(UsageDaily.deployment_id,
                func.sum(UsageDaily.prompt_tokens + UsageDaily.completion_tokens))
         .where(UsageDaily.deployment_id.in_(list(mine)), *in_month)
-        .group_by(UsageDaily.deployment_id)).tuples().all())
+        .group_by(UsageDaily.deployment_id)).all())
     instances = session.scalars(select(Instance).where(
         Instance.deployment_id.in_(list(mine)), *_overlapping(month, now))).all()
     costs = _deployment_costs(instances, month.start, now)
@@ -146,7 +146,7 @@ def _token_charges_last_day(session: Session, user_id: str, now: datetime) -> fl
         select(UsageDaily.day, func.sum(UsageDaily.cost_usd))
         .where(UsageDaily.user_id == user_id, UsageDaily.day >= yesterday,
                UsageDaily.day <= today)
-        .group_by(UsageDaily.day)).tuples().all()
+        .group_by(UsageDaily.day)).all()
     by_day = {day: float(cost or 0.0) for day, cost in rows}
     midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
     yesterday_part = 1.0 - (now - midnight).total_seconds() / (24 * HOUR_S)
