@@ -129,6 +129,35 @@ export {};
  */
 
 /**
+ * @typedef {object} BudgetAlert  a threshold a budget crossed this month
+ * @property {number} threshold  50, 80 or 100 (percent)
+ * @property {string} at
+ * @property {string | null} action_taken  "stopped", "blocked" or "warned"
+ */
+
+/**
+ * @typedef {object} Budget  a monthly spend budget (`BudgetOut`)
+ * @property {"user" | "key"} scope
+ * @property {string | null} api_key_id
+ * @property {string} label
+ * @property {number} monthly_usd
+ * @property {"stop" | "warn"} action
+ * @property {number} spent_usd
+ * @property {number} percent
+ * @property {BudgetAlert[]} alerts
+ */
+
+/**
+ * @typedef {object} SpendReport  this month's spend (`SpendOut`)
+ * @property {string} month
+ * @property {number} spend_usd
+ * @property {number} server_usd
+ * @property {number} tokens_usd
+ * @property {number} projection_usd
+ * @property {Budget[]} budgets
+ */
+
+/**
  * @typedef {object} ChatChunk  one event of a streamed /v1/chat/completions
  * @property {{delta?: {content?: string}}[]} [choices]
  * @property {{total_tokens: number}} [usage]
