@@ -94,7 +94,7 @@ def view(session: Session, row: Budget, now: datetime, key_name: str | None = No
     is_user = row.api_key_id is None
     return BudgetOut(
         scope="user" if is_user else "key", api_key_id=row.api_key_id,
-        label="all deployments" if is_user else f"key {key_name or row.api_key_id}",
+        label="All deployments" if is_user else f"key {key_name or row.api_key_id}",
         monthly_usd=row.monthly_usd, action="stop" if row.action == "stop" else "warn",
         spent_usd=round(spent, 6), percent=round(spent / row.monthly_usd * 100, 2),
         alerts=[AlertOut(threshold=a.threshold, at=a.at, action_taken=a.action_taken)

@@ -32,7 +32,7 @@ def test_user_and_key_budgets_round_trip(client: TestClient, auth: dict[str, str
                      headers=auth)
     assert put.status_code == 200, put.text
     assert put.json() | {"alerts": None} == {
-        "scope": "user", "api_key_id": None, "label": "all deployments", "monthly_usd": 50.0,
+        "scope": "user", "api_key_id": None, "label": "All deployments", "monthly_usd": 50.0,
         "action": "stop", "spent_usd": 0.0, "percent": 0.0, "alerts": None}
     keyed = client.put(f"/api/budgets/keys/{key['id']}", json={"monthly_usd": 5.5},
                        headers=auth)
