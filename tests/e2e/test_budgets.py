@@ -2,8 +2,9 @@
 interval: two users each run a local deployment; the first one's server is given a price (local
 servers cost $0) and a budget; at 50 % only an alert, at 100 % with ``stop`` exactly that
 user's deployment stops (its runtime goes), once: later rounds add no event and no webhook,
-and the other user's deployment keeps running and answering. One signed webhook delivery per
-threshold reaches a receiver on loopback."""
+and the other user's deployment keeps running and answering. One webhook delivery per
+threshold reaches a receiver on loopback. A key budget (``stop``) makes the gateway refuse
+that key alone with ``insufficient_quota``."""
 
 from __future__ import annotations
 
@@ -71,6 +72,22 @@ def _wait(http: httpx.Client, deployment_id: str, status: str) -> dict[str, Any]
         time.sleep(0.3)
 
 
+def _price(up: UpProcess, deployment_id: str) -> None:
+    """Local servers cost $0: give the deployment's live one $3/h for the last hour (kept
+    inside the month) through the database ``flowllama up`` uses."""
+    now = utcnow()
+    start = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+                now - timedelta(hours=1))
+    database = Database(f"sqlite:///{up.data_dir / 'flowllama.db'}")
+    try:
+        with database.session() as session:
+            session.execute(update(Instance).where(
+                Instance.deployment_id == deployment_id, Instance.terminated_at.is_(None))
+                .values(price_per_hour=3.0, created_at=start))
+    finally:
+        database.dispose()
+
+
 def _thresholds(receiver: Receiver) -> list[int]:
     return sorted(json.loads(r.body)["threshold"] for r in receiver.requests
                   if r.headers.get("X-FlowLlama-Event") == "budget.threshold")
@@ -91,19 +108,8 @@ def test_a_budget_at_100_percent_stops_exactly_that_users_deployments_once(
     mine, theirs = _deploy(ada.http, "ada-tiny"), _deploy(bob, "bob-tiny")
     ada.wait_status(mine, "running")
     bob_deployment = _wait(bob, theirs, "running")
-    # A price for ada's local server: $3/h for the last hour, so $3 spent this month (the
-    # hour is kept inside the month).
-    now = utcnow()
-    start = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
-                now - timedelta(hours=1))
-    database = Database(f"sqlite:///{up.data_dir / 'flowllama.db'}")
-    try:
-        with database.session() as session:
-            session.execute(update(Instance).where(
-                Instance.deployment_id == mine, Instance.terminated_at.is_(None))
-                .values(price_per_hour=3.0, created_at=start))
-    finally:
-        database.dispose()
+    # A price for ada's local server: $3 spent this month
+    _price(up, mine)
     spent = ada.http.get("/api/usage/spend").json()["spend_usd"]
     assert spent > 0
 
@@ -128,5 +134,31 @@ def test_a_budget_at_100_percent_stops_exactly_that_users_deployments_once(
 
     still = _wait(bob, theirs, "running")
     assert still["desired_state"] == "running"
-    key = bob.post("/api/keys", json={"name": "bob"}).json()["key"]
-    wait_answering(bob_deployment, key)
+    _key_budget_blocks_that_key_only(up, bob, theirs, bob_deployment)
+
+
+def _key_budget_blocks_that_key_only(up: UpProcess, bob: httpx.Client, deployment_id: str,
+                                     deployment: dict[str, Any]) -> None:
+    """Bob's key with a spend budget (``stop``) under its spend is refused with the OpenAI
+    ``insufficient_quota`` error; his other key and his deployment carry on."""
+    capped = bob.post("/api/keys", json={"name": "capped"}).json()
+    free = bob.post("/api/keys", json={"name": "free"}).json()["key"]
+    wait_answering(deployment, capped["key"])  # tokens metered for the capped key
+    _price(up, deployment_id)
+    assert bob.put(f"/api/budgets/keys/{capped['id']}",
+                   json={"monthly_usd": 0.01, "action": "stop"}).status_code == 200
+    _until(lambda: bob.get("/api/budgets").json()[0]["percent"] >= 100,
+           "the capped key's tokens never showed as spend")
+    body = {"model": deployment["endpoint_model"], "max_tokens": 1,
+            "messages": [{"role": "user", "content": "hi"}]}
+    url = f"{deployment['endpoint_url']}/chat/completions"
+
+    def refused() -> bool:
+        answer = httpx.post(url, json=body, timeout=60,
+                            headers={"Authorization": f"Bearer {capped['key']}"})
+        return answer.status_code == 429 and \
+            answer.json()["error"]["code"] == "insufficient_quota"
+
+    _until(refused, "the capped key was never refused")
+    wait_answering(deployment, free)
+    assert _wait(bob, deployment_id, "running")["desired_state"] == "running"
