@@ -6,6 +6,8 @@ that key alone at the gateway."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -231,3 +233,32 @@ def test_key_budget_blocks_that_key_only(platform: Platform) -> None:
 def test_the_task_is_wired_into_the_autopilot(platform: Platform) -> None:
     assert "budgets" in [task.name for task in autopilot_tasks(platform)]
 
+
+
+def test_two_controllers_racing_alert_and_stop_once(platform: Platform, db_url: str) -> None:
+    """Real concurrency (PostgreSQL; SQLite serialises writers): controllers in threads check
+    the same budget at once, over and over; each threshold is alerted, notified and acted on
+    exactly once."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite lets one writer in at a time: the race needs PostgreSQL")
+    clock = Clock()
+    clock.now = NOW + timedelta(hours=10)  # $140 of $100
+    with platform.db.session() as session:
+        ada = _tenant(session, "ada@example.com", 10.0, {"bot": "running", "two": "running"})
+        budget = budgets.put(session, ada.user, None, BudgetIn(monthly_usd=100, action="stop"))
+    enforcers = [BudgetEnforcer(platform.db, platform.queue, clock) for _ in range(4)]
+    start = threading.Barrier(len(enforcers))
+
+    def race(enforcer: BudgetEnforcer) -> int:
+        start.wait()
+        return sum(enforcer.check(budget.id) for _ in range(3))
+
+    with ThreadPoolExecutor(len(enforcers)) as pool:
+        acted = list(pool.map(race, enforcers))
+    assert sum(acted) >= 1
+    with platform.db.session() as session:
+        assert _deliveries(session, ada.user) == [50, 80, 100]
+        assert sorted(session.scalars(select(BudgetAlert.threshold))) == [50, 80, 100]
+        events = session.scalars(select(DeploymentEvent.deployment_id).where(
+            DeploymentEvent.reason.startswith("stopped: monthly budget"))).all()
+        assert sorted(events) == sorted(d.id for d in ada.deployments.values())
