@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flowllama.autopilot.controller import AutopilotController, Task
+from flowllama.autopilot.scaling import LoadScaler
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    del platform  # each task module adds itself here
-    return []
+    tasks: list[Task] = []  # each task module adds itself here
+    scaler = LoadScaler(platform.db, platform.queue, platform.settings.autopilot)
+    tasks.append(Task("scaling", scaler.run))
+    return tasks
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:
