@@ -6,6 +6,7 @@ heal whose replacement cannot be created while the old server still serves."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import select
 
 from flowllama.agent.placement import spec_of
 from flowllama.agent.reconciler import DrainPolicy, Outcome, Reconciler
+from flowllama.db.autopilot_tables import GatewayLoad
 from flowllama.db.session import Database
 from flowllama.db.tables import (
     Deployment,
@@ -22,6 +24,7 @@ from flowllama.db.tables import (
     Webhook,
     WebhookDelivery,
 )
+from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import NoCapacity, ProvisioningFailed
 from flowllama.providers.base import (
@@ -105,7 +108,7 @@ def reconciler(database: Database, slots: Slots) -> Reconciler:
     registry = ProvisionerRegistry()
     registry.register("slots", lambda: slots)
     return Reconciler(database, registry, lease_s=60, kinds=KINDS,
-                      drain=DrainPolicy(timeout_s=30, route_ttl_s=0, load_stale_s=6))
+                      drain=DrainPolicy(timeout_s=30, route_ttl_s=0, report_interval_s=0))
 
 
 def _deployment(database: Database, **fields: Any) -> str:
@@ -315,3 +318,36 @@ def test_teardown_destroys_servers_of_every_slot_even_unrecorded_ones(
     _update(database, deployment_id, desired_state=Desired.STOPPED)
     assert _settle(reconciler, deployment_id) is Outcome.DONE
     assert slots.live == {} and _row(database, deployment_id).status == Status.STOPPED
+
+
+def test_a_draining_server_waits_for_the_requests_gateways_report_in_flight(
+        database: Database, slots: Slots) -> None:
+    registry = ProvisionerRegistry()
+    registry.register("slots", lambda: slots)
+    reconciler = Reconciler(database, registry, lease_s=60, kinds=KINDS,
+                            drain=DrainPolicy(timeout_s=600, route_ttl_s=2, report_interval_s=5))
+    deployment_id = _deployment(database, replicas_max=2, replicas_desired=2)
+    _settle(reconciler, deployment_id)
+    _update(database, deployment_id, replicas_desired=1)
+    assert reconciler.reconcile(deployment_id) is Outcome.WAIT  # within the settle time
+    [draining] = [i for i in _live(database, deployment_id) if i.draining_since is not None]
+    assert (draining.slot, draining.status) == ("s1", "draining")
+
+    with database.session() as session:
+        row = session.get(Instance, draining.id)
+        assert row is not None
+        row.draining_since = utcnow() - timedelta(seconds=30)  # the routes moved on long ago
+        session.add(GatewayLoad(gateway_id="gw-1", instance_id=draining.id,
+                                deployment_id=deployment_id, in_flight=1, updated_at=utcnow()))
+        session.add(GatewayLoad(gateway_id="gw-gone", instance_id=draining.id,
+                                deployment_id=deployment_id, in_flight=4,
+                                updated_at=utcnow() - timedelta(minutes=5)))
+    assert reconciler.reconcile(deployment_id) is Outcome.WAIT  # one stream still running
+    assert len(_live(database, deployment_id)) == 2
+
+    with database.session() as session:
+        load = session.get(GatewayLoad, ("gw-1", draining.id))
+        assert load is not None
+        load.in_flight, load.updated_at = 0, utcnow()
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE  # the stale report counts 0
+    assert [i.slot for i in _live(database, deployment_id)] == [""]

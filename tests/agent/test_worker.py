@@ -106,7 +106,7 @@ def _worker(database: Database, queue: DatabaseQueue, provisioner: Provisioner) 
     registry = ProvisionerRegistry()
     registry.register("local", lambda: provisioner)
     reconciler = Reconciler(database, registry, lease_s=30,
-                            drain=DrainPolicy(timeout_s=5, route_ttl_s=0))
+                            drain=DrainPolicy(timeout_s=5, route_ttl_s=0, report_interval_s=0))
     return AgentWorker(database, queue, reconciler, poll_s=0.05, wait_s=0.0)
 
 

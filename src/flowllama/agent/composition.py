@@ -179,11 +179,11 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
 
 def drain_policy(settings: Settings) -> DrainPolicy:
     """When a replaced server may go: the autopilot's drain timeout, the gateways' route cache
-    lifetime, and their load reports counted stale after three report intervals."""
+    lifetime and how often they report their load."""
     autopilot = settings.autopilot
     return DrainPolicy(timeout_s=autopilot.drain_timeout_s,
                        route_ttl_s=settings.gateway.route_cache_ttl_s,
-                       load_stale_s=3 * autopilot.load_report_interval_s)
+                       report_interval_s=autopilot.load_report_interval_s)
 
 
 def attach_local(platform: Platform) -> LocalProvisioner:

@@ -181,13 +181,13 @@ class ReplacementSteps(StepBase):
         waited = (now - since).total_seconds()
         if waited >= self.drain.timeout_s:
             return True
-        if waited < self.drain.route_ttl_s:
+        if waited < self.drain.settle_s:
             return False
         return self._in_flight(instance.id, now) == 0
 
     def _in_flight(self, instance_id: str, now: datetime) -> int:
         """Requests in flight on the instance, summed over the gateways' fresh reports."""
-        fresh = now - timedelta(seconds=self.drain.load_stale_s)
+        fresh = now - timedelta(seconds=self.drain.stale_s)
         with self.db.session() as session:
             total = session.scalar(select(func.coalesce(func.sum(GatewayLoad.in_flight), 0))
                                    .where(GatewayLoad.instance_id == instance_id,

@@ -69,14 +69,26 @@ Step = Callable[[Snapshot], Outcome | None]
 class DrainPolicy:
     """When a draining server may go (``docs/autopilot.md``, "Replacement without a gap").
 
-    It goes once no gateway reports a request in flight on it (reports older than
-    ``load_stale_s`` count as none) and the gateways' route caches (``route_ttl_s``) have
-    surely stopped sending it new ones, or after ``timeout_s`` whatever the reports say.
+    Not before ``settle_s``: the gateways' route caches (``route_ttl_s``) may send it new
+    requests until then, and such a request shows in their load reports only at their next
+    report (every ``report_interval_s``; two, for a margin). After that, once no fresh report
+    (younger than three intervals) has a request in flight on it; or after ``timeout_s``
+    whatever the reports say.
     """
 
     timeout_s: float = 120.0
     route_ttl_s: float = 2.0
-    load_stale_s: float = 6.0
+    report_interval_s: float = 2.0
+
+    @property
+    def settle_s(self) -> float:
+        """The least time a server drains."""
+        return self.route_ttl_s + 2 * self.report_interval_s
+
+    @property
+    def stale_s(self) -> float:
+        """Load reports older than this count as nothing in flight (their gateway is gone)."""
+        return 3 * self.report_interval_s
 
 
 class StepBase:
