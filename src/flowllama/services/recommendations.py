@@ -7,7 +7,8 @@ The offers come from the same estimator the API creates deployments with
 own constraints, so a recommendation is exactly what a new deployment would get today. What
 runs now is what its live servers are billed (``instances.price_per_hour``). At most one
 recommendation per deployment is ``open``: a cheaper new one supersedes it, the same offer
-again changes nothing, and one that no longer saves enough is withdrawn (``superseded``).
+again changes nothing, and one that no longer saves enough is withdrawn (``superseded``); a
+dismissed offer is not offered again unless something cheaper turns up.
 Callers hold the deployment row (``lock_advisable``) while they write, so two advisors (one
 per monitor process) never record two.
 """
@@ -203,13 +204,20 @@ def advise(session: Session, deployment: Deployment, estimator: Estimator,
         if existing is not None:
             existing.status, existing.decided_at = SUPERSEDED, utcnow()
         return None
+    shown = existing or _last_dismissed(session, deployment.id)
+    if shown is not None and shown.new_price_per_hour <= finding.new:
+        return None  # the same offer again, or nothing cheaper than was shown
     if existing is not None:
-        if _key(existing.placement) == _key(finding.placement) or \
-                existing.new_price_per_hour <= finding.new:
-            return None  # the same offer again, or nothing better than what is shown
         existing.status, existing.decided_at = SUPERSEDED, utcnow()
         session.flush()  # at most one open row, also to a reader inside this transaction
     return _record(session, deployment, finding)
+
+
+def _last_dismissed(session: Session, deployment_id: str) -> Recommendation | None:
+    """The owner's latest "no": not asked again unless something cheaper turns up."""
+    return session.scalar(select(Recommendation).where(
+        Recommendation.deployment_id == deployment_id, Recommendation.status == DISMISSED)
+        .order_by(Recommendation.decided_at.desc()).limit(1))
 
 
 def _record(session: Session, deployment: Deployment, finding: Finding) -> Recommendation:
