@@ -70,12 +70,9 @@ class LocalAsCloud(Provisioner):
             found = self.find(spec)
             return [] if found is None else [found]
         handles = []
-        for inner in finder(_as_local(spec)):
-            slot = str(inner.data.get("slot") or "")
-            own = dataclasses.replace(spec, slot=slot)
-            placement = _placement(self.root, own.server_key)
-            if placement is not None:
-                handles.append(self._wrap(inner, own, placement))
+        for inner in finder(_as_local(spec)):  # strays too: teardown destroys them
+            own = dataclasses.replace(spec, slot=str(inner.data.get("slot") or ""))
+            handles.append(self._wrap(inner, own, _placement(self.root, own.server_key)))
         return handles
 
     def refresh(self, handle: Handle) -> ResourceState:
@@ -94,10 +91,12 @@ class LocalAsCloud(Provisioner):
     def forget(self, deployment_id: str) -> None:
         self.local.forget(deployment_id)
 
-    def _wrap(self, inner: Handle, spec: DeploymentSpec, placement: Placement) -> Handle:
+    def _wrap(self, inner: Handle, spec: DeploymentSpec, placement: Placement | None
+              ) -> Handle:
         return Handle(kind=KIND, deployment_id=spec.deployment_id, name=inner.name, data={
             "inner": inner.to_dict(), "slot": spec.slot, "server_key": spec.server_key,
-            "cloud": placement.cloud, "placement": placement.to_dict(),
+            "cloud": placement.cloud if placement else spec.cloud,
+            "placement": placement.to_dict() if placement else None,
             "endpoint_url": inner.data.get("endpoint_url")})
 
 
