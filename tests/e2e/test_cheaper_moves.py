@@ -50,7 +50,8 @@ FAST = {"FLOWLLAMA_MONITOR__INTERVAL_S": "0.5", "FLOWLLAMA_MONITOR__TIMEOUT_S": 
         "FLOWLLAMA_AUTOPILOT__ADVISOR_MIN_SAVING_PERCENT": "1",
         "FLOWLLAMA_CLOUDS__AWS__ENABLED": "true", "FLOWLLAMA_CLOUDS__OLLAMA_SHA256": "0" * 64,
         "FLOWLLAMA_WEBHOOKS__ALLOW_HOSTS": '["127.0.0.1"]', "FLOWLLAMA_WEBHOOKS__POLL_S": "0.2"}
-REQUESTS = 400  # the most the traffic loop sends, whatever happens
+REQUESTS = 2000  # the most the traffic loop sends, whatever happens
+PAUSE_S = 0.05  # between its requests: steady traffic for the whole move, not a burst
 
 
 @contextmanager
@@ -141,6 +142,11 @@ class Traffic:
                     self.ok += 1
                 else:
                     self.failures.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                self._stop.wait(PAUSE_S)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
 
 def test_a_price_drop_is_recommended_and_accepting_moves_without_a_gap(up: UpProcess) -> None:
@@ -177,9 +183,10 @@ def test_a_price_drop_is_recommended_and_accepting_moves_without_a_gap(up: UpPro
             return body if done else None
 
         body = _until("moved to the cheaper offer", moved)
+        assert traffic.running, f"the traffic loop ended early: {traffic.ok} ok"
         served_before_end = traffic.ok
         _until("traffic on the new server", lambda: traffic.ok >= served_before_end + 3)
-    assert traffic.failures == [], traffic.failures[:5]
+    assert traffic.failures == [], (traffic.ok, traffic.failures[:5])
     [new] = _live(body)
     assert new["price_per_hour"] == cheaper["price_per_hour"]
     wait_answering(body, key)
