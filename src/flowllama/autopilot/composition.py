@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flowllama.autopilot.advisor import advisor_task
 from flowllama.autopilot.budgets import BudgetEnforcer
 from flowllama.autopilot.controller import AutopilotController, Task
 from flowllama.autopilot.scaling import LoadScaler
@@ -14,6 +15,7 @@ def autopilot_tasks(platform: Platform) -> list[Task]:
     scaler = LoadScaler(platform.db, platform.queue, platform.settings.autopilot)
     tasks.append(Task("scaling", scaler.run))
     tasks.append(Task("budgets", BudgetEnforcer(platform.db, platform.queue).run))
+    tasks.append(advisor_task(platform))
     return tasks
 
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flowllama.db.autopilot_tables import Recommendation
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.deployments import ReplicasOut
 from flowllama.domain.lifecycle import Status
 from flowllama.domain.recommendations import RecommendationOut
+from flowllama.services import recommendations
 
 
 def running_replicas(deployment: Deployment, rows: list[Instance]) -> int:
@@ -44,15 +43,6 @@ def saved_usd(hours: float, rows: list[Instance]) -> float:
     return round(hours * (last.price_per_hour or 0.0), 6)
 
 
-def open_recommendation(session: Session, deployment_id: str) -> RecommendationOut | None:
-    """The advisor's open recommendation for the deployment (at most one; newest if not)."""
-    row = session.scalar(
-        select(Recommendation)
-        .where(Recommendation.deployment_id == deployment_id, Recommendation.status == "open")
-        .order_by(Recommendation.created_at.desc(), Recommendation.id).limit(1))
-    return RecommendationOut.model_validate(row) if row is not None else None
-
-
 def autopilot_fields(session: Session, deployment: Deployment, rows: list[Instance]
                      ) -> dict[str, Any]:
     """The ``DeploymentOut`` fields of the autopilot, from the row and its ``rows``
@@ -69,5 +59,10 @@ def autopilot_fields(session: Session, deployment: Deployment, rows: list[Instan
         "asleep_hours": round(hours, 6),
         "saved_usd": saved_usd(hours, rows),
         "rollout_error": deployment.rollout_error,
-        "recommendation": open_recommendation(session, deployment.id),
+        "recommendation": _open_recommendation(session, deployment.id),
     }
+
+
+def _open_recommendation(session: Session, deployment_id: str) -> RecommendationOut | None:
+    row = recommendations.open_for(session, deployment_id)
+    return recommendations.view(row) if row is not None else None
