@@ -22,6 +22,48 @@ export {};
  * @property {number | null} cost_so_far_usd
  * @property {string} created_at
  * @property {Instance[]} instances
+ * @property {number} [parallel]
+ * @property {Placement | null} [placement]  where it runs now (its live instance)
+ * @property {number} [generation]  bumped by every change that needs new servers
+ * @property {Replicas} [replicas]
+ * @property {number | null} [idle_timeout_s]  null: never sleeps
+ * @property {boolean} [auto_move]  the advisor moves it to a cheaper placement itself
+ * @property {number} [wake_count]
+ * @property {number} [asleep_hours]  in total, the current sleep included
+ * @property {number} [saved_usd]  asleep hours at the $/h it ran at before sleeping
+ * @property {string | null} [rollout_error]  the last change that failed (old servers serve)
+ * @property {Recommendation | null} [recommendation]  the open one
+ */
+
+/**
+ * @typedef {object} Replicas
+ * @property {number} min
+ * @property {number} max
+ * @property {number} desired
+ * @property {number} running
+ */
+
+/**
+ * @typedef {object} Placement
+ * @property {string | null} cloud
+ * @property {string | null} region
+ * @property {string | null} [zone]
+ * @property {string | null} instance_type
+ * @property {boolean} [spot]
+ * @property {number | null} [price_per_hour]
+ */
+
+/**
+ * @typedef {object} Recommendation  a cheaper placement the advisor found (`RecommendationOut`)
+ * @property {string} id
+ * @property {"open" | "accepted" | "dismissed" | "superseded"} status
+ * @property {Placement} placement
+ * @property {number} current_price_per_hour
+ * @property {number} new_price_per_hour
+ * @property {number} monthly_saving_usd
+ * @property {number} saving_percent
+ * @property {string} created_at
+ * @property {string | null} decided_at
  */
 
 /**
@@ -46,6 +88,7 @@ export {};
  * @property {string} to_status
  * @property {string} at
  * @property {string} reason
+ * @property {Record<string, unknown> | null} [data]
  */
 
 /**
