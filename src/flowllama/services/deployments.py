@@ -32,6 +32,7 @@ from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavaila
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
 from flowllama.services import quotas
+from flowllama.services.autopilot_view import autopilot_fields
 from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import QuotaSettings
 
@@ -216,6 +217,13 @@ def cost_so_far(instance_rows: list[Instance]) -> float:
     return round(total, 6)
 
 
+def price_now(live: list[Instance]) -> float | None:
+    """What the deployment is billed per hour now: every live server (replicas, and the old
+    and new servers while a replacement overlaps); ``None`` when none is priced."""
+    prices = [row.price_per_hour for row in live if row.price_per_hour is not None]
+    return round(sum(prices), 6) if prices else None
+
+
 @dataclass(frozen=True)
 class Viewer:
     """How one caller sees deployments.
@@ -229,7 +237,8 @@ class Viewer:
     operator: bool = False
 
     def view(self, session: Session, deployment: Deployment) -> DeploymentOut:
-        """The deployment: instances, endpoint, placement and $/h now, cost so far."""
+        """The deployment: instances, endpoint, placement and $/h now, cost so far, and the
+        autopilot's view (replicas, sleep savings, open recommendation)."""
         rows = instances(session, deployment)
         live = [row for row in rows if row.terminated_at is None]
         current = live[-1] if live else None
@@ -241,10 +250,11 @@ class Viewer:
             instance_type=deployment.instance_type, desired_state=deployment.desired_state,
             status=deployment.status, status_message=deployment.status_message,
             endpoint_url=self.gateway_url, endpoint_model=deployment.name,
-            price_per_hour=current.price_per_hour if current else None,
+            price_per_hour=price_now(live),
             placement=_placement(current), cost_so_far_usd=cost_so_far(rows),
             estimate=deployment.estimate, instances=[self._instance(row) for row in rows],
             created_at=deployment.created_at, updated_at=deployment.updated_at,
+            **autopilot_fields(session, deployment, rows),
         )
 
     def _instance(self, row: Instance) -> InstanceOut:

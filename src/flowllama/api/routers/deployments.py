@@ -7,17 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, status
+from fastapi import APIRouter, Header, Query, Response, status
 
 from flowllama.api.deps import CurrentUser, DbSession, DeploymentViewer, PlatformDep
 from flowllama.domain.deployments import (
+    DeploymentChange,
     DeploymentCreate,
     DeploymentLogs,
     DeploymentOut,
     DeploymentPage,
     EventOut,
 )
-from flowllama.services import deployments
+from flowllama.services import deployment_changes, deployments
 from flowllama.services.deployment_estimates import DeploymentEstimator, configured_clouds
 
 router = APIRouter(prefix="/api/deployments", tags=["deployments"])
@@ -55,6 +56,22 @@ def list_deployments(user: CurrentUser, db: DbSession, viewer: DeploymentViewer,
 def get_deployment(deployment_id: str, user: CurrentUser, db: DbSession,
                    viewer: DeploymentViewer) -> DeploymentOut:
     return viewer.view(db, deployments.get(db, user, deployment_id))
+
+
+@router.patch("/{deployment_id}", status_code=status.HTTP_202_ACCEPTED)
+def change_deployment(deployment_id: str, body: DeploymentChange, *, user: CurrentUser,
+                      db: DbSession, platform: PlatformDep, viewer: DeploymentViewer,
+                      response: Response) -> DeploymentOut:
+    """Change the spec, replicas or autopilot settings; the agent rolls new servers in
+    blue/green when the spec changed. 200 when the request changes nothing."""
+    estimator = DeploymentEstimator(platform.catalog, platform.local_check,
+                                    configured_clouds(platform.settings.clouds))
+    changed = deployment_changes.change(db, user, deployment_id, body, estimator)
+    if changed.changes.any:
+        deployments.commit_and_nudge(db, platform.queue, changed.deployment)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return viewer.view(db, changed.deployment)
 
 
 @router.get("/{deployment_id}/events")
