@@ -252,6 +252,7 @@ class AutopilotSettings(BaseModel):
     scale_down_after_s: float = Field(300.0, ge=0)
     advisor_min_saving_usd_month: float = Field(10.0, ge=0)
     advisor_min_saving_percent: float = Field(10.0, ge=0, le=100)
+    advisor_interval_s: float = Field(3600.0, gt=0, le=7 * 24 * 3600)
 
 
 class WebhookSettings(BaseModel):

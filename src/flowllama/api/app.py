@@ -27,6 +27,7 @@ from flowllama.api.routers import (
     metrics,
     models,
     pricing,
+    recommendations,
     usage,
     webhooks,
 )
@@ -106,6 +107,7 @@ def include_pages(app: FastAPI, settings: Settings, roles: Sequence[str]) -> Non
     if "api" in roles:
         for router in (auth.router, models.router, pricing.router,
                        loadtests.router,  # before deployments' /{id}/{action}
+                       recommendations.router,
                        deployments.router, keys.router, webhooks.router, usage.router,
                        admin.router):
             app.include_router(router)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from flowllama.autopilot.advisor import advisor_task
 from flowllama.autopilot.controller import AutopilotController, Task
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    del platform  # each task module adds itself here
-    return []
+    return [advisor_task(platform)]
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:
