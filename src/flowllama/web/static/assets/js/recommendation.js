@@ -21,14 +21,15 @@ export function placementText(p) {
  * @param {string} field
  * @param {Placement | null | undefined} placement
  * @param {number} price
+ * @param {string} per  "/h", or "/h per server" with replicas
  */
-function side(title, field, placement, price) {
+function side(title, field, placement, price, per) {
   return h(
     "div",
     { "data-field": field },
     h("h3", { class: "small muted", style: "margin:0" }, title),
     h("p", { style: "margin:0.25rem 0" }, placementText(placement)),
-    h("p", { class: "price", style: "margin:0" }, `${usd(price)}/h`),
+    h("p", { class: "price", style: "margin:0" }, `${usd(price)}${per}`),
   );
 }
 
@@ -78,6 +79,7 @@ export function recommendationCard(d, refresh) {
       },
       decision === "accept" ? "Accept and move" : "Dismiss",
     );
+  const per = d.replicas && d.replicas.running > 1 ? "/h per server" : "/h";
   return h(
     "section",
     { class: "card recommendation", id: "recommendation", "data-id": rec.id },
@@ -85,8 +87,8 @@ export function recommendationCard(d, refresh) {
     h(
       "div",
       { class: "compare" },
-      side("Now", "current", d.placement, rec.current_price_per_hour),
-      side("Move to", "new", rec.placement, rec.new_price_per_hour),
+      side("Now", "current", d.placement, rec.current_price_per_hour, per),
+      side("Move to", "new", rec.placement, rec.new_price_per_hour, per),
     ),
     h(
       "p",

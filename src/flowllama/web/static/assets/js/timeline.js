@@ -1,6 +1,7 @@
 // A deployment's events, newest first: each status move with its time and reason, and the
-// autopilot's events (sleeping, woken, scaled, replaced, spot reclaimed, moved, a failed
-// change) tagged so they stand out, including those that keep the status as it was.
+// autopilot's events (sleeping, woken, changed, scaled, replaced, spot reclaimed, a cheaper
+// placement found, moved, a failed change) tagged so they stand out, including those that keep
+// the status as it was.
 import { h } from "./dom.js";
 import { when } from "./format.js";
 
@@ -10,6 +11,8 @@ import { when } from "./format.js";
 const LABELS = {
   sleeping: "Sleeping",
   woken: "Woken",
+  changed: "Changed",
+  recommended: "Cheaper placement",
   scaled: "Scaled",
   replaced: "Replaced",
   "spot-reclaimed": "Spot reclaimed",
@@ -17,15 +20,19 @@ const LABELS = {
   "rollout-failed": "Change failed",
 };
 
-/** @type {[RegExp, string][]} in this order: a reclaim's reason also says "replaced" */
+// The agent's and the autopilot's reasons, first match wins: the owner's own change names its
+// replicas, and a reclaim's reason also says the server is replaced.
+/** @type {[RegExp, string][]} */
 const REASONS = [
+  [/^changed by/i, "changed"],
   [/reclaim|interrupt|preempt/i, "spot-reclaimed"],
   [/\bwoken\b|\bwak(e|ing)\b/i, "woken"],
   [/roll.?out.*fail|change.*fail|fail.*(generation|change)/i, "rollout-failed"],
-  [/\bscal(ed|ing)\b|replicas?\b/i, "scaled"],
-  [/cheaper|recommendation|\bmov(ed|ing|e)\b/i, "moved"],
+  [/cheaper placement found/i, "recommended"],
+  [/\bscal(ed|ing)\b|\breplicas?\b/i, "scaled"],
+  [/\bmov(ed|ing)\b/i, "moved"],
   [/replac|switch/i, "replaced"],
-  [/\bidle\b|\basleep\b|\bsleep/i, "sleeping"],
+  [/going to sleep|\basleep:|\bidle\b/i, "sleeping"],
 ];
 
 /**

@@ -80,6 +80,9 @@ export {};
  * @property {number | null} price_per_hour
  * @property {string | null} last_check_at
  * @property {string | null} endpoint_url
+ * @property {string} [slot]  "" for the first server; replicas and replacements: s1, s2, …
+ * @property {number} [generation]  the deployment generation it was built for
+ * @property {string | null} [draining_since]  no longer routed; destroyed once drained
  */
 
 /**

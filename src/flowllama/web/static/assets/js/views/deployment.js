@@ -98,8 +98,13 @@ function instances(d) {
     ),
     d.instances.map((i) => ({
       cells: [
-        h("code", {}, i.id.slice(0, 12)),
-        i.status + (i.last_error ? ` (${i.last_error})` : ""),
+        [
+          h("code", {}, i.id.slice(0, 12)),
+          h("span", { class: "small muted" }, ` ${i.slot || "first"} · gen ${i.generation ?? 0}`),
+        ],
+        i.status +
+          (i.draining_since ? ` since ${when(i.draining_since)}` : "") +
+          (i.last_error ? ` (${i.last_error})` : ""),
         [i.provider, i.cloud, i.region, i.zone].filter(Boolean).join(" / "),
         i.instance_type || "—",
         i.spot ? "yes" : "no",
