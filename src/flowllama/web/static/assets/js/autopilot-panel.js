@@ -2,7 +2,7 @@
 // saved), the replicas control (min and max beside the servers running now) and the auto-move
 // toggle. Each control sends only its own change (PATCH); a refusal shows at its field.
 import { idleMinutes, replicasChange, replicasOf, sendChange } from "./deployment-change.js";
-import { h } from "./dom.js";
+import { fill, h, keepingFocus } from "./dom.js";
 import { usd } from "./format.js";
 import { fieldError, submitting, values } from "./forms.js";
 import { notify, notifyError } from "./notices.js";
@@ -137,4 +137,35 @@ export function autopilotCard(d, onSaved) {
     replicasForm(d, onSaved),
     autoMoveToggle(d, onSaved),
   );
+}
+
+/**
+ * The autopilot card, redrawn only when what it shows changed, and never while the owner is
+ * typing into its replicas form (a refresh would wipe the numbers) unless `force`.
+ * @param {HTMLElement} box
+ */
+export function autopilotBox(box) {
+  let shown = "";
+  /**
+   * @param {Deployment} d
+   * @param {(next: Deployment) => void} saved
+   * @param {boolean} [force]
+   */
+  return (d, saved, force = false) => {
+    const { idle_timeout_s, wake_count, asleep_hours, saved_usd, replicas, auto_move } = d;
+    const key = JSON.stringify([
+      idle_timeout_s,
+      wake_count,
+      asleep_hours,
+      saved_usd,
+      replicas,
+      auto_move,
+    ]);
+    const editing = box.querySelector("#replicas-form[data-dirty]");
+    if (!force && (key === shown || editing)) return;
+    shown = key;
+    keepingFocus(box, () => fill(box, autopilotCard(d, saved)));
+    const form = box.querySelector("#replicas-form");
+    if (form) form.addEventListener("input", () => form.setAttribute("data-dirty", ""));
+  };
 }

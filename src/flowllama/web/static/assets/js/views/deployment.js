@@ -1,120 +1,21 @@
 // Deployment detail: summary with actions and Edit, the advisor's recommendation, the autopilot
 // card (sleep, replicas, auto-move), endpoint with example calls, instances, the events
 // timeline, the server log and a chat playground. Another user's or an unknown id: "not found".
-import { autopilotCard } from "../autopilot-panel.js";
+import { autopilotBox } from "../autopilot-panel.js";
 import { api } from "../client.js";
-import { actionButtons, isTransitional } from "../deployment-actions.js";
-import { replicasOf } from "../deployment-change.js";
-import { openEditDialog } from "../deployment-edit.js";
-import { fill, h, keepingFocus, select, table } from "../dom.js";
+import { isTransitional } from "../deployment-actions.js";
+import { instances, summary } from "../deployment-summary.js";
+import { fill, h, keepingFocus, select } from "../dom.js";
 import { endpointCell } from "../endpoint.js";
-import { usd, when } from "../format.js";
 import { ApiError } from "../http.js";
 import { logsPanel } from "../logs.js";
 import { notifyError } from "../notices.js";
 import { playground } from "../playground.js";
 import { recommendationCard } from "../recommendation.js";
 import { snippets } from "../snippets.js";
-import { rolloutWarning, statusBadge } from "../status.js";
 import { timeline } from "../timeline.js";
 
 /** @typedef {import("../types.js").Deployment} Deployment */
-
-/**
- * The Edit button, while the deployment can still be changed.
- * @param {Deployment} d
- * @param {(next: Deployment) => void} saved
- */
-function editButton(d, saved) {
-  if (d.desired_state === "deleted") return null;
-  return h(
-    "button",
-    {
-      type: "button",
-      "data-action": "edit",
-      "data-focus-key": `${d.id}:edit`,
-      "aria-label": `edit ${d.name}`,
-      onclick: () => openEditDialog(d, saved),
-    },
-    "Edit",
-  );
-}
-
-/**
- * @param {Deployment} d
- * @param {(next: Deployment) => void} update  re-render with this deployment
- * @param {(next: Deployment) => void} saved  a change was accepted: re-render and reload
- */
-function summary(d, update, saved) {
-  const replicas = replicasOf(d);
-  /** @type {[string, string][]} */
-  const facts = [
-    ["Model", d.model],
-    ["Runtime", d.runtime],
-    ["Context", d.context_size.toLocaleString("en-US")],
-    ["Parallel requests", String(d.parallel ?? 1)],
-    ["Replicas", `${replicas.running} running (min ${replicas.min}, max ${replicas.max})`],
-    ["Generation", String(d.generation ?? 0)],
-    ["Spot tolerance", d.spot_tolerance],
-    ["GPU", d.gpu],
-    ["Cloud", d.cloud],
-    ["Region", d.region || "—"],
-    ["Instance type", d.instance_type || "—"],
-    ["$/h", usd(d.price_per_hour)],
-    ["Cost so far", usd(d.cost_so_far_usd)],
-    ["Created", when(d.created_at)],
-  ];
-  return h(
-    "section",
-    { class: "card" },
-    h(
-      "div",
-      { class: "row" },
-      statusBadge(d.status, d.status_message),
-      h(
-        "span",
-        { class: "row", style: "margin-left:auto" },
-        editButton(d, saved),
-        actionButtons(d, update),
-      ),
-    ),
-    rolloutWarning(d),
-    h(
-      "dl",
-      { class: "grid2 small" },
-      facts.map(([k, v]) =>
-        h("div", {}, h("dt", { class: "muted" }, k), h("dd", { style: "margin:0" }, v)),
-      ),
-    ),
-  );
-}
-
-/** @param {Deployment} d */
-function instances(d) {
-  if (!d.instances.length) return h("p", { class: "muted" }, "No instance yet.");
-  return table(
-    ["Instance", "Status", "Where", "Type", "Spot", "$/h", "Last check", "Endpoint"].map(
-      (label) => ({ label }),
-    ),
-    d.instances.map((i) => ({
-      cells: [
-        [
-          h("code", {}, i.id.slice(0, 12)),
-          h("span", { class: "small muted" }, ` ${i.slot || "first"} · gen ${i.generation ?? 0}`),
-        ],
-        i.status +
-          (i.draining_since ? ` since ${when(i.draining_since)}` : "") +
-          (i.last_error ? ` (${i.last_error})` : ""),
-        [i.provider, i.cloud, i.region, i.zone].filter(Boolean).join(" / "),
-        i.instance_type || "—",
-        i.spot ? "yes" : "no",
-        usd(i.price_per_hour),
-        when(i.last_check_at),
-        i.endpoint_url || "—",
-      ],
-    })),
-  );
-}
 
 /** @param {HTMLElement} root */
 function notFound(root) {
@@ -128,37 +29,6 @@ function notFound(root) {
       h("a", { href: "#/deployments" }, "See your deployments"),
     ),
   );
-}
-
-/**
- * The autopilot card, redrawn only when what it shows changed, and never while the owner is
- * typing into its replicas form (a refresh would wipe the numbers) unless `force`.
- * @param {HTMLElement} box
- */
-function autopilotBox(box) {
-  let shown = "";
-  /**
-   * @param {Deployment} d
-   * @param {(next: Deployment) => void} saved
-   * @param {boolean} [force]
-   */
-  return (d, saved, force = false) => {
-    const { idle_timeout_s, wake_count, asleep_hours, saved_usd, replicas, auto_move } = d;
-    const key = JSON.stringify([
-      idle_timeout_s,
-      wake_count,
-      asleep_hours,
-      saved_usd,
-      replicas,
-      auto_move,
-    ]);
-    const editing = box.querySelector("#replicas-form[data-dirty]");
-    if (!force && (key === shown || editing)) return;
-    shown = key;
-    keepingFocus(box, () => fill(box, autopilotCard(d, saved)));
-    const form = box.querySelector("#replicas-form");
-    if (form) form.addEventListener("input", () => form.setAttribute("data-dirty", ""));
-  };
 }
 
 /**
