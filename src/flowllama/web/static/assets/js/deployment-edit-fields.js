@@ -38,7 +38,15 @@ export function specFields(d, models, families) {
   model.value = d.model;
   const local = d.cloud === "local"; // this machine: no region or instance type to choose
   const where = local ? { disabled: true, placeholder: "this machine" } : {};
-  return [
+  // An external server's model and placement are its administrator's: shown, not sent.
+  const external = d.cloud === "external";
+  return h(
+    "fieldset",
+    { id: "edit-spec", disabled: external },
+    h("legend", {}, "Model and placement"),
+    external
+      ? h("p", { class: "small muted" }, "An external server: only the settings below change.")
+      : null,
     field("Model", model),
     h(
       "div",
@@ -74,7 +82,7 @@ export function specFields(d, models, families) {
         }),
       ),
     ),
-  ];
+  );
 }
 
 /**

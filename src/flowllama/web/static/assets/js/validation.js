@@ -49,12 +49,14 @@ function wholeIn(text, low, high) {
  */
 export function checkDeploymentChange(f, maxContext = null) {
   const top = maxContext || 1048576;
-  if (!wholeIn(f.context_size, 256, top))
+  // A disabled input is absent: it is not sent, so there is nothing to check.
+  if (f.context_size !== undefined && !wholeIn(f.context_size, 256, top))
     return [
       "context_size",
       `Use a whole number of tokens from 256 to ${top.toLocaleString("en-US")}`,
     ];
-  if (!wholeIn(f.parallel, 1, 64)) return ["parallel", "Use 1 to 64 parallel requests"];
+  if (f.parallel !== undefined && !wholeIn(f.parallel, 1, 64))
+    return ["parallel", "Use 1 to 64 parallel requests"];
   if (f.region && !REGION_RULE.test(f.region))
     return ["region", "A region is 2 to 64 characters of a-z, 0-9 and '-'"];
   if (f.instance_type && !INSTANCE_TYPE_RULE.test(f.instance_type))
