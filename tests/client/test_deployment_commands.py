@@ -93,3 +93,30 @@ def test_another_users_deployment_is_not_found(cli: Cli, client: TestClient,
     ("local/tiny", "tiny"), ("llama3.1:8b", "llama3-1-8b"), ("Qwen2.5:0.5B", "qwen2-5-0-5b")])
 def test_default_names_are_valid_deployment_names(model: str, name: str) -> None:
     assert default_name(model) == name
+
+
+def test_edit_changes_the_spec_and_the_replicas(cli: Cli, client: TestClient,
+                                                auth: dict[str, str]) -> None:
+    assert cli(*DEPLOY).exit_code == 0
+    result = cli("edit", "chat", "--context-size", "16384")
+    assert result.exit_code == 0, result.output
+    assert "new servers roll in (generation 1)" in result.stdout
+    changed = cli.json("deployments", "edit", "chat", "--replicas-max", "3",
+                       "--idle-timeout", "30m", "--auto-move")
+    assert (changed["context_size"], changed["generation"]) == (16384, 1)
+    assert changed["replicas"] == {"min": 1, "max": 3, "desired": 1, "running": 0}
+    assert (changed["idle_timeout_s"], changed["auto_move"]) == (1800, True)
+    # A min above the current max moves the max along; "off" clears the idle timeout.
+    moved = cli.json("edit", "chat", "--replicas-min", "4", "--idle-timeout", "off")
+    assert moved["replicas"]["min"] == moved["replicas"]["max"] == 4
+    assert moved["idle_timeout_s"] is None
+    assert "nothing changed" in cli("edit", "chat", "--replicas-min", "4").stdout
+    assert "0 running of 4 (min 4, max 4)" in cli("status", "chat").stdout
+
+
+def test_edit_prints_what_the_api_refused(cli: Cli, auth: dict[str, str]) -> None:
+    assert cli(*DEPLOY).exit_code == 0
+    refused = cli("edit", "chat", "--model", "llama9:999b")
+    assert refused.exit_code == 1 and "(field: model)" in refused.stderr
+    bad = cli("edit", "chat", "--idle-timeout", "soon")
+    assert bad.exit_code != 0

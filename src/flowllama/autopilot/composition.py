@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flowllama.autopilot.advisor import advisor_task
 from flowllama.autopilot.controller import AutopilotController, Task
+from flowllama.autopilot.scaling import LoadScaler
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    return [advisor_task(platform)]
+    scaler = LoadScaler(platform.db, platform.queue, platform.settings.autopilot)
+    return [advisor_task(platform), Task("scaling", scaler.run)]
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:

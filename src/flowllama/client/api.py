@@ -113,6 +113,9 @@ class ApiClient:
     def post(self, path: str, json: Any = None, **kwargs: Any) -> Any:
         return self.request("POST", path, json=json, **kwargs)
 
+    def patch(self, path: str, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, json=json, **kwargs)
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 

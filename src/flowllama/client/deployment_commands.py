@@ -1,5 +1,6 @@
-"""``flowllama deploy``, ``ps``, ``status``, ``events``, ``logs``, ``stop``, ``start``,
-``restart`` and ``rm``: the caller's deployments, by name or id."""
+"""``flowllama deploy``, ``ps``, ``status``, ``edit``, ``events``, ``logs``, ``stop``,
+``start``, ``restart`` and ``rm``: the caller's deployments, by name or id (``edit`` is also
+``flowllama deployments edit``)."""
 
 from __future__ import annotations
 
@@ -131,12 +132,28 @@ def status(name: NameArg, url: UrlOpt = None, as_json: JsonOpt = False) -> None:
             ("cost so far", money(deployment.get("cost_so_far_usd"), 2)),
             ("endpoint", f"{deployment['endpoint_url']} (model {deployment['endpoint_model']})"),
             ("created", when(deployment["created_at"])), ("id", deployment["id"])]
-    table(["", ""], rows, title=deployment["name"])
+    table(["", ""], rows + _autopilot_rows(deployment), title=deployment["name"])
     if deployment["instances"]:
         table(["INSTANCE", "STATUS", "PROVIDER", "TYPE", "LAST CHECK", "LATENCY MS", "ERROR"],
               [(i["id"], i["status"], i["provider"], i.get("instance_type"),
                 when(i.get("last_check_at")), _ms(i.get("last_latency_ms")), i.get("last_error"))
                for i in deployment["instances"]])
+
+
+def _autopilot_rows(deployment: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Replicas, generation, sleep and the last roll's error, where the API has them."""
+    replicas = deployment.get("replicas")
+    if not replicas:
+        return []
+    rows: list[tuple[str, Any]] = [
+        ("replicas", f"{replicas['running']} running of {replicas['desired']} "
+                     f"(min {replicas['min']}, max {replicas['max']})"),
+        ("generation", deployment.get("generation")),
+        ("idle timeout", f"{deployment['idle_timeout_s']} s"
+         if deployment.get("idle_timeout_s") else "off")]
+    if deployment.get("rollout_error"):
+        rows.append(("rollout error", deployment["rollout_error"]))
+    return rows
 
 
 def _ms(value: float | None) -> str | None:
@@ -257,6 +274,84 @@ def rm(name: NameArg,
     console.print(f"[bold]{escape(deployment['name'])}[/] {state}")
 
 
+IDLE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def idle_seconds(text: str) -> int | None:
+    """``--idle-timeout``: ``off`` (never sleep) or a duration (``1800``, ``30m``, ``2h``)."""
+    value = text.strip().lower()
+    if value in ("off", "never", "none"):
+        return None
+    match = re.fullmatch(r"(\d+)([smhd]?)", value)
+    if match is None:
+        raise typer.BadParameter("use seconds, a duration such as 30m or 2h, or 'off'")
+    return int(match.group(1)) * IDLE_UNITS[match.group(2) or "s"]
+
+
+def edit(
+    name: NameArg,
+    model: Annotated[str | None, typer.Option(help="Another model tag")] = None,
+    context: Annotated[int | None, typer.Option(
+        "--context-size", "--context", help="Context size in tokens")] = None,
+    parallel: Annotated[int | None, typer.Option(help="Parallel request slots")] = None,
+    spot: Annotated[str | None, typer.Option(help="Spot tolerance: none | low | high")] = None,
+    gpu: Annotated[str | None, typer.Option(help="auto | none | T4 | L4 | A10G | A100 ...")
+                   ] = None,
+    cloud: Annotated[str | None, typer.Option(help="auto | aws | gcp | local")] = None,
+    region: Annotated[str | None, typer.Option(help="Pin a region")] = None,
+    instance_type: Annotated[str | None, typer.Option(help="Pin an instance type")] = None,
+    runtime: Annotated[str | None, typer.Option(help="auto | ollama | llamacpp")] = None,
+    replicas_min: Annotated[int | None, typer.Option(help="Fewest servers (1-16)")] = None,
+    replicas_max: Annotated[int | None, typer.Option(help="Most servers (1-16)")] = None,
+    idle_timeout: Annotated[str | None, typer.Option(
+        help="Sleep after this long without requests (1800, 30m, 2h) or 'off'")] = None,
+    auto_move: Annotated[bool | None, typer.Option(
+        "--auto-move/--no-auto-move", help="Apply cheaper placements automatically")] = None,
+    url: UrlOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Change a deployment; a new spec rolls new servers in without a gap."""
+    body: dict[str, Any] = {key: value for key, value in (
+        ("model", model), ("context_size", context), ("parallel", parallel),
+        ("spot_tolerance", spot), ("gpu", gpu), ("cloud", cloud), ("region", region),
+        ("instance_type", instance_type), ("runtime", runtime), ("auto_move", auto_move),
+    ) if value is not None}
+    if idle_timeout is not None:
+        body["idle_timeout_s"] = idle_seconds(idle_timeout)
+    with api_session(url, as_json) as client:
+        deployment = resolve.deployment(client, name)
+        if replicas_min is not None or replicas_max is not None:
+            body["replicas"] = _replicas(deployment, replicas_min, replicas_max)
+        changed = client.patch(f"/api/deployments/{deployment['id']}", body)
+    if as_json:
+        emit_json(changed)
+        return
+    console.print(_edit_summary(deployment, changed))
+
+
+def _replicas(current: dict[str, Any], low: int | None, high: int | None) -> dict[str, int]:
+    """Both bounds, the one not given kept (and moved along when it would cross the other)."""
+    known = current.get("replicas") or {"min": 1, "max": 1}
+    if low is None:
+        assert high is not None
+        return {"min": min(int(known["min"]), high), "max": high}
+    return {"min": low, "max": high if high is not None else max(int(known["max"]), low)}
+
+
+def _edit_summary(before: dict[str, Any], after: dict[str, Any]) -> str:
+    label = f"[bold]{escape(after['name'])}[/]"
+    if after.get("generation") != before.get("generation"):
+        return (f"Changed {label}: new servers roll in (generation {after['generation']}), "
+                f"the current ones serve until they are healthy")
+    if after.get("updated_at") != before.get("updated_at"):
+        replicas = after.get("replicas") or {}
+        return (f"Changed {label} (replicas {replicas.get('min')}..{replicas.get('max')}, "
+                f"idle timeout {after.get('idle_timeout_s') or 'off'})")
+    return f"{label} already has these settings: nothing changed"
+
+
 def register(app: typer.Typer) -> None:
-    for command in (deploy, ps, status, events, logs, stop, start, restart, rm):
+    for command in (deploy, ps, status, edit, events, logs, stop, start, restart, rm):
         app.command()(command)
+    group = typer.Typer(no_args_is_help=True, help="Your deployments")
+    group.command("edit")(edit)
+    app.add_typer(group, name="deployments")

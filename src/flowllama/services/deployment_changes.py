@@ -102,7 +102,21 @@ def plan(deployment: Deployment, body: DeploymentChange, estimator: deployments.
         changes.server = {name: value for name, value in resolved.items()
                           if getattr(deployment, name) != value}
         changes.estimate = estimate if changes.server else None
+    elif changes.replicas is not None and changes.replicas[1] > deployment.replicas_max:
+        _check_room_for_more(deployment, estimator)
     return changes
+
+
+def _check_room_for_more(deployment: Deployment, estimator: deployments.Estimator) -> None:
+    """A higher replica bound on this machine: one more server of the spec must fit now
+    (the local capacity check counts the servers already running)."""
+    if deployment.cloud != "local":
+        return  # a cloud has room for another server of an offer it already priced
+    try:
+        estimator(_request(deployment, {}))
+    except InvalidInput as exc:
+        raise InvalidInput(f"Another replica does not fit on this machine: {exc.message}",
+                           field="replicas.max", code=exc.code) from None
 
 
 def _server_changes(deployment: Deployment, body: DeploymentChange) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from factories import bearer, register_and_login
 from flowllama.db.autopilot_tables import Recommendation
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.db.types import utcnow
+from flowllama.domain.deployments import DeploymentCreate
+from flowllama.errors import InvalidInput
 from flowllama.platform import Platform
 
 AWS_8B = {"name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"}
@@ -253,3 +255,30 @@ def test_the_view_shows_replicas_running_and_what_sleeping_saved(
     body = client.get(f"/api/deployments/{deployment_id}", headers=auth).json()
     # Two current servers count as running; all three are billed while the old one drains.
     assert body["replicas"]["running"] == 2 and body["price_per_hour"] == 3.0
+
+
+def test_a_local_change_must_fit_this_machine(
+        client: TestClient, auth: dict[str, str], platform: Platform) -> None:
+    local = {"name": "here", "model": "llama3.2:1b", "context_size": 2048, "cloud": "local"}
+    deployment_id = _create(client, auth, platform, local)
+    checked: list[DeploymentCreate] = []
+
+    def full(body: DeploymentCreate) -> None:
+        checked.append(body)
+        raise InvalidInput("needs 3 GiB, 1 GiB free", field="context_size",
+                           code="insufficient_memory")
+
+    platform.local_check = full
+    bigger = _patch(client, auth, deployment_id, {"context_size": 4096})
+    assert bigger.status_code == 422
+    assert (bigger.json()["error"]["field"], bigger.json()["error"]["code"]) == (
+        "context_size", "insufficient_memory")
+    assert checked[-1].context_size == 4096
+    more = _patch(client, auth, deployment_id, {"replicas": {"min": 1, "max": 2}})
+    assert more.status_code == 422
+    assert (more.json()["error"]["field"], more.json()["error"]["code"]) == (
+        "replicas.max", "insufficient_memory")
+    # Fewer replicas and settings need no room.
+    assert _patch(client, auth, deployment_id, {"idle_timeout_s": 60}).status_code == 202
+    row = _row(platform, deployment_id)
+    assert (row.context_size, row.replicas_max, row.generation) == (2048, 1, 0)
