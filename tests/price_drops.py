@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -59,12 +60,22 @@ def drop_price(platform: Platform, running: Running, factor: float = 0.5,
         row = session.get(Deployment, running.deployment_id)
         assert row is not None and row.estimate is not None
         candidates = row.estimate["candidates"]
-    here = (running.offer["region"], running.offer["instance_type"])
-    other = next(offer for offer in candidates
-                 if (offer["region"], offer["instance_type"]) != here
-                 and offer["spot"] == running.offer["spot"])
-    new_price = round(running.offer["price_per_hour"] * factor, 4)
-    catalog = current_prices(data_dir=platform.settings.data_dir)
+    cheaper = write_price_drop(platform.settings.data_dir, candidates, running.offer, factor,
+                               as_of)
+    clear_cache()
+    return cheaper
+
+
+def write_price_drop(data_dir: Path, candidates: list[dict[str, Any]], offer: dict[str, Any],
+                     factor: float, as_of: str) -> dict[str, Any]:
+    """Write refreshed prices under ``data_dir`` in which the first of ``candidates`` not in
+    ``offer``'s region and type costs ``factor`` x ``offer``'s price; returns that offer."""
+    here = (offer["region"], offer["instance_type"])
+    other = next(candidate for candidate in candidates
+                 if (candidate["region"], candidate["instance_type"]) != here
+                 and candidate["spot"] == offer["spot"])
+    new_price = round(offer["price_per_hour"] * factor, 4)
+    catalog = current_prices(data_dir=data_dir)
     market = "spot" if other["spot"] else "on_demand"
     rows = tuple(
         dataclasses.replace(price, **{market: new_price})
@@ -72,7 +83,5 @@ def drop_price(platform: Platform, running: Running, factor: float = 0.5,
         == (other["cloud"], other["region"], other["instance_type"]) else price
         for price in catalog.rows)
     statuses = {cloud: CloudStatus("live", as_of) for cloud in catalog.clouds}
-    write_price_file(PriceCatalog(rows, as_of, "live", statuses),
-                     price_cache_path(platform.settings.data_dir))
-    clear_cache()
+    write_price_file(PriceCatalog(rows, as_of, "live", statuses), price_cache_path(data_dir))
     return {**other, "price_per_hour": new_price}

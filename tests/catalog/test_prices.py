@@ -16,7 +16,14 @@ from moto import mock_aws
 from flowllama.catalog import refresh
 from flowllama.catalog.live_aws import fetch_aws_prices, on_demand_prices, parse_price_list_item
 from flowllama.catalog.live_gcp import fetch_gcp_prices, parse_rates, reprice, sku_to_dict
-from flowllama.catalog.prices import LivePricesUnavailable, load_snapshot, read_price_file
+from flowllama.catalog.prices import (
+    CloudStatus,
+    LivePricesUnavailable,
+    PriceCatalog,
+    load_snapshot,
+    read_price_file,
+    write_price_file,
+)
 from flowllama.catalog.snapshot import build_snapshot
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -252,3 +259,14 @@ def test_refresh_without_any_sdk_keeps_the_stored_prices(
     assert "boto3 is not installed" in catalog.clouds["aws"].detail
     assert "google-cloud-billing is not installed" in catalog.clouds["gcp"].detail
     assert "kept the stored prices" in catalog.clouds["gcp"].detail
+
+
+def test_a_refresh_by_another_process_is_seen_at_once(fresh_price_cache: Path) -> None:
+    before = refresh.current_prices(data_dir=fresh_price_cache)
+    assert refresh.current_prices(data_dir=fresh_price_cache) is before  # cached
+    refreshed = PriceCatalog(before.rows[:10], "2026-12-01", "live",
+                             {"aws": CloudStatus("live", "2026-12-01")})
+    write_price_file(refreshed, refresh.price_cache_path(fresh_price_cache))  # no clear_cache
+    now = refresh.current_prices(data_dir=fresh_price_cache)
+    assert (now.as_of, len(now.rows)) == ("2026-12-01", 10)
+    assert refresh.current_prices(data_dir=fresh_price_cache) is now

@@ -128,7 +128,7 @@ def test_savings_under_either_threshold_are_not_recommended(platform: Platform) 
     assert _rows(platform, running) == []
 
 
-def test_an_excluded_offer_is_not_recommended(platform: Platform) -> None:
+def test_an_excluded_offer_is_not_recommended_until_its_exclusion_ends(platform: Platform) -> None:
     running = running_deployment(platform)
     cheaper = drop_price(platform, running, 0.5)
     with platform.db.session() as session:
@@ -139,6 +139,12 @@ def test_an_excluded_offer_is_not_recommended(platform: Platform) -> None:
                                 "until": "2999-01-01T00:00:00+00:00", "reason": "reclaimed"}]
     found = _advise(platform, running)
     assert found is None or found.new_price_per_hour > cheaper["price_per_hour"]
+    with platform.db.session() as session:  # the exclusion ran out
+        row = session.get(Deployment, running.deployment_id)
+        assert row is not None and row.excluded_offers
+        row.excluded_offers = [{**row.excluded_offers[0], "until": "2001-01-01T00:00:00"}]
+    again = _advise(platform, running)
+    assert again is not None and again.new_price_per_hour == cheaper["price_per_hour"]
 
 
 def test_a_move_under_way_is_not_advised(platform: Platform) -> None:

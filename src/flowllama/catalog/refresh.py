@@ -2,7 +2,8 @@
 
 ``current_prices()`` never touches the network: it returns the last refreshed prices (kept in
 memory for 15 minutes, and in ``<data_dir>/catalog/prices.json.gz`` so that every process sees a
-refresh done by another, e.g. ``flowllama pricing refresh``), else the packaged snapshot.
+refresh done by another, e.g. ``flowllama pricing refresh``, at its next call: a changed file
+replaces the memory copy at once), else the packaged snapshot.
 ``refresh_prices()`` asks AWS and GCP; a cloud that cannot be reached, or has no SDK or
 credentials, keeps its snapshot prices and says so in ``clouds[...]``; when no cloud answers,
 nothing stored is overwritten.
@@ -40,6 +41,15 @@ class _Entry:
     catalog: PriceCatalog
     path: Path
     loaded_at: float
+    stamp: int | None  # the file's mtime when read (None: no file, the snapshot)
+
+
+def _stamp(path: Path) -> int | None:
+    """The price file's modification time (ns), None when there is none."""
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 class _PriceCache:
@@ -57,10 +67,12 @@ class _PriceCache:
             return None
         if time.monotonic() - entry.loaded_at >= TTL_SECONDS:
             return None
+        if _stamp(path) != entry.stamp:  # another process refreshed (one stat per call)
+            return None
         return entry.catalog
 
-    def store(self, path: Path, catalog: PriceCatalog) -> None:
-        self.entry = _Entry(catalog, path, time.monotonic())
+    def store(self, path: Path, catalog: PriceCatalog, stamp: int | None) -> None:
+        self.entry = _Entry(catalog, path, time.monotonic(), stamp)
 
 
 _CACHE = _PriceCache()
@@ -82,8 +94,9 @@ def current_prices(*, data_dir: Path | None = None) -> PriceCatalog:
         cached = _CACHE.fresh(path)
         if cached is not None:
             return cached
+        stamp = _stamp(path)  # before reading: a file replaced meanwhile is read again
         catalog = _read_refreshed(path) or load_snapshot()
-        _CACHE.store(path, catalog)
+        _CACHE.store(path, catalog, stamp)
         return catalog
 
 
@@ -134,7 +147,7 @@ def refresh_prices(
     catalog = PriceCatalog(tuple(rows), as_of, overall_source(statuses.values()), statuses)
     write_price_file(catalog, path)
     with _CACHE.lock:
-        _CACHE.store(path, catalog)
+        _CACHE.store(path, catalog, _stamp(path))
     return catalog
 
 

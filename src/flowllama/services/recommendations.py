@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -155,13 +155,24 @@ def _excluded(offer: dict[str, Any], exclusions: Sequence[dict[str, Any]], now: 
               ) -> bool:
     """Whether the agent must not use ``offer`` now (a spot reclaim excluded it)."""
     for entry in exclusions:
-        until = entry.get("until")
-        if until and datetime.fromisoformat(str(until)).replace(tzinfo=None) <= now:
+        if _expired(entry.get("until"), now):
             continue
         zone_differs = entry.get("zone") and offer.get("zone") and entry["zone"] != offer["zone"]
         if _key(entry) == _key(offer) and not zone_differs:
             return True
     return False
+
+
+def _expired(until: Any, now: datetime) -> bool:
+    """Whether an exclusion's ``until`` (ISO time, UTC when naive) has passed; an exclusion
+    without a readable one holds."""
+    try:
+        moment = datetime.fromisoformat(str(until))
+    except ValueError:
+        return False
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment <= now
 
 
 def find_cheaper(deployment: Deployment, servers: Sequence[Instance], estimator: Estimator
