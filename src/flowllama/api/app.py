@@ -20,6 +20,7 @@ from flowllama.api.reference import OPENAPI_PATH, install_reference
 from flowllama.api.routers import (
     admin,
     auth,
+    budgets,
     deployments,
     health,
     keys,
@@ -109,7 +110,7 @@ def include_pages(app: FastAPI, settings: Settings, roles: Sequence[str]) -> Non
                        loadtests.router,  # before deployments' /{id}/{action}
                        recommendations.router,
                        deployments.router, keys.router, webhooks.router, usage.router,
-                       admin.router):
+                       budgets.router, admin.router):
             app.include_router(router)
         mount_web(app)
     elif "dashboard" in roles:

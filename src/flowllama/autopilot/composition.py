@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flowllama.autopilot.advisor import advisor_task
+from flowllama.autopilot.budgets import BudgetEnforcer
 from flowllama.autopilot.controller import AutopilotController, Task
 from flowllama.autopilot.scaling import LoadScaler
 from flowllama.platform import Platform
@@ -11,7 +12,8 @@ from flowllama.platform import Platform
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
     scaler = LoadScaler(platform.db, platform.queue, platform.settings.autopilot)
-    return [advisor_task(platform), Task("scaling", scaler.run)]
+    return [advisor_task(platform), Task("scaling", scaler.run),
+            Task("budgets", BudgetEnforcer(platform.db, platform.queue).run)]
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:

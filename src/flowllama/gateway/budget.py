@@ -1,5 +1,6 @@
 """Monthly token budgets: refuse a key's requests (429 ``insufficient_quota``) once its month's
-tokens reach ``monthly_token_budget``.
+tokens reach ``monthly_token_budget``, or once its month's spend (as of the key's load) reached
+its spend budget with action ``stop`` (``docs/autopilot.md``, "Budgets").
 
 Tokens used = what the database held for the key's month when the key cache loaded it
 (``KeyInfo.month_tokens``) + what this process has served for the key since that load. Tokens
@@ -41,14 +42,25 @@ class MonthlyBudget:
 
     def check(self, key: KeyInfo) -> None:
         """Raise ``RateLimited`` (``insufficient_quota``) when ``key``'s month is used up."""
+        now = self._clock()
+        self._check_spend(key, now)
         if key.monthly_token_budget is None:
             return
-        now = self._clock()
         if self.used(key, now) >= key.monthly_token_budget:
             telemetry.rate_limited("budget")
             raise RateLimited(
                 f"This key's monthly budget of {key.monthly_token_budget} tokens is used up",
                 retry_after=seconds_to_next_month(now), code="insufficient_quota")
+
+    def _check_spend(self, key: KeyInfo, now: datetime) -> None:
+        # Spend is known as of the key's load (refreshed every key cache TTL); a load from an
+        # earlier month says nothing about this one.
+        budget = key.spend_budget_usd
+        if budget is None or key.month != _month(now) or key.month_spend_usd < budget:
+            return
+        telemetry.rate_limited("budget")
+        raise RateLimited(f"This key's monthly spend budget of ${budget:,.2f} is reached",
+                          retry_after=seconds_to_next_month(now), code="insufficient_quota")
 
     def used(self, key: KeyInfo, now: datetime | None = None) -> int:
         """Tokens of ``key`` this month, as far as this process knows."""

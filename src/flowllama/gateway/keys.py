@@ -15,11 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
+from flowllama.db.autopilot_tables import Budget
 from flowllama.db.session import Database
 from flowllama.db.types import utcnow
 from flowllama.errors import Unauthorized
 from flowllama.security.tokens import hash_secret
-from flowllama.services import api_keys, usage
+from flowllama.services import api_keys, spend, usage
 
 MAX_ENTRIES = 100_000
 
@@ -42,6 +45,11 @@ class KeyInfo:
     month: str = ""
     month_tokens: int = 0
     loaded_at: float = 0.0  # monotonic time of the load: tells one load from the next
+    # The key's spend budget with action ``stop`` (None: none) and the key's spend in
+    # ``month`` when it was loaded (``services.spend.key_spend``): at or over it, the gateway
+    # refuses the key until the next month or a raised budget (``docs/autopilot.md``).
+    spend_budget_usd: float | None = None
+    month_spend_usd: float = 0.0
 
     def allows(self, *names: str) -> bool:
         """Whether the key's model allow-list (if any) names one of ``names``."""
@@ -60,16 +68,22 @@ def database_loader(db: Database) -> KeyLoader:
             row = api_keys.find_by_hash(session, key_hash)
             if row is None:
                 return None
-            today = utcnow().date()
+            now = utcnow()
+            today = now.date()
             month_tokens = usage.key_tokens_since(session, row.id, today.replace(day=1)) \
                 if row.monthly_token_budget is not None else 0
+            spend_budget = session.scalar(select(Budget.monthly_usd).where(
+                Budget.scope == row.id, Budget.action == "stop"))
+            month_spend = spend.key_spend(session, row.id, now) \
+                if spend_budget is not None else 0.0
             return KeyInfo(
                 id=row.id, user_id=row.user_id, key_hash=row.key_hash,
                 models=frozenset(row.models) if row.models is not None else None,
                 rpm=row.rpm, tpm=row.tpm, monthly_token_budget=row.monthly_token_budget,
                 expires_at=row.expires_at, revoked=row.revoked_at is not None,
                 month=today.strftime("%Y-%m"), month_tokens=month_tokens,
-                loaded_at=time.monotonic(),
+                loaded_at=time.monotonic(), spend_budget_usd=spend_budget,
+                month_spend_usd=month_spend,
             )
 
     async def load_async(key_hash: str) -> KeyInfo | None:

@@ -1,4 +1,5 @@
 // The signed-in app: a hash router over the views; logged-out visitors go to the login page.
+import { refreshBudgetNotice } from "./budget-notice.js";
 import { api } from "./client.js";
 import { byId, fill, h } from "./dom.js";
 import { ApiError, messageOf } from "./http.js";
@@ -89,6 +90,7 @@ async function start() {
   });
   window.addEventListener("hashchange", navigated);
   route();
+  refreshBudgetNotice();
 }
 
 start();

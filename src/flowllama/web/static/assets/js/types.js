@@ -148,50 +148,42 @@ export {};
  */
 
 /**
+ * @typedef {object} BudgetAlert  a threshold a budget crossed this month
+ * @property {number} threshold  50, 80 or 100 (percent)
+ * @property {string} at
+ * @property {string | null} action_taken  "stopped", "blocked" or "warned"
+ */
+
+/**
+ * @typedef {object} Budget  a monthly spend budget (`BudgetOut`)
+ * @property {"user" | "key"} scope
+ * @property {string | null} api_key_id
+ * @property {string} label
+ * @property {number} monthly_usd
+ * @property {"stop" | "warn"} action
+ * @property {number} spent_usd
+ * @property {number} percent
+ * @property {BudgetAlert[]} alerts
+ */
+
+/**
+ * @typedef {object} SpendReport  this month's spend (`SpendOut`)
+ * @property {string} month
+ * @property {number} spend_usd
+ * @property {number} server_usd
+ * @property {number} tokens_usd
+ * @property {number} projection_usd
+ * @property {Budget[]} budgets
+ */
+
+/**
  * @typedef {object} ChatChunk  one event of a streamed /v1/chat/completions
  * @property {{delta?: {content?: string}}[]} [choices]
  * @property {{total_tokens: number}} [usage]
  */
 
-/**
- * @typedef {object} LoadtestRun  one load-test run (`LoadtestRunOut`)
- * @property {string} id
- * @property {string} deployment_id
- * @property {string} trigger  "manual" or "schedule"
- * @property {"queued" | "running" | "succeeded" | "failed"} status
- * @property {number} duration_s
- * @property {number} users
- * @property {string | null} target
- * @property {string | null} run_id
- * @property {Record<string, unknown> | null} totals
- * @property {string | null} error
- * @property {string} created_at
- * @property {string | null} started_at
- * @property {string | null} finished_at
- */
-
-/**
- * @typedef {object} LoadtestRunPage
- * @property {LoadtestRun[]} items
- * @property {number} total
- * @property {number} limit
- * @property {number} offset
- */
-
-/**
- * @typedef {object} LoadtestSchedule  a deployment's recurring load test (`ScheduleOut`)
- * @property {string} deployment_id
- * @property {boolean} enabled
- * @property {number} interval_s
- * @property {number} duration_s
- * @property {number} users
- * @property {string | null} next_run_at
- */
-
-/**
- * @typedef {object} LoadtestDashboard  the dashboard rendered by the server (`DashboardFragment`)
- * @property {string} html  escaped text and inline SVG, placed through safe-markup.js
- * @property {number} runs
- */
-
-/** @typedef {{url: string}} PresignedFile  a raw file in an S3 store: where to fetch it */
+/** @typedef {import("./loadtest-types.js").LoadtestRun} LoadtestRun */
+/** @typedef {import("./loadtest-types.js").LoadtestRunPage} LoadtestRunPage */
+/** @typedef {import("./loadtest-types.js").LoadtestSchedule} LoadtestSchedule */
+/** @typedef {import("./loadtest-types.js").LoadtestDashboard} LoadtestDashboard */
+/** @typedef {import("./loadtest-types.js").PresignedFile} PresignedFile */

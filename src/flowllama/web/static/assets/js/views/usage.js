@@ -1,5 +1,6 @@
-// Usage: tokens per day, stacked per key or per deployment, and the requests, tokens and cost
-// of each key and deployment over the range.
+// Usage: this month's spend and budgets (budgets.js), tokens per day stacked per key or per
+// deployment, and the requests, tokens and cost of each key and deployment over the range.
+import { spendCard } from "../budgets.js";
 import { api } from "../client.js";
 import { stackedBars } from "../chart.js";
 import { fill, h, table } from "../dom.js";
@@ -97,6 +98,7 @@ export function mount(root) {
   fill(
     root,
     h("h1", {}, "Usage"),
+    spendCard(),
     h(
       "div",
       { class: "row" },
