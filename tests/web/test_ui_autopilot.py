@@ -76,9 +76,17 @@ def _patches(page: Any) -> list[dict[str, Any]]:
     return sent
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, button')]
+  .filter((el) => !el.closest('[hidden]') && !(el.labels && el.labels.length)
+                  && !el.getAttribute('aria-label')
+                  && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map((el) => el.outerHTML.slice(0, 80))"""
+
+
 def _open_edit(page: Any) -> None:
     page.click("button[data-action=edit]")
     page.wait_for_selector("dialog #edit-form")
+    assert page.evaluate(UNLABELLED) == []  # the page's and the dialog's controls alike
 
 
 def test_the_edit_dialog_shows_refusals_at_their_field_and_sends_only_changes(
