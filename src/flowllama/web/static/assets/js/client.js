@@ -62,6 +62,8 @@ export const api = {
   post: (path, body, options) => call(path, { ...options, method: "POST", body }),
   /** @type {(path: string, body?: unknown, options?: CallOptions) => Promise<unknown>} */
   put: (path, body, options) => call(path, { ...options, method: "PUT", body }),
+  /** @type {(path: string, body?: unknown, options?: CallOptions) => Promise<unknown>} */
+  patch: (path, body, options) => call(path, { ...options, method: "PATCH", body }),
   /** @type {(path: string, options?: CallOptions) => Promise<unknown>} */
   del: (path, options) => call(path, { ...options, method: "DELETE" }),
 };

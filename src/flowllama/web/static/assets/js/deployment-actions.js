@@ -1,5 +1,5 @@
-// Stop / start / restart / delete of a deployment, applied optimistically: the row changes at
-// once and is put back, with an error notice, when the API refuses.
+// Stop / start (wake, when asleep) / restart / delete of a deployment, applied optimistically:
+// the row changes at once and is put back, with an error notice, when the API refuses.
 import { api } from "./client.js";
 import { confirmDialog } from "./dialog.js";
 import { h } from "./dom.js";
@@ -24,6 +24,11 @@ const TRANSITIONAL = new Set([
   "healing",
 ]);
 
+/** @param {Deployment} deployment  asleep, or heading there: start wakes it */
+export function isAsleep(deployment) {
+  return deployment.status === "sleeping" || deployment.desired_state === "sleeping";
+}
+
 /** @param {Deployment} deployment */
 export function isTransitional(deployment) {
   return TRANSITIONAL.has(deployment.status);
@@ -38,6 +43,7 @@ function allowed(d) {
   /** @type {Action[]} */
   const actions = [];
   if (d.desired_state === "stopped" || d.status === "failed") actions.push("start");
+  else if (isAsleep(d)) actions.push("start", "stop");
   else actions.push("stop");
   if (d.status === "running" || d.status === "unhealthy") actions.push("restart");
   actions.push("delete");
@@ -68,10 +74,17 @@ function request(deployment, action) {
 }
 
 /**
+ * @param {Deployment} deployment
+ * @param {Action} action
+ */
+function label(deployment, action) {
+  if (action === "start" && isAsleep(deployment)) return "Wake";
+  return action[0].toUpperCase() + action.slice(1);
+}
+
+/**
  * Buttons for what can be done with `deployment` now. `update(next)` re-renders the row with a
  * deployment object: first the optimistic one, then the API's answer, or the original again.
- */
-/**
  * @param {Deployment} deployment
  * @param {(next: Deployment) => void} update
  */
@@ -85,7 +98,7 @@ export function actionButtons(deployment, update) {
         {
           type: "button",
           class: action === "delete" ? "danger" : "secondary",
-          "aria-label": `${action} ${deployment.name}`,
+          "aria-label": `${label(deployment, action).toLowerCase()} ${deployment.name}`,
           "data-action": action,
           "data-focus-key": `${deployment.id}:${action}`,
           onclick: async () => {
@@ -107,7 +120,7 @@ export function actionButtons(deployment, update) {
             }
           },
         },
-        action[0].toUpperCase() + action.slice(1),
+        label(deployment, action),
       ),
     ),
   );

@@ -5,7 +5,7 @@ import { contextLabel, gb } from "./format.js";
 
 /** @typedef {import("./types.js").CatalogModel} CatalogModel */
 
-const GPUS = [
+export const GPUS = [
   ["auto", "Auto (cheapest fit)"],
   ["none", "CPU only (no GPU)"],
   ["T4", "T4"],
@@ -20,18 +20,19 @@ const CLOUDS = [
   ["gcp", "GCP"],
   ["local", "Local (this machine)"],
 ];
-const SPOT = [
+export const SPOT = [
   ["none", "On-demand only"],
   ["low", "Spot, if interruptions are rare"],
   ["high", "Spot, any"],
 ];
 
 /**
+ * A labelled input in its `.field` wrapper (where a field error goes).
  * @param {string} label
  * @param {HTMLElement} input
  * @param {string} [hint]
  */
-function field(label, input, hint) {
+export function field(label, input, hint) {
   return h(
     "div",
     { class: "field" },
@@ -41,13 +42,15 @@ function field(label, input, hint) {
 }
 
 /**
+ * The catalog's models grouped by family, as a select named `model`.
  * @param {CatalogModel[]} models
  * @param {string[]} families
+ * @param {string} [id]
  */
-function modelSelect(models, families) {
+export function modelSelect(models, families, id = "model") {
   return h(
     "select",
-    { id: "model", name: "model", required: true },
+    { id, name: "model", required: true },
     families.map((family) =>
       h(
         "optgroup",

@@ -22,7 +22,22 @@ export {};
  * @property {number | null} cost_so_far_usd
  * @property {string} created_at
  * @property {Instance[]} instances
+ * @property {number} [parallel]
+ * @property {Placement | null} [placement]  where it runs now (its live instance)
+ * @property {number} [generation]  bumped by every change that needs new servers
+ * @property {Replicas} [replicas]
+ * @property {number | null} [idle_timeout_s]  null: never sleeps
+ * @property {boolean} [auto_move]  the advisor moves it to a cheaper placement itself
+ * @property {number} [wake_count]
+ * @property {number} [asleep_hours]  in total, the current sleep included
+ * @property {number} [saved_usd]  asleep hours at the $/h it ran at before sleeping
+ * @property {string | null} [rollout_error]  the last change that failed (old servers serve)
+ * @property {Recommendation | null} [recommendation]  the open one
  */
+
+/** @typedef {import("./autopilot-types.js").Replicas} Replicas */
+/** @typedef {import("./autopilot-types.js").Placement} Placement */
+/** @typedef {import("./autopilot-types.js").Recommendation} Recommendation */
 
 /**
  * @typedef {object} Instance
@@ -38,6 +53,9 @@ export {};
  * @property {number | null} price_per_hour
  * @property {string | null} last_check_at
  * @property {string | null} endpoint_url
+ * @property {string} [slot]  "" for the first server; replicas and replacements: s1, s2, …
+ * @property {number} [generation]  the deployment generation it was built for
+ * @property {string | null} [draining_since]  no longer routed; destroyed once drained
  */
 
 /**
@@ -46,6 +64,7 @@ export {};
  * @property {string} to_status
  * @property {string} at
  * @property {string} reason
+ * @property {Record<string, unknown> | null} [data]
  */
 
 /**
@@ -163,45 +182,8 @@ export {};
  * @property {{total_tokens: number}} [usage]
  */
 
-/**
- * @typedef {object} LoadtestRun  one load-test run (`LoadtestRunOut`)
- * @property {string} id
- * @property {string} deployment_id
- * @property {string} trigger  "manual" or "schedule"
- * @property {"queued" | "running" | "succeeded" | "failed"} status
- * @property {number} duration_s
- * @property {number} users
- * @property {string | null} target
- * @property {string | null} run_id
- * @property {Record<string, unknown> | null} totals
- * @property {string | null} error
- * @property {string} created_at
- * @property {string | null} started_at
- * @property {string | null} finished_at
- */
-
-/**
- * @typedef {object} LoadtestRunPage
- * @property {LoadtestRun[]} items
- * @property {number} total
- * @property {number} limit
- * @property {number} offset
- */
-
-/**
- * @typedef {object} LoadtestSchedule  a deployment's recurring load test (`ScheduleOut`)
- * @property {string} deployment_id
- * @property {boolean} enabled
- * @property {number} interval_s
- * @property {number} duration_s
- * @property {number} users
- * @property {string | null} next_run_at
- */
-
-/**
- * @typedef {object} LoadtestDashboard  the dashboard rendered by the server (`DashboardFragment`)
- * @property {string} html  escaped text and inline SVG, placed through safe-markup.js
- * @property {number} runs
- */
-
-/** @typedef {{url: string}} PresignedFile  a raw file in an S3 store: where to fetch it */
+/** @typedef {import("./loadtest-types.js").LoadtestRun} LoadtestRun */
+/** @typedef {import("./loadtest-types.js").LoadtestRunPage} LoadtestRunPage */
+/** @typedef {import("./loadtest-types.js").LoadtestSchedule} LoadtestSchedule */
+/** @typedef {import("./loadtest-types.js").LoadtestDashboard} LoadtestDashboard */
+/** @typedef {import("./loadtest-types.js").PresignedFile} PresignedFile */

@@ -1,97 +1,33 @@
-// Deployment detail: summary and actions, endpoint with example calls, instances, the events
+// Deployment detail: summary with actions and Edit, the advisor's recommendation, the autopilot
+// card (sleep, replicas, auto-move), endpoint with example calls, instances, the events
 // timeline, the server log and a chat playground. Another user's or an unknown id: "not found".
+import { autopilotBox } from "../autopilot-panel.js";
 import { api } from "../client.js";
-import { actionButtons, isTransitional } from "../deployment-actions.js";
-import { fill, h, keepingFocus, select, table } from "../dom.js";
+import { isTransitional } from "../deployment-actions.js";
+import { instances, summary } from "../deployment-summary.js";
+import { fill, h, keepingFocus, select } from "../dom.js";
 import { endpointCell } from "../endpoint.js";
-import { usd, when } from "../format.js";
 import { ApiError } from "../http.js";
 import { logsPanel } from "../logs.js";
 import { notifyError } from "../notices.js";
 import { playground } from "../playground.js";
+import { recommendationCard } from "../recommendation.js";
 import { snippets } from "../snippets.js";
-import { statusBadge } from "../status.js";
+import { timeline } from "../timeline.js";
 
 /** @typedef {import("../types.js").Deployment} Deployment */
 
-/**
- * @param {Deployment} d
- * @param {(next: Deployment) => void} update
- */
-function summary(d, update) {
-  /** @type {[string, string][]} */
-  const facts = [
-    ["Model", d.model],
-    ["Runtime", d.runtime],
-    ["Context", d.context_size.toLocaleString("en-US")],
-    ["Spot tolerance", d.spot_tolerance],
-    ["GPU", d.gpu],
-    ["Cloud", d.cloud],
-    ["Region", d.region || "—"],
-    ["Instance type", d.instance_type || "—"],
-    ["$/h", usd(d.price_per_hour)],
-    ["Cost so far", usd(d.cost_so_far_usd)],
-    ["Created", when(d.created_at)],
-  ];
-  return h(
-    "section",
-    { class: "card" },
+/** @param {HTMLElement} root */
+function notFound(root) {
+  fill(
+    root,
+    h("h1", {}, "Deployment not found"),
     h(
-      "div",
-      { class: "row" },
-      statusBadge(d.status, d.status_message),
-      h("span", { style: "margin-left:auto" }, actionButtons(d, update)),
+      "p",
+      {},
+      "There is no deployment with this id in your account. ",
+      h("a", { href: "#/deployments" }, "See your deployments"),
     ),
-    h(
-      "dl",
-      { class: "grid2 small" },
-      facts.map(([k, v]) =>
-        h("div", {}, h("dt", { class: "muted" }, k), h("dd", { style: "margin:0" }, v)),
-      ),
-    ),
-  );
-}
-
-/** @param {Deployment} d */
-function instances(d) {
-  if (!d.instances.length) return h("p", { class: "muted" }, "No instance yet.");
-  return table(
-    ["Instance", "Status", "Where", "Type", "Spot", "$/h", "Last check", "Endpoint"].map(
-      (label) => ({ label }),
-    ),
-    d.instances.map((i) => ({
-      cells: [
-        h("code", {}, i.id.slice(0, 12)),
-        i.status + (i.last_error ? ` (${i.last_error})` : ""),
-        [i.provider, i.cloud, i.region, i.zone].filter(Boolean).join(" / "),
-        i.instance_type || "—",
-        i.spot ? "yes" : "no",
-        usd(i.price_per_hour),
-        when(i.last_check_at),
-        i.endpoint_url || "—",
-      ],
-    })),
-  );
-}
-
-/** @param {import("../types.js").DeploymentEvent[]} events */
-function timeline(events) {
-  if (!events.length) return h("p", { class: "muted" }, "No events yet.");
-  return h(
-    "ol",
-    { class: "timeline", id: "events" },
-    [...events]
-      .reverse()
-      .map((e) =>
-        h(
-          "li",
-          {},
-          h("strong", {}, `${e.from_status || "new"} → ${e.to_status}`),
-          " ",
-          h("span", { class: "small muted" }, when(e.at)),
-          h("div", { class: "small" }, e.reason),
-        ),
-      ),
   );
 }
 
@@ -101,17 +37,30 @@ function timeline(events) {
  */
 export function mount(root, [id]) {
   const top = h("div", {});
+  const autopilot = h("div", { id: "autopilot-box" });
   const details = h("div", {});
   fill(
     root,
     h("p", { class: "small" }, h("a", { href: "#/deployments" }, "← All deployments")),
     top,
+    autopilot,
     details,
   );
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   let stopLogs = () => {};
   let first = true;
+  let stopped = false;
+  let inFlight = false;
+  let again = false;
+  const showAutopilot = autopilotBox(autopilot);
+
+  /** @param {Deployment} next  the API accepted a change: show it, then reload at once */
+  function saved(next) {
+    show(next);
+    showAutopilot(next, saved, true);
+    load();
+  }
 
   /** @param {Deployment} d */
   function show(d) {
@@ -128,62 +77,82 @@ export function mount(root, [id]) {
             "Load tests and dashboard",
           ),
         ),
-        summary(d, (next) => {
-          if (next.desired_state === "deleted" && next.status === "deleting")
-            window.location.hash = "#/deployments";
-          else show(next);
-        }),
+        summary(
+          d,
+          (next) => {
+            if (next.desired_state === "deleted" && next.status === "deleting")
+              window.location.hash = "#/deployments";
+            else show(next);
+          },
+          saved,
+        ),
+        recommendationCard(d, load),
       ),
     );
   }
 
+  /** @param {Deployment} d */
+  function firstDraw(d) {
+    first = false;
+    const [logs, stop] = logsPanel(id);
+    stopLogs = stop;
+    fill(
+      details,
+      snippets(d),
+      h("section", { class: "card" }, h("h2", {}, "Instances"), h("div", { id: "instances" })),
+      h("section", { class: "card" }, h("h2", {}, "Events"), h("div", { id: "events-box" })),
+      logs,
+      playground(d),
+    );
+  }
+
+  async function fetchAndShow() {
+    const [d, events] = /** @type {[Deployment, import("../types.js").DeploymentEvent[]]} */ (
+      await Promise.all([
+        api.get(`/api/deployments/${id}`),
+        api.get(`/api/deployments/${id}/events`),
+      ])
+    );
+    if (stopped) return 0;
+    show(d);
+    showAutopilot(d, saved);
+    if (first) firstDraw(d);
+    const endpoint = select(details, "#endpoint-now", HTMLElement);
+    keepingFocus(endpoint, () => fill(endpoint, endpointCell(d)));
+    fill(select(details, "#instances", HTMLElement), instances(d));
+    fill(select(details, "#events-box", HTMLElement), timeline(events));
+    return isTransitional(d) ? 2000 : 10000;
+  }
+
+  // One load at a time: a reload asked for while one runs follows it, and unmounting ends it.
   async function load() {
+    if (inFlight) {
+      again = true;
+      return;
+    }
+    inFlight = true;
+    clearTimeout(timer);
+    /** @type {number | null} */
+    let next = 10000;
     try {
-      const [d, events] = /** @type {[Deployment, import("../types.js").DeploymentEvent[]]} */ (
-        await Promise.all([
-          api.get(`/api/deployments/${id}`),
-          api.get(`/api/deployments/${id}/events`),
-        ])
-      );
-      show(d);
-      if (first) {
-        first = false;
-        const [logs, stop] = logsPanel(id);
-        stopLogs = stop;
-        fill(
-          details,
-          snippets(d),
-          h("section", { class: "card" }, h("h2", {}, "Instances"), h("div", { id: "instances" })),
-          h("section", { class: "card" }, h("h2", {}, "Events"), h("div", { id: "events-box" })),
-          logs,
-          playground(d),
-        );
-      }
-      const endpoint = select(details, "#endpoint-now", HTMLElement);
-      keepingFocus(endpoint, () => fill(endpoint, endpointCell(d)));
-      fill(select(details, "#instances", HTMLElement), instances(d));
-      fill(select(details, "#events-box", HTMLElement), timeline(events));
-      timer = setTimeout(load, isTransitional(d) ? 2000 : 10000);
+      next = await fetchAndShow();
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 404) {
-        fill(
-          root,
-          h("h1", {}, "Deployment not found"),
-          h(
-            "p",
-            {},
-            "There is no deployment with this id in your account. ",
-            h("a", { href: "#/deployments" }, "See your deployments"),
-          ),
-        );
-        return;
-      }
-      notifyError(exc);
-      timer = setTimeout(load, 10000);
+        notFound(root);
+        next = null;
+      } else notifyError(exc);
+    } finally {
+      inFlight = false;
     }
+    if (stopped || next === null) return;
+    if (again) {
+      again = false;
+      load();
+    } else timer = setTimeout(load, next);
   }
   load();
   return () => {
+    stopped = true;
     clearTimeout(timer);
     stopLogs();
   };

@@ -6,7 +6,7 @@ import { actionButtons, isTransitional } from "../deployment-actions.js";
 import { endpointCell } from "../endpoint.js";
 import { usd } from "../format.js";
 import { notifyError } from "../notices.js";
-import { statusBadge } from "../status.js";
+import { rolloutWarning, statusBadge } from "../status.js";
 
 /** @typedef {import("../types.js").Deployment} Deployment */
 
@@ -30,7 +30,7 @@ const COLUMNS = [
 function cells(d, update) {
   return [
     h("a", { href: `#/deployments/${d.id}` }, d.name),
-    statusBadge(d.status, d.status_message),
+    [statusBadge(d.status, d.status_message), rolloutWarning(d)],
     d.model,
     d.cloud,
     d.region || "—",
