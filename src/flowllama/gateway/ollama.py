@@ -49,18 +49,17 @@ MODELS_LABEL = RouteLabel(MODELS_PATH)
 
 
 async def native_candidates(gateway: Gateway, key: KeyInfo, deployment: str) -> list[Upstream]:
-    """The healthy Ollama instances of the owner's deployment called ``deployment``."""
+    """The healthy Ollama instances of the owner's deployment called ``deployment``; an asleep
+    one is woken and waited for like on ``/v1`` (:meth:`Gateway.after_wake`)."""
     owner = await gateway.routes.for_owner(key.user_id)
     target = owner.by_name.get(deployment)
     if target is None or not key.allows(target.name, target.model):
         raise NotFound(f"Deployment '{deployment}' not found", code="model_not_found")
-    upstreams = [u for u in target.upstreams if u.native_base_url is not None]
-    if target.upstreams and not upstreams:
-        raise NotFound(f"Deployment '{deployment}' does not run Ollama", code="no_native_api")
+    serving = list(target.upstreams) or await gateway.after_wake(key.user_id, deployment,
+                                                                 [target])
+    upstreams = [u for u in serving if u.native_base_url is not None]
     if not upstreams:
-        from flowllama.gateway.service import not_serving
-
-        raise not_serving(deployment, [target])
+        raise NotFound(f"Deployment '{deployment}' does not run Ollama", code="no_native_api")
     return upstreams
 
 
