@@ -155,6 +155,8 @@ class Reconciler:
             if status is Status.DELETED:
                 return None
             return self._teardown if status is Status.DELETING else self._begin_teardown
+        if status is Status.SLEEPING or desired is Desired.SLEEPING:
+            return self._sleeping_step(desired, status)
         if desired is Desired.STOPPED or status is Status.STOPPING:
             if status is Status.STOPPED:
                 return None
@@ -168,6 +170,24 @@ class Reconciler:
             Status.UNHEALTHY: self._begin_heal,
             Status.HEALING: self._heal,
         }.get(status)
+
+    def _sleeping_step(self, desired: Desired, status: Status) -> Step | None:
+        """Idle sleep (``docs/autopilot.md``): desired sleeping tears down like a stop and
+        settles in ``sleeping``; from ``sleeping``, desired running provisions again (woken)
+        and desired stopped settles in ``stopped`` with nothing to destroy."""
+        if desired is Desired.SLEEPING:
+            if status in (Status.SLEEPING, Status.STOPPED, Status.FAILED):
+                return None
+            return self._teardown if status is Status.STOPPING else self._begin_teardown
+        if desired is Desired.STOPPED:
+            return self._stop_sleeping
+        return self._wake_up
+
+    def _wake_up(self, snap: Snapshot) -> None:
+        self._move(snap.deployment.id, Status.PROVISIONING, "woken: provisioning again")
+
+    def _stop_sleeping(self, snap: Snapshot) -> None:
+        self._move(snap.deployment.id, Status.STOPPED, "stopped while asleep")
 
     # --- steps -------------------------------------------------------------------------------
 
@@ -186,7 +206,9 @@ class Reconciler:
         if snap.deployment.status == Status.PENDING and not deleting:
             self._move(snap.deployment.id, Status.STOPPED, "stopped before provisioning")
             return
-        self._move(snap.deployment.id, target, f"{target} requested")
+        sleeping = snap.deployment.desired_state == Desired.SLEEPING
+        self._move(snap.deployment.id, target,
+                   "going to sleep: releasing the server" if sleeping else f"{target} requested")
 
     def _teardown(self, snap: Snapshot) -> None:
         """Destroy every instance (and anything adoptable left by a crash), then settle."""
@@ -203,6 +225,8 @@ class Reconciler:
             for kind in kinds:
                 self.registry.get(kind).forget(snap.deployment.id)
             self._move(snap.deployment.id, Status.DELETED, "all resources destroyed")
+        elif snap.deployment.desired_state == Desired.SLEEPING:
+            self._move(snap.deployment.id, Status.SLEEPING, _asleep_reason(snap.deployment))
         else:
             self._move(snap.deployment.id, Status.STOPPED, "all resources destroyed")
 
@@ -360,3 +384,9 @@ class Reconciler:
         if healed:
             HEAL_ATTEMPTS.labels(outcome="healed").inc()
         return None
+
+
+def _asleep_reason(deployment: Deployment) -> str:
+    if deployment.idle_timeout_s:
+        return f"asleep: no request for {deployment.idle_timeout_s} s (server released)"
+    return "asleep (server released)"

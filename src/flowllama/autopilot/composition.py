@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flowllama.autopilot.controller import AutopilotController, Task
+from flowllama.autopilot.idle import idle_sleep_task
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    del platform  # each task module adds itself here
-    return []
+    tasks = [idle_sleep_task(platform)]  # each task module adds itself here
+    return tasks
 
 
 def build_autopilot(platform: Platform) -> AutopilotController:
