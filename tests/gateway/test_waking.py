@@ -193,3 +193,41 @@ def test_a_sleeping_cloud_deployment_answers_model_waking(
         row = session.get(Deployment, deployment.id)
         assert row is not None and (row.desired_state, row.wake_count) == (Desired.RUNNING, 1)
     assert fake.hits["a"] == 0
+
+
+def test_a_deployment_stopped_during_the_wake_stops_the_hold(
+        running_gateway: RunningGateway, fake: FakeUpstream, database: Database) -> None:
+    owner = make_owner(database, "ada@example.com")
+    deployment = _asleep(database, owner, fake.instance("a"))
+
+    def stop_when_woken() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with database.session() as session:
+                row = session.get(Deployment, deployment.id)
+                assert row is not None
+                if row.desired_state == Desired.RUNNING:
+                    row.desired_state, row.status = Desired.STOPPED, Status.STOPPED
+                    return
+            time.sleep(0.05)
+
+    stopper = threading.Thread(target=stop_when_woken, daemon=True)
+    stopper.start()
+    client = openai.OpenAI(base_url=running_gateway.v1, api_key=owner.key, max_retries=0)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model="bot", messages=MESSAGES)
+    stopper.join(10)
+    assert caught.value.status_code == 503
+    # Not "model_waking": the hold ended because the deployment will not serve, not on time.
+    assert caught.value.response.json()["error"]["code"] == "no_healthy_instance"
+
+
+def test_is_asleep() -> None:
+    from flowllama.gateway.routes import is_asleep
+
+    assert is_asleep(Desired.SLEEPING, Status.RUNNING, 0)
+    assert is_asleep(Desired.RUNNING, Status.SLEEPING, 0)
+    assert is_asleep(Desired.RUNNING, Status.STARTING, 1)
+    assert not is_asleep(Desired.RUNNING, Status.STARTING, 0)  # a first start is not a wake
+    assert not is_asleep(Desired.RUNNING, Status.RUNNING, 3)
+    assert not is_asleep(Desired.STOPPED, Status.STOPPED, 1)

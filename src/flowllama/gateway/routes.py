@@ -76,7 +76,7 @@ class Target:
 
 def is_asleep(desired: str, status: str, wake_count: int) -> bool:
     """Whether a deployment is asleep or on its way back from a wake (not yet serving)."""
-    if Desired.SLEEPING in (desired, status) or status == Status.SLEEPING:
+    if desired == Desired.SLEEPING or status == Status.SLEEPING:
         return True
     return desired == Desired.RUNNING and status in WAKING_STATUSES and wake_count > 0
 

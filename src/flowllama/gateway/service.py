@@ -141,9 +141,13 @@ class Gateway:
                                         lambda target: self._fresh_upstreams(user_id, target))
 
     async def _fresh_upstreams(self, user_id: str, target: Target) -> list[Upstream]:
+        """The target's upstreams by fresh routes; 503 when it was stopped or deleted
+        meanwhile (it will not serve: stop holding)."""
         owner = await self.routes.for_owner(user_id)
         fresh = next((t for t in owner.targets if t.deployment_id == target.deployment_id), None)
-        return list(fresh.upstreams) if fresh is not None else []
+        if fresh is None or not (fresh.asleep or fresh.serving):
+            raise not_serving(target.name, [fresh] if fresh is not None else [])
+        return list(fresh.upstreams)
 
     async def forward(self, key: KeyInfo, request: ClientRequest, path: str,
                       request_id: str | None, send: Send) -> None:

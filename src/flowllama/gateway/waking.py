@@ -16,7 +16,6 @@ route cache already shows it woken. Then:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 
@@ -121,10 +120,16 @@ class Waker:
             await self._wake(user_id, target)
         while True:
             self._routes.invalidate(user_id)
-            with contextlib.suppress(ServiceUnavailable):
+            try:
                 upstreams = await upstreams_of(target)
-                if upstreams:
-                    return upstreams
+            except ServiceUnavailable:  # stopped or deleted meanwhile: it will not serve
+                raise
+            except Exception as exc:  # a database hiccup: keep holding, try again
+                log.warning("gateway.wake_poll_failed", deployment_id=target.deployment_id,
+                            error=str(exc))
+                upstreams = []
+            if upstreams:
+                return upstreams
             if time.monotonic() + self.poll_s > deadline:
                 raise self.waking(target)
             await asyncio.sleep(self.poll_s)
