@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import ollama
 import openai
 import pytest
@@ -164,6 +165,9 @@ def test_the_ollama_passthrough_waits_for_the_wake(
         running_gateway: RunningGateway, fake: FakeUpstream, database: Database) -> None:
     owner = make_owner(database, "ada@example.com")
     deployment = _asleep(database, owner, fake.instance("a"), runtime="ollama")
+    listed = httpx.get(f"{running_gateway.base_url}/models",
+                       headers={"Authorization": f"Bearer {owner.key}"})
+    assert listed.json() == {"models": [{"name": "bot", "model": "fast", "path": "/ollama/bot"}]}
     stop = threading.Event()
     agent = _play_agent(database, deployment.id, stop)
     try:

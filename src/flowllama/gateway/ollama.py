@@ -151,12 +151,14 @@ async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMe
 
 
 async def native_models(gateway: Gateway, key: KeyInfo) -> list[dict[str, str]]:
-    """The key's serving Ollama deployments: name, model and passthrough base path."""
+    """The key's serving Ollama deployments, and its sleeping ones (a request wakes them):
+    name, model and passthrough base path."""
     owner = await gateway.routes.for_owner(key.user_id)
     return [{"name": t.name, "model": t.model, "path": f"{PREFIX}{t.name}"}
             for t in owner.targets
-            if t.serving and key.allows(t.name, t.model)
-            and any(u.native_base_url is not None for u in t.upstreams)]
+            if key.allows(t.name, t.model) and (
+                (t.serving and any(u.native_base_url is not None for u in t.upstreams))
+                or (t.asleep and t.ollama))]
 
 
 class OllamaModels:

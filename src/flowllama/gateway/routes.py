@@ -72,6 +72,8 @@ class Target:
     asleep: bool = False
     wake_needed: bool = False
     cloud: str = "local"
+    # Whether it runs Ollama as the deployment asks (its instances' handles may say otherwise).
+    ollama: bool = False
 
 
 def is_asleep(desired: str, status: str, wake_count: int) -> bool:
@@ -144,7 +146,9 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
                               upstreams=upstreams, context_size=dep.context_size,
                               asleep=is_asleep(dep.desired_state, dep.status, dep.wake_count),
                               wake_needed=dep.desired_state == Desired.SLEEPING,
-                              cloud=clouds.get(dep.id, dep.cloud)))
+                              cloud=clouds.get(dep.id, dep.cloud),
+                              ollama=runtime_of(dep.runtime, dep.model, None)
+                              == OllamaRuntime.name))
     return OwnerRoutes(tuple(targets))
 
 
