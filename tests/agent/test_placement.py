@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from flowllama.agent.placement import describe, placements_for, provisioner_kind, spec_of
+from flowllama.agent.placement import (
+    describe,
+    exclude,
+    placements_for,
+    provisioner_kind,
+    spec_of,
+)
 from flowllama.db.tables import Deployment
 from flowllama.providers.base import Placement, Unsupported
 from flowllama.providers.local import LOCAL_PLACEMENT
@@ -53,3 +60,33 @@ def test_kinds_and_descriptions() -> None:
     text = describe(Placement(cloud="aws", region="us-east-2", instance_type="g6.xlarge",
                               spot=True, price_per_hour=0.31))
     assert text == "g6.xlarge spot in us-east-2 (aws, $0.3100/h)"
+
+
+def test_a_pin_comes_first_and_excluded_offers_wait_until_their_time() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    pin = _offer("eu-west-1", price=0.9)
+    row = _row(estimate={"candidates": [_offer("us-east-1", True, 0.3), _offer("us-west-2")]},
+               placement_pin=pin)
+    assert [p.region for p in placements_for(row, now=now)] == [
+        "eu-west-1", "us-east-1", "us-west-2"]
+    reclaimed = placements_for(row, now=now)[1]
+    exclude(row, reclaimed, "spot server reclaimed by aws", now)
+    assert [p.region for p in placements_for(row, now=now)] == ["eu-west-1", "us-west-2"]
+    later = now + timedelta(hours=2)  # the exclusion ran out
+    assert [p.region for p in placements_for(row, now=later)] == [
+        "eu-west-1", "us-east-1", "us-west-2"]
+    assert row.excluded_offers and row.excluded_offers[0]["reason"].startswith("spot server")
+
+
+def test_after_a_reclaim_spot_elsewhere_then_the_other_cloud_then_on_demand() -> None:
+    def offer(cloud: str, region: str, spot: bool, price: float) -> dict[str, Any]:
+        return {**_offer(region, spot, price), "cloud": cloud}
+
+    row = _row(estimate={"candidates": [
+        offer("aws", "us-east-1", True, 0.1), offer("aws", "us-east-1", False, 0.2),
+        offer("gcp", "us-central1", True, 0.15), offer("aws", "us-west-2", True, 0.3)]})
+    gone = placements_for(row)[0]
+    order = placements_for(row, reclaimed=gone)
+    assert [(p.cloud, p.region, p.spot) for p in order] == [
+        ("aws", "us-west-2", True), ("gcp", "us-central1", True),
+        ("aws", "us-east-1", False), ("aws", "us-east-1", True)]

@@ -10,9 +10,9 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import select
 
-from flowllama.agent import reconciler as reconciler_module
+from flowllama.agent import replacement as replacement_module
 from flowllama.agent.nudges import nudge
-from flowllama.agent.reconciler import Reconciler
+from flowllama.agent.reconciler import DrainPolicy, Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
@@ -35,7 +35,8 @@ from flowllama.services.deployment_status import change_status_and_notify
 class Scripted(Provisioner):
     """A provisioner whose ``create`` fails ``failures`` times, then succeeds (slowly if asked).
 
-    It keeps what it "created" in memory, so ``find`` adopts like a real provisioner."""
+    It keeps what it "created" in memory by server key (one server per slot), so ``find``
+    adopts like a real provisioner."""
 
     kind: ClassVar[str] = "local"
 
@@ -61,23 +62,32 @@ class Scripted(Provisioner):
                 self.failures -= 1
                 raise self.error
         time.sleep(self.create_s)
-        handle = Handle(self.kind, spec.deployment_id, f"fl-{spec.deployment_id}")
-        self.live[spec.deployment_id] = handle
+        handle = Handle(self.kind, spec.deployment_id, f"fl-{spec.server_key}",
+                        {"slot": spec.slot})
+        self.live[spec.server_key] = handle
         return handle
 
     def find(self, spec: DeploymentSpec) -> Handle | None:
-        return self.live.get(spec.deployment_id)
+        return self.live.get(spec.server_key)
+
+    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
+        return [h for h in self.live.values() if h.deployment_id == spec.deployment_id]
 
     def refresh(self, handle: Handle) -> ResourceState:
-        exists = handle.deployment_id in self.live
+        exists = _key(handle) in self.live
         return ResourceState(exists=exists, running=exists and self.serving,
                              endpoint_url="http://127.0.0.1:1/v1", detail="still booting")
 
     def destroy(self, handle: Handle) -> None:
-        self.live.pop(handle.deployment_id, None)
+        self.live.pop(_key(handle), None)
 
     def forget(self, deployment_id: str) -> None:
         self.forgotten.append(deployment_id)
+
+
+def _key(handle: Handle) -> str:
+    slot = handle.data.get("slot") or ""
+    return f"{handle.deployment_id}-{slot}" if slot else handle.deployment_id
 
 
 def _deployment(database: Database) -> Deployment:
@@ -95,7 +105,8 @@ def _deployment(database: Database) -> Deployment:
 def _worker(database: Database, queue: DatabaseQueue, provisioner: Provisioner) -> AgentWorker:
     registry = ProvisionerRegistry()
     registry.register("local", lambda: provisioner)
-    reconciler = Reconciler(database, registry, lease_s=30)
+    reconciler = Reconciler(database, registry, lease_s=30,
+                            drain=DrainPolicy(timeout_s=5, route_ttl_s=0, report_interval_s=0))
     return AgentWorker(database, queue, reconciler, poll_s=0.05, wait_s=0.0)
 
 
@@ -117,7 +128,7 @@ def _row(database: Database, deployment_id: str) -> tuple[Deployment, list[Insta
         row = session.get(Deployment, deployment_id)
         assert row is not None
         instances = session.scalars(select(Instance).where(
-            Instance.deployment_id == deployment_id)).all()
+            Instance.deployment_id == deployment_id).order_by(Instance.slot)).all()
         return row, list(instances)
 
 
@@ -202,7 +213,7 @@ def test_sweep_nudges_rows_that_drifted(database: Database, queue: DatabaseQueue
 
 def test_a_server_that_never_comes_up_is_retried_then_failed(
         database: Database, queue: DatabaseQueue, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reconciler_module, "STARTING_TIMEOUT_S", 0)
+    monkeypatch.setattr(replacement_module, "STARTING_TIMEOUT_S", 0)
     provisioner = Scripted()
     provisioner.serving = False
     deployment = _deployment(database)
@@ -257,7 +268,15 @@ def test_an_unhealthy_deployment_is_healed_with_a_new_instance(
     moves = [(e.from_status, e.to_status) for e in events if e.from_status != e.to_status]
     assert moves[-4:] == [("running", "unhealthy"), ("unhealthy", "healing"),
                           ("healing", "starting"), ("starting", "running")]
-    assert events[-1].reason.startswith("healed") and events[-1].data["healed"] is True
+    healed = next(e for e in events if e.reason.startswith("healed"))
+    assert healed.data["healed"] is True
+    # Blue/green: the replacement (a new slot) first, the old server drained after the switch.
+    reasons = [e.reason for e in events]
+    tail = reasons[reasons.index(healed.reason) - 3:]
+    assert tail[0].startswith("server s1 created on") and tail[1].startswith("replacement created")
+    assert tail[2] == "first server draining: its replacement is up"
+    assert tail[-1] == "first server drained and destroyed"
+    assert [i.slot for i in instances] == ["", "s1"]
 
 
 def test_healing_gives_up_after_the_maximum(database: Database, queue: DatabaseQueue) -> None:

@@ -79,3 +79,22 @@ def test_native_api_root_only_for_ollama_instances(database: Database) -> None:
     assert routes.by_name["gguf"].upstreams[0].native_base_url is None
     assert runtime_of("auto", "local/x", {"data": {"runtime": "ollama"}}) == "ollama"
     assert runtime_of("llamacpp", "llama3.1:8b", {}) == "llamacpp"
+
+
+def test_draining_instances_get_nothing_new_and_replacements_keep_serving(
+        database: Database) -> None:
+    """Blue/green: a deployment being healed or started keeps its healthy servers routed; a
+    server marked draining is routed no more; a deployment put to sleep is not routed."""
+    ada = make_owner(database, "ada@example.com")
+    healing = add_deployment(database, ada, "healing", "m1", ["http://old/v1"], status="healing")
+    add_deployment(database, ada, "starting", "m2", ["http://s/v1"], status="starting")
+    add_deployment(database, ada, "asleep", "m3", ["http://z/v1"], status="sleeping")
+    with database.session() as session:
+        session.add(Instance(deployment_id=healing.id, provider="local",
+                             endpoint_url="http://drained/v1", status="healthy",
+                             draining_since=utcnow(), slot="s1"))
+    routes = load_owner_routes(database, ada.user.id)
+    assert [u.base_url for u in routes.resolve("healing")[0].upstreams] == ["http://old/v1"]
+    assert [u.base_url for u in routes.resolve("starting")[0].upstreams] == ["http://s/v1"]
+    (asleep,) = routes.resolve("asleep")
+    assert not asleep.serving and asleep.upstreams == ()

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from flowllama.agent.leases import HeldLeases
 from flowllama.agent.progress import ProgressRecorder
+from flowllama.agent.reconciler import DrainPolicy
 from flowllama.agent.service import AgentService
 from flowllama.db.tables import Deployment
 from flowllama.domain.deployments import DeploymentCreate
@@ -172,8 +173,17 @@ def build_agent(platform: Platform, local: LocalProvisioner, *, workers: int | N
         sweep_interval_s=settings.sweep_interval_s,
         max_heals=platform.settings.monitor.max_heal_attempts,
         on_start=resume, on_stop=shutdown, on_sweep=sweep_orphans, held=held,
-        loops=platform.loops,
+        loops=platform.loops, drain=drain_policy(platform.settings),
     )
+
+
+def drain_policy(settings: Settings) -> DrainPolicy:
+    """When a replaced server may go: the autopilot's drain timeout, the gateways' route cache
+    lifetime and how often they report their load."""
+    autopilot = settings.autopilot
+    return DrainPolicy(timeout_s=autopilot.drain_timeout_s,
+                       route_ttl_s=settings.gateway.route_cache_ttl_s,
+                       report_interval_s=autopilot.load_report_interval_s)
 
 
 def attach_local(platform: Platform) -> LocalProvisioner:

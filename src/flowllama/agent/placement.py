@@ -1,12 +1,21 @@
 """Where a deployment may run, in the order to try: the optimizer's ranked offers, or this
-machine for ``cloud: local``; and which provisioner kind serves each place."""
+machine for ``cloud: local``; and which provisioner kind serves each place.
+
+The order (``docs/autopilot.md``): an accepted move's ``placement_pin`` first; offers in
+``excluded_offers`` are skipped until their ``until``; after a spot reclaim the replacement
+tries spot on the same cloud in another zone or region, then spot on another cloud, then
+on-demand (the estimate only holds spot offers the spot tolerance allows, and always its
+on-demand ones).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from flowllama.db.tables import Deployment
+from flowllama.db.tables import Deployment, Instance
+from flowllama.db.types import utcnow
 from flowllama.providers.base import DeploymentSpec, Placement, Unsupported
 from flowllama.providers.local import LOCAL_PLACEMENT
 
@@ -15,14 +24,19 @@ PROVISIONER_BY_CLOUD = {"local": "local", "aws": "terraform", "gcp": "terraform"
                         "external": "external"}
 
 
-def spec_of(deployment: Deployment) -> DeploymentSpec:
-    """The provisioner-facing view of a deployment row."""
+# How long a reclaimed spot offer is not tried again.
+RECLAIM_EXCLUSION = timedelta(hours=1)
+OfferKey = tuple[str, str, str | None, str, bool]
+
+
+def spec_of(deployment: Deployment, slot: str = "") -> DeploymentSpec:
+    """The provisioner-facing view of a deployment row, for its server in ``slot``."""
     return DeploymentSpec(
         deployment_id=deployment.id, user_id=deployment.user_id, name=deployment.name,
         model=deployment.model, context_size=deployment.context_size,
         parallel=deployment.parallel, runtime=deployment.runtime, cloud=deployment.cloud,
         region=deployment.region, instance_type=deployment.instance_type,
-        spot=deployment.spot_tolerance != "none", gpu=deployment.gpu,
+        spot=deployment.spot_tolerance != "none", gpu=deployment.gpu, slot=slot,
     )
 
 
@@ -35,22 +49,88 @@ def _placement(offer: dict[str, Any]) -> Placement:
     )
 
 
-def placements_for(deployment: Deployment) -> list[Placement]:
-    """Ranked places to try: the estimate's recommendation first, then its fallbacks."""
+def offer_key(placement: Placement) -> OfferKey:
+    """What tells two offers apart (price aside)."""
+    return (placement.cloud, placement.region, placement.zone, placement.instance_type,
+            placement.spot)
+
+
+def placements_for(deployment: Deployment, *, reclaimed: Placement | None = None,
+                   now: datetime | None = None) -> list[Placement]:
+    """Ranked places to try: the pin of an accepted move, then the estimate's recommendation
+    and its fallbacks, without offers excluded now; after a spot reclaim of ``reclaimed``,
+    reordered as the module says."""
     if deployment.cloud == "local":
         return [LOCAL_PLACEMENT]
     estimate = deployment.estimate or {}
     offers: list[dict[str, Any]] = list(estimate.get("candidates") or [])
-    seen: set[tuple[str, str, str | None, str, bool]] = set()
+    if deployment.placement_pin:
+        offers.insert(0, dict(deployment.placement_pin))
+    excluded = excluded_keys(deployment, now or utcnow())
+    seen: set[OfferKey] = set()
     ranked = []
     for offer in offers:
         placement = _placement(offer)
-        key = (placement.cloud, placement.region, placement.zone, placement.instance_type,
-               placement.spot)
-        if key not in seen:
+        key = offer_key(placement)
+        if key not in seen and key not in excluded:
             seen.add(key)
             ranked.append(placement)
-    return ranked
+    return ranked if reclaimed is None else after_reclaim(ranked, reclaimed)
+
+
+def after_reclaim(ranked: list[Placement], reclaimed: Placement) -> list[Placement]:
+    """``ranked`` reordered for the replacement of a reclaimed spot server: spot on the same
+    cloud elsewhere (another zone or region), spot on another cloud, then on-demand; the
+    reclaimed offer itself last of all (it is excluded for a while anyway)."""
+    def rank(placement: Placement) -> int:
+        if offer_key(placement) == offer_key(reclaimed):
+            return 3
+        if placement.spot:
+            return 0 if placement.cloud == reclaimed.cloud else 1
+        return 2
+
+    return sorted(ranked, key=rank)  # stable: price order kept within each group
+
+
+def excluded_keys(deployment: Deployment, now: datetime) -> set[OfferKey]:
+    """The offers of ``excluded_offers`` whose ``until`` is still ahead."""
+    keys = set()
+    for entry in deployment.excluded_offers or []:
+        try:
+            key = (str(entry["cloud"]), str(entry["region"]), entry.get("zone"),
+                   str(entry["instance_type"]), bool(entry.get("spot", False)))
+        except (KeyError, TypeError):
+            continue  # a malformed entry excludes nothing
+        if _until(entry, now) > now:
+            keys.add(key)
+    return keys
+
+
+def _until(entry: Mapping[str, Any], now: datetime) -> datetime:
+    """An entry's ``until`` (in ``now``'s time zone when it has none); the past if unreadable."""
+    try:
+        until = datetime.fromisoformat(str(entry["until"]))
+    except (KeyError, TypeError, ValueError):
+        return now - timedelta(seconds=1)
+    return until.replace(tzinfo=now.tzinfo) if until.tzinfo is None else until
+
+
+def exclude(deployment: Deployment, placement: Placement, reason: str, now: datetime,
+            *, hold: timedelta = RECLAIM_EXCLUSION) -> None:
+    """Add ``placement`` to the row's ``excluded_offers`` until ``now + hold`` (expired
+    entries are dropped on the way)."""
+    live = [entry for entry in deployment.excluded_offers or [] if _until(entry, now) > now]
+    live.append({"cloud": placement.cloud, "region": placement.region, "zone": placement.zone,
+                 "instance_type": placement.instance_type, "spot": placement.spot,
+                 "until": (now + hold).isoformat(), "reason": reason})
+    deployment.excluded_offers = live
+
+
+def placement_of(instance: Instance) -> Placement:
+    """The placement an instance row was created on (its cloud, region, zone, type, market)."""
+    return Placement(cloud=instance.cloud or "", region=instance.region or "", zone=instance.zone,
+                     instance_type=instance.instance_type or "", spot=bool(instance.spot),
+                     price_per_hour=instance.price_per_hour)
 
 
 def provisioner_kind(placement: Placement,

@@ -5,76 +5,56 @@ Rules (``docs/agent.md``): the deployment's lease is held throughout (renewed by
 heartbeat, :meth:`Reconciler.renew_held`) and every write of a step is fenced by its token
 (:func:`leases.fenced`), so a step that lost its lease stops without writing; no provisioner
 call runs inside a database transaction; each step is safe to repeat after a crash, because
-provisioners adopt what already exists for the deployment (``find``/idempotent ``create``)
-and ``destroy`` is idempotent.
+provisioners adopt what already exists for a server (``find``/idempotent ``create``, keyed by
+its slot) and ``destroy`` is idempotent.
+
+The steps live in three layers: :mod:`.steps` (shared helpers), :mod:`.replacement` (one
+server added, started, drained, destroyed; spot reclaims) and :mod:`.replicas` (a running
+deployment converging on its replicas and generation); this module holds the state machine:
+teardown, stop, sleep and wake, the first start and the blue/green heal.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flowllama.agent import leases
 from flowllama.agent.leases import HeldLeases, LeaseLost, StepCancelled
-from flowllama.agent.placement import (
-    PROVISIONER_BY_CLOUD,
-    describe,
-    placements_for,
-    provisioner_kind,
-    spec_of,
-)
+from flowllama.agent.placement import PROVISIONER_BY_CLOUD, placements_for, spec_of
+from flowllama.agent.replacement import STARTING, STARTING_TIMEOUT_S, next_slot
+from flowllama.agent.replicas import ReplicaSteps
+from flowllama.agent.steps import DrainPolicy, Outcome, Snapshot, Step
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Desired, Status
-from flowllama.errors import ConfigError, NoCapacity, ProvisioningFailed
+from flowllama.domain.webhooks import WebhookEvent
+from flowllama.errors import ProviderError, ProvisioningFailed
 from flowllama.logging import get_logger
 from flowllama.metrics import HEAL_ATTEMPTS
-from flowllama.providers.base import DeploymentSpec, Handle, Placement, Provisioner, Unsupported
+from flowllama.providers.base import Handle
 from flowllama.providers.registry import ProvisionerRegistry
-from flowllama.services.deployment_status import change_status_and_notify, record_event
+from flowllama.services.deployment_status import change_status_and_notify
+from flowllama.webhooks.events import deployment_snapshot, notify
+
+__all__ = ["STARTING_TIMEOUT_S", "DrainPolicy", "Outcome", "Reconciler", "Snapshot"]
 
 log = get_logger(__name__)
 
 MAX_STEPS = 12
-# A server that was created but never answers its health check is retried, then failed.
-STARTING_TIMEOUT_S = 900
 
 
-class Outcome(StrEnum):
-    DONE = "done"  # the row matches its desired state (or is gone)
-    WAIT = "wait"  # something external must happen first; reconcile again later
-    BUSY = "busy"  # another agent holds the lease
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    deployment: Deployment
-    instances: list[Instance]
-
-
-Step = Callable[[Snapshot], Outcome | None]
-
-
-class Reconciler:
+class Reconciler(ReplicaSteps):
     """Moves one deployment at a time towards its desired state."""
 
     def __init__(self, db: Database, registry: ProvisionerRegistry, *, lease_s: float = 30,
                  kinds: Mapping[str, str] = PROVISIONER_BY_CLOUD, max_heals: int = 3,
-                 held: HeldLeases | None = None) -> None:
-        self.db = db
+                 held: HeldLeases | None = None, drain: DrainPolicy | None = None) -> None:
+        super().__init__(db, registry, lease_s=lease_s, kinds=kinds, held=held, drain=drain)
         self.max_heals = max_heals
-        self.registry = registry
-        self.lease_s = lease_s
-        self.kinds = kinds
-        self.held = held or HeldLeases()
-        self._stopping = threading.Event()
 
     def stop(self) -> None:
         """Finish the step under way, then take no further step (the agent is stopping)."""
@@ -134,115 +114,102 @@ class Reconciler:
                 return outcome
         return Outcome.WAIT
 
-    @contextmanager
-    def _write(self, deployment_id: str) -> Iterator[Session]:
-        """A session for one write of a step, fenced by the step's lease token."""
-        with leases.fenced(self.db, deployment_id, self.held.token(deployment_id)) as session:
-            yield session
-
-    def _load(self, deployment_id: str) -> Snapshot | None:
-        with self.db.session() as session:
-            deployment = session.get(Deployment, deployment_id)
-            if deployment is None:
-                return None
-            rows = session.scalars(select(Instance).where(
-                Instance.deployment_id == deployment_id, Instance.terminated_at.is_(None))).all()
-            return Snapshot(deployment, list(rows))
-
     def _next_step(self, snap: Snapshot) -> Step | None:
         desired, status = Desired(snap.deployment.desired_state), Status(snap.deployment.status)
-        if desired is Desired.DELETED:
-            if status is Status.DELETED:
-                return None
-            return self._teardown if status is Status.DELETING else self._begin_teardown
-        if status is Status.SLEEPING or desired is Desired.SLEEPING:
-            return self._sleeping_step(desired, status)
-        if desired is Desired.STOPPED or status is Status.STOPPING:
-            if status is Status.STOPPED:
-                return None
-            return self._teardown if status is Status.STOPPING else self._begin_teardown
+        if desired is not Desired.RUNNING or status is Status.STOPPING:
+            return self._down_step(desired, status)
         return {
             Status.PENDING: self._begin_provisioning,
             Status.STOPPED: self._begin_provisioning,
             Status.FAILED: self._begin_provisioning,
+            Status.SLEEPING: self._wake,
             Status.PROVISIONING: self._provision,
             Status.STARTING: self._check_started,
             Status.UNHEALTHY: self._begin_heal,
             Status.HEALING: self._heal,
+            Status.RUNNING: self._converge,
         }.get(status)
 
-    def _sleeping_step(self, desired: Desired, status: Status) -> Step | None:
-        """Idle sleep (``docs/autopilot.md``): desired sleeping tears down like a stop and
-        settles in ``sleeping``; from ``sleeping``, desired running provisions again (woken)
-        and desired stopped settles in ``stopped`` with nothing to destroy."""
-        if desired is Desired.SLEEPING:
-            if status in (Status.SLEEPING, Status.STOPPED, Status.FAILED):
+    def _down_step(self, desired: Desired, status: Status) -> Step | None:
+        """The step towards deleted, stopped or sleeping (or out of ``stopping`` first)."""
+        if desired is Desired.DELETED:
+            if status is Status.DELETED:
                 return None
-            return self._teardown if status is Status.STOPPING else self._begin_teardown
-        if desired is Desired.STOPPED:
-            return self._stop_sleeping
-        return self._wake_up
+            return self._teardown if status is Status.DELETING else self._begin_teardown
+        if status is Status.STOPPING:
+            return self._teardown
+        if desired is Desired.SLEEPING:
+            # Only a serving deployment is put to sleep; one already down stays as it is.
+            quiet = {Status.SLEEPING, Status.STOPPED, Status.PENDING, Status.FAILED}
+            return None if status in quiet else self._begin_teardown
+        if status is Status.STOPPED:
+            return None
+        return self._sleeping_to_stopped if status is Status.SLEEPING else self._begin_teardown
 
-    def _wake_up(self, snap: Snapshot) -> None:
-        self._move(snap.deployment.id, Status.PROVISIONING, "woken: provisioning again")
-
-    def _stop_sleeping(self, snap: Snapshot) -> None:
-        self._move(snap.deployment.id, Status.STOPPED, "stopped while asleep")
-
-    # --- steps -------------------------------------------------------------------------------
-
-    def _move(self, deployment_id: str, target: Status, reason: str,
-              message: str | None = None) -> None:
-        with self._write(deployment_id) as session:
-            deployment = session.get(Deployment, deployment_id)
-            assert deployment is not None
-            change_status_and_notify(session, deployment, target, reason, message=message)
-            if target is Status.DELETED:
-                deployment.deleted_at = utcnow()
+    # --- teardown, stop, sleep ------------------------------------------------------------
 
     def _begin_teardown(self, snap: Snapshot) -> None:
-        deleting = snap.deployment.desired_state == Desired.DELETED
-        target = Status.DELETING if deleting else Status.STOPPING
-        if snap.deployment.status == Status.PENDING and not deleting:
+        desired = snap.deployment.desired_state
+        target = Status.DELETING if desired == Desired.DELETED else Status.STOPPING
+        if snap.deployment.status == Status.PENDING and desired != Desired.DELETED:
             self._move(snap.deployment.id, Status.STOPPED, "stopped before provisioning")
             return
-        sleeping = snap.deployment.desired_state == Desired.SLEEPING
-        self._move(snap.deployment.id, target,
-                   "going to sleep: releasing the server" if sleeping else f"{target} requested")
+        reason = ("going to sleep: idle" if desired == Desired.SLEEPING
+                  else f"{target} requested")
+        self._move(snap.deployment.id, target, reason)
 
     def _teardown(self, snap: Snapshot) -> None:
-        """Destroy every instance (and anything adoptable left by a crash), then settle."""
+        """Destroy every instance and every server of any slot a crash left, then settle."""
+        deployment = snap.deployment
         for instance in snap.instances:
             self._destroy(Handle.from_dict(instance.handle))
-            self._mark_terminated(snap.deployment.id, instance.id)
-        for kind in self._kinds_for(snap.deployment):
-            orphan = self.registry.get(kind).find(spec_of(snap.deployment))
-            if orphan is not None:
+            self._mark_terminated(deployment.id, instance.id)
+        kinds = self._kinds_for(deployment) | {
+            Handle.from_dict(i.handle).kind for i in snap.instances}
+        for kind in sorted(kinds):
+            for orphan in self.registry.get(kind).find_all(spec_of(deployment)):
                 self._destroy(orphan)
-        if snap.deployment.desired_state == Desired.DELETED:
-            kinds = self._kinds_for(snap.deployment) | {
-                Handle.from_dict(i.handle).kind for i in snap.instances}
-            for kind in kinds:
-                self.registry.get(kind).forget(snap.deployment.id)
-            self._move(snap.deployment.id, Status.DELETED, "all resources destroyed")
-        elif snap.deployment.desired_state == Desired.SLEEPING:
-            self._move(snap.deployment.id, Status.SLEEPING, _asleep_reason(snap.deployment))
+        desired = Desired(deployment.desired_state)
+        if desired is Desired.DELETED:
+            for kind in sorted(kinds):
+                self.registry.get(kind).forget(deployment.id)
+            self._move(deployment.id, Status.DELETED, "all resources destroyed")
+        elif desired is Desired.SLEEPING:
+            self._fall_asleep(deployment)
         else:
-            self._move(snap.deployment.id, Status.STOPPED, "all resources destroyed")
+            self._move(deployment.id, Status.STOPPED, "all resources destroyed")
 
-    def _destroy(self, handle: Handle) -> None:
-        self.registry.get(handle.kind).destroy(handle)
+    def _fall_asleep(self, deployment: Deployment) -> None:
+        idle = deployment.idle_timeout_s
+        reason = (f"asleep after {idle}s without traffic" if idle
+                  else "asleep: its servers are released")
+        with self._write(deployment.id) as session:
+            row = session.get(Deployment, deployment.id)
+            assert row is not None
+            change_status_and_notify(session, row, Status.SLEEPING, reason,
+                                     data={"idle_timeout_s": idle})
+            row.asleep_since = utcnow()
 
-    def _kinds_for(self, deployment: Deployment) -> set[str]:
-        kinds = {provisioner_kind(p, self.kinds) for p in placements_for(deployment)}
-        return {kind for kind in kinds if kind in self.registry.kinds()}
+    def _sleeping_to_stopped(self, snap: Snapshot) -> None:
+        """Stopped while asleep: nothing runs, so straight to ``stopped``."""
+        with self._write(snap.deployment.id) as session:
+            row = session.get(Deployment, snap.deployment.id)
+            assert row is not None
+            _account_sleep(row)
+            change_status_and_notify(session, row, Status.STOPPED, "stopped while asleep")
 
-    def _mark_terminated(self, deployment_id: str, instance_id: str) -> None:
-        with self._write(deployment_id) as session:
-            instance = session.get(Instance, instance_id)
-            if instance is not None and instance.terminated_at is None:
-                instance.terminated_at = utcnow()
-                instance.status = "terminated"
+    def _wake(self, snap: Snapshot) -> None:
+        """Desired running again while asleep: provision. A wake by a request has already
+        counted the sleep (``services/wake.py``); a plain start counts it here."""
+        with self._write(snap.deployment.id) as session:
+            row = session.get(Deployment, snap.deployment.id)
+            assert row is not None
+            by_request = row.asleep_since is None
+            _account_sleep(row)
+            change_status_and_notify(session, row, Status.PROVISIONING,
+                                     "woken by a request" if by_request else "started")
+
+    # --- first start ----------------------------------------------------------------------
 
     def _begin_provisioning(self, snap: Snapshot) -> None:
         self._move(snap.deployment.id, Status.PROVISIONING, "provisioning towards running")
@@ -252,62 +219,82 @@ class Reconciler:
         if snap.instances:  # an instance row exists: creation already finished
             self._move(snap.deployment.id, Status.STARTING, "instance already recorded")
             return
-        placements = placements_for(snap.deployment)
-        if not placements:
-            raise NoCapacity("no placement satisfies this deployment's constraints")
-        spec = spec_of(snap.deployment)
-        reasons: list[str] = []
-        for placement in placements:
-            provisioner = self._provisioner_for(placement)
-            try:
-                handle = self._adopt(provisioner, spec) or provisioner.create(spec, placement)
-            except NoCapacity as exc:
-                reasons.append(f"{describe(placement)}: {exc}")
-                self._note(snap.deployment.id, f"no capacity on {describe(placement)}; "
-                           "trying the next offer", {"error": str(exc)})
-                continue
-            self._record_instance(snap.deployment, placement, provisioner, handle)
-            return
-        raise NoCapacity("every offer lacked capacity: " + "; ".join(reasons))
+        self._add_server(snap.deployment, placements_for(snap.deployment), next_slot([]),
+                         "first start", move=(Status.STARTING, {}))
 
-    @staticmethod
-    def _adopt(provisioner: Provisioner, spec: DeploymentSpec) -> Handle | None:
-        """What a crashed step already created and is serving; a dead leftover is not adopted
-        (``create`` replaces or adopts it, by the provisioner contract)."""
-        handle = provisioner.find(spec)
-        if handle is None or not provisioner.refresh(handle).running:
+    def _check_started(self, snap: Snapshot) -> Outcome | None:
+        """Wait for the new servers; when all are up, drain what they replace and run."""
+        deployment = snap.deployment
+        if not snap.active:  # lost its instance (e.g. destroyed outside): start over
+            self._move(deployment.id, Status.FAILED, "instance disappeared while starting")
             return None
-        return handle
+        replacing = [i for i in snap.active if i.id in self._replacing(deployment.id)]
+        for instance in [i for i in snap.active if i.status == STARTING]:
+            result, detail = self._start_check(instance)
+            if result == "waiting":
+                return Outcome.WAIT
+            if result == "failed":
+                self._start_failed(deployment, instance, replacing, detail)
+                return None
+        self._started(deployment, replacing)
+        return None
 
-    def _provisioner_for(self, placement: Placement) -> Provisioner:
-        try:
-            return self.registry.get(provisioner_kind(placement, self.kinds))
-        except ConfigError as exc:  # not installed here: retrying cannot help
-            raise Unsupported(f"cannot provision on {placement.cloud}: {exc}") from exc
+    def _start_failed(self, deployment: Deployment, instance: Instance,
+                      replacing: list[Instance], detail: str) -> None:
+        error = (f"the server did not come up in {STARTING_TIMEOUT_S}s: "
+                 f"{detail or 'no detail'}")
+        if not replacing or not self._answers(replacing):
+            raise ProvisioningFailed(error)
+        self._abandon(deployment.id, instance, error)
+        self._move(deployment.id, Status.RUNNING,
+                   "the replacement did not come up; the old server keeps serving",
+                   message=error)
 
-    def _note(self, deployment_id: str, reason: str, data: dict[str, str]) -> None:
-        with self._write(deployment_id) as session:
-            deployment = session.get(Deployment, deployment_id)
-            assert deployment is not None
-            record_event(session, deployment, reason, data)
-        log.info("agent.note", deployment_id=deployment_id, reason=reason)
-
-    def _record_instance(self, deployment: Deployment, placement: Placement,
-                         provisioner: Provisioner, handle: Handle) -> None:
-        state = provisioner.refresh(handle)
+    def _started(self, deployment: Deployment, replacing: list[Instance]) -> None:
+        self._drain(deployment.id, replacing, "its replacement is up")
         with self._write(deployment.id) as session:
             row = session.get(Deployment, deployment.id)
             assert row is not None
-            session.add(Instance(
-                deployment_id=row.id, provider=handle.kind, handle=handle.to_dict(),
-                cloud=placement.cloud, region=placement.region, zone=placement.zone,
-                instance_type=placement.instance_type, spot=placement.spot,
-                endpoint_url=state.endpoint_url, price_per_hour=placement.price_per_hour,
-                status="starting",
-            ))
-            change_status_and_notify(session, row, Status.STARTING,
-                                     f"created on {describe(placement)}",
-                                     data={"placement": placement.to_dict()})
+            healed = self._came_from(session, deployment.id) is Status.HEALING
+            endpoint = session.scalar(
+                select(Instance.endpoint_url).where(
+                    Instance.deployment_id == row.id, Instance.terminated_at.is_(None),
+                    Instance.draining_since.is_(None))
+                .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1))
+            change_status_and_notify(
+                session, row, Status.RUNNING,
+                "healed: the replacement is up" if healed else "server is up",
+                data={"endpoint_url": endpoint, "healed": healed})
+            if replacing:
+                notify(session, row.user_id, WebhookEvent.REPLACED, {
+                    "deployment": deployment_snapshot(row, row.status),
+                    "replaced": [i.id for i in replacing]})
+        if healed:
+            HEAL_ATTEMPTS.labels(outcome="healed").inc()
+
+    @staticmethod
+    def _came_from(session: Session, deployment_id: str) -> Status | None:
+        """The status the deployment was in before its latest move to ``starting``."""
+        previous = session.scalar(
+            select(DeploymentEvent.from_status).where(
+                DeploymentEvent.deployment_id == deployment_id,
+                DeploymentEvent.to_status == Status.STARTING,
+                DeploymentEvent.from_status != Status.STARTING)
+            .order_by(DeploymentEvent.at.desc(), DeploymentEvent.id.desc()).limit(1))
+        return Status(previous) if previous else None
+
+    def _replacing(self, deployment_id: str) -> set[str]:
+        """The instances the latest move to ``starting`` replaces (a heal's old servers)."""
+        with self.db.session() as session:
+            data = session.scalar(
+                select(DeploymentEvent.data).where(
+                    DeploymentEvent.deployment_id == deployment_id,
+                    DeploymentEvent.to_status == Status.STARTING,
+                    DeploymentEvent.from_status != Status.STARTING)
+                .order_by(DeploymentEvent.at.desc(), DeploymentEvent.id.desc()).limit(1))
+        return set((data or {}).get("replacing") or [])
+
+    # --- heal -----------------------------------------------------------------------------
 
     def _begin_heal(self, snap: Snapshot) -> Outcome | None:
         """An unhealthy deployment (the monitor said so): heal it, or give up after
@@ -330,63 +317,56 @@ class Reconciler:
         return None
 
     def _heal(self, snap: Snapshot) -> None:
-        """Replace the broken server. A deployment's resources are named after it, so the old
-        server is destroyed before its replacement is created on the best offer with room."""
-        for instance in snap.instances:
+        """Blue/green: create a replacement for each broken server (every server when the
+        monitor's verdict names none) in a new slot while the old ones stay routed; the switch
+        happens in ``starting``. A replacement that cannot be created leaves the old servers
+        serving if they still answer; otherwise they go and the worker retries."""
+        for stale in [i for i in snap.active if i.status == STARTING]:  # an earlier try's
+            self._abandon(snap.deployment.id, stale, "superseded by a new heal attempt")
+        serving = [i for i in snap.active if i.status != STARTING]
+        condemned = [i for i in serving if i.status != "healthy"] or serving
+        if not condemned:
+            self._provision(Snapshot(snap.deployment, []))
+            return
+        reclaimed = self._reclaimed(snap.deployment.id, condemned)
+        fresh = self._load(snap.deployment.id)
+        deployment = fresh.deployment if fresh else snap.deployment
+        placements = placements_for(deployment, reclaimed=reclaimed)
+        created: list[str] = []
+        taken: set[str] = set()
+        try:
+            for _ in condemned:
+                slot = next_slot(snap.instances, taken)
+                taken.add(slot)
+                created.append(self._add_server(deployment, placements, slot, "heal"))
+        except ProviderError as exc:
+            self._heal_failed(deployment, condemned, created, exc)
+            return
+        self._move(deployment.id, Status.STARTING, "replacement created; the old server "
+                   "serves until it is up",
+                   data={"replacing": [i.id for i in condemned], "instances": created})
+
+    def _heal_failed(self, deployment: Deployment, condemned: list[Instance],
+                     created: list[str], exc: ProviderError) -> None:
+        fresh = self._load(deployment.id)
+        for instance in [i for i in (fresh.instances if fresh else []) if i.id in created]:
+            self._abandon(deployment.id, instance, str(exc))
+        if self._answers(condemned):
+            self._move(deployment.id, Status.RUNNING,
+                       "heal failed; the old server keeps serving", message=str(exc))
+            return
+        for instance in condemned:
             self._destroy(Handle.from_dict(instance.handle))
-            self._mark_terminated(snap.deployment.id, instance.id)
-        self._provision(Snapshot(snap.deployment, []))
-
-    @staticmethod
-    def _came_from(session: Session, deployment_id: str) -> Status | None:
-        """The status the deployment was in before its latest move to ``starting``."""
-        previous = session.scalar(
-            select(DeploymentEvent.from_status).where(
-                DeploymentEvent.deployment_id == deployment_id,
-                DeploymentEvent.to_status == Status.STARTING,
-                DeploymentEvent.from_status != Status.STARTING)
-            .order_by(DeploymentEvent.at.desc(), DeploymentEvent.id.desc()).limit(1))
-        return Status(previous) if previous else None
-
-    def _starting_for_s(self, deployment_id: str) -> float:
-        """Seconds since the deployment last became ``starting``."""
-        with self.db.session() as session:
-            since = session.scalar(
-                select(func.max(DeploymentEvent.at)).where(
-                    DeploymentEvent.deployment_id == deployment_id,
-                    DeploymentEvent.to_status == Status.STARTING,
-                    DeploymentEvent.from_status != Status.STARTING))
-        return 0.0 if since is None else (utcnow() - since).total_seconds()
-
-    def _check_started(self, snap: Snapshot) -> Outcome | None:
-        if not snap.instances:  # lost its instance (e.g. destroyed outside): start over
-            self._move(snap.deployment.id, Status.FAILED, "instance disappeared while starting")
-            return None
-        instance = snap.instances[-1]
-        handle = Handle.from_dict(instance.handle)
-        state = self.registry.get(handle.kind).refresh(handle)
-        if not state.running:
-            if self._starting_for_s(snap.deployment.id) > STARTING_TIMEOUT_S:
-                raise ProvisioningFailed(f"the server did not come up in {STARTING_TIMEOUT_S}s: "
-                                         f"{state.detail or 'no detail'}")
-            return Outcome.WAIT
-        with self._write(snap.deployment.id) as session:
-            row = session.get(Instance, instance.id)
-            deployment = session.get(Deployment, snap.deployment.id)
-            assert row is not None and deployment is not None
-            row.status = "healthy"
-            row.endpoint_url = state.endpoint_url or row.endpoint_url
-            healed = self._came_from(session, deployment.id) is Status.HEALING
-            change_status_and_notify(
-                session, deployment, Status.RUNNING,
-                "healed: the replacement is up" if healed else "server is up",
-                data={"endpoint_url": row.endpoint_url, "healed": healed})
-        if healed:
-            HEAL_ATTEMPTS.labels(outcome="healed").inc()
-        return None
+            self._mark_terminated(deployment.id, instance.id)
+        raise exc
 
 
-def _asleep_reason(deployment: Deployment) -> str:
-    if deployment.idle_timeout_s:
-        return f"asleep: no request for {deployment.idle_timeout_s} s (server released)"
-    return "asleep (server released)"
+def _account_sleep(row: Deployment) -> None:
+    """Add the current sleep to ``asleep_seconds`` (once: ``asleep_since`` is cleared)."""
+    if row.asleep_since is not None:
+        now = utcnow()
+        since = row.asleep_since
+        since = since.replace(tzinfo=now.tzinfo) if since.tzinfo is None else since
+        row.asleep_seconds = (row.asleep_seconds or 0.0) + (now - since).total_seconds()
+        row.asleep_since = None
+

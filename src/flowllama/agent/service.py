@@ -18,7 +18,7 @@ from functools import partial
 from flowllama.agent import leases
 from flowllama.agent.leases import HeldLeases
 from flowllama.agent.placement import PROVISIONER_BY_CLOUD
-from flowllama.agent.reconciler import Reconciler
+from flowllama.agent.reconciler import DrainPolicy, Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
 from flowllama.logging import get_logger
@@ -48,13 +48,14 @@ class AgentService:
         on_start: Hook | None = None, on_stop: Hook | None = None,
         loops: LoopHealth | None = None,
         on_sweep: Hook | None = None, held: HeldLeases | None = None,
+        drain: DrainPolicy | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("an agent needs at least one worker")
         self.db = db
         self.registry = registry
         self.reconciler = Reconciler(db, registry, lease_s=lease_s, kinds=kinds,
-                                     max_heals=max_heals, held=held)
+                                     max_heals=max_heals, held=held, drain=drain)
         self.workers = [AgentWorker(db, queue, self.reconciler, poll_s=poll_s, wait_s=wait_s,
                                     job_lease_s=lease_s)
                         for _ in range(workers)]

@@ -27,7 +27,7 @@ from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
-from flowllama.services import gateway_load, wake
+from flowllama.services import gateway_load
 from flowllama.services.deployment_status import record_event
 
 log = get_logger(__name__)
@@ -77,7 +77,6 @@ class IdleSleep:
                 return None
             deployment = session.get(Deployment, deployment_id, populate_existing=True)
             assert deployment is not None
-            wake.fall_asleep(deployment, now)
             record_event(session, deployment,
                          f"idle for {describe_duration(timeout_s)}: going to sleep",
                          data={"idle_timeout_s": deployment.idle_timeout_s})

@@ -1,5 +1,9 @@
 """Where a key owner's requests can go: their live deployments and healthy instances, cached.
 
+An instance is routed while it is ``healthy`` and not draining, for a deployment whose desired
+state is ``running`` and whose status is running, unhealthy, healing or starting (a blue/green
+replacement keeps the old server routed until the new one is healthy).
+
 One database read per owner per ``ttl_s`` (two queries); in between, resolving a ``model`` is a
 dictionary lookup. A model name may be a deployment name (that deployment) or a model name (every
 deployment of it, so their instances form one pool). Only the owner's rows are ever loaded,
@@ -29,7 +33,9 @@ from flowllama.security.upstream_secrets import UpstreamSecrets
 
 log = get_logger(__name__)
 
-SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY})
+# A deployment being healed, rolled or scaled keeps serving from its healthy instances while
+# the agent brings up their replacements (blue/green, docs/autopilot.md).
+SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY, Status.HEALING, Status.STARTING})
 # A woken deployment (``wake_count`` > 0) in these statuses is still on its way back: the
 # gateway holds its requests (or answers "waking") instead of "not running".
 WAKING_STATUSES = frozenset({Status.SLEEPING, Status.STOPPING, Status.STOPPED,
@@ -127,7 +133,9 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
             select(Instance.id, Instance.deployment_id, Instance.endpoint_url,
                    Instance.price_per_hour, Instance.handle)
             .where(Instance.deployment_id.in_(ids), Instance.status == HEALTHY_INSTANCE,
-                   Instance.terminated_at.is_(None), Instance.endpoint_url.is_not(None))
+                   Instance.terminated_at.is_(None), Instance.endpoint_url.is_not(None),
+                   # a draining instance finishes what it has, and gets nothing new
+                   Instance.draining_since.is_(None))
             .order_by(Instance.created_at, Instance.id)
         ).all() if ids else []
         external = _external_headers(session, deployments, secrets)

@@ -23,9 +23,12 @@ from flowllama.errors import InvalidInput
 from flowllama.monitor.probes import Target
 from flowllama.runtimes import select_runtime
 
-# Instance states the monitor watches (``starting`` belongs to the agent, ``terminated`` to no one).
+# Instance states the monitor watches (``starting`` belongs to the agent until it is up,
+# ``draining`` to the agent until it is destroyed, ``terminated`` to no one).
 WATCHED = ("healthy", "unhealthy", "degraded")
-SERVING = (Status.RUNNING, Status.UNHEALTHY)
+# A deployment being healed or replaced keeps serving from its old servers (blue/green), so
+# they are still checked: one that dies meanwhile stops being routed.
+SERVING = (Status.RUNNING, Status.UNHEALTHY, Status.HEALING, Status.STARTING)
 SLACK = 0.9
 BATCH = 500
 

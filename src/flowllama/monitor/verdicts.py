@@ -8,7 +8,9 @@
 * ``degraded`` (serving, but spilled to CPU) is recorded on the instance with an event, and does
   not trigger healing: a replacement of the same size would spill the same way.
 
-A deployment whose row lease is held is left alone: the agent is acting on it right now.
+A deployment whose row lease is held is left alone: the agent is acting on it right now. A
+draining instance (a blue/green replacement took over) keeps its ``draining`` status: no result
+is written to it.
 """
 
 from __future__ import annotations
@@ -93,6 +95,8 @@ class Verdicts:
     def _apply_one(self, session: Session, deployment: Deployment, instance: Instance,
                    result: ProbeResult) -> Deployment | None:
         """Write one result to its rows; the deployment to heal, if any."""
+        if instance.draining_since is not None:
+            return None  # claimed before the agent began draining it: its verdict is moot
         became_degraded = (result.health is Health.DEGRADED
                            and instance.status != Health.DEGRADED)
         _update_instance(instance, result)

@@ -4,8 +4,10 @@ A provisioner turns a :class:`DeploymentSpec` and a chosen :class:`Placement` in
 server and back into nothing. The agent is level-triggered and may crash or receive a job twice,
 so every method here is safe to repeat:
 
-* resources are named ``fl-<deployment_id>`` and tagged from the deployment
-  (:mod:`flowllama.providers.naming`), so :meth:`Provisioner.find` can adopt them after a restart;
+* resources are named ``fl-<server_key>`` (:attr:`DeploymentSpec.server_key`: the deployment id,
+  or ``<deployment_id>-<slot>`` for its other servers) and tagged with the deployment id
+  (:mod:`flowllama.providers.naming`), so :meth:`Provisioner.find` can adopt them after a restart
+  and :meth:`Provisioner.find_all` lists every slot's;
 * :meth:`Provisioner.create` called again for the same deployment returns the existing resources
   instead of creating a second set;
 * :meth:`Provisioner.destroy` of something already gone succeeds, and raises
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -123,8 +125,9 @@ class Placement:
 class Handle:
     """What the agent stores (``instances.handle``) to find a deployment's resources again.
 
-    ``kind`` is the provisioner kind, ``name`` the resource name derived from ``deployment_id``,
-    ``data`` provisioner-private and JSON-serialisable (checked on construction).
+    ``kind`` is the provisioner kind, ``name`` the resource name derived from the server key,
+    ``data`` provisioner-private and JSON-serialisable (checked on construction), except
+    ``data["slot"]``: the slot the server is in (absent in handles from before slots: "").
     """
 
     kind: str
@@ -209,6 +212,15 @@ class Provisioner(ABC):
     @abstractmethod
     def find(self, spec: DeploymentSpec) -> Handle | None:
         """The handle of resources that already exist for ``spec``'s deployment, or ``None``."""
+
+    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
+        """The handles of every server of ``spec``'s deployment, in any slot (``spec.slot`` is
+        ignored): what teardown destroys, so a server left in a slot no instance row records
+        is still found. The default asks :meth:`find` for the first slot only, which is right
+        for a provisioner with one server per deployment; one that keys servers on
+        :attr:`DeploymentSpec.server_key` overrides it."""
+        handle = self.find(replace(spec, slot=""))
+        return [] if handle is None else [handle]
 
     @abstractmethod
     def refresh(self, handle: Handle) -> ResourceState:

@@ -6,8 +6,9 @@ of any number of concurrent callers, in one process or many, exactly one sees it
 and gets True; only that caller writes the event and the ``deployment.woken`` webhook. The
 caller commits and then nudges the agent, which provisions the deployment again.
 
-The time asleep is kept on the row: :func:`fall_asleep` notes when the deployment was sent to
-sleep (``asleep_since``) and ending a sleep adds it to ``asleep_seconds`` (hours saved).
+The time asleep is kept on the row: the agent notes when the deployment settled in ``sleeping``
+(``asleep_since``) and ending a sleep (:func:`end_sleep`) adds it to ``asleep_seconds`` (hours
+saved) and clears it, so it is counted once whoever ends it.
 """
 
 from __future__ import annotations
@@ -54,11 +55,6 @@ def wake(session: Session, deployment_id: str, reason: str = WOKEN_BY_REQUEST) -
         "reason": reason, "wake_count": deployment.wake_count,
     })
     return True
-
-
-def fall_asleep(deployment: Deployment, now: datetime | None = None) -> None:
-    """Note that ``deployment`` was just sent to sleep (its desired state is set by the caller)."""
-    deployment.asleep_since = now or utcnow()
 
 
 def end_sleep(deployment: Deployment, now: datetime | None = None) -> None:

@@ -7,8 +7,11 @@
 locals {
   tags = merge(var.tags, { project = "flowllama", environment = var.environment })
   # The security group module takes names of at most 32 characters; fl-<32-hex id> has 35. The
-  # full id stays in the flowllama:deployment tag.
-  group_name = replace(substr(var.deployment_name, 0, 32), "/-+$/", "")
+  # full id stays in the flowllama:deployment tag. A deployment's other servers (fl-<id>-s1, a
+  # replica or a blue/green replacement beside the first) would truncate to the same name, so
+  # theirs end in a hash of the whole name instead.
+  slotted    = can(regex("-s[0-9]+$", var.deployment_name))
+  group_name = local.slotted ? "${substr(var.deployment_name, 0, 24)}-${substr(sha1(var.deployment_name), 0, 7)}" : replace(substr(var.deployment_name, 0, 32), "/-+$/", "")
   # The offer's zone (a name like us-east-1a or, from spot prices, an id like use1-az2) narrows
   # the subnets when the foundation has one there; otherwise every private subnet.
   subnet_ids = var.zone == null ? var.foundation.private_subnet_ids : coalescelist(

@@ -14,8 +14,11 @@ locals {
   # a2/a3/a4/g2/g4 machine types come with their GPUs; others get the accelerator attached.
   builtin_gpu  = can(regex("^(a2|a3|a4|g2|g4)-", var.instance_type))
   gpu_attached = var.gpu != "" && var.gpu_count > 0 && !local.builtin_gpu
-  short_name   = trimsuffix(substr(var.deployment_name, 0, 36), "-")
-  group_name   = trimsuffix(substr(var.deployment_name, 0, 52), "-")
+  # A deployment's other servers (fl-<id>-s1: replicas, a blue/green replacement) would
+  # truncate to the first server's short name, so theirs end in a hash of the whole name.
+  slotted    = can(regex("-s[0-9]+$", var.deployment_name))
+  short_name = local.slotted ? "${substr(var.deployment_name, 0, 28)}-${substr(sha1(var.deployment_name), 0, 7)}" : trimsuffix(substr(var.deployment_name, 0, 36), "-")
+  group_name = trimsuffix(substr(var.deployment_name, 0, 52), "-")
 }
 
 module "boot" {

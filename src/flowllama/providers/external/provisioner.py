@@ -11,7 +11,9 @@ gives the agent the usual contract over it, so the lifecycle stays one state mac
   only, the server keeps running; :meth:`ExternalProvisioner.forget` wipes the stored secret
   once the deployment is deleted.
 
-A heal therefore re-adopts the same server and waits for it to answer again.
+A heal therefore re-adopts the same server and waits for it to answer again. There is only
+one server, so there is only one slot: a handle asked for in another slot (a replacement) is
+the same server's (no ``slot`` in its data, i.e. ""); the deployment's ``replicas_max`` must stay 1.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ class ExternalProvisioner(Provisioner):
             return None
         return Handle(self.kind, spec.deployment_id, resource_name(spec.deployment_id),
                       handle_data(target.api, target.base_url))
+
+    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
+        """The one registered server, whatever slot is asked for."""
+        handle = self.find(spec)
+        return [] if handle is None else [handle]
 
     def refresh(self, handle: Handle) -> ResourceState:
         target = self.registrations.lookup(handle.deployment_id)

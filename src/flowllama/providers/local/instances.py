@@ -1,6 +1,8 @@
 """The runtime processes of the local provisioner: launch, wait for health, adopt, stop.
 
-One supervisor (:mod:`.supervisor`) per deployment, described by a record (:mod:`.records`).
+One supervisor (:mod:`.supervisor`) per server, described by a record (:mod:`.records`); a
+deployment's servers (replicas, a blue/green replacement) are told apart by their slot and keyed
+by ``DeploymentSpec.server_key``, and each counts against the machine's memory.
 "Check capacity, stop strays, spawn, write the record" runs under the records lock, so two
 launches cannot both claim the same memory or the same deployment; waiting for health runs
 outside it. A failed start stops what it started and removes its record before the error is
@@ -70,14 +72,15 @@ class LocalInstances:
     def capacity(self, spec: DeploymentSpec, resolved: ResolvedModel) -> CapacityCheck:
         """Whether ``spec`` fits now, counting what other live deployments still have to load."""
         return assess(resolved, spec.context_size, self.options.read_memory(),
-                      self.reserved_bytes(exclude=spec.deployment_id))
+                      self.reserved_bytes(exclude=spec.server_key))
 
     def reserved_bytes(self, exclude: str | None = None) -> int:
-        """Memory that live deployments are sized for but do not hold now (still loading)."""
+        """Memory that live servers (every slot counts) are sized for but do not hold now
+        (still loading); ``exclude`` is a server key."""
         reserved = 0
         for record in self.store.all():
             identity = self.identity(record)
-            if record.deployment_id == exclude or identity is None:
+            if record.server_key == exclude or identity is None:
                 continue
             members = [info.pid for info in procfs.session_members(*identity)]
             if members:
@@ -108,7 +111,7 @@ class LocalInstances:
         starts, ``RuntimeExited``/``RuntimeStartTimeout`` (with the log tail) after.
         """
         resolved.runtime.ensure_installed()
-        previous = self.store.load(spec.deployment_id)
+        previous = self.store.load(spec.server_key)
         port = previous.port if previous is not None else None  # keep the endpoint stable
         attempt = 1
         while True:
@@ -120,29 +123,29 @@ class LocalInstances:
             except RuntimeExited:
                 if adopted or attempt >= PORT_ATTEMPTS or supervision.port_is_free(record.port):
                     raise
-                log.warning("local.port_taken", port=record.port, deployment_id=spec.deployment_id)
+                log.warning("local.port_taken", port=record.port, server=spec.server_key)
                 attempt += 1
                 port = None
 
     def _adopt_or_launch(self, spec: DeploymentSpec, resolved: ResolvedModel,
                          port: int | None) -> tuple[LocalRecord, bool]:
-        deployment = spec.deployment_id
+        key = spec.server_key
         with self.store.lock():
             if self.closed:
                 raise ProvisioningFailed("FlowLlama is shutting down; the runtime starts again "
                                          "when it runs again")
-            record = self.store.load(deployment)
+            record = self.store.load(key)
             if (record is not None and self.alive(record) and _serves(record, spec, resolved)
                     and record.keyed == self._keyed(resolved)):
                 return record, True
             # Dead, stopped or serving an older spec: clear it and any stray, start afresh.
-            left = self._stop([record] if record else [], lambda s: s.deployment_id == deployment)
+            left = self._stop([record] if record else [], lambda s: s.server_key == key)
             if left:
                 raise ProvisioningFailed(
-                    f"the previous runtime of deployment {deployment} could not be stopped; "
+                    f"the previous runtime of server {key} could not be stopped; "
                     "destroy must be retried before it can start again"
                 )
-            self.store.delete(deployment)
+            self.store.delete(key)
             check = self.capacity(spec, resolved)
             refusal = check.error()
             if refusal is not None:
@@ -161,16 +164,18 @@ class LocalInstances:
             api_key=self.options.runtime_key(spec.deployment_id),
         )
         runtime = resolved.runtime
-        logs = log_file(self.logs_dir, spec.deployment_id)
+        logs = log_file(self.logs_dir, spec.server_key)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         command = supervision.supervisor_command(
             python=self.options.python, root=self.root, deployment_id=spec.deployment_id,
             log_file=logs, max_bytes=self.options.log_max_bytes,
             backups=self.options.log_backups, runtime_command=runtime.command(launch),
+            slot=spec.slot,
         )
         started = supervision.spawn(spec.deployment_id, command, runtime.environment(launch),
-                                    cwd=self.root)
-        log.info("local.launched", deployment_id=spec.deployment_id, pid=started.pid, port=port,
+                                    cwd=self.root, slot=spec.slot)
+        log.info("local.launched", deployment_id=spec.deployment_id, slot=spec.slot,
+                 pid=started.pid, port=port,
                  runtime=runtime.name, model=resolved.name)
         return self.store.save(LocalRecord(
             deployment_id=spec.deployment_id, user_id=spec.user_id, name=spec.name,
@@ -179,7 +184,7 @@ class LocalInstances:
             pid=started.pid, start_time=started.start_time, port=port,
             endpoint_url=launch.base_url, openai_base_url=runtime.openai_base_url(launch),
             health_url=runtime.health_url(launch), log_path=str(logs), needed_bytes=needed_bytes,
-            keyed=self._keyed(resolved),
+            keyed=self._keyed(resolved), slot=spec.slot,
         ))
 
     def _keyed(self, resolved: ResolvedModel) -> bool:
@@ -205,37 +210,37 @@ class LocalInstances:
             return (f"{message}\nClean-up failed: supervisor pid {record.pid} could not be "
                     "confirmed stopped; destroy must be retried")
         with self.store.lock():
-            current = self.store.load(record.deployment_id)
+            current = self.store.load(record.server_key)
             if current is not None and _same_process(current, record):
-                self.store.delete(record.deployment_id)  # unless a newer launch replaced it
+                self.store.delete(record.server_key)  # unless a newer launch replaced it
         return message
 
     # -- stop -----------------------------------------------------------------------------
 
-    def stop(self, deployment_id: str) -> LocalRecord | None:
-        """Stop the deployment's runtime (recorded or stray) and delete its record.
+    def stop(self, server_key: str) -> LocalRecord | None:
+        """Stop the runtime of one server (recorded or stray) and delete its record.
 
         Returns the record there was. Raises ``NotYetTerminated`` while any of its processes
         may still run (the record is kept, so a retry finds them again).
         """
         with self.store.lock():
-            record = self.store.load(deployment_id)
+            record = self.store.load(server_key)
             left = self._stop([record] if record else [],
-                              lambda found: found.deployment_id == deployment_id)
+                              lambda found: found.server_key == server_key)
             if left:
                 raise NotYetTerminated(
-                    f"the runtime of deployment {deployment_id} still runs "
+                    f"the runtime of server {server_key} still runs "
                     f"{self.options.stop_grace_s + self.options.kill_wait_s:g}s after it was "
                     "told to stop; destroy again"
                 )
-            self.store.delete(deployment_id)
+            self.store.delete(server_key)
         if record is not None:
             self.wait_port_released(record)
         return record
 
     def stop_all(self, reason: StopReason) -> list[str]:
         """Stop every runtime under this root and launch none until :meth:`reopen`; records
-        of confirmed ones are kept as stopped with ``reason``. Returns the deployment ids whose
+        of confirmed ones are kept as stopped with ``reason``. Returns the server keys whose
         records were marked."""
         with self.store.lock():
             self.closed = True
@@ -243,12 +248,12 @@ class LocalInstances:
             left = self._stop(records, lambda _found: True)
             marked = []
             for record in records:
-                if record.deployment_id in left:
-                    log.error("local.stop_unconfirmed", deployment_id=record.deployment_id,
+                if record.server_key in left:
+                    log.error("local.stop_unconfirmed", server=record.server_key,
                               pid=record.pid)
                     continue
                 self.store.save(record.as_stopped(reason))
-                marked.append(record.deployment_id)
+                marked.append(record.server_key)
         return marked
 
     def reopen(self) -> None:
@@ -257,10 +262,10 @@ class LocalInstances:
             self.closed = False
 
     def stop_except(self, live: set[str] | Callable[[], set[str]]) -> list[str]:
-        """Stop and forget what is not in ``live`` (records and supervisors) and supervisors no
-        record describes; the deployment ids forgotten. A callable ``live`` is asked while the
-        records lock is held, so no runtime launched after the answer can be taken for one
-        that nobody owns."""
+        """Stop and forget what is not in ``live`` (deployment ids: every slot of a live
+        deployment stays) and supervisors no record describes; the server keys forgotten. A
+        callable ``live`` is asked while the records lock is held, so no runtime launched after
+        the answer can be taken for one that nobody owns."""
         with self.store.lock():
             if callable(live):
                 live = live()
@@ -269,37 +274,36 @@ class LocalInstances:
             gone = [r for r in records if r.deployment_id not in live]
             left = self._stop(gone, lambda found: found.deployment_id not in live
                               or (found.pid, found.start_time) not in recorded)
-            forgotten = [r.deployment_id for r in gone if r.deployment_id not in left]
-            for deployment_id in forgotten:
-                self.store.delete(deployment_id)
+            forgotten = [r.server_key for r in gone if r.server_key not in left]
+            for server_key in forgotten:
+                self.store.delete(server_key)
         return forgotten
 
-    def forget_if_stopped(self, deployment_id: str) -> None:
+    def forget_if_stopped(self, server_key: str) -> None:
         """Delete the record if it is still a stopped one (a relaunch failed before spawning)."""
         with self.store.lock():
-            record = self.store.load(deployment_id)
+            record = self.store.load(server_key)
             if record is not None and record.stopped_by is not None:
-                self.store.delete(deployment_id)
+                self.store.delete(server_key)
 
     def wait_port_released(self, record: LocalRecord) -> None:
         """Give the port a bounded moment to be released; a foreign holder is only logged."""
         if not supervision.wait_port_free(record.port, self.options.port_wait_s):
             # Every process of the session is gone, so another program holds it now.
-            log.warning("local.port_still_busy", port=record.port,
-                        deployment_id=record.deployment_id)
+            log.warning("local.port_still_busy", port=record.port, server=record.server_key)
 
     def _stop(self, records: Sequence[LocalRecord],
               select: Callable[[Supervised], bool]) -> set[str]:
         """Stop, all at once, the sessions of ``records`` and of the supervisors under this root
-        that ``select`` picks; the deployment ids of which something may still run."""
+        that ``select`` picks; the server keys of which something may still run."""
         targets: dict[Identity, str] = {}
         for record in records:
             identity = self.identity(record)
             if identity is not None:
-                targets[identity] = record.deployment_id
+                targets[identity] = record.server_key
         for found in supervision.find_supervisors(self.root):
             if select(found):
-                targets[(found.pid, found.start_time)] = found.deployment_id
+                targets[(found.pid, found.start_time)] = found.server_key
         if not targets:
             return set()
         log.info("local.stopping", pids=[pid for pid, _ in targets])

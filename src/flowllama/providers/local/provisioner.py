@@ -4,9 +4,11 @@
 Ollama tag from the catalog), checks that the runtime is installed and the model fits the memory
 available now, adopts the deployment's live runtime or launches one under a supervisor
 (:mod:`.supervisor`), waits for its health check and makes the model ready (an Ollama pull, with
-progress). Everything is keyed by the deployment id: a record under ``<root>/records/`` and any
-supervisor whose command line names the deployment, so a restarted FlowLlama adopts instead of
-launching a second copy. Stopping a deployment destroys its process; the model file stays.
+progress). Everything is keyed by the server key (``DeploymentSpec.server_key``: the deployment
+id, or ``<deployment_id>-<slot>`` for its other servers): a record under ``<root>/records/``, a
+log file, and any supervisor whose command line names the deployment and slot, so a restarted
+FlowLlama adopts instead of launching a second copy. Stopping a deployment destroys its
+processes; the model file stays.
 
 ``shutdown`` (``flowllama up`` exiting) stops every runtime and keeps the records; ``recover``
 (start-up) relaunches them, adopts runtimes that survived a killed FlowLlama and stops what no
@@ -108,23 +110,30 @@ class LocalProvisioner(Provisioner):
 
     def find(self, spec: DeploymentSpec) -> Handle | None:
         """The handle of the deployment's record, or of a supervisor nobody recorded."""
-        record = self.instances.store.load(spec.deployment_id)
+        record = self.instances.store.load(spec.server_key)
         if record is not None:
             return _handle(record)
-        stray = self._stray(spec.deployment_id)
-        if stray is None:
-            return None
-        return Handle(kind=self.kind, deployment_id=spec.deployment_id,
-                      name=resource_name(spec.deployment_id),
-                      data={"pid": stray.pid, "start_time": stray.start_time})
+        stray = self._stray(spec.server_key)
+        return None if stray is None else _stray_handle(stray)
+
+    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
+        """Every server of ``spec``'s deployment, any slot: records, then unrecorded supervisors."""
+        records = self.instances.store.of_deployment(spec.deployment_id)
+        handles = [_handle(record) for record in records]
+        recorded = {record.server_key for record in records}
+        for stray in supervision.find_supervisors(self.root):
+            if stray.deployment_id == spec.deployment_id and stray.server_key not in recorded:
+                recorded.add(stray.server_key)
+                handles.append(_stray_handle(stray))
+        return handles
 
     def refresh(self, handle: Handle) -> ResourceState:
         """The deployment's runtime now: running = supervisor alive and health answered within
         ``probe_timeout_s``; a dead runtime's detail quotes its last log lines."""
-        deployment = handle.deployment_id
-        record = self.instances.store.load(deployment)
+        key = _server_key(handle)
+        record = self.instances.store.load(key)
         if record is None:
-            stray = self._stray(deployment)
+            stray = self._stray(key)
             if stray is None:
                 return ResourceState(exists=False, detail="no local runtime for this deployment")
             return ResourceState(exists=True, instance_id=f"pid-{stray.pid}",
@@ -147,20 +156,25 @@ class LocalProvisioner(Provisioner):
                              instance_id=instance_id, detail=detail)
 
     def destroy(self, handle: Handle) -> None:
-        """Stop the deployment's whole process session, delete its record, wait (bounded) for
+        """Stop the server's whole process session, delete its record, wait (bounded) for
         the port to be released. Idempotent; ``NotYetTerminated`` while a process survives."""
-        self.instances.stop(handle.deployment_id)
+        self.instances.stop(_server_key(handle))
 
     # -- beyond the contract: logs, capacity, start-up and shut-down ----------------------
 
     def logs(self, deployment_id: str, tail: int) -> list[str]:
         """The last ``tail`` lines (at most 5000) of the deployment's runtime log, oldest first,
-        across rotated files; ``[]`` when there is none. Kept after ``destroy``."""
-        return read_log_tail(log_file(self.instances.logs_dir, deployment_id), tail)
+        across rotated files; ``[]`` when there is none. Kept after ``destroy``. With several
+        servers, the log of the one launched last (a replacement's is the interesting one)."""
+        records = self.instances.store.of_deployment(deployment_id)
+        newest = max(records, key=lambda record: record.updated_at, default=None)
+        key = deployment_id if newest is None else newest.server_key
+        return read_log_tail(log_file(self.instances.logs_dir, key), tail)
 
     def forget(self, deployment_id: str) -> None:
-        """Remove the deployment's log files (when the deployment itself is deleted)."""
-        remove_logs(log_file(self.instances.logs_dir, deployment_id))
+        """Remove the log files of every slot of the deployment (once it is deleted)."""
+        for current in slot_logs(self.instances.logs_dir, deployment_id):
+            remove_logs(current)
 
     def check_capacity(self, spec: DeploymentSpec) -> CapacityCheck:
         """Whether ``spec`` fits this machine now, without side effects (the API asks first).
@@ -171,7 +185,7 @@ class LocalProvisioner(Provisioner):
         return check_capacity(
             spec, self.instances.models_dir, runtimes=self.options.runtimes,
             catalog=self.catalog, memory=self.options.read_memory(),
-            reserved_bytes=self.instances.reserved_bytes(exclude=spec.deployment_id),
+            reserved_bytes=self.instances.reserved_bytes(exclude=spec.server_key),
         )
 
     def shutdown(self) -> None:
@@ -183,20 +197,20 @@ class LocalProvisioner(Provisioner):
     def recover(self, live: set[str]) -> list[str]:
         """Start-up: stop and forget runtimes of deployments not in ``live`` and unrecorded
         supervisors; adopt live runtimes as they are; relaunch, without waiting, the records
-        that ``shutdown`` stopped. Returns the deployment ids relaunched."""
+        that ``shutdown`` stopped. Returns the server keys relaunched."""
         self.instances.reopen()
         forgotten = self.instances.stop_except(live)
         relaunched = []
         for record in self.instances.store.all():
             if record.stopped_by is StopReason.SHUTDOWN and self._relaunch(record):
-                relaunched.append(record.deployment_id)
+                relaunched.append(record.server_key)
         log.info("local.recovered", relaunched=relaunched, forgotten=forgotten)
         return relaunched
 
     def stop_orphans(self, live: Callable[[], set[str]]) -> list[str]:
-        """The agent's sweep: stop and forget runtimes (recorded or not) of deployments that
-        ``live()`` does not name, e.g. a supervisor left for a deployment that no longer
-        exists. Returns the deployment ids forgotten."""
+        """The agent's sweep: stop and forget runtimes (recorded or not, any slot) of
+        deployments that ``live()`` does not name, e.g. a supervisor left for a deployment that
+        no longer exists. Returns the server keys forgotten."""
         return self.instances.stop_except(live)
 
     # -- helpers --------------------------------------------------------------------------
@@ -217,7 +231,7 @@ class LocalProvisioner(Provisioner):
                                          timeout_s=self.options.prepare_timeout_s)
         except ProviderError as exc:
             try:
-                self.instances.stop(deployment)
+                self.instances.stop(record.server_key)
             except NotYetTerminated as cleanup:
                 raise type(exc)(f"{exc}. Clean-up failed: {cleanup}") from exc
             raise
@@ -229,7 +243,7 @@ class LocalProvisioner(Provisioner):
         except ProviderError as exc:
             # The agent sees no record, so its next create reports the reason to the user.
             log.warning("local.relaunch_failed", deployment_id=record.deployment_id, error=str(exc))
-            self.instances.forget_if_stopped(record.deployment_id)
+            self.instances.forget_if_stopped(record.server_key)
             return False
         return True
 
@@ -244,17 +258,40 @@ class LocalProvisioner(Provisioner):
             return False, f"health check {url} answered HTTP {response.status_code}"
         return True, f"{record.runtime} serving {record.model} on port {record.port}"
 
-    def _stray(self, deployment_id: str) -> supervision.Supervised | None:
+    def _stray(self, server_key: str) -> supervision.Supervised | None:
         found = supervision.find_supervisors(self.root)
-        return next((s for s in found if s.deployment_id == deployment_id), None)
+        return next((s for s in found if s.server_key == server_key), None)
+
+
+def _server_key(handle: Handle) -> str:
+    """The server key a handle names (handles from before slots existed are slot "")."""
+    slot = str(handle.data.get("slot") or "")
+    return f"{handle.deployment_id}-{slot}" if slot else handle.deployment_id
+
+
+def slot_logs(logs_dir: Path, deployment_id: str) -> list[Path]:
+    """The current log file of every slot the deployment ever had (``<id>.log``,
+    ``<id>-s1.log``, ...)."""
+    found = [log_file(logs_dir, deployment_id)]
+    if logs_dir.is_dir():
+        found += sorted(path for path in logs_dir.glob(f"{deployment_id}-s*.log")
+                        if path.stem.removeprefix(f"{deployment_id}-s").isdigit())
+    return found
 
 
 def _handle(record: LocalRecord) -> Handle:
     """The handle of ``record``: the same for the same process, so a repeated create matches."""
     return Handle(
         kind=LocalProvisioner.kind, deployment_id=record.deployment_id,
-        name=resource_name(record.deployment_id),
+        name=resource_name(record.server_key),
         data={"pid": record.pid, "start_time": record.start_time, "port": record.port,
               "endpoint_url": record.openai_base_url, "log_path": record.log_path,
-              "runtime": record.runtime, "model": record.model},
+              "runtime": record.runtime, "model": record.model, "slot": record.slot},
     )
+
+
+def _stray_handle(stray: supervision.Supervised) -> Handle:
+    """The handle of a supervisor no record describes (so that it can be destroyed)."""
+    return Handle(kind=LocalProvisioner.kind, deployment_id=stray.deployment_id,
+                  name=resource_name(stray.server_key),
+                  data={"pid": stray.pid, "start_time": stray.start_time, "slot": stray.slot})

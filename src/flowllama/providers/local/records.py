@@ -1,4 +1,7 @@
-"""The on-disk record of each local deployment: ``<root>/records/<deployment_id>.json``.
+"""The on-disk record of each local server: ``<root>/records/<server_key>.json``.
+
+A deployment's first server is keyed by its id; other servers of the same deployment (replicas,
+a blue/green replacement) by ``<deployment_id>-<slot>`` (``DeploymentSpec.server_key``).
 
 A record is what lets a restarted FlowLlama find its runtimes again: the supervisor's boot id,
 pid and start time (its identity, see :mod:`.procfs`), the port and URLs, the log file, and the
@@ -76,6 +79,13 @@ class LocalRecord:
     # Whether the runtime was started with its deployment's key (and refuses requests without
     # it); a runtime launched without one is replaced rather than adopted when keys are on.
     keyed: bool = False
+    # Which of the deployment's servers this is ("" = the first; ``DeploymentSpec.slot``).
+    slot: str = ""
+
+    @property
+    def server_key(self) -> str:
+        """What the record (and its supervisor and log file) is keyed on."""
+        return f"{self.deployment_id}-{self.slot}" if self.slot else self.deployment_id
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to disk (also the handle's data)."""
@@ -94,7 +104,7 @@ class LocalRecord:
         return DeploymentSpec(
             deployment_id=self.deployment_id, user_id=self.user_id, name=self.name,
             model=self.model, context_size=self.context_size, parallel=self.parallel,
-            runtime=self.requested_runtime, cloud="local", gpu="none",
+            runtime=self.requested_runtime, cloud="local", gpu="none", slot=self.slot,
         )
 
     def as_stopped(self, reason: StopReason) -> LocalRecord:
@@ -103,24 +113,25 @@ class LocalRecord:
 
 
 class RecordStore:
-    """The records under ``directory``; deployment ids are validated before they name a file."""
+    """The records under ``directory``, by server key (``DeploymentSpec.server_key``); keys are
+    validated before they name a file."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def path(self, deployment_id: str) -> Path:
-        """Where the record of ``deployment_id`` lives; ``ValueError`` for an unusable id."""
-        resource_name(deployment_id)  # the naming rules keep the id a plain file name
-        return self.directory / f"{deployment_id}{SUFFIX}"
+    def path(self, server_key: str) -> Path:
+        """Where the record of ``server_key`` lives; ``ValueError`` for an unusable key."""
+        resource_name(server_key)  # the naming rules keep the key a plain file name
+        return self.directory / f"{server_key}{SUFFIX}"
 
-    def load(self, deployment_id: str) -> LocalRecord | None:
+    def load(self, server_key: str) -> LocalRecord | None:
         """The record, or ``None`` if there is none or it cannot be read (logged)."""
-        return self._read(self.path(deployment_id))
+        return self._read(self.path(server_key))
 
     def save(self, record: LocalRecord) -> LocalRecord:
         """Write ``record`` atomically (stamping ``updated_at``) and return what was written."""
         stamped = replace(record, updated_at=datetime.now(UTC).isoformat())
-        path = self.path(record.deployment_id)
+        path = self.path(record.server_key)
         self.directory.mkdir(parents=True, exist_ok=True)
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=self.directory)
         try:
@@ -135,12 +146,17 @@ class RecordStore:
             raise
         return stamped
 
-    def delete(self, deployment_id: str) -> None:
+    def delete(self, server_key: str) -> None:
         """Remove the record if it exists."""
-        self.path(deployment_id).unlink(missing_ok=True)
+        self.path(server_key).unlink(missing_ok=True)
+
+    def of_deployment(self, deployment_id: str) -> list[LocalRecord]:
+        """Every readable record of ``deployment_id``'s servers, by slot."""
+        return sorted((r for r in self.all() if r.deployment_id == deployment_id),
+                      key=lambda record: record.slot)
 
     def all(self) -> list[LocalRecord]:
-        """Every readable record, by deployment id."""
+        """Every readable record, by server key."""
         if not self.directory.is_dir():
             return []
         paths = sorted(self.directory.glob(f"*{SUFFIX}"))[:MAX_RECORDS]

@@ -34,27 +34,36 @@ _children_lock = threading.Lock()
 
 @dataclass(frozen=True, slots=True)
 class Supervised:
-    """A supervisor process: its identity and the deployment it serves."""
+    """A supervisor process: its identity, the deployment it serves and its slot."""
 
     pid: int
     start_time: int
     deployment_id: str
+    slot: str = ""
+
+    @property
+    def server_key(self) -> str:
+        """``DeploymentSpec.server_key`` of the server it runs (what records are keyed on)."""
+        return f"{self.deployment_id}-{self.slot}" if self.slot else self.deployment_id
 
 
 def supervisor_command(
     *, python: str, root: Path, deployment_id: str, log_file: Path, max_bytes: int,
-    backups: int, runtime_command: Sequence[str],
+    backups: int, runtime_command: Sequence[str], slot: str = "",
 ) -> list[str]:
     """The supervisor's argument list, wrapping ``runtime_command``."""
+    # The slot is passed only when set, so the first server's command line is as before.
+    slot_option = ["--slot", slot] if slot else []
     return [
         python, "-m", SUPERVISOR_MODULE, "--root", str(root), "--deployment", deployment_id,
-        "--log-file", str(log_file), "--log-max-bytes", str(max_bytes),
+        *slot_option, "--log-file", str(log_file), "--log-max-bytes", str(max_bytes),
         "--log-backups", str(backups), "--", *runtime_command,
     ]
 
 
 def spawn(
-    deployment_id: str, command: Sequence[str], env: Mapping[str, str], cwd: Path
+    deployment_id: str, command: Sequence[str], env: Mapping[str, str], cwd: Path,
+    slot: str = "",
 ) -> Supervised:
     """Start the supervisor ``command`` in its own session; returns once its identity is known.
 
@@ -71,7 +80,8 @@ def spawn(
     start_time = info.start_time if info is not None else 0
     with _children_lock:
         _children[(process.pid, start_time)] = process
-    return Supervised(pid=process.pid, start_time=start_time, deployment_id=deployment_id)
+    return Supervised(pid=process.pid, start_time=start_time, deployment_id=deployment_id,
+                      slot=slot)
 
 
 def exit_code(pid: int, start_time: int) -> int | None:
@@ -96,23 +106,28 @@ def find_supervisors(root: Path) -> list[Supervised]:
         if not info.running:
             continue
         argv = procfs.command_line(info.pid)
-        deployment = _deployment_of(argv, root) if argv else None
-        if deployment is not None:
-            found.append(Supervised(info.pid, info.start_time, deployment))
+        server = _server_of(argv, root) if argv else None
+        if server is not None:
+            found.append(Supervised(info.pid, info.start_time, *server))
     return found
 
 
-def _deployment_of(argv: list[str], root: Path) -> str | None:
+def _server_of(argv: list[str], root: Path) -> tuple[str, str] | None:
+    """(deployment id, slot) from a supervisor's command line under ``root``, else None."""
     if argv[1:3] != ["-m", SUPERVISOR_MODULE] or "--" not in argv:
         return None
     options = argv[3:argv.index("--")]
     values = dict(zip(options[::2], options[1::2], strict=False))
     if values.get("--root") != str(root):
         return None
-    deployment = values.get("--deployment", "")
+    deployment, slot = values.get("--deployment", ""), values.get("--slot", "")
+    key = f"{deployment}-{slot}" if slot else deployment
     # Only ids that can name a record: anything else is not one of ours (and must never
     # reach a file name).
-    return deployment if deployment_id_from_name(NAME_PREFIX + deployment) else None
+    if not deployment_id_from_name(NAME_PREFIX + deployment) or not deployment_id_from_name(
+            NAME_PREFIX + key):
+        return None
+    return deployment, slot
 
 
 def alive(pid: int, start_time: int) -> bool:

@@ -71,6 +71,8 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
     parser = argparse.ArgumentParser(prog="flowllama-supervisor")
     parser.add_argument("--root", required=True)
     parser.add_argument("--deployment", required=True)
+    # Which of the deployment's servers this is (``DeploymentSpec.slot``); "" for the first.
+    parser.add_argument("--slot", default="")
     parser.add_argument("--log-file", required=True)
     parser.add_argument("--log-max-bytes", type=int, required=True)
     parser.add_argument("--log-backups", type=int, required=True)

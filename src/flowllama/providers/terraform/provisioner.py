@@ -1,4 +1,8 @@
-"""The Terraform provisioner: one isolated workspace and state per deployment.
+"""The Terraform provisioner: one isolated workspace and state per server of a deployment.
+
+A workspace is named ``resource_name(spec.server_key)`` (``fl-<deployment_id>`` for the first
+server, ``fl-<deployment_id>-<slot>`` for the others), as is the stack's ``deployment_name``;
+tags and labels keep the deployment id.
 
 ``create`` renders the stack's root module and values, runs ``init`` and a saved ``plan``, and
 applies only if the plan changes something, so a repeated job or a crash after apply adopts what
@@ -10,10 +14,12 @@ Terraform confirms an empty state, then removes the workspace; until then it rai
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -115,20 +121,47 @@ class TerraformProvisioner(Provisioner):
         """Apply the placement's stack for ``spec``, or adopt what a previous run applied."""
         self.check_capabilities(spec, placement)
         stack = self._by_cloud[placement.cloud]
-        name = resource_name(spec.deployment_id)
+        name = resource_name(spec.server_key)
         variables = stack_variables(stack, spec, placement, self._fixed_values(stack, placement))
-        meta = {"stack": stack.name, "deployment_id": spec.deployment_id,
+        meta = {"stack": stack.name, "deployment_id": spec.deployment_id, "slot": spec.slot,
                 "user_id": spec.user_id, "placement": placement.to_dict()}
         with self._session(name, "create") as session:
             self._refuse_stack_switch(session.workspace, stack)
             self._render(session.workspace, stack, variables, meta)
             outputs = self._converge(session, clean_up=True)
-        log.info("terraform.created", deployment_id=spec.deployment_id, stack_name=stack.name)
-        return Handle(self.kind, spec.deployment_id, name, handle_data(meta, variables, outputs))
+        log.info("terraform.created", deployment_id=spec.deployment_id, slot=spec.slot,
+                 stack_name=stack.name)
+        return Handle(self.kind, spec.deployment_id, name,
+                      {**handle_data(meta, variables, outputs), "slot": spec.slot})
+
+    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
+        """The handles of every slot of the deployment whose state has resources.
+
+        Slots are discovered from the workspaces under ``root_dir``; with a remote backend a
+        slot whose local workspace was lost is not listed (the first slot is always probed).
+        """
+        handles = []
+        for slot in self._slots_of(spec.deployment_id):
+            handle = self.find(replace(spec, slot=slot))
+            if handle is not None:
+                handles.append(handle)
+        return handles
+
+    def _slots_of(self, deployment_id: str) -> list[str]:
+        """The slots that have a workspace (or its lock) here; always the first slot."""
+        base = resource_name(deployment_id)
+        pattern = re.compile(re.escape(base) + r"(?:-(s[0-9]+))?(?:\.lock)?")
+        slots = {""}
+        if self.root_dir.is_dir():
+            for entry in self.root_dir.iterdir():
+                match = pattern.fullmatch(entry.name)
+                if match:
+                    slots.add(match.group(1) or "")
+        return sorted(slots, key=lambda slot: (len(slot), slot))
 
     def find(self, spec: DeploymentSpec) -> Handle | None:
-        """The handle of this deployment's resources if its state has any, else ``None``."""
-        name = resource_name(spec.deployment_id)
+        """The handle of this server's resources (its slot) if its state has any, else ``None``."""
+        name = resource_name(spec.server_key)
         workspace = Workspace(self.root_dir, name)
         if not workspace.exists() and not self.backend.is_remote:
             self._drop_orphan_lock(name)
@@ -144,7 +177,7 @@ class TerraformProvisioner(Provisioner):
             data = handle_data_from_state(workspace.read_variables(), session.outputs())
             if probe:
                 session.discard()  # only a local cache; later calls rebuild it from the handle
-        return Handle(self.kind, spec.deployment_id, name, data)
+        return Handle(self.kind, spec.deployment_id, name, {**data, "slot": spec.slot})
 
     def refresh(self, handle: Handle) -> ResourceState:
         """What exists behind ``handle`` now (re-read from the cloud unless disabled)."""

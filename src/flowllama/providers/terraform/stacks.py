@@ -143,7 +143,10 @@ def _literal(value: Any) -> Any:
 def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, Any]:
     """Every value FlowLlama offers a stack; a stack takes the ones it declares."""
     return {
-        "deployment_name": resource_name(spec.deployment_id),
+        # Named per server (another slot is a second server beside the first); the tags and
+        # labels keep the deployment id, so every server of a deployment is found by its tag.
+        "deployment_name": resource_name(spec.server_key),
+        "slot": spec.slot,
         "deployment_id": spec.deployment_id,
         "user_id": spec.user_id,
         "display_name": spec.name,
