@@ -101,8 +101,9 @@ def test_idle_sleep_and_wake_on_request(up: UpProcess, tmp_path: Path) -> None:
             model="tiny", messages=MESSAGES, max_tokens=4), range(20)))
     assert all(r.choices[0].message.content for r in replies)
     events = _events_since_last_sleep(api, deployment_id)
-    assert [e["reason"] for e in events if e["reason"] == "woken by a request"] == [
-        "woken by a request"]
+    wakes = [e for e in events  # the wake's own event (the agent's move names it too)
+             if e["reason"] == "woken by a request" and e["from_status"] == e["to_status"]]
+    assert len(wakes) == 1 and wakes[0]["data"] == {"wake_count": 2}
     moves = [(e["from_status"], e["to_status"]) for e in events
              if e["from_status"] != e["to_status"]]
     assert moves.count(("sleeping", "provisioning")) == 1, events
