@@ -39,6 +39,8 @@ Two more paths answer issue 17 in the same run (both optional):
 
 Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH | --no-litellm]
                               [--baseline REF] [--processes]
+     python3 bench/gateway.py --in-process-only --baseline REF [--rounds 3]
+                              (only the in-process CPU per request of both trees; no wrk)
      python3 bench/gateway.py --serve-upstream PORT   (just the fake upstream)
 """
 
@@ -258,6 +260,27 @@ def in_process(upstream_port: int, data_dir: Path, key: str, sources: dict[str, 
                 text=True, check=True, preexec_fn=_pinning(PROXY_CPU))
             runs[name].append(float(result.stdout.split()[-1]))
     return {name: statistics.median(values) for name, values in runs.items()}
+
+
+def in_process_only(baseline: str, rounds: int) -> dict[str, float]:
+    """:func:`in_process` for this tree and ``baseline`` with just the fake upstream running
+    (no HTTP servers, no wrk): the gateway's own CPU per request, before and after."""
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        port = _free_port()
+        stack.enter_context(_process(
+            [sys.executable, __file__, "--serve-upstream", str(port)], UPSTREAM_CPU,
+            f"http://127.0.0.1:{port}/"))
+        key = _seed(Path(tmp), f"http://127.0.0.1:{port}/v1")
+        return in_process(port, Path(tmp), key, {
+            "gateway": None, f"gateway@{baseline}": _export(baseline, Path(tmp))}, rounds)
+
+
+def _print_in_process_only(baseline: str | None, rounds: int) -> None:
+    if not baseline:
+        sys.exit("--in-process-only needs --baseline REF")
+    inproc = in_process_only(baseline, max(rounds, 3))
+    print(json.dumps({"in_process_cpu_us": inproc, "derived": _in_process_figure(inproc)},
+                     indent=2))
 
 
 # -- processes ---------------------------------------------------------------------------------
@@ -818,6 +841,8 @@ def _arguments() -> argparse.Namespace:
                         help="also run serve gateway --workers 2")
     parser.add_argument("--in-process", action="store_true",
                         help="with --baseline: also the /v1 app's CPU per request in process")
+    parser.add_argument("--in-process-only", action="store_true",
+                        help="with --baseline: only the in-process CPU per request (no wrk)")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT",
                         help="only run the fake upstream on PORT")
     parser.add_argument("--asgi-loop", nargs=5,
@@ -834,6 +859,9 @@ def main() -> None:
     if args.asgi_loop:
         port, data_dir, key, requests, concurrency = args.asgi_loop
         print(asgi_loop(int(port), Path(data_dir), key, int(requests), int(concurrency)))
+        return
+    if args.in_process_only:
+        _print_in_process_only(args.baseline, args.rounds)
         return
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk on PATH (apt-get install -y wrk)")

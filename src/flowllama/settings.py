@@ -246,6 +246,9 @@ class AutopilotSettings(BaseModel):
     load_report_interval_s: float = Field(2.0, gt=0, le=60)
     wake_hold_s: float = Field(120.0, ge=0, le=900)
     wake_retry_after_s: int = Field(60, ge=1, le=3600)
+    # The shortest idle timeout honoured (a smaller one on a row counts as this); lower it
+    # only for tests and demos.
+    min_idle_timeout_s: float = Field(60.0, gt=0, le=30 * 24 * 3600)
     drain_timeout_s: float = Field(120.0, ge=0, le=3600)
     scale_up_queue_per_slot: float = Field(1.0, gt=0)
     scale_up_ttft_ms: float | None = Field(None, gt=0)

@@ -176,3 +176,32 @@ def test_busy_when_another_agent_holds_the_lease(database: Database, reconciler:
     assert token is not None
     assert reconciler.reconcile(deployment_id) is Outcome.BUSY
     leases.release(database, deployment_id, token)
+
+
+def test_sleep_tears_down_and_a_wake_provisions_again(
+    database: Database, reconciler: Reconciler, provisioner: TerraformProvisioner
+) -> None:
+    deployment_id = _deployment(database, "region-a")
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE
+    _desire(database, deployment_id, Desired.SLEEPING)
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE
+    deployment, instances = _state(database, deployment_id)
+    assert deployment.status == Status.SLEEPING
+    assert all(row.terminated_at is not None for row in instances)
+    assert not any(provisioner.root_dir.iterdir())  # the server is released
+
+    _desire(database, deployment_id, Desired.RUNNING)  # what services.wake.wake does
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE
+    assert _state(database, deployment_id)[0].status == Status.RUNNING
+    moves = [(e.from_status, e.to_status) for e in _events(database, deployment_id)
+             if e.from_status != e.to_status]
+    assert moves[3:] == [(Status.RUNNING, Status.STOPPING), (Status.STOPPING, Status.SLEEPING),
+                         (Status.SLEEPING, Status.PROVISIONING),
+                         (Status.PROVISIONING, Status.STARTING),
+                         (Status.STARTING, Status.RUNNING)]
+
+    _desire(database, deployment_id, Desired.SLEEPING)
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE
+    _desire(database, deployment_id, Desired.STOPPED)  # stopped while asleep: nothing to destroy
+    assert reconciler.reconcile(deployment_id) is Outcome.DONE
+    assert _state(database, deployment_id)[0].status == Status.STOPPED

@@ -40,6 +40,7 @@ SETTLED = {
     Desired.RUNNING: {Status.RUNNING, Status.UNHEALTHY, Status.HEALING, Status.FAILED},
     Desired.STOPPED: {Status.STOPPED},
     Desired.DELETED: {Status.DELETED},
+    Desired.SLEEPING: {Status.SLEEPING, Status.STOPPED},
 }
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from flowllama.autopilot.advisor import advisor_task
 from flowllama.autopilot.budgets import BudgetEnforcer
 from flowllama.autopilot.controller import AutopilotController, Task
+from flowllama.autopilot.idle import idle_sleep_task
 from flowllama.autopilot.scaling import LoadScaler
 from flowllama.platform import Platform
 
 
 def autopilot_tasks(platform: Platform) -> list[Task]:
     """The autopilot's tasks, in the order a round runs them."""
-    tasks: list[Task] = []  # each task module adds itself here
+    tasks = [idle_sleep_task(platform)]
     scaler = LoadScaler(platform.db, platform.queue, platform.settings.autopilot)
     tasks.append(Task("scaling", scaler.run))
     tasks.append(Task("budgets", BudgetEnforcer(platform.db, platform.queue).run))

@@ -49,18 +49,17 @@ MODELS_LABEL = RouteLabel(MODELS_PATH)
 
 
 async def native_candidates(gateway: Gateway, key: KeyInfo, deployment: str) -> list[Upstream]:
-    """The healthy Ollama instances of the owner's deployment called ``deployment``."""
+    """The healthy Ollama instances of the owner's deployment called ``deployment``; an asleep
+    one is woken and waited for like on ``/v1`` (:meth:`Gateway.after_wake`)."""
     owner = await gateway.routes.for_owner(key.user_id)
     target = owner.by_name.get(deployment)
     if target is None or not key.allows(target.name, target.model):
         raise NotFound(f"Deployment '{deployment}' not found", code="model_not_found")
-    upstreams = [u for u in target.upstreams if u.native_base_url is not None]
-    if target.upstreams and not upstreams:
-        raise NotFound(f"Deployment '{deployment}' does not run Ollama", code="no_native_api")
+    serving = list(target.upstreams) or await gateway.after_wake(key.user_id, deployment,
+                                                                 [target])
+    upstreams = [u for u in serving if u.native_base_url is not None]
     if not upstreams:
-        from flowllama.gateway.service import not_serving
-
-        raise not_serving(deployment, [target])
+        raise NotFound(f"Deployment '{deployment}' does not run Ollama", code="no_native_api")
     return upstreams
 
 
@@ -152,12 +151,14 @@ async def _relay(gateway: Gateway, key: KeyInfo, opened: Opened, meter: NdjsonMe
 
 
 async def native_models(gateway: Gateway, key: KeyInfo) -> list[dict[str, str]]:
-    """The key's serving Ollama deployments: name, model and passthrough base path."""
+    """The key's serving Ollama deployments, and its sleeping ones (a request wakes them):
+    name, model and passthrough base path."""
     owner = await gateway.routes.for_owner(key.user_id)
     return [{"name": t.name, "model": t.model, "path": f"{PREFIX}{t.name}"}
             for t in owner.targets
-            if t.serving and key.allows(t.name, t.model)
-            and any(u.native_base_url is not None for u in t.upstreams)]
+            if key.allows(t.name, t.model) and (
+                (t.serving and any(u.native_base_url is not None for u in t.upstreams))
+                or (t.asleep and t.ollama))]
 
 
 class OllamaModels:

@@ -24,6 +24,7 @@ from flowllama.errors import ClientError, ServiceUnavailable
 from flowllama.gateway import telemetry
 from flowllama.gateway.balancer import Balancer
 from flowllama.gateway.breaker import CircuitBreaker
+from flowllama.gateway.load_report import LoadCounter
 from flowllama.gateway.routes import Upstream
 from flowllama.gateway.upstream import (
     UpstreamClient,
@@ -65,6 +66,7 @@ class Opened:
     closed: bool = field(default=False)
     failed: bool = field(default=False)
     relaying: bool = field(default=False)
+    load: LoadCounter | None = None
 
     def fail(self, kind: str) -> None:
         """The answer failed (``kind``: status_5xx, broken, stalled or timeout): a failure of
@@ -78,8 +80,10 @@ class Opened:
         """A stream event reached the client: the first one is the time to first token."""
         if not self.relaying:
             self.relaying = True
-            telemetry.first_token(self.upstream.deployment_id,
-                                  time.monotonic() - self.started_at)
+            seconds = time.monotonic() - self.started_at
+            telemetry.first_token(self.upstream.deployment_id, seconds)
+            if self.load is not None:
+                self.load.first_token(self.upstream, seconds)
 
     def close(self) -> None:
         """Close the upstream response (aborting it when unread, which cancels the upstream's
@@ -101,8 +105,9 @@ class UpstreamProxy:
 
     def __init__(self, client: UpstreamClient, balancer: Balancer, max_attempts: int, *,
                  breaker: CircuitBreaker | None = None, first_byte_timeout_s: float | None = None,
-                 idle_timeout_s: float | None = None) -> None:
+                 idle_timeout_s: float | None = None, load: LoadCounter | None = None) -> None:
         self.client = client
+        self.load = load
         self.balancer = balancer
         self.max_attempts = max_attempts
         self.breaker = breaker or CircuitBreaker(failures=5, cooldown_s=30.0)
@@ -137,8 +142,10 @@ class UpstreamProxy:
                                            timeouts=timeouts)
             if response is not None:
                 telemetry.upstream_head(upstream.deployment_id, time.monotonic() - started)
+                if self.load is not None:
+                    self.load.opened(upstream)
                 return Opened(upstream, response, self.balancer, self.breaker, request_id,
-                              started)
+                              started, load=self.load)
         raise ServiceUnavailable("No healthy instance could take the request; retry shortly",
                                  code="no_healthy_instance", headers={"Retry-After": "1"})
 

@@ -36,6 +36,10 @@ log = get_logger(__name__)
 # A deployment being healed, rolled or scaled keeps serving from its healthy instances while
 # the agent brings up their replacements (blue/green, docs/autopilot.md).
 SERVING_STATUSES = frozenset({Status.RUNNING, Status.UNHEALTHY, Status.HEALING, Status.STARTING})
+# A woken deployment (``wake_count`` > 0) in these statuses is still on its way back: the
+# gateway holds its requests (or answers "waking") instead of "not running".
+WAKING_STATUSES = frozenset({Status.SLEEPING, Status.STOPPING, Status.STOPPED,
+                             Status.PROVISIONING, Status.STARTING})
 HEALTHY_INSTANCE = "healthy"
 
 
@@ -69,6 +73,20 @@ class Target:
     created: int
     upstreams: tuple[Upstream, ...]
     context_size: int = 0
+    # Asleep (desired or status sleeping) or woken and not serving yet: a request waits for
+    # it (``docs/autopilot.md``); ``wake_needed`` when it still has to be woken.
+    asleep: bool = False
+    wake_needed: bool = False
+    cloud: str = "local"
+    # Whether it runs Ollama as the deployment asks (its instances' handles may say otherwise).
+    ollama: bool = False
+
+
+def is_asleep(desired: str, status: str, wake_count: int) -> bool:
+    """Whether a deployment is asleep or on its way back from a wake (not yet serving)."""
+    if desired == Desired.SLEEPING or status == Status.SLEEPING:
+        return True
+    return desired == Desired.RUNNING and status in WAKING_STATUSES and wake_count > 0
 
 
 @dataclass(frozen=True)
@@ -106,7 +124,7 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
                    Deployment.desired_state, Deployment.created_at, Deployment.runtime,
-                   Deployment.context_size, Deployment.cloud)
+                   Deployment.context_size, Deployment.cloud, Deployment.wake_count)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
@@ -121,6 +139,9 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
             .order_by(Instance.created_at, Instance.id)
         ).all() if ids else []
         external = _external_headers(session, deployments, secrets)
+        clouds = _last_clouds(session, [
+            dep.id for dep in deployments
+            if dep.cloud == "auto" and is_asleep(dep.desired_state, dep.status, dep.wake_count)])
     targets = []
     for dep in deployments:
         serving = dep.status in SERVING_STATUSES and dep.desired_state == Desired.RUNNING
@@ -130,7 +151,12 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
         ) if routable else ()
         targets.append(Target(deployment_id=dep.id, name=dep.name, model=dep.model,
                               serving=serving, created=int(dep.created_at.timestamp()),
-                              upstreams=upstreams, context_size=dep.context_size))
+                              upstreams=upstreams, context_size=dep.context_size,
+                              asleep=is_asleep(dep.desired_state, dep.status, dep.wake_count),
+                              wake_needed=dep.desired_state == Desired.SLEEPING,
+                              cloud=clouds.get(dep.id, dep.cloud),
+                              ollama=runtime_of(dep.runtime, dep.model, None)
+                              == OllamaRuntime.name))
     return OwnerRoutes(tuple(targets))
 
 
@@ -143,6 +169,19 @@ def runtime_of(deployment_runtime: str, model: str, handle: Any) -> str:
     if deployment_runtime != "auto":
         return deployment_runtime
     return "llamacpp" if is_local_model(model) else "ollama"
+
+
+def _last_clouds(session: Session, ids: list[str]) -> dict[str, str]:
+    """Deployment id → the cloud its latest server ran on (for asleep ``cloud: auto``
+    deployments: whether a wake is quick enough to hold requests for); one query, only when
+    there are such deployments."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Instance.deployment_id, Instance.cloud)
+        .where(Instance.deployment_id.in_(ids), Instance.cloud.is_not(None))
+        .order_by(Instance.created_at, Instance.id)).all()
+    return {row.deployment_id: str(row.cloud) for row in rows}  # the latest one wins
 
 
 def _external_headers(session: Session, deployments: Sequence[Any],

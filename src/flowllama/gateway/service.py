@@ -23,6 +23,7 @@ from flowllama.gateway.forwarding import streamed, whole
 from flowllama.gateway.keys import KeyCache, KeyInfo
 from flowllama.gateway.limit_sync import LimitSync
 from flowllama.gateway.limits import RateLimiter
+from flowllama.gateway.load_report import LoadCounter, LoadReporter
 from flowllama.gateway.metering import UsageFlusher, UsageMeter
 from flowllama.gateway.proxy import Opened, UpstreamProxy
 from flowllama.gateway.requests import ClientRequest
@@ -30,9 +31,10 @@ from flowllama.gateway.routes import RouteCache, Target, Upstream
 from flowllama.gateway.schema import check_max_tokens
 from flowllama.gateway.sse import StreamRelay
 from flowllama.gateway.upstream import UpstreamClient
+from flowllama.gateway.waking import WakeFn, Waker, database_waker
 from flowllama.loops import LoopHealth
 from flowllama.platform import Platform
-from flowllama.settings import GatewaySettings
+from flowllama.settings import AutopilotSettings, GatewaySettings
 
 
 def model_not_found(model: str) -> NotFound:
@@ -45,7 +47,9 @@ class Gateway:
     """Everything ``/v1`` needs, shared by its requests (see the module doc)."""
 
     def __init__(self, settings: GatewaySettings, db: Database, key_cache: KeyCache,
-                 route_cache: RouteCache, loops: LoopHealth | None = None) -> None:
+                 route_cache: RouteCache, loops: LoopHealth | None = None, *,
+                 wake_fn: WakeFn, autopilot: AutopilotSettings | None = None) -> None:
+        autopilot = autopilot or AutopilotSettings()
         self.settings = settings
         self.keys = key_cache
         self.routes = route_cache
@@ -56,6 +60,10 @@ class Gateway:
         self.meter = UsageMeter()
         self.flusher = UsageFlusher(self.meter, db, settings.usage_flush_interval_s, loops)
         self.limit_sync = LimitSync(self.limiter, db, settings.limit_sync_interval_s, loops)
+        self.load = LoadCounter(self.balancer)
+        self.load_reporter = LoadReporter(self.load, db, autopilot.load_report_interval_s, loops)
+        self.waker = Waker(wake_fn, route_cache, autopilot.wake_hold_s,
+                           autopilot.wake_retry_after_s)
         self._proxy: UpstreamProxy | None = None
 
     async def start(self) -> None:
@@ -65,14 +73,16 @@ class Gateway:
         self._proxy = UpstreamProxy(
             client, self.balancer, self.settings.max_attempts, breaker=self.breaker,
             first_byte_timeout_s=self.settings.first_byte_timeout_s,
-            idle_timeout_s=self.settings.stream_idle_timeout_s)
+            idle_timeout_s=self.settings.stream_idle_timeout_s, load=self.load)
         self.flusher.start()
         self.limit_sync.start()
+        self.load_reporter.start()
 
     async def stop(self) -> None:
         """Write the last usage and close the pool."""
         await self.flusher.stop()
         await self.limit_sync.stop()
+        await self.load_reporter.stop()
         if self._proxy is not None:
             self._proxy.client.close()
             self._proxy = None
@@ -94,11 +104,12 @@ class Gateway:
         return info
 
     async def listed_models(self, key: KeyInfo) -> list[dict[str, Any]]:
-        """``/v1/models`` entries: the owner's serving deployments and their model names."""
+        """``/v1/models`` entries: the owner's serving and sleeping deployments (a request
+        wakes those) and their model names."""
         owner = await self.routes.for_owner(key.user_id)
         seen: dict[str, dict[str, Any]] = {}
         for target in owner.targets:
-            if not target.serving:
+            if not (target.serving or target.asleep):
                 continue
             for name in (target.name, target.model):
                 if name not in seen and key.allows(name, target.name, target.model):
@@ -107,15 +118,36 @@ class Gateway:
         return list(seen.values())
 
     async def candidates(self, key: KeyInfo, model: str) -> list[Upstream]:
-        """Healthy instances ``key`` may send ``model`` to; 404 or 503 when there are none."""
+        """Healthy instances ``key`` may send ``model`` to; 404 or 503 when there are none.
+        When there are none because the deployment is asleep, it is woken and the request
+        waits for it (or is answered 503 ``model_waking``; :mod:`.waking`)."""
         owner = await self.routes.for_owner(key.user_id)
         targets = [t for t in owner.resolve(model) if key.allows(model, t.name, t.model)]
         if not targets:
             raise model_not_found(model)
         upstreams = [u for target in targets for u in target.upstreams]
         if not upstreams:
-            raise not_serving(model, targets)
+            return await self.after_wake(key.user_id, model, targets)
         return upstreams
+
+    async def after_wake(self, user_id: str, name: str, targets: Sequence[Target]
+                         ) -> list[Upstream]:
+        """The upstreams of the first asleep target once it serves; 503 ``not_serving`` when
+        none is asleep (:mod:`.waking`)."""
+        asleep = next((t for t in targets if t.asleep), None)
+        if asleep is None:
+            raise not_serving(name, targets)
+        return await self.waker.serving(user_id, asleep,
+                                        lambda target: self._fresh_upstreams(user_id, target))
+
+    async def _fresh_upstreams(self, user_id: str, target: Target) -> list[Upstream]:
+        """The target's upstreams by fresh routes; 503 when it was stopped or deleted
+        meanwhile (it will not serve: stop holding)."""
+        owner = await self.routes.for_owner(user_id)
+        fresh = next((t for t in owner.targets if t.deployment_id == target.deployment_id), None)
+        if fresh is None or not (fresh.asleep or fresh.serving):
+            raise not_serving(target.name, [fresh] if fresh is not None else [])
+        return list(fresh.upstreams)
 
     async def forward(self, key: KeyInfo, request: ClientRequest, path: str,
                       request_id: str | None, send: Send) -> None:
@@ -191,7 +223,8 @@ def build_gateway(platform: Platform) -> Gateway:
         RouteCache(routes.database_loader(platform.db, platform.runtime_keys,
                                           platform.upstream_secrets),
                    settings.route_cache_ttl_s),
-        loops=platform.loops,
+        loops=platform.loops, wake_fn=database_waker(platform.db, platform.queue),
+        autopilot=platform.settings.autopilot,
     )
     platform.key_revoked_listeners.append(gateway.keys.invalidate)
     return gateway

@@ -31,7 +31,7 @@ from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
-from flowllama.services import quotas
+from flowllama.services import quotas, wake
 from flowllama.services.autopilot_view import autopilot_fields
 from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import QuotaSettings
@@ -173,11 +173,17 @@ def request_action(session: Session, user: User, deployment_id: str, action: str
 
     ``restart`` of a running server moves it to ``stopping`` with ``running`` still desired,
     so the agent tears it down and provisions it again. Because that is a status change made
-    outside the agent, it is refused (409) while an agent holds the row's lease.
+    outside the agent, it is refused (409) while an agent holds the row's lease. ``start`` of
+    a sleeping deployment wakes it (:func:`flowllama.services.wake.wake`); ``stop`` of one
+    ends its sleep (the hours asleep are kept).
     """
     deployment = get(session, user, deployment_id, lock=action == "restart")
     if deployment.desired_state == Desired.DELETED:
         raise Conflict("Deployment is being deleted", code="deleting")
+    if deployment.desired_state == Desired.SLEEPING:
+        if action == "start" and wake.wake(session, deployment.id, wake.STARTED_BY_USER):
+            return deployment
+        wake.end_sleep(deployment)
     if action == "restart":
         _restart(deployment, session)
     if action != "stop":  # the user asked for it to run: healing starts from a clean slate
