@@ -39,7 +39,6 @@ from typing import Any
 
 import httpx
 import openai
-from sqlalchemy import create_engine, text
 
 from flowllama.devtools.tiny_model import write_tiny_model
 from flowllama.providers.local.supervision import find_supervisors
@@ -108,12 +107,9 @@ def _status(http: httpx.Client, deployment_id: str) -> str:
     return str(http.get(f"/api/deployments/{deployment_id}").json()["status"])
 
 
-def _set_idle(db_url: str, deployment_id: str, seconds: int | None) -> None:
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE deployments SET idle_timeout_s = :s WHERE id = :id"),
-                     {"s": seconds, "id": deployment_id})
-    engine.dispose()
+def _set_idle(http: httpx.Client, deployment_id: str, seconds: int | None) -> None:
+    answer = http.patch(f"/api/deployments/{deployment_id}", json={"idle_timeout_s": seconds})
+    answer.raise_for_status()
 
 
 def _first_token_s(client: openai.OpenAI) -> float:
@@ -137,16 +133,15 @@ def measure(rounds: int) -> dict[str, list[float]]:
         process, base = _up(data_dir, root / "models", root / "up.log")
         try:
             http, key, deployment_id = _setup(base)
-            db_url = f"sqlite:///{data_dir / 'flowllama.db'}"
             client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0,
                                    timeout=TIMEOUT_S)
             _first_token_s(client)  # warm-up: the first request ever is not measured
             results: dict[str, list[float]] = {"after_sleep_s": [], "warm_s": []}
             for _ in range(rounds):
-                _set_idle(db_url, deployment_id, 1)
+                _set_idle(http, deployment_id, 1)
                 _until(lambda: _status(http, deployment_id) == "sleeping"
                        and not find_supervisors(data_dir / "local"), "it never slept")
-                _set_idle(db_url, deployment_id, None)
+                _set_idle(http, deployment_id, None)
                 results["after_sleep_s"].append(_first_token_s(client))
                 results["warm_s"].append(_first_token_s(client))
             return results

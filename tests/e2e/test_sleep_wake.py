@@ -3,10 +3,8 @@ llama.cpp on the tiny model, the autopilot ticking every half second): a deploym
 short idle timeout goes to sleep with no traffic and its runtime process is gone; a chat through
 the official ``openai`` client wakes it and is answered; asleep again, 20 concurrent requests
 during the wake start it exactly once (one wake event, one provisioning, one runtime) and all
-20 are answered.
-
-The idle timeout is written straight into the database: the API's ``PATCH`` is another
-part of the autopilot; ``FLOWLLAMA_AUTOPILOT__MIN_IDLE_TIMEOUT_S`` lets it be seconds."""
+20 are answered. The idle timeout is set with the API's ``PATCH``;
+``FLOWLLAMA_AUTOPILOT__MIN_IDLE_TIMEOUT_S`` lets it be seconds."""
 
 from __future__ import annotations
 
@@ -84,8 +82,9 @@ def test_idle_sleep_and_wake_on_request(up: UpProcess, tmp_path: Path) -> None:
     deployment_id = created.json()["id"]
     deployment = api.wait_status(deployment_id, "running")
     assert len(_runtimes(up, tmp_path)) == 1
-    _sql(up, "UPDATE deployments SET idle_timeout_s = :s WHERE id = :id",
-         s=IDLE_TIMEOUT_S, id=deployment_id)
+    patched = api.http.patch(f"/api/deployments/{deployment_id}",
+                             json={"idle_timeout_s": IDLE_TIMEOUT_S})
+    assert patched.status_code == 202 and patched.json()["generation"] == 0, patched.text
     client = openai.OpenAI(base_url=deployment["endpoint_url"], api_key=key, max_retries=0,
                            timeout=TIMEOUT_S)
 

@@ -14,7 +14,9 @@ NAME_PATTERN = r"^[a-z0-9-]{1,63}$"
 MAX_REPLICAS = 16
 # An idle timeout shorter than a minute would put a deployment to sleep between two requests
 # of a normal conversation; longer than 30 days is the same as never.
-IDLE_TIMEOUT_MIN_S = 60
+# The operator's floor (FLOWLLAMA_AUTOPILOT__MIN_IDLE_TIMEOUT_S, default 60 s) is checked by
+# the service; the body only refuses what no setting allows.
+IDLE_TIMEOUT_MIN_S = 1
 IDLE_TIMEOUT_MAX_S = 30 * 24 * 3600
 GpuChoice = Literal["auto", "none", "T4", "L4", "A10G", "L40S", "V100", "A100", "A100-80GB", "H100"]
 
@@ -66,8 +68,8 @@ class DeploymentChange(Strict):
     replicas: ReplicasIn | None = None
     idle_timeout_s: int | None = Field(
         None, ge=IDLE_TIMEOUT_MIN_S, le=IDLE_TIMEOUT_MAX_S,
-        description=f"Seconds without a request before the deployment sleeps "
-        f"({IDLE_TIMEOUT_MIN_S} to {IDLE_TIMEOUT_MAX_S}); null: never")
+        description="Seconds without a request before the deployment sleeps (at least "
+        f"the platform's minimum, 60 by default, and at most {IDLE_TIMEOUT_MAX_S}); null: never")
     auto_move: bool | None = None
 
 

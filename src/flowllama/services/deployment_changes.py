@@ -64,8 +64,9 @@ class Changed:
 
 
 def change(session: Session, user: User, deployment_id: str, body: DeploymentChange,
-           estimator: deployments.Estimator) -> Changed:
-    """Validate ``body`` against the user's deployment, then apply it (uncommitted).
+           estimator: deployments.Estimator, *, min_idle_timeout_s: float = 60.0) -> Changed:
+    """Validate ``body`` against the user's deployment, then apply it (uncommitted);
+    ``min_idle_timeout_s`` is the platform's floor for ``idle_timeout_s``.
 
     ``NotFound`` for another tenant's deployment, ``Conflict`` (``deleting``) for one being
     deleted, ``InvalidInput`` with the field for a change nothing can satisfy.
@@ -74,6 +75,9 @@ def change(session: Session, user: User, deployment_id: str, body: DeploymentCha
     if deployment.desired_state == Desired.DELETED or deployment.status in (
             Status.DELETING, Status.DELETED):
         raise Conflict("Deployment is being deleted", code="deleting")
+    if body.idle_timeout_s is not None and body.idle_timeout_s < min_idle_timeout_s:
+        raise InvalidInput(f"idle_timeout_s must be at least {min_idle_timeout_s:g} seconds",
+                           field="idle_timeout_s", code="idle_timeout_too_short")
     changes = plan(deployment, body, estimator)
     if changes.any:
         apply(session, deployment, changes)

@@ -66,7 +66,9 @@ def change_deployment(deployment_id: str, body: DeploymentChange, *, user: Curre
     blue/green when the spec changed. 200 when the request changes nothing."""
     estimator = DeploymentEstimator(platform.catalog, platform.local_check,
                                     configured_clouds(platform.settings.clouds))
-    changed = deployment_changes.change(db, user, deployment_id, body, estimator)
+    changed = deployment_changes.change(
+        db, user, deployment_id, body, estimator,
+        min_idle_timeout_s=platform.settings.autopilot.min_idle_timeout_s)
     if changed.changes.any:
         deployments.commit_and_nudge(db, platform.queue, changed.deployment)
     else:
