@@ -33,13 +33,11 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Desired, Status
-from flowllama.domain.webhooks import WebhookEvent
 from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
 from flowllama.services.deployment_status import record_event
 from flowllama.settings import AutopilotSettings
-from flowllama.webhooks.events import deployment_snapshot, notify
 
 log = get_logger(__name__)
 
@@ -190,10 +188,9 @@ class LoadScaler:
         reason = f"scaled {direction} to {_plural(step.to, 'replica')}: {step.reason}"
         replicas = {"from": before, "to": step.to, "min": deployment.replicas_min,
                     "max": deployment.replicas_max}
+        # The event says why; the agent sends ``deployment.scaled`` when a server actually
+        # joins or leaves (for this step, an owner's change of replicas, alike).
         record_event(session, deployment, reason, {"replicas": replicas})
-        notify(session, deployment.user_id, WebhookEvent.SCALED,
-               {"deployment": deployment_snapshot(deployment, deployment.status),
-                "replicas": replicas, "reason": reason})
         return True
 
     def _forget_except(self, live: set[str]) -> None:
