@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from flowllama.agent.placement import spec_of
 from flowllama.agent.reconciler import DrainPolicy, Outcome, Reconciler
+from flowllama.agent.worker import AgentWorker
 from flowllama.db.autopilot_tables import GatewayLoad
 from flowllama.db.session import Database
 from flowllama.db.tables import (
@@ -38,6 +39,7 @@ from flowllama.providers.base import (
 )
 from flowllama.providers.local import LOCAL_PLACEMENT
 from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.queue import DatabaseQueue
 from flowllama.services.deployment_status import change_status_and_notify
 
 KINDS = {"local": "slots", "aws": "slots", "gcp": "slots"}
@@ -351,3 +353,23 @@ def test_a_draining_server_waits_for_the_requests_gateways_report_in_flight(
         load.in_flight, load.updated_at = 0, utcnow()
     assert reconciler.reconcile(deployment_id) is Outcome.DONE  # the stale report counts 0
     assert [i.slot for i in _live(database, deployment_id)] == [""]
+
+
+def test_the_sweep_leaves_sleepers_alone_and_nudges_rows_still_draining(
+        database: Database, slots: Slots) -> None:
+    registry = ProvisionerRegistry()
+    registry.register("slots", lambda: slots)
+    reconciler = Reconciler(database, registry, lease_s=60, kinds=KINDS,
+                            drain=DrainPolicy(timeout_s=600, route_ttl_s=2, report_interval_s=5))
+    queue = DatabaseQueue(database)
+    worker = AgentWorker(database, queue, reconciler, poll_s=0.05, wait_s=0.0)
+    deployment_id = _deployment(database, replicas_max=2, replicas_desired=2)
+    _settle(reconciler, deployment_id)
+    _update(database, deployment_id, replicas_desired=1)
+    reconciler.reconcile(deployment_id)  # s1 now drains; suppose the re-nudge was lost
+    with database.session() as session:
+        asleep = Deployment(user_id=_row(database, deployment_id).user_id, name="zz",
+                            model="local/tiny", context_size=512, cloud="local",
+                            status=Status.SLEEPING, desired_state=Desired.SLEEPING)
+        session.add(asleep)
+    assert worker.sweep(older_than_s=-60) == 1  # the draining one; the sleeper is settled

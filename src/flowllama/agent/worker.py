@@ -23,7 +23,7 @@ from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import Outcome, Reconciler
 from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
-from flowllama.db.tables import Deployment
+from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Desired, Status, can_transition
 from flowllama.errors import InvalidInput, ProviderError
@@ -40,7 +40,7 @@ SETTLED = {
     Desired.RUNNING: {Status.RUNNING, Status.UNHEALTHY, Status.HEALING, Status.FAILED},
     Desired.STOPPED: {Status.STOPPED},
     Desired.DELETED: {Status.DELETED},
-    Desired.SLEEPING: {Status.SLEEPING, Status.STOPPED},
+    Desired.SLEEPING: {Status.SLEEPING, Status.STOPPED, Status.PENDING, Status.FAILED},
 }
 
 
@@ -149,16 +149,20 @@ class AgentWorker:
         mark_failed(self.db, job.deployment_id, error, self.reconciler.lease_s)
 
     def sweep(self, older_than_s: float = 30.0) -> int:
-        """Nudge every row that is not where its owner wants it and that no live agent holds
-        (unleased, lease expired, or its holder provably gone); returns how many."""
+        """Nudge every row that is not where its owner wants it, or still has a server draining
+        (a lost re-nudge must not leave it running), and that no live agent holds (unleased,
+        lease expired, or its holder provably gone); returns how many."""
         cutoff = utcnow() - timedelta(seconds=older_than_s)
         with self.db.session() as session:
             rows = session.scalars(select(Deployment).where(
                 Deployment.updated_at < cutoff, Deployment.status != Status.DELETED,
             )).all()
+            draining = set(session.scalars(select(Instance.deployment_id).where(
+                Instance.draining_since.is_not(None), Instance.terminated_at.is_(None))))
         here = current_owner()
         drifting = [row for row in rows if _unheld(row, here)
-                    and Status(row.status) not in SETTLED[Desired(row.desired_state)]]
+                    and (row.id in draining
+                         or Status(row.status) not in SETTLED[Desired(row.desired_state)])]
         for row in drifting:
             nudge(self.queue, row)
         return len(drifting)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -271,3 +272,30 @@ def test_a_hung_apply_is_interrupted_and_rolled_back(
     with pytest.raises(ProvisioningFailed, match="timed out"):
         provisioner.create(new_spec(apply_delay_seconds=30), placement)
     assert list(root.iterdir()) == []
+
+
+def test_slots_are_separate_workspaces_found_together(
+    provisioner: TerraformProvisioner, new_spec: SpecFactory, placement: Placement, root: Path,
+    local_state: StateReader,
+) -> None:
+    first_spec = new_spec()
+    second_spec = dataclasses.replace(first_spec, slot="s1")
+    first = provisioner.create(first_spec, placement)
+    second = provisioner.create(second_spec, placement)
+
+    assert (first.name, second.name) == (f"fl-{first_spec.deployment_id}",
+                                         f"fl-{first_spec.deployment_id}-s1")
+    assert second.deployment_id == first_spec.deployment_id and second.data["slot"] == "s1"
+    assert second.data["variables"]["deployment_name"] == second.name
+    assert second.data["outputs"]["echo"]["tags"]["flowllama:deployment"] == \
+        first_spec.deployment_id  # tags keep the deployment id
+    assert provisioner.operations["apply"] == 2
+    assert servers(local_state(root / first.name)) == servers(local_state(root / second.name)) == 1
+    assert [h.name for h in provisioner.find_all(first_spec)] == [first.name, second.name]
+    assert provisioner.find(second_spec) is not None
+
+    provisioner.destroy(first)  # the replaced server goes, its replacement stays
+    assert provisioner.refresh(second).running
+    assert [h.name for h in provisioner.find_all(second_spec)] == [second.name]
+    provisioner.destroy(second)
+    assert provisioner.find_all(first_spec) == []

@@ -17,6 +17,7 @@ live deployment owns. ``docs/runtimes.md`` ("Local provisioner") has the whole p
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -163,13 +164,14 @@ class LocalProvisioner(Provisioner):
     # -- beyond the contract: logs, capacity, start-up and shut-down ----------------------
 
     def logs(self, deployment_id: str, tail: int) -> list[str]:
-        """The last ``tail`` lines (at most 5000) of the deployment's runtime log, oldest first,
-        across rotated files; ``[]`` when there is none. Kept after ``destroy``. With several
-        servers, the log of the one launched last (a replacement's is the interesting one)."""
-        records = self.instances.store.of_deployment(deployment_id)
-        newest = max(records, key=lambda record: record.updated_at, default=None)
-        key = deployment_id if newest is None else newest.server_key
-        return read_log_tail(log_file(self.instances.logs_dir, key), tail)
+        """The last ``tail`` lines (at most 5000) of the deployment's runtime logs, oldest first,
+        across rotated files and every slot (a dead server's last lines and its replacement's
+        first ones, interleaved by their timestamps); ``[]`` when there is none. Kept after
+        ``destroy``."""
+        per_slot = [read_log_tail(current, tail)
+                    for current in slot_logs(self.instances.logs_dir, deployment_id)]
+        merged = list(heapq.merge(*(_stamped(lines) for lines in per_slot if lines)))
+        return [line for _, _, line in merged][-tail:] if tail > 0 else []
 
     def forget(self, deployment_id: str) -> None:
         """Remove the log files of every slot of the deployment (once it is deleted)."""
@@ -277,6 +279,19 @@ def slot_logs(logs_dir: Path, deployment_id: str) -> list[Path]:
         found += sorted(path for path in logs_dir.glob(f"{deployment_id}-s*.log")
                         if path.stem.removeprefix(f"{deployment_id}-s").isdigit())
     return found
+
+
+def _stamped(lines: list[str]) -> list[tuple[str, int, str]]:
+    """``(timestamp, position, line)`` for merging: a line without the supervisor's leading
+    ISO timestamp (a continuation) sorts with the line before it."""
+    stamped = []
+    stamp = ""
+    for position, line in enumerate(lines):
+        head = line[:24]
+        if len(head) == 24 and head[4] == "-" and head[10] == "T" and head.endswith("Z"):
+            stamp = head
+        stamped.append((stamp, position, line))
+    return stamped
 
 
 def _handle(record: LocalRecord) -> Handle:
