@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +57,12 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout_s: float = 60) 
 
 
 @contextmanager
-def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[UpProcess]:
+def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None,
+                 command: Sequence[str] = ("-m", "flowllama")) -> Iterator[UpProcess]:
     """``flowllama up`` on a free port and a fresh data dir under ``tmp_path``, with only the
     ``FLOWLLAMA_*`` variables given in ``env``. On exit one still running is stopped as a user
-    would stop it (SIGTERM, which stops its runtimes too), and killed only if that fails."""
+    would stop it (SIGTERM, which stops its runtimes too), and killed only if that fails.
+    ``command`` is what follows the interpreter (another entry point, e.g. a test script)."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
     data_dir = tmp_path / "data"
@@ -68,8 +70,7 @@ def flowllama_up(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterat
     keep_process_log(log_path)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "flowllama", "up", "--port", str(port),
-             "--data-dir", str(data_dir)],
+            [sys.executable, *command, "up", "--port", str(port), "--data-dir", str(data_dir)],
             env={**clean, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
         )
         try:

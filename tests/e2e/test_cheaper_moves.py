@@ -13,13 +13,9 @@ is pretended):
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +28,8 @@ from flowllama.db.session import Database
 from flowllama.db.tables import Instance
 from flowllama.providers.local import LocalOptions, LocalProvisioner, supervision
 from flowllama.runtimes import LlamaCppRuntime
-from log_capture import keep_process_log
 from price_drops import write_price_drop
-from processes import TIMEOUT_S, Api, UpProcess, local_env, stop_up, wait_answering, wait_for
-from tiny_model import free_port
+from processes import TIMEOUT_S, Api, UpProcess, flowllama_up, local_env, wait_answering
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
@@ -54,33 +48,13 @@ REQUESTS = 2000  # the most the traffic loop sends, whatever happens
 PAUSE_S = 0.05  # between its requests: steady traffic for the whole move, not a burst
 
 
-@contextmanager
-def cloud_up(tmp_path: Path, env: dict[str, str]) -> Iterator[UpProcess]:
-    """``flowllama up`` through ``tests/cloud_up.py``; stopped as a user would stop it."""
-    port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
-    data_dir = tmp_path / "data"
-    log_path = tmp_path / "up.log"
-    keep_process_log(log_path)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(CLOUD_UP), "up", "--port", str(port), "--data-dir",
-             str(data_dir)], env={**clean, **env}, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            wait_for(f"{base}/health", process)
-            yield UpProcess(base, process, data_dir, log_path)
-        finally:
-            stop_up(process)
-
-
 @pytest.fixture
 def up(tmp_path: Path, tiny_model_file: Path, receiver: Receiver) -> Iterator[UpProcess]:
     if not LlamaCppRuntime().is_installed():
         pytest.skip("llama-cpp-python[server] is not installed (the llamacpp extra)")
     env = local_env(tiny_model_file.parent, **FAST,
                     FLOWLLAMA_WEBHOOKS__ALLOW_PORTS=f"[{receiver.port}]")
-    with cloud_up(tmp_path, env) as running:
+    with flowllama_up(tmp_path, env, command=(str(CLOUD_UP),)) as running:
         yield running
     assert supervision.find_supervisors((running.data_dir / "cloudsim").resolve()) == []
 
