@@ -147,16 +147,18 @@ def test_a_running_spot_instance_is_not_reclaimed(ec2: Any) -> None:
     assert f"{instance_id} running" in found.detail
 
 
-def test_a_reclaim_the_group_already_replaced_with_a_running_server_is_not_reported(
-        ec2: Any) -> None:
+def test_a_reclaim_the_group_already_replaced_is_still_reported(ec2: Any) -> None:
+    """The replacement runs on the market that just took its predecessor back: still a reclaim
+    (the agent moves the server to the next offer)."""
     old = launch(ec2)
     reclaim(ec2, old)
     backend().get_instance(old).launch_time -= timedelta(minutes=10)
-    launch(ec2)  # the auto-scaling group's replacement, running
+    newer = launch(ec2)  # the auto-scaling group's replacement, running
 
-    found = AwsSpotInterruptions()(handle(instance_id=old))
+    found = AwsSpotInterruptions()(handle(instance_id=newer))
 
-    assert found is not None and not found.reclaimed
+    assert found is not None and found.reclaimed
+    assert old in found.detail
 
 
 def test_another_servers_reclaim_is_not_this_ones(ec2: Any) -> None:

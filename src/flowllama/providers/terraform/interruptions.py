@@ -13,8 +13,11 @@ the server's instances (the id recorded in the handle, and every instance tagged
   price``, ``…-no-capacity``, ``…-capacity-oversubscribed``, their ``instance-stopped-…``
   forms) or an interruption notice (``marked-for-termination``, ``marked-for-stop``)
 
-is reclaimed, unless the auto-scaling group already launched a newer instance that is running
-(then the server came back by itself, and a heal has another cause).
+is reclaimed, also when the auto-scaling group has already launched a replacement: that one runs
+on the same spot market that just took its predecessor back, with a new address, and the agent
+would rather move the server to the next offer (the reclaimed offer is excluded for a while).
+EC2 forgets a terminated instance about an hour after it ended, and every server (slot) has its
+own ``Name``, so only this server's recent interruptions count.
 
 GCP is not checked: there the managed instance group recreates a preempted instance under the
 same name, and FlowLlama tells preemption from a crash only by the instance disappearing.
@@ -142,17 +145,11 @@ def verdict(client: Any, name: str, instance_ids: list[str]) -> Interruption:
         return Interruption(False, f"no EC2 instance named {name} (or {instance_ids}) is known "
                                    "to EC2 any more: cannot tell a reclaim from a crash")
     requests = _request_codes(client, instances)
-    newest_running = max((_launched(i) for i in instances if _state(i) == "running"),
-                         default=None)
     for instance in sorted(instances, key=_launched, reverse=True):
         reason = _reclaim_reason(instance, requests)
-        if reason is None:
-            continue
-        if newest_running is not None and newest_running > _launched(instance) \
-                and _state(instance) != "running":
-            continue  # the group already replaced it, and the replacement runs
-        return Interruption(True, f"EC2 instance {instance['InstanceId']} reclaimed by AWS "
-                                  f"({reason})")
+        if reason is not None:
+            return Interruption(True, f"EC2 instance {instance['InstanceId']} reclaimed by AWS "
+                                      f"({reason})")
     summary = ", ".join(f"{i['InstanceId']} {_state(i)}"
                         f"{' (' + _code(i) + ')' if _code(i) else ''}" for i in instances)
     return Interruption(False, f"no spot interruption: {summary}")

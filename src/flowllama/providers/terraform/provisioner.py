@@ -106,7 +106,7 @@ class TerraformProvisioner(Provisioner):
         self._provider_settings = dict(provider_settings or {})
         self._cloud_values = dict(cloud_values or {})
         self._foundations = foundations
-        self._interruptions = interruptions
+        self.interruptions = interruptions
 
     @property
     def capabilities(self) -> Capabilities:
@@ -190,10 +190,10 @@ class TerraformProvisioner(Provisioner):
 
     def _with_interruption(self, handle: Handle, state: ResourceState) -> ResourceState:
         """``state`` with the interruption check's verdict (``reclaimed`` and its detail)."""
-        if self._interruptions is None:
+        if self.interruptions is None:
             return state
         known = [state.instance_id] if state.instance_id else []
-        found = self._interruptions(handle, known)
+        found = self.interruptions(handle, known)
         if found is None:
             return state
         return replace(state, reclaimed=found.reclaimed,
