@@ -15,6 +15,7 @@ from flowllama.agent.composition import (
     build_registry,
     cloud_values,
     foundations,
+    terraform_provisioner,
 )
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import InvalidInput
@@ -23,6 +24,7 @@ from flowllama.providers.external import ExternalProvisioner
 from flowllama.providers.local import procfs, supervision
 from flowllama.providers.terraform import BinaryEngine, TerraformProvisioner
 from flowllama.providers.terraform.bundled import terraform_dir
+from flowllama.providers.terraform.interruptions import AwsSpotInterruptions
 from flowllama.settings import CloudSettings, CloudsSettings, Settings
 
 
@@ -51,6 +53,17 @@ def test_registry_offers_local_and_terraform_with_the_configured_state(wired: Pl
         "aws-ollama": "aws-foundation", "gcp-ollama": "gcp-foundation"}
     assert terraform.stacks["aws-ollama"].source == (
         terraform_dir() / "stacks" / "aws-ollama")
+
+
+def test_terraform_asks_ec2_about_spot_servers_where_the_aws_provider_is_pointed(
+        settings: Settings) -> None:
+    configured = settings.model_copy(update={"terraform": settings.terraform.model_copy(update={
+        "provider_settings": {"aws": {"endpoints": [{"ec2": "http://127.0.0.1:4566"}],
+                                      "profile": "ops"}}})})
+    terraform = terraform_provisioner(configured, BinaryEngine("terraform"))
+    assert isinstance(terraform.interruptions, AwsSpotInterruptions)
+    assert terraform.interruptions.endpoint == "http://127.0.0.1:4566"
+    assert terraform.interruptions.profile == "ops"
 
 
 def test_operator_values_and_foundations_follow_the_cloud_settings(settings: Settings) -> None:

@@ -6,6 +6,9 @@
   on PATH), with workspaces under ``<data dir>/terraform`` and the ``aws-ollama`` and
   ``gcp-ollama`` stacks that ship with FlowLlama, fed by each region's foundation
   (``flowllama cloud init``). Without an engine a cloud deployment fails with the install hint.
+  Its refresh asks EC2 whether an ``aws`` spot server was reclaimed (see
+  :mod:`flowllama.providers.terraform.interruptions`), through the same endpoint the aws
+  provider is configured with.
 """
 
 from __future__ import annotations
@@ -74,9 +77,11 @@ def build_registry(platform: Platform, local: LocalProvisioner) -> ProvisionerRe
 
 def terraform_provisioner(settings: Settings, engine: Engine) -> TerraformProvisioner:
     """The Terraform provisioner with the AWS and GCP ollama stacks, reading each region's
-    foundation outputs from the foundation workspaces ``flowllama cloud init`` applied."""
+    foundation outputs from the foundation workspaces ``flowllama cloud init`` applied, and
+    asking EC2 whether an aws spot server it refreshes was reclaimed (other servers: never)."""
     from flowllama.providers.terraform import TerraformProvisioner
     from flowllama.providers.terraform.cloud_stacks import aws_ollama_stack, gcp_ollama_stack
+    from flowllama.providers.terraform.interruptions import AwsSpotInterruptions
 
     state = settings.terraform
     return TerraformProvisioner(
@@ -84,6 +89,7 @@ def terraform_provisioner(settings: Settings, engine: Engine) -> TerraformProvis
         engine=engine, backend=terraform_backend(settings),
         provider_settings=state.provider_settings, cloud_values=cloud_values(settings),
         foundations=foundations(settings, engine),
+        interruptions=AwsSpotInterruptions(state.provider_settings.get("aws")),
     )
 
 

@@ -40,6 +40,7 @@ from flowllama.providers.naming import resource_name
 from flowllama.providers.terraform.backend import BackendConfig
 from flowllama.providers.terraform.engine import Engine, default_engine, engine_env
 from flowllama.providers.terraform.failures import CommandFailed, to_provider_error
+from flowllama.providers.terraform.interruptions import InterruptionCheck
 from flowllama.providers.terraform.options import TerraformOptions
 from flowllama.providers.terraform.outputs import (
     handle_data,
@@ -69,7 +70,8 @@ class TerraformProvisioner(Provisioner):
 
     ``operations`` counts every Terraform command by label (``init``, ``plan``, ``apply``,
     ``refresh``, ``destroy``, ``output``, ``state``, ``force-unlock``); ``on_command(label,
-    name)`` is called before each.
+    name)`` is called before each. ``interruptions``, when given, is asked by :meth:`refresh`
+    whether the cloud reclaimed a spot server (Terraform's state cannot tell).
     """
 
     kind: ClassVar[str] = "terraform"
@@ -87,6 +89,7 @@ class TerraformProvisioner(Provisioner):
         provider_settings: Mapping[str, Mapping[str, Any]] | None = None,
         cloud_values: Mapping[str, Mapping[str, Any]] | None = None,
         foundations: FoundationSource | None = None,
+        interruptions: InterruptionCheck | None = None,
     ) -> None:
         self.root_dir = root_dir.resolve()
         self.stacks = {stack.name: stack for stack in stacks}
@@ -103,6 +106,7 @@ class TerraformProvisioner(Provisioner):
         self._provider_settings = dict(provider_settings or {})
         self._cloud_values = dict(cloud_values or {})
         self._foundations = foundations
+        self.interruptions = interruptions
 
     @property
     def capabilities(self) -> Capabilities:
@@ -180,7 +184,23 @@ class TerraformProvisioner(Provisioner):
         return Handle(self.kind, spec.deployment_id, name, {**data, "slot": spec.slot})
 
     def refresh(self, handle: Handle) -> ResourceState:
-        """What exists behind ``handle`` now (re-read from the cloud unless disabled)."""
+        """What exists behind ``handle`` now (re-read from the cloud unless disabled), and
+        whether the cloud reclaimed it, when an interruption check is configured."""
+        return self._with_interruption(handle, self._read_state(handle))
+
+    def _with_interruption(self, handle: Handle, state: ResourceState) -> ResourceState:
+        """``state`` with the interruption check's verdict (``reclaimed`` and its detail)."""
+        if self.interruptions is None:
+            return state
+        known = [state.instance_id] if state.instance_id else []
+        found = self.interruptions(handle, known)
+        if found is None:
+            return state
+        return replace(state, reclaimed=found.reclaimed,
+                       detail=f"{state.detail}; {found.detail}" if state.detail else found.detail)
+
+    def _read_state(self, handle: Handle) -> ResourceState:
+        """What Terraform's state (refreshed from the cloud unless disabled) holds."""
         workspace = Workspace(self.root_dir, handle.name)
         if not workspace.exists() and not self.backend.is_remote:
             return ResourceState(exists=False, detail="no workspace: nothing exists")
