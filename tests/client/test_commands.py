@@ -9,7 +9,8 @@ from flowllama.client.commands import register
 
 EXPECTED = {
     "login", "logout", "whoami", "deploy", "ps", "status", "events", "logs", "stop", "start",
-    "restart", "rm", "usage", "chat", "keys create", "keys ls", "keys revoke",
+    "restart", "rm", "usage", "chat", "keys create", "keys ls", "keys revoke", "edit",
+    "deployments edit",
     "admin users ls", "admin users disable", "admin users enable", "admin users promote",
     "admin dead-letters ls", "admin dead-letters requeue",
 }

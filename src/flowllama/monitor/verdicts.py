@@ -118,7 +118,9 @@ class Verdicts:
             change_status_and_notify(
                 session, deployment, Status.UNHEALTHY,
                 f"{instance.consecutive_failures} consecutive failed health checks",
-                message=result.error, data={"instance_id": instance.id})
+                message=result.error,
+                # The timeline keeps why: the status message is cleared once it serves again.
+                data={"instance_id": instance.id, "error": result.error})
             return deployment
         if status is Status.UNHEALTHY and result.health is not Health.UNHEALTHY:
             change_status_and_notify(session, deployment, Status.RUNNING,
