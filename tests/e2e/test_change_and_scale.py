@@ -7,6 +7,10 @@ real llama.cpp serving the tiny model.
   old one is gone, and no request fails.
 * ``replicas: {min: 2, max: 2}`` gives two runtime processes, and the gateway spreads requests
   over both (counted in each runtime's own access log).
+* ``replicas: {min: 1, max: 2}`` scales on load: four clients sending without pause keep more
+  requests in flight than the one slot of the one replica, so the autopilot adds a second
+  runtime; when they stop, it goes back to one. Both steps are in the events, and no request
+  fails on the way.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +40,9 @@ SETTINGS = {
     "FLOWLLAMA_MONITOR__INTERVAL_S": "0.5", "FLOWLLAMA_MONITOR__DEEP_INTERVAL_S": "3600",
     "FLOWLLAMA_AUTOPILOT__INTERVAL_S": "0.5", "FLOWLLAMA_AUTOPILOT__LOAD_REPORT_INTERVAL_S": "0.5",
     "FLOWLLAMA_AUTOPILOT__DRAIN_TIMEOUT_S": "30", "FLOWLLAMA_GATEWAY__ROUTE_CACHE_TTL_S": "0.5",
+    "FLOWLLAMA_AUTOPILOT__SCALE_DOWN_AFTER_S": "2",
 }
+CLIENTS = 4  # concurrent senders for the load-scaling test: 4 requests on 1 slot
 ROUTE_CACHE_S = 1.0  # longer than the gateway's route cache above
 MAX_REQUESTS = 2000  # the traffic loop's bound, besides TIMEOUT_S
 CHAT_LINE = re.compile(r'"POST /v1/chat/completions HTTP/1\.[01]" 200')
@@ -202,3 +209,26 @@ def _chat_lines(log_path: str) -> int:
     if not path.exists():
         return 0
     return len(CHAT_LINE.findall(path.read_text(errors="replace")))
+
+
+def test_load_adds_a_replica_and_removes_it_when_load_is_gone(up: UpProcess) -> None:
+    api = Api(up.base_url)
+    running, key = _deploy(api)
+    deployment_id = running["id"]
+    changed = api.http.patch(f"/api/deployments/{deployment_id}",
+                             json={"replicas": {"min": 1, "max": 2}})
+    assert changed.status_code == 202, changed.text
+    assert changed.json()["replicas"] == {"min": 1, "max": 2, "desired": 1, "running": 1}
+    with ExitStack() as stack:
+        senders = [stack.enter_context(Traffic(running, key)) for _ in range(CLIENTS)]
+        _wait(api, deployment_id, lambda body: body["replicas"]["running"] == 2,
+              "scaled up under load")
+    assert [f for sender in senders for f in sender.failures] == []
+    calm = _wait(api, deployment_id, lambda body: body["replicas"]["desired"] == 1
+                 and body["replicas"]["running"] == 1 and len(_live(body)) == 1,
+                 "scaled back down without load")
+    assert calm["status"] == "running"
+    reasons = [e["reason"] for e in api.http.get(
+        f"/api/deployments/{deployment_id}/events").json()]
+    assert any(r.startswith("scaled up to 2 replicas: ") for r in reasons), reasons
+    assert any(r.startswith("scaled down to 1 replica: ") for r in reasons), reasons
