@@ -31,7 +31,7 @@ from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
-from flowllama.services import quotas, wake
+from flowllama.services import quotas, spend, wake
 from flowllama.services.autopilot_view import autopilot_fields
 from flowllama.services.deployment_status import change_status_and_notify
 from flowllama.settings import QuotaSettings
@@ -213,14 +213,7 @@ def request_delete(session: Session, user: User, deployment_id: str) -> Deployme
 
 def cost_so_far(instance_rows: list[Instance]) -> float:
     """Dollars spent: each instance's $/h over the hours it existed."""
-    now = utcnow()
-    total = 0.0
-    for row in instance_rows:
-        if row.price_per_hour is None:
-            continue
-        end = row.terminated_at or now
-        total += row.price_per_hour * max(0.0, (end - row.created_at).total_seconds()) / 3600
-    return round(total, 6)
+    return round(sum(spend.server_costs(instance_rows, None, utcnow()).values()), 6)
 
 
 def price_now(live: list[Instance]) -> float | None:

@@ -76,10 +76,11 @@ class Spend:
         return self.server_usd + self.tokens_usd
 
 
-def hours_within(created_at: datetime, terminated_at: datetime | None, start: datetime,
+def hours_within(created_at: datetime, terminated_at: datetime | None, start: datetime | None,
                  end: datetime) -> float:
-    """Hours of ``[created_at, terminated_at or end)`` that fall inside ``[start, end)``."""
-    begin = max(created_at, start)
+    """Hours of ``[created_at, terminated_at or end)`` that fall inside ``[start, end)``
+    (``start`` None: since ``created_at``)."""
+    begin = max(created_at, start) if start is not None else created_at
     finish = min(terminated_at or end, end)
     return max(0.0, (finish - begin).total_seconds() / HOUR_S)
 
@@ -87,7 +88,7 @@ def hours_within(created_at: datetime, terminated_at: datetime | None, start: da
 def user_spend(session: Session, user_id: str, now: datetime) -> Spend:
     """The user's spend this month, up to ``now``."""
     month = month_of(now)
-    server = sum(_deployment_costs(_user_instances(session, user_id, month, now),
+    server = sum(server_costs(_user_instances(session, user_id, month, now),
                                    month.start, now).values())
     tokens = session.scalar(
         select(func.coalesce(func.sum(UsageDaily.cost_usd), 0.0)).where(
@@ -117,7 +118,7 @@ def key_spend(session: Session, api_key_id: str, now: datetime) -> float:
         .group_by(UsageDaily.deployment_id)).all())
     instances = session.scalars(select(Instance).where(
         Instance.deployment_id.in_(list(mine)), *_overlapping(month, now))).all()
-    costs = _deployment_costs(instances, month.start, now)
+    costs = server_costs(instances, month.start, now)
     share = sum(costs.get(dep, 0.0) * tokens / int(totals[dep])
                 for dep, tokens in mine.items() if totals.get(dep))
     return round(share + sum(row.cost_usd for row in own), 6)
@@ -167,9 +168,11 @@ def _user_instances(session: Session, user_id: str, month: Month, now: datetime
     ).all())
 
 
-def _deployment_costs(instances: Iterable[Instance], start: datetime, now: datetime
-                      ) -> dict[str, float]:
-    """Each deployment's server dollars from ``start`` to ``now``."""
+def server_costs(instances: Iterable[Instance], start: datetime | None, now: datetime
+                 ) -> dict[str, float]:
+    """Each deployment's server dollars from ``start`` (None: since each server was created)
+    to ``now``: every instance's $/h over the hours it existed in between. The one place
+    server cost is computed (a deployment's cost so far, the usage report, budgets)."""
     costs: dict[str, float] = defaultdict(float)
     for row in instances:
         if row.price_per_hour:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from flowllama.db.tables import ApiKey, Deployment, Instance, UsageDaily, User
 from flowllama.db.types import utcnow
 from flowllama.domain.usage import UsageGroup, UsageQuery, UsageReport, UsageTotals
+from flowllama.services import spend
 
 
 def report(session: Session, user: User, query: UsageQuery) -> UsageReport:
@@ -97,15 +98,8 @@ def _deployment_costs(session: Session, deployment_ids: Iterable[str], start: da
         return {}
     begin = datetime.combine(start, time(), tzinfo=UTC)
     finish = min(datetime.combine(end + timedelta(days=1), time(), tzinfo=UTC), utcnow())
-    costs: dict[str, float] = defaultdict(float)
-    for instance in session.scalars(select(Instance).where(Instance.deployment_id.in_(ids))):
-        if instance.price_per_hour is None:
-            continue
-        alive_from = max(instance.created_at, begin)
-        alive_to = min(instance.terminated_at or finish, finish)
-        hours = max(0.0, (alive_to - alive_from).total_seconds() / 3600)
-        costs[instance.deployment_id] += instance.price_per_hour * hours
-    return costs
+    rows = session.scalars(select(Instance).where(Instance.deployment_id.in_(ids)))
+    return spend.server_costs(rows, begin, finish)
 
 
 def _labels(session: Session, user: User, group_by: str, rows: list[UsageDaily]
