@@ -187,7 +187,12 @@ def test_two_replicas_run_two_runtimes_and_share_the_requests(up: UpProcess) -> 
     assert len(records) == 2
     ports = {record["port"] for record in records}
     assert len(ports) == 2 and all(_runtime_command(port) for port in ports)
-    # The gateway routes to a new instance once its route cache has seen it.
+    # A server's first check by the monitor is a deep probe (a chat request of its own):
+    # count only after both were checked. The gateway routes to a new instance once its route
+    # cache has seen it.
+    _wait(api, deployment_id, lambda body: all(i["last_latency_ms"] is not None
+                                               for i in _live(body)),
+          "checked by the monitor")
     time.sleep(ROUTE_CACHE_S)
     wait_answering(scaled, key)
     before = {r["log_path"]: _chat_lines(r["log_path"]) for r in records}
