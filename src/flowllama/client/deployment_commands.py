@@ -30,6 +30,14 @@ from flowllama.client.watch import event_count, event_line, follow_logs, wait_fo
 NameArg = Annotated[str, typer.Argument(help="Deployment name or id")]
 WaitOpt = Annotated[bool, typer.Option("--wait", help="Show progress until it gets there")]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Give up waiting after SECONDS")]
+# Placement options shared by `deploy` and `edit` (the same fields of the deployment API).
+ParallelOpt = Annotated[int | None, typer.Option(help="Parallel request slots")]
+SpotOpt = Annotated[str | None, typer.Option(help="Spot tolerance: none | low | high")]
+GpuOpt = Annotated[str | None, typer.Option(help="auto | none | T4 | L4 | A10G | A100 ...")]
+CloudOpt = Annotated[str | None, typer.Option(help="auto | aws | gcp | local")]
+RegionOpt = Annotated[str | None, typer.Option(help="Pin a region")]
+InstanceTypeOpt = Annotated[str | None, typer.Option(help="Pin an instance type")]
+RuntimeOpt = Annotated[str | None, typer.Option(help="auto | ollama | llamacpp")]
 # What each action waits for (besides "failed", which always ends a wait).
 ACTION_TARGETS = {"stop": {"stopped"}, "start": {"running"}, "restart": {"running"}}
 
@@ -47,14 +55,9 @@ def deploy(
                     ] = None,
     context: Annotated[int | None, typer.Option(
         "--context", help="Context size in tokens (default: the API's)")] = None,
-    parallel: Annotated[int | None, typer.Option(help="Parallel request slots")] = None,
-    spot: Annotated[str | None, typer.Option(help="Spot tolerance: none | low | high")] = None,
-    gpu: Annotated[str | None, typer.Option(help="auto | none | T4 | L4 | A10G | A100 ...")
-                   ] = None,
-    cloud: Annotated[str | None, typer.Option(help="auto | aws | gcp | local")] = None,
-    region: Annotated[str | None, typer.Option(help="Pin a region")] = None,
-    instance_type: Annotated[str | None, typer.Option(help="Pin an instance type")] = None,
-    runtime: Annotated[str | None, typer.Option(help="auto | ollama | llamacpp")] = None,
+    parallel: ParallelOpt = None, spot: SpotOpt = None, gpu: GpuOpt = None,
+    cloud: CloudOpt = None, region: RegionOpt = None, instance_type: InstanceTypeOpt = None,
+    runtime: RuntimeOpt = None,
     wait: WaitOpt = False, timeout: TimeoutOpt = 1800.0,
     url: UrlOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -293,14 +296,9 @@ def edit(
     model: Annotated[str | None, typer.Option(help="Another model tag")] = None,
     context: Annotated[int | None, typer.Option(
         "--context-size", "--context", help="Context size in tokens")] = None,
-    parallel: Annotated[int | None, typer.Option(help="Parallel request slots")] = None,
-    spot: Annotated[str | None, typer.Option(help="Spot tolerance: none | low | high")] = None,
-    gpu: Annotated[str | None, typer.Option(help="auto | none | T4 | L4 | A10G | A100 ...")
-                   ] = None,
-    cloud: Annotated[str | None, typer.Option(help="auto | aws | gcp | local")] = None,
-    region: Annotated[str | None, typer.Option(help="Pin a region")] = None,
-    instance_type: Annotated[str | None, typer.Option(help="Pin an instance type")] = None,
-    runtime: Annotated[str | None, typer.Option(help="auto | ollama | llamacpp")] = None,
+    parallel: ParallelOpt = None, spot: SpotOpt = None, gpu: GpuOpt = None,
+    cloud: CloudOpt = None, region: RegionOpt = None, instance_type: InstanceTypeOpt = None,
+    runtime: RuntimeOpt = None,
     replicas_min: Annotated[int | None, typer.Option(help="Fewest servers (1-16)")] = None,
     replicas_max: Annotated[int | None, typer.Option(help="Most servers (1-16)")] = None,
     idle_timeout: Annotated[str | None, typer.Option(

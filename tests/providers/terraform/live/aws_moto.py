@@ -132,17 +132,24 @@ def _capacity_error(instance_type: str) -> bytes:
 
 
 @contextmanager
-def capacity_proxy(upstream: str) -> Iterator[CapacityProxy]:
-    proxy = CapacityProxy(upstream)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _proxy_handler(proxy))
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free 127.0.0.1 port in a thread; its URL. Stopped on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield proxy
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def capacity_proxy(upstream: str) -> Iterator[CapacityProxy]:
+    proxy = CapacityProxy(upstream)
+    with serving(_proxy_handler(proxy)) as url:
+        proxy.url = url
+        yield proxy
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,14 @@ from flowllama.providers import DeploymentSpec, Placement
 from flowllama.providers.terraform import TerraformProvisioner
 from flowllama.providers.terraform.cloud_stacks import aws_ollama_stack
 from flowllama.providers.terraform.interruptions import AwsSpotInterruptions
-from providers.terraform.live.aws_moto import LIVE, REGION, Foundation, Moto, provider_settings
+from providers.terraform.live.aws_moto import (
+    LIVE,
+    REGION,
+    Foundation,
+    Moto,
+    provider_settings,
+    serving,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -76,16 +83,9 @@ def reclaiming_proxy(upstream: str) -> Iterator[ReclaimingProxy]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with client, serving(Handler) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        client.close()
 
 
 def test_a_spot_server_terminated_by_ec2_is_reported_reclaimed_by_terraform_refresh(
