@@ -97,7 +97,9 @@ class HttpSettings(BaseModel):
 
 
 class TierQuota(BaseModel):
-    """What one account of a tier may hold at once (``None``: no cap)."""
+    """What one account of a tier may hold at once (``None``: no cap). ``gpu_instances`` caps
+    GPU servers: ``replicas.max`` of each deployment that may run on a GPU
+    (``services/quotas.py``)."""
 
     deployments: int | None = Field(None, ge=0)
     gpu_instances: int | None = Field(None, ge=0)

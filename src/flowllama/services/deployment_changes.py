@@ -3,7 +3,9 @@
 Everything is checked before anything is written: the new spec against the catalog and the
 optimizer (and this machine's capacity for a local deployment) with the same estimator that
 creation uses, the replica bounds, the idle timeout. A change nothing can satisfy is an
-``InvalidInput`` (422) naming the field, and the row is left as it was.
+``InvalidInput`` (422) naming the field, and the row is left as it was. A change that adds
+GPU servers (``services/quotas.py``) must fit the account's ``gpu_instances``, checked under
+the account's lock like a create (403 ``quota_exceeded``).
 
 Then one transaction writes the new spec and its estimate, bumps ``generation`` when the
 servers must be replaced (the agent rolls them blue/green), sets the replicas (the desired
@@ -28,8 +30,9 @@ from flowllama.domain.deployments import DeploymentChange, DeploymentCreate
 from flowllama.domain.external import EXTERNAL_CLOUD
 from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import Conflict, InvalidInput
-from flowllama.services import deployments
+from flowllama.services import deployments, quotas
 from flowllama.services.deployment_status import record_event
+from flowllama.settings import QuotaSettings
 
 SERVER_FIELDS = ("model", "context_size", "parallel", "spot_tolerance", "gpu", "cloud",
                  "region", "instance_type", "runtime")
@@ -64,12 +67,15 @@ class Changed:
 
 
 def change(session: Session, user: User, deployment_id: str, body: DeploymentChange,
-           estimator: deployments.Estimator, *, min_idle_timeout_s: float = 60.0) -> Changed:
+           estimator: deployments.Estimator, *, min_idle_timeout_s: float = 60.0,
+           quota: QuotaSettings | None = None) -> Changed:
     """Validate ``body`` against the user's deployment, then apply it (uncommitted);
-    ``min_idle_timeout_s`` is the platform's floor for ``idle_timeout_s``.
+    ``min_idle_timeout_s`` is the platform's floor for ``idle_timeout_s``; ``quota`` the
+    account caps a change that adds GPU servers must stay within.
 
     ``NotFound`` for another tenant's deployment, ``Conflict`` (``deleting``) for one being
-    deleted, ``InvalidInput`` with the field for a change nothing can satisfy.
+    deleted, ``InvalidInput`` with the field for a change nothing can satisfy,
+    ``QuotaExceeded`` (``gpu_instances``) for one past the account's GPU servers.
     """
     deployment = deployments.get(session, user, deployment_id, lock=True)
     if deployment.desired_state == Desired.DELETED or deployment.status in (
@@ -79,6 +85,8 @@ def change(session: Session, user: User, deployment_id: str, body: DeploymentCha
         raise InvalidInput(f"idle_timeout_s must be at least {min_idle_timeout_s:g} seconds",
                            field="idle_timeout_s", code="idle_timeout_too_short")
     changes = plan(deployment, body, estimator)
+    if quota is not None and changes.any:
+        _reserve_gpu_servers(session, user, quota, deployment, changes)
     if changes.any:
         apply(session, deployment, changes)
     return Changed(deployment, changes)
@@ -109,6 +117,23 @@ def plan(deployment: Deployment, body: DeploymentChange, estimator: deployments.
     elif changes.replicas is not None and changes.replicas[1] > deployment.replicas_max:
         _check_room_for_more(deployment, estimator)
     return changes
+
+
+def _reserve_gpu_servers(session: Session, user: User, quota: QuotaSettings,
+                         deployment: Deployment, changes: Changes) -> None:
+    """A change that adds GPU servers (a move to a GPU offer, a higher ``replicas.max`` of a
+    GPU deployment) must fit the account's ``gpu_instances``, checked under the account's
+    lock; one that keeps or lowers them passes even over a lowered cap. The deployment count
+    never changes here."""
+    before = quotas.gpu_servers(deployment.estimate, deployment.placement_pin,
+                                deployment.replicas_max)
+    # New servers drop an accepted move's pin (``apply``); otherwise it still applies.
+    estimate, pin = ((changes.estimate, None) if changes.server
+                     else (deployment.estimate, deployment.placement_pin))
+    high = changes.replicas[1] if changes.replicas is not None else deployment.replicas_max
+    after = quotas.gpu_servers(estimate, pin, high)
+    if after > before:
+        quotas.reserve_gpu_servers(session, user, quota, after, deployment_id=deployment.id)
 
 
 def _check_room_for_more(deployment: Deployment, estimator: deployments.Estimator) -> None:

@@ -28,7 +28,12 @@ from flowllama.domain.deployments import (
     PlacementOut,
 )
 from flowllama.domain.lifecycle import Desired, Status
-from flowllama.errors import Conflict, FlowLlamaError, NotFound, ServiceUnavailable
+from flowllama.errors import (
+    Conflict,
+    FlowLlamaError,
+    NotFound,
+    ServiceUnavailable,
+)
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
 from flowllama.services import quotas, spend, wake
@@ -83,8 +88,7 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         return _winner_or_name_conflict(session, user, body.name, idempotency_key, request_hash)
     estimate = estimator(body)
     if quota is not None:
-        quotas.reserve(session, user, quota, "deployments",
-                       *(("gpu_instances",) if quotas.uses_gpu(estimate) else ()))
+        _reserve(session, user, quota, estimate)
     deployment = Deployment(
         user_id=user.id, name=body.name, model=str(estimate.get("model") or body.model),
         runtime=body.runtime,
@@ -105,6 +109,14 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
     session.add(DeploymentEvent(deployment_id=deployment.id, from_status=None,
                                 to_status=Status.PENDING, reason="created by user"))
     return Created(deployment, new=True)
+
+
+def _reserve(session: Session, user: User, quota: QuotaSettings, estimate: dict[str, Any]
+             ) -> None:
+    """One more deployment, and its GPU servers (a new deployment runs one server; PATCH
+    raises ``replicas.max``), within the account's caps, under its lock."""
+    quotas.reserve(session, user, quota, "deployments")
+    quotas.reserve_gpu_servers(session, user, quota, quotas.gpu_servers(estimate, None, 1))
 
 
 def _name_taken(session: Session, user: User, name: str) -> bool:

@@ -68,7 +68,8 @@ def change_deployment(deployment_id: str, body: DeploymentChange, *, user: Curre
                                     configured_clouds(platform.settings.clouds))
     changed = deployment_changes.change(
         db, user, deployment_id, body, estimator,
-        min_idle_timeout_s=platform.settings.autopilot.min_idle_timeout_s)
+        min_idle_timeout_s=platform.settings.autopilot.min_idle_timeout_s,
+        quota=platform.settings.quotas)
     if changed.changes.any:
         deployments.commit_and_nudge(db, platform.queue, changed.deployment)
     else:
