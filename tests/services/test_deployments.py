@@ -1,5 +1,6 @@
 """The deployments service below the API: cost so far, the owner's view, idempotent create
-(also when ten requests with one key race, on SQLite and PostgreSQL)."""
+(also when ten requests with one key race, on SQLite and PostgreSQL, and when the winner
+fills the account's quota: the losers get its answer, not a refusal)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from flowllama.db.types import utcnow
 from flowllama.domain.deployments import DeploymentCreate
 from flowllama.errors import Conflict
 from flowllama.services import deployments
+from flowllama.settings import QuotaSettings, TierQuota
 
 
 def _estimate(_body: DeploymentCreate) -> dict[str, Any]:
@@ -73,11 +75,19 @@ def test_idempotent_create_replays_and_refuses_a_changed_body(database: Database
         assert session.query(Deployment).count() == 1
 
 
+def _gpu_estimate(_body: DeploymentCreate) -> dict[str, Any]:
+    offer = {"cloud": "aws", "instance_type": "g5.xlarge", "gpu_count": 1}
+    return {"recommended": offer, "candidates": [offer]}
+
+
+@pytest.mark.parametrize("cap", [None, TierQuota(deployments=1), TierQuota(gpu_instances=1)],
+                         ids=["no-quota", "deployments-cap", "gpu-cap"])
 def test_concurrent_creates_with_one_idempotency_key_all_get_the_winners_answer(
-        database: Database) -> None:
+        database: Database, cap: TierQuota | None) -> None:
     body = DeploymentCreate(name="chat", model="local/tiny", context_size=512, cloud="local")
+    quota = None if cap is None else QuotaSettings(tiers={"free": cap})
     with database.session() as session:
-        user = User(email="ops@example.com", password_hash="x")
+        user = User(email="ops@example.com", password_hash="x", tier="free")
         session.add(user)
     racers = 10
     start = threading.Barrier(racers)
@@ -85,7 +95,8 @@ def test_concurrent_creates_with_one_idempotency_key_all_get_the_winners_answer(
     def create() -> tuple[str, bool]:
         start.wait()
         with database.session() as session:
-            created = deployments.create(session, user, body, _estimate, "same-key")
+            created = deployments.create(session, user, body, _gpu_estimate, "same-key",
+                                         quota=quota)
             return created.deployment.id, created.new
 
     with ThreadPoolExecutor(racers) as pool:

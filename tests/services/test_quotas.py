@@ -1,11 +1,13 @@
 """Per-account quotas by tier, through the API on SQLite and PostgreSQL: each cap holds,
 under parallel creates and changes too, names the resource, and frees up when things are
 deleted; ``gpu_instances`` counts GPU servers (``replicas.max`` of each GPU deployment), on
-create and on PATCH."""
+create and on PATCH; a request that repeats a winner's Idempotency-Key gets its answer, not
+a refusal."""
 
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -182,3 +184,21 @@ def test_parallel_patches_onto_a_gpu_stop_at_the_cap(settings: Settings,
                 client, auth, deployment_id, {"model": "llama3.1:8b"}).status_code, ids))
         assert statuses == {202: 1, 403: 3}
 
+
+def test_racers_with_one_idempotency_key_all_get_the_winners_answer_at_the_cap(
+        settings: Settings, database: Database) -> None:
+    racers = 10
+    with _app(settings, database, TierQuota(deployments=1, gpu_instances=1)) as client:
+        auth = bearer(register_and_login(client))
+        start = threading.Barrier(racers)
+
+        def create(_: int) -> tuple[int, str]:
+            start.wait()
+            response = client.post("/api/deployments", json=AWS_8B,
+                                   headers={**auth, "Idempotency-Key": "one-key"})
+            return response.status_code, str(response.json().get("id", response.text))
+
+        with ThreadPoolExecutor(max_workers=racers) as pool:
+            answers = Counter(pool.map(create, range(racers)))
+        [winner] = client.get("/api/deployments", headers=auth).json()["items"]
+        assert answers == {(202, winner["id"]): racers}

@@ -32,6 +32,7 @@ from flowllama.errors import (
     Conflict,
     FlowLlamaError,
     NotFound,
+    QuotaExceeded,
     ServiceUnavailable,
 )
 from flowllama.logging import get_logger
@@ -88,7 +89,15 @@ def create(session: Session, user: User, body: DeploymentCreate, estimator: Esti
         return _winner_or_name_conflict(session, user, body.name, idempotency_key, request_hash)
     estimate = estimator(body)
     if quota is not None:
-        _reserve(session, user, quota, estimate)
+        try:
+            _reserve(session, user, quota, estimate)
+        except QuotaExceeded:
+            # The check waited for the account's lock: a request with this key that filled
+            # the cap has committed by now, and its answer (not a refusal) is ours.
+            if idempotency_key and (existing := _by_idempotency_key(session, user,
+                                                                    idempotency_key)):
+                return _replay(existing, request_hash)
+            raise
     deployment = Deployment(
         user_id=user.id, name=body.name, model=str(estimate.get("model") or body.model),
         runtime=body.runtime,
