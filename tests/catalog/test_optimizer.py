@@ -61,6 +61,27 @@ def test_a_spot_offer_is_followed_by_its_on_demand_fallback() -> None:
     assert markets == [("g6.xlarge", "us-east-1", True), ("g6.xlarge", "us-east-1", False)]
 
 
+@pytest.mark.parametrize(("model", "tolerance", "clouds"), [
+    ("llama3.1:8b", "high", ("aws", "gcp")),  # cloud: auto, where the cheapest 20 are all spot
+    ("qwen2.5:7b", "high", ("gcp",)),
+    ("llama3.2:1b", "low", ("aws", "gcp")),
+])
+def test_every_spot_candidate_keeps_its_on_demand_twin_under_the_cap(
+        model: str, tolerance: str, clouds: tuple[str, ...]) -> None:
+    result = run(model=model, spot_tolerance=tolerance, clouds=clouds)
+    offers = result.candidates
+    assert 0 < len(offers) <= MAX_CANDIDATES and any(o.spot for o in offers)
+    assert [o.price_per_month for o in offers] == sorted(o.price_per_month for o in offers)
+    assert offers[0] == result.recommended
+    on_demand_priced = {(r.cloud, r.instance_type, r.gpu, r.gpu_count, r.region)
+                        for r in load_snapshot().rows if r.on_demand is not None}
+    held = {(o.cloud, o.instance_type, o.gpu, o.gpu_count, o.region, o.spot) for o in offers}
+    for offer in offers:
+        place = (offer.cloud, offer.instance_type, offer.gpu, offer.gpu_count, offer.region)
+        if offer.spot and place in on_demand_priced:
+            assert (*place, False) in held, f"no on-demand twin for {place}"
+
+
 def test_no_spot_tolerance_means_on_demand_only() -> None:
     result = run(model="llama3.1:8b", spot_tolerance="none")
     assert result.candidates and not any(offer.spot for offer in result.candidates)

@@ -5,12 +5,17 @@ The order (``docs/autopilot.md``): an accepted move's ``placement_pin`` first; o
 ``excluded_offers`` are skipped until their ``until``; after a spot reclaim the replacement
 tries spot on the same cloud in another zone or region, then spot on another cloud, then
 on-demand (the estimate only holds spot offers the spot tolerance allows, and always its
-on-demand ones).
+on-demand ones). After a capacity or quota error on an offer, the next one tried is: its
+on-demand twin (same instance type and region) if it was spot; the same instance type in other
+zones or regions of that cloud, spot before on-demand; other instance types on that cloud; then
+the other cloud (``after_capacity_error``). Every order only rearranges the estimate's offers,
+which were priced within the deployment's constraints (cloud, region, instance type, GPU, spot
+tolerance), so no fallback leaves them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,6 +95,37 @@ def after_reclaim(ranked: list[Placement], reclaimed: Placement) -> list[Placeme
         return 2
 
     return sorted(ranked, key=rank)  # stable: price order kept within each group
+
+
+def after_capacity_error(ranked: list[Placement], failed: Placement) -> list[Placement]:
+    """``ranked`` without ``failed``, reordered after ``failed`` had no capacity (or quota):
+    on-demand of the same instance type and region if ``failed`` was spot; the same instance
+    type elsewhere on its cloud (other zones or regions, spot first, then on-demand; the same
+    region's other market last); other instance types on that cloud; then other clouds. Price
+    order is kept within each group."""
+    def rank(placement: Placement) -> tuple[int, int]:
+        if placement.cloud != failed.cloud:
+            return 3, 0
+        if placement.instance_type != failed.instance_type:
+            return 2, 0
+        same_region = placement.region == failed.region
+        if same_region and placement.spot != failed.spot:
+            return (0, 0) if failed.spot else (1, 2)
+        return 1, 0 if placement.spot else 1
+
+    gone = offer_key(failed)
+    return sorted((p for p in ranked if offer_key(p) != gone), key=rank)
+
+
+def capacity_fallbacks(ranked: list[Placement]) -> Iterator[Placement]:
+    """The places to try in turn: ``ranked[0]`` first, and after each one the rest ordered by
+    ``after_capacity_error``. Contract: the caller asks for the next place only when the last
+    one had no capacity (it stops at the first that works, or on any other error)."""
+    remaining = list(ranked)
+    while remaining:
+        failed = remaining[0]
+        yield failed
+        remaining = after_capacity_error(remaining, failed)
 
 
 def excluded_keys(deployment: Deployment, now: datetime) -> set[OfferKey]:

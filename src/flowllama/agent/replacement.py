@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from flowllama.agent.placement import describe, exclude, placement_of, spec_of
+from flowllama.agent.placement import capacity_fallbacks, describe, exclude, placement_of, spec_of
 from flowllama.agent.steps import StepBase, slot_label
 from flowllama.db.autopilot_tables import GatewayLoad
 from flowllama.db.tables import Deployment, Instance
@@ -66,7 +66,7 @@ class ReplacementSteps(StepBase):
             raise NoCapacity("no placement satisfies this deployment's constraints")
         spec = spec_of(deployment, slot)
         reasons: list[str] = []
-        for placement in placements:
+        for placement in capacity_fallbacks(placements):
             provisioner = self._provisioner_for(placement)
             try:
                 handle = self._adopt(provisioner, spec) or provisioner.create(spec, placement)

@@ -142,7 +142,8 @@ def estimate(
               if s.cloud in clouds and _holds(s, gpu, sizing, cpu_too=cpu_too)]
     fixed = {cloud: fixed_monthly(cloud, sizing.breakdown.weights_bytes) for cloud in clouds}
     search = _Search(shapes, request, fixed)
-    candidates = [search.offer(entry) for entry in search.ranked(clouds, MAX_CANDIDATES)]
+    ranked = search.ranked(clouds, MAX_CANDIDATES, twins=True)
+    candidates = [search.offer(entry) for entry in ranked]
     by_cloud = {cloud: _first_offer(search.ranked((cloud,), 1), search) for cloud in clouds}
     reason = None
     rationale = ""
@@ -230,10 +231,13 @@ class _Search:
         self.fixed = fixed
         self.regions = frozenset(request.regions) if request.regions else None
 
-    def ranked(self, clouds: Iterable[str], limit: int) -> list[_Entry]:
+    def ranked(self, clouds: Iterable[str], limit: int, *, twins: bool = False
+               ) -> list[_Entry]:
         """Up to ``limit`` entries with distinct (instance, GPUs, region, market), cheapest
-        first: an instance's spot and on-demand offers both appear, so the agent falls back
-        from spot to on-demand capacity of the same instance when spot has no room."""
+        first. With ``twins``, a spot entry is taken only together with the on-demand offer of
+        the same instance and region (its twin; on-demand is allowed at every spot tolerance),
+        both within ``limit``: after a capacity error on spot the agent tries that first
+        (``agent/placement.after_capacity_error``), so it must not fall past the cap."""
         shapes = [shape for shape in self.shapes if shape.cloud in clouds]
         streams = [self._stream(shapes, spot=False)]
         tolerance = self.request.spot_tolerance
@@ -243,15 +247,27 @@ class _Search:
             best = next(self._stream(shapes, spot=False), None)
             ceiling = None if best is None else self._hourly(best) * SPOT_SAVING_FOR_LOW_TOLERANCE
             streams.append(self._stream(shapes, spot=True, below=ceiling))
-        seen: set[tuple[int, bool]] = set()
-        found: list[_Entry] = []
+        found: dict[tuple[int, bool], _Entry] = {}
         for entry in heapq.merge(*streams, key=lambda e: e.key):
-            if (id(entry.slot), entry.spot) not in seen:
-                seen.add((id(entry.slot), entry.spot))
-                found.append(entry)
-                if len(found) == limit:
-                    break
-        return found
+            if (id(entry.slot), entry.spot) in found:
+                continue
+            twin = self._twin(entry) if twins else None
+            if twin is not None and (id(twin.slot), False) in found:
+                twin = None
+            if len(found) + (2 if twin else 1) > limit:
+                continue  # no room for a spot offer and its twin; a cheaper single may fit
+            found[(id(entry.slot), entry.spot)] = entry
+            if twin is not None:
+                found[(id(twin.slot), False)] = twin
+            if len(found) == limit:
+                break
+        return sorted(found.values(), key=lambda e: e.key)
+
+    def _twin(self, entry: _Entry) -> _Entry | None:
+        """The on-demand entry of a spot entry's instance and region, if it has that price."""
+        if not entry.spot or entry.slot.on_demand is None:
+            return None
+        return next(self._entries(entry.shape, [(entry.slot.on_demand, entry.slot)], False))
 
     def _stream(self, shapes: list[Shape], *, spot: bool,
                 below: float | None = None) -> Iterator[_Entry]:
