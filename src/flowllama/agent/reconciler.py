@@ -260,15 +260,18 @@ class Reconciler(ReplicaSteps):
             row = session.get(Deployment, deployment.id)
             assert row is not None
             healed = self._came_from(session, deployment.id) is Status.HEALING
-            endpoint = session.scalar(
-                select(Instance.endpoint_url).where(
+            # The event names the server, never its address: users see events, and reach
+            # models only through the gateway (operators read addresses off the instances).
+            serving = session.execute(
+                select(Instance.id, Instance.slot).where(
                     Instance.deployment_id == row.id, Instance.terminated_at.is_(None),
                     Instance.draining_since.is_(None))
-                .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1))
+                .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1)).first()
             change_status_and_notify(
                 session, row, Status.RUNNING,
                 "healed: the replacement is up" if healed else "server is up",
-                data={"endpoint_url": endpoint, "healed": healed})
+                data={"instance_id": serving.id if serving else None,
+                      "slot": serving.slot if serving else None, "healed": healed})
             if replacing:
                 notify(session, row.user_id, WebhookEvent.REPLACED, {
                     "deployment": deployment_snapshot(row, row.status),

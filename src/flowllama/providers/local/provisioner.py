@@ -257,15 +257,18 @@ class LocalProvisioner(Provisioner):
         return True
 
     def _probe(self, record: LocalRecord) -> tuple[bool, str]:
+        """Whether the runtime answers its health check, and a detail for the deployment's
+        owner: it names the check, not the runtime's address (users reach models only
+        through the gateway; operators find the address on the instance)."""
         url = record.health_url
         try:
             response = httpx.get(url, timeout=self.options.probe_timeout_s, trust_env=False,
                                  headers=self.options.runtime_headers(record.deployment_id))
         except httpx.HTTPError as exc:
-            return False, f"health check {url} failed: {type(exc).__name__}: {exc}"
+            return False, f"health check failed: {type(exc).__name__}: {exc}"
         if not response.is_success:
-            return False, f"health check {url} answered HTTP {response.status_code}"
-        return True, f"{record.runtime} serving {record.model} on port {record.port}"
+            return False, f"health check answered HTTP {response.status_code}"
+        return True, f"{record.runtime} serving {record.model}"
 
     def _stray(self, server_key: str) -> supervision.Supervised | None:
         found = supervision.find_supervisors(self.root)
