@@ -120,3 +120,9 @@ class ProvisioningFailed(ProviderError):
 
 class NotYetTerminated(ProviderError):
     """Destroy was requested but the resource still exists; check again later."""
+
+
+class StepAbandoned(ProviderError):
+    """The step that asked for this work no longer owns its deployment (the agent's lease on
+    it was lost): stop at once and touch nothing more, not even to clean up, because another
+    agent may be acting on the same servers now."""

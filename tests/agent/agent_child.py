@@ -18,13 +18,15 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
+from flowllama.agent.leases import HeldLeases
+from flowllama.agent.progress import ProgressRecorder
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
 from flowllama.logging import configure_logging
 from flowllama.providers import DeploymentSpec, Handle, Placement, Provisioner
 from flowllama.providers.local import LocalOptions, LocalProvisioner
-from flowllama.providers.local.records import LocalRecord
-from flowllama.providers.local.resolve import ResolvedModel
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.providers.terraform import (
     TerraformOptions,
@@ -32,9 +34,12 @@ from flowllama.providers.terraform import (
     terraform_data_stack,
 )
 from flowllama.queue import DatabaseQueue, RetryPolicy
+from flowllama.runtimes import LlamaCppRuntime, ProgressCallback, PullProgress
+from flowllama.runtimes.base import DEFAULT_PREPARE_TIMEOUT_S
 
 APPLY_DELAY_S = 4
 PREPARE_DELAY_S = 6
+PREPARE_TICKS = 6
 
 
 class SlowBoot(TerraformProvisioner):
@@ -46,22 +51,54 @@ class SlowBoot(TerraformProvisioner):
         return super().create(spec, placement)
 
 
+class SlowLlamaCpp(LlamaCppRuntime):
+    """The real llama.cpp runtime; making its model ready first reports progress once a
+    second for a few seconds (as a download does). Files in ``marks`` announce its start
+    (``entered-<pid>``, so a test can freeze the agent in the middle of it) and its end
+    (``prepared-<pid>``)."""
+
+    def __init__(self, marks: Path) -> None:
+        super().__init__()
+        self.marks = marks
+
+    def prepare(self, client: httpx.Client, model: str,
+                progress: ProgressCallback | None = None, *,
+                timeout_s: float = DEFAULT_PREPARE_TIMEOUT_S) -> None:
+        (self.marks / f"entered-{os.getpid()}").touch()
+        for tick in range(1, PREPARE_TICKS + 1):
+            time.sleep(PREPARE_DELAY_S / PREPARE_TICKS)
+            if progress is not None:
+                progress(PullProgress("loading", tick / PREPARE_TICKS))
+        super().prepare(client, model, progress, timeout_s=timeout_s)
+        (self.marks / f"prepared-{os.getpid()}").touch()
+
+
 class SlowModel(LocalProvisioner):
-    """The real local provisioner; making the model ready takes a few seconds more (as a
-    download does), and its start is announced by a file ``entered-<pid>`` beside the root, so
-    a test can freeze the agent in the middle of it."""
+    """The real local provisioner on :class:`SlowLlamaCpp`; each create and destroy it is
+    asked for is written down, before it happens, as a line of ``effects-<pid>`` beside the
+    root."""
 
-    def _prepare(self, record: LocalRecord, resolved: ResolvedModel) -> None:
-        (self.root.parent / f"entered-{os.getpid()}").touch()
-        time.sleep(PREPARE_DELAY_S)
-        super()._prepare(record, resolved)
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        self._effect(f"create {spec.server_key}")
+        return super().create(spec, placement)
+
+    def destroy(self, handle: Handle) -> None:
+        self._effect(f"destroy {handle.name}")
+        super().destroy(handle)
+
+    def _effect(self, line: str) -> None:
+        with (self.root.parent / f"effects-{os.getpid()}").open("a") as out:
+            out.write(line + "\n")
 
 
-def _provisioner(config: dict[str, object]) -> tuple[str, Provisioner]:
+def _provisioner(config: dict[str, object], held: HeldLeases,
+                 database: Database) -> tuple[str, Provisioner]:
     root = Path(str(config["root"]))
     if "models_dir" in config:
-        return "local", SlowModel(root, Path(str(config["models_dir"])),
-                                  LocalOptions(threads=1, health_timeout_s=60))
+        options = LocalOptions(threads=1, health_timeout_s=60,
+                               runtimes={"llamacpp": SlowLlamaCpp(root.parent)})
+        return "local", SlowModel(root, Path(str(config["models_dir"])), options,
+                                  on_progress=ProgressRecorder(database, held))
     return "terraform", SlowBoot(root, [terraform_data_stack(Path(str(config["stack"])))],
                                  options=TerraformOptions(state_lock_timeout_s=0))
 
@@ -70,7 +107,8 @@ def main(config: dict[str, object]) -> None:
     configure_logging(role="agent")
     lease_s = float(str(config["lease_s"]))
     database = Database(str(config["db_url"]))
-    kind, provisioner = _provisioner(config)
+    held = HeldLeases()  # shared by the agent and the progress recorder, as in production
+    kind, provisioner = _provisioner(config, held, database)
     registry = ProvisionerRegistry()
     registry.register(kind, lambda: provisioner)
     queue = DatabaseQueue(database, policy=RetryPolicy(base_s=0.5, max_s=1.0),
@@ -79,7 +117,7 @@ def main(config: dict[str, object]) -> None:
     agent = AgentService(database, queue, registry, workers=1, lease_s=lease_s, poll_s=0.1,
                          sweep_interval_s=1.0, wait_s=0.5,
                          kinds={"test": "terraform", "local": "local"},
-                         on_stop=on_stop)
+                         on_stop=on_stop, held=held)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     agent.start()

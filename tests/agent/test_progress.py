@@ -1,6 +1,7 @@
 """Model download progress lands on the deployment: the latest step in the status message,
-an event at each quarter only; only while the downloading step holds the deployment's lease;
-and a download whose deployment is no longer wanted is stopped."""
+an event at each quarter only; only while the downloading step holds the deployment's lease,
+and a download whose step lost that lease, or whose deployment is no longer wanted, is
+stopped at its next progress report."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.agent import leases
-from flowllama.agent.leases import HeldLeases, StepCancelled
+from flowllama.agent.leases import HeldLeases, LeaseLost, StepCancelled
 from flowllama.agent.progress import ProgressRecorder
+from flowllama.agent.reconciler import Reconciler
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, User
+from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.runtimes import PullProgress
 
 
@@ -62,12 +65,15 @@ def test_progress_is_recorded_without_flooding_the_timeline(database: Database) 
     assert all(event.from_status == event.to_status == "provisioning" for event in events)
 
 
-def test_progress_of_a_deleted_deployment_is_ignored(database: Database) -> None:
-    ProgressRecorder(database, HeldLeases())("no-such-deployment",
-                                             PullProgress("downloading", 0.5))
+def test_a_download_for_a_deployment_this_process_does_not_hold_stops(
+        database: Database) -> None:
+    with pytest.raises(LeaseLost):
+        ProgressRecorder(database, HeldLeases())("no-such-deployment",
+                                                 PullProgress("downloading", 0.5))
 
 
-def test_progress_is_not_written_once_the_lease_is_lost(database: Database) -> None:
+def test_a_download_whose_lease_was_taken_stops_at_its_next_report(
+        database: Database) -> None:
     deployment_id = _deployment(database)
     recorder = _holding(database, deployment_id)
     recorder(deployment_id, PullProgress("downloading", 0.1, 1, 10))
@@ -75,8 +81,26 @@ def test_progress_is_not_written_once_the_lease_is_lost(database: Database) -> N
         row = session.get(Deployment, deployment_id)
         assert row is not None
         row.lease_token, row.status_message = "someone-else", "theirs"
-    recorder(deployment_id, PullProgress("downloading", 0.9, 9, 10))
+    with pytest.raises(LeaseLost):  # the pull ends here instead of running to its end
+        recorder(deployment_id, PullProgress("downloading", 0.9, 9, 10))
     assert _message(database, deployment_id) == "theirs"
+
+
+def test_a_download_whose_lease_the_heartbeat_found_lost_stops_at_its_next_report(
+        database: Database) -> None:
+    deployment_id = _deployment(database)
+    recorder = _holding(database, deployment_id)
+    reconciler = Reconciler(database, ProvisionerRegistry(), lease_s=30, held=recorder.held)
+    recorder.held.working_towards(deployment_id, "running")
+    recorder(deployment_id, PullProgress("downloading", 0.1, 1, 10))
+    with database.session() as session:  # another agent took the lease meanwhile
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        row.lease_token = "someone-else"
+    assert reconciler.renew_held() == [deployment_id]  # the heartbeat
+    with pytest.raises(LeaseLost):
+        recorder(deployment_id, PullProgress("downloading", 0.2, 2, 10))
+    assert _message(database, deployment_id) == "downloading (10%)"
 
 
 def test_a_download_no_longer_wanted_is_cancelled(database: Database) -> None:

@@ -238,9 +238,19 @@ def test_a_frozen_agent_writes_nothing_once_another_took_its_lease(
         _wait_for(lambda: _status(database, deployment.id) == Status.RUNNING, "running")
         before = _timeline(database, deployment.id)
 
-        os.kill(first.pid, signal.SIGCONT)  # it finishes its step and tries to record it
+        effects = _effects(tmp_path, first.pid)
+        runtimes = _supervisors(tmp_path)
+        assert effects == [f"create {deployment.id}"] and len(runtimes) == 1
+
+        os.kill(first.pid, signal.SIGCONT)  # its step wakes up in the middle of the model
         _wait_for(lambda: "agent.row_lease_lost" in logs["first"].read_text(),
                   "the resumed agent to notice it lost the lease")
+        # The step ended at its next progress report, not at the end of the preparation, and
+        # neither destroyed nor launched anything: the runtime the second agent adopted (the
+        # one the first launched) is still the one serving.
+        assert not (tmp_path / f"prepared-{first.pid}").exists()
+        assert _effects(tmp_path, first.pid) == effects
+        assert _supervisors(tmp_path) == runtimes
         assert _timeline(database, deployment.id) == before
         assert len(before[1]) == 1  # one instance: the runtime the second agent adopted
     finally:
@@ -249,6 +259,18 @@ def test_a_frozen_agent_writes_nothing_once_another_took_its_lease(
                 os.kill(child.pid, signal.SIGCONT)
                 child.send_signal(signal.SIGTERM)
                 child.wait(60)
+
+
+def _effects(tmp_path: Path, pid: int) -> list[str]:
+    """The provisioner calls with side effects (create, destroy) agent ``pid`` asked for."""
+    path = tmp_path / f"effects-{pid}"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _supervisors(tmp_path: Path) -> list[tuple[int, str]]:
+    """The local runtimes' supervisors alive now (pid, server key)."""
+    return sorted((s.pid, s.server_key)
+                  for s in supervision.find_supervisors(tmp_path / "local"))
 
 
 def _slow_ollama(database: Database, tmp_path: Path, held: HeldLeases) -> LocalProvisioner:

@@ -29,11 +29,12 @@ from flowllama.agent.lease_owner import LeaseOwner, current_owner
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.db.types import new_id, utcnow
-from flowllama.errors import ProviderError
+from flowllama.errors import ProviderError, StepAbandoned
 
 
-class LeaseLost(ProviderError):
-    """Our lease expired and someone else may be acting; stop without writing."""
+class LeaseLost(StepAbandoned):
+    """Our lease expired and someone else may be acting; stop without writing and without
+    calling a provisioner."""
 
 
 class StepCancelled(ProviderError):
@@ -148,8 +149,9 @@ def free_dead(db: Database) -> list[str]:
 class HeldLeases:
     """The leases this process holds right now (deployment id → token), shared by the
     reconciler, its heartbeat and the model-download progress recorder. A lease found lost
-    is dropped, so the next write of its step fails at once; a lease whose deployment's desired
-    state changed while a step ran is marked cancelled, so a long download can stop early."""
+    is dropped, so its step ends at its next write, provisioner call or download progress
+    report (:class:`LeaseLost`); a lease whose deployment's desired state changed while a step
+    ran is marked cancelled, so a long download stops early (:class:`StepCancelled`)."""
 
     def __init__(self) -> None:
         self._tokens: dict[str, str] = {}

@@ -2,9 +2,11 @@
 
 The status message always shows the latest step; an event is written only at each quarter, so
 a long pull leaves a readable timeline instead of thousands of rows. Each write is part of the
-step that downloads, so it is fenced by that step's lease: without the lease nothing is written.
-When the deployment's desired state changed meanwhile (deleted or stopped while downloading),
-the callback raises :class:`StepCancelled`, which ends the download.
+step that downloads, so it is fenced by that step's lease. The callback ends the download by
+raising: :class:`LeaseLost` once the step no longer holds the lease (the heartbeat found it
+lost, or the fenced write did), so a frozen agent that wakes up stops at its next progress
+report instead of pulling on; :class:`StepCancelled` when the deployment's desired state
+changed meanwhile (deleted or stopped while downloading).
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ class ProgressRecorder:
     def __call__(self, deployment_id: str, progress: PullProgress) -> None:
         if self.held.cancelled(deployment_id):
             raise StepCancelled(f"deployment {deployment_id} no longer wants this download")
+        if self.held.token(deployment_id) is None:  # dropped by the heartbeat: lease lost
+            self._forget(deployment_id)
+            raise LeaseLost(f"lease on deployment {deployment_id} is no longer held; "
+                            "the download stops")
         fraction = progress.fraction
         message = progress.status if fraction is None else (
             f"{progress.status} ({fraction:.0%})")
@@ -48,8 +54,14 @@ class ProgressRecorder:
                 self._last_step.pop(deployment_id, None)
         try:
             self._write(deployment_id, progress, message, new_step=new_step)
-        except LeaseLost:  # another agent acts on the deployment now: its story, not ours
-            log.info("agent.progress_not_recorded", deployment_id=deployment_id)
+        except LeaseLost:  # another agent acts on the deployment now: end our download
+            self._forget(deployment_id)
+            log.info("agent.download_stopped_lease_lost", deployment_id=deployment_id)
+            raise
+
+    def _forget(self, deployment_id: str) -> None:
+        with self._lock:
+            self._last_step.pop(deployment_id, None)
 
     def _write(self, deployment_id: str, progress: PullProgress, message: str, *,
                new_step: bool) -> None:

@@ -2,9 +2,10 @@
 write what happened, repeat until the row is where the user wants it or must wait.
 
 Rules (``docs/agent.md``): the deployment's lease is held throughout (renewed by the agent's
-heartbeat, :meth:`Reconciler.renew_held`) and every write of a step is fenced by its token
-(:func:`leases.fenced`), so a step that lost its lease stops without writing; no provisioner
-call runs inside a database transaction; each step is safe to repeat after a crash, because
+heartbeat, :meth:`Reconciler.renew_held`), every write of a step is fenced by its token
+(:func:`leases.fenced`) and every provisioner side effect is preceded by a lease check, so a
+step that lost its lease stops without writing or touching a server; no provisioner call runs
+inside a database transaction; each step is safe to repeat after a crash, because
 provisioners adopt what already exists for a server (``find``/idempotent ``create``, keyed by
 its slot) and ``destroy`` is idempotent.
 
@@ -162,15 +163,18 @@ class Reconciler(ReplicaSteps):
         """Destroy every instance and every server of any slot a crash left, then settle."""
         deployment = snap.deployment
         for instance in snap.instances:
-            self._destroy(Handle.from_dict(instance.handle))
+            self._destroy(deployment.id, Handle.from_dict(instance.handle))
             self._mark_terminated(deployment.id, instance.id)
         kinds = self._kinds_for(deployment) | {
             Handle.from_dict(i.handle).kind for i in snap.instances}
         for kind in sorted(kinds):
+            # The sweep finds every slot's server, so a resumed agent that lost its lease
+            # would reach the new holder's: each destroy checks the lease first.
             for orphan in self.registry.get(kind).find_all(spec_of(deployment)):
-                self._destroy(orphan)
+                self._destroy(deployment.id, orphan)
         desired = Desired(deployment.desired_state)
         if desired is Desired.DELETED:
+            self._check_lease(deployment.id)
             for kind in sorted(kinds):
                 self.registry.get(kind).forget(deployment.id)
             self._move(deployment.id, Status.DELETED, "all resources destroyed")
@@ -256,15 +260,18 @@ class Reconciler(ReplicaSteps):
             row = session.get(Deployment, deployment.id)
             assert row is not None
             healed = self._came_from(session, deployment.id) is Status.HEALING
-            endpoint = session.scalar(
-                select(Instance.endpoint_url).where(
+            # The event names the server, never its address: users see events, and reach
+            # models only through the gateway (operators read addresses off the instances).
+            serving = session.execute(
+                select(Instance.id, Instance.slot).where(
                     Instance.deployment_id == row.id, Instance.terminated_at.is_(None),
                     Instance.draining_since.is_(None))
-                .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1))
+                .order_by(Instance.created_at.desc(), Instance.id.desc()).limit(1)).first()
             change_status_and_notify(
                 session, row, Status.RUNNING,
                 "healed: the replacement is up" if healed else "server is up",
-                data={"endpoint_url": endpoint, "healed": healed})
+                data={"instance_id": serving.id if serving else None,
+                      "slot": serving.slot if serving else None, "healed": healed})
             if replacing:
                 notify(session, row.user_id, WebhookEvent.REPLACED, {
                     "deployment": deployment_snapshot(row, row.status),
@@ -339,6 +346,8 @@ class Reconciler(ReplicaSteps):
                 slot = next_slot(snap.instances, taken)
                 taken.add(slot)
                 created.append(self._add_server(deployment, placements, slot, "heal"))
+        except LeaseLost:
+            raise  # another agent owns the deployment now: its servers are not ours to clean
         except ProviderError as exc:
             self._heal_failed(deployment, condemned, created, exc)
             return
@@ -356,7 +365,7 @@ class Reconciler(ReplicaSteps):
                        "heal failed; the old server keeps serving", message=str(exc))
             return
         for instance in condemned:
-            self._destroy(Handle.from_dict(instance.handle))
+            self._destroy(deployment.id, Handle.from_dict(instance.handle))
             self._mark_terminated(deployment.id, instance.id)
         raise exc
 

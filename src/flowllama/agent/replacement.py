@@ -69,7 +69,10 @@ class ReplacementSteps(StepBase):
         for placement in capacity_fallbacks(placements):
             provisioner = self._provisioner_for(placement)
             try:
-                handle = self._adopt(provisioner, spec) or provisioner.create(spec, placement)
+                handle = self._adopt(provisioner, spec)
+                if handle is None:
+                    self._check_lease(deployment.id)
+                    handle = provisioner.create(spec, placement)
             except NoCapacity as exc:
                 reasons.append(f"{describe(placement)}: {exc}")
                 self._note(deployment.id, f"no capacity on {describe(placement)}; "
@@ -132,7 +135,7 @@ class ReplacementSteps(StepBase):
 
     def _abandon(self, deployment_id: str, instance: Instance, reason: str) -> None:
         """Destroy a replacement that did not make it (the old servers keep serving)."""
-        self._destroy(Handle.from_dict(instance.handle))
+        self._destroy(deployment_id, Handle.from_dict(instance.handle))
         self._mark_terminated(deployment_id, instance.id)
         self._note(deployment_id, f"{slot_label(instance.slot)} abandoned: {reason}",
                    {"instance_id": instance.id, "slot": instance.slot})
@@ -167,7 +170,7 @@ class ReplacementSteps(StepBase):
             if not self._drained(instance):
                 pending += 1
                 continue
-            self._destroy(Handle.from_dict(instance.handle))
+            self._destroy(deployment_id, Handle.from_dict(instance.handle))
             self._mark_terminated(deployment_id, instance.id)
             self._note(deployment_id, f"{slot_label(instance.slot)} drained and destroyed",
                        {"instance_id": instance.id, "slot": instance.slot})

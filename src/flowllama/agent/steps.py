@@ -1,9 +1,10 @@
 """What every step of the reconciler shares: the row snapshot, the step outcome, the fenced
 write, status moves and events, and the provisioner look-ups.
 
-Rules (``docs/agent.md``): every write of a step is fenced by the step's lease token, so a step
-that lost its lease stops without writing; no provisioner call runs inside a database
-transaction.
+Rules (``docs/agent.md``): every write of a step is fenced by the step's lease token, and every
+provisioner side effect (create, destroy, forget) is preceded by a lease check, so a step that
+lost its lease stops without writing and without touching a server; no provisioner call runs
+inside a database transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from flowllama.agent import leases
-from flowllama.agent.leases import HeldLeases
+from flowllama.agent.leases import HeldLeases, LeaseLost
 from flowllama.agent.placement import (
     PROVISIONER_BY_CLOUD,
     placements_for,
@@ -138,7 +139,21 @@ class StepBase:
             record_event(session, deployment, reason, data)
         log.info("agent.note", deployment_id=deployment_id, reason=reason)
 
-    def _destroy(self, handle: Handle) -> None:
+    def _check_lease(self, deployment_id: str) -> None:
+        """Renew the step's lease, or raise :class:`LeaseLost` (and drop it) when the row's
+        token is no longer ours. Called right before each provisioner side effect: a database
+        fence cannot cover a cloud call, and an agent frozen past its lease must not destroy or
+        create a server that the new holder now owns."""
+        token = self.held.token(deployment_id)
+        if token is None or not leases.renew(self.db, deployment_id, token, self.lease_s):
+            if token is not None:
+                self.held.drop(deployment_id, token)
+            log.warning("agent.lease_lost_before_side_effect", deployment_id=deployment_id)
+            raise LeaseLost(f"lease on deployment {deployment_id} was lost")
+
+    def _destroy(self, deployment_id: str, handle: Handle) -> None:
+        """Destroy one server of the deployment, if the step still holds its lease."""
+        self._check_lease(deployment_id)
         self.registry.get(handle.kind).destroy(handle)
 
     def _refresh(self, instance: Instance) -> ResourceState:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from flowllama.catalog.models import ModelCatalog, default_catalog
-from flowllama.errors import NotYetTerminated, ProvisioningFailed
+from flowllama.errors import NotYetTerminated, ProvisioningFailed, StepAbandoned
 from flowllama.providers import Capability, DeploymentSpec, Handle, Placement, Unsupported
 from flowllama.providers.local import (
     LOCAL_PLACEMENT,
@@ -276,6 +276,33 @@ def test_the_ollama_path_pulls_with_progress(
     assert state.running and state.endpoint_url == f"http://127.0.0.1:{handle.data['port']}/v1"
     env = httpx.get(f"http://127.0.0.1:{handle.data['port']}/fake/env", timeout=10).json()["env"]
     assert env["OLLAMA_NUM_PARALLEL"] == "2" and env["OLLAMA_CONTEXT_LENGTH"] == "512"
+    provisioner.destroy(handle)
+    assert port_is_free(handle.data["port"])
+
+
+@pytest.mark.slow
+def test_a_preparation_whose_caller_lost_the_deployment_leaves_the_runtime(
+    make_provisioner: MakeProvisioner, ollama_options: Callable[..., LocalOptions],
+    fake_ollama_executable: Path,
+) -> None:
+    # The agent's step lost its lease in the middle of the download: the runtime may be the
+    # new lease holder's now, so it is neither stopped nor forgotten, only left to adopt.
+    def lease_lost(_deployment: str, _step: PullProgress) -> None:
+        raise StepAbandoned("the lease on d1 was lost")
+
+    provisioner = make_provisioner(
+        options=ollama_options(fake_ollama_executable, read_memory=lambda: BIG_MACHINE),
+        on_progress=lease_lost,
+    )
+    spec = _spec(model="qwen2.5:0.5b")
+    with pytest.raises(StepAbandoned):
+        provisioner.create(spec, LOCAL_PLACEMENT)
+    handle = provisioner.find(spec)
+    assert handle is not None
+    state = provisioner.refresh(handle)
+    assert state.running
+    # The detail is for the deployment's owner: it names no address of the runtime.
+    assert "127.0.0.1" not in state.detail and str(handle.data["port"]) not in state.detail
     provisioner.destroy(handle)
     assert port_is_free(handle.data["port"])
 

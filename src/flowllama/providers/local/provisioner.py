@@ -26,7 +26,7 @@ import httpx
 import structlog
 
 from flowllama.catalog.models import ModelCatalog
-from flowllama.errors import NotYetTerminated, ProviderError
+from flowllama.errors import NotYetTerminated, ProviderError, StepAbandoned
 from flowllama.providers.base import (
     Capabilities,
     Capability,
@@ -54,7 +54,9 @@ LOCAL_PLACEMENT = Placement(cloud="local", region="localhost", instance_type="lo
 """The one place the local provisioner offers: this machine, no GPU, no price."""
 
 ProgressListener = Callable[[str, PullProgress], None]
-"""``on_progress(deployment_id, progress)``: called while a model is made ready."""
+"""``on_progress(deployment_id, progress)``: called while a model is made ready. An error it
+raises ends the preparation; the runtime is then stopped, except on ``StepAbandoned`` (the
+caller no longer owns the deployment, so the runtime is left to whoever does)."""
 
 # Log lines quoted in ``refresh``'s detail when a runtime has died.
 DETAIL_LOG_LINES = 10
@@ -101,7 +103,9 @@ class LocalProvisioner(Provisioner):
         unknown tag, runtime choice), ``RuntimeNotInstalled``, ``MachineTooSmall`` or
         ``NotEnoughMemory`` (with the numbers). After a launch: ``RuntimeExited`` or
         ``RuntimeStartTimeout`` with the log's last lines, ``ModelNotFound`` or
-        ``ModelPullFailed``; the process is stopped and its record removed first.
+        ``ModelPullFailed``; the process is stopped and its record removed first. An error
+        from ``on_progress`` ends the model's preparation the same way, except
+        ``StepAbandoned``, which leaves the runtime as it is.
         """
         self.check_capabilities(spec, placement)
         resolved = self.instances.resolve(spec)
@@ -218,7 +222,8 @@ class LocalProvisioner(Provisioner):
     # -- helpers --------------------------------------------------------------------------
 
     def _prepare(self, record: LocalRecord, resolved: ResolvedModel) -> None:
-        """Make the model ready on the healthy runtime; on failure stop it (nothing left)."""
+        """Make the model ready on the healthy runtime; on failure stop it (nothing left),
+        unless the caller abandoned the step (``StepAbandoned``: the runtime is not ours)."""
         deployment = record.deployment_id
         listener = self.on_progress
 
@@ -231,6 +236,8 @@ class LocalProvisioner(Provisioner):
                               headers=self.options.runtime_headers(deployment)) as client:
                 resolved.runtime.prepare(client, resolved.name, progress,
                                          timeout_s=self.options.prepare_timeout_s)
+        except StepAbandoned:
+            raise  # the caller lost the deployment: the runtime may be another agent's now
         except ProviderError as exc:
             try:
                 self.instances.stop(record.server_key)
@@ -250,15 +257,18 @@ class LocalProvisioner(Provisioner):
         return True
 
     def _probe(self, record: LocalRecord) -> tuple[bool, str]:
+        """Whether the runtime answers its health check, and a detail for the deployment's
+        owner: it names the check, not the runtime's address (users reach models only
+        through the gateway; operators find the address on the instance)."""
         url = record.health_url
         try:
             response = httpx.get(url, timeout=self.options.probe_timeout_s, trust_env=False,
                                  headers=self.options.runtime_headers(record.deployment_id))
         except httpx.HTTPError as exc:
-            return False, f"health check {url} failed: {type(exc).__name__}: {exc}"
+            return False, f"health check failed: {type(exc).__name__}: {exc}"
         if not response.is_success:
-            return False, f"health check {url} answered HTTP {response.status_code}"
-        return True, f"{record.runtime} serving {record.model} on port {record.port}"
+            return False, f"health check answered HTTP {response.status_code}"
+        return True, f"{record.runtime} serving {record.model}"
 
     def _stray(self, server_key: str) -> supervision.Supervised | None:
         found = supervision.find_supervisors(self.root)

@@ -1,0 +1,114 @@
+"""A runtime's own address never reaches its owner, on SQLite and PostgreSQL: the agent takes a
+deployment through its real steps to ``running`` (and a heal) on a server at a known address,
+and none of the user's answers (the deployment, the list, its events) nor the webhook
+deliveries queued for the user contain that address. Users reach models through the gateway;
+operators read the address off the instance rows."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from factories import bearer, register_and_login
+from flowllama.agent.reconciler import DrainPolicy, Outcome, Reconciler
+from flowllama.db.tables import Deployment, Instance, User, Webhook, WebhookDelivery
+from flowllama.domain.lifecycle import Status
+from flowllama.domain.webhooks import WebhookEvent
+from flowllama.platform import Platform
+from flowllama.providers.base import (
+    Capabilities,
+    DeploymentSpec,
+    Handle,
+    Placement,
+    Provisioner,
+    ResourceState,
+)
+from flowllama.providers.registry import ProvisionerRegistry
+from flowllama.services.deployment_status import change_status_and_notify
+
+RUNTIME = "10.9.8.7:48123"  # where every server of this provisioner listens
+
+
+class AtAnAddress(Provisioner):
+    """Servers in memory by slot, each answering at ``http://RUNTIME/<slot>/v1``."""
+
+    kind: ClassVar[str] = "addressed"
+
+    def __init__(self) -> None:
+        self.live: set[str] = set()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(clouds=frozenset({"aws"}))
+
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        self.live.add(spec.slot)
+        return Handle(self.kind, spec.deployment_id, f"fl-{spec.server_key}",
+                      {"slot": spec.slot})
+
+    def find(self, spec: DeploymentSpec) -> Handle | None:
+        return None
+
+    def refresh(self, handle: Handle) -> ResourceState:
+        slot = handle.data["slot"]
+        up = slot in self.live
+        return ResourceState(exists=up, running=up, endpoint_url=f"http://{RUNTIME}/{slot}/v1")
+
+    def destroy(self, handle: Handle) -> None:
+        self.live.discard(handle.data["slot"])
+
+
+def _settle(reconciler: Reconciler, deployment_id: str) -> None:
+    for _ in range(10):
+        if reconciler.reconcile(deployment_id) is Outcome.DONE:
+            return
+    raise AssertionError("the deployment did not settle")
+
+
+def _status(platform: Platform, deployment_id: str) -> str:
+    with platform.db.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        return row.status
+
+
+def test_no_user_facing_answer_names_the_runtimes_address(
+        client: TestClient, platform: Platform) -> None:
+    auth = bearer(register_and_login(client))
+    created = client.post("/api/deployments", headers=auth, json={
+        "name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"})
+    assert created.status_code == 202, created.text
+    deployment_id = created.json()["id"]
+    with platform.db.session() as session:
+        user = session.scalars(select(User)).one()
+        session.add(Webhook(user_id=user.id, url="https://hooks.example.com/x", secret="s",
+                            events=[event.value for event in WebhookEvent]))
+    registry = ProvisionerRegistry()
+    registry.register(AtAnAddress.kind, AtAnAddress)
+    reconciler = Reconciler(platform.db, registry, lease_s=30, kinds={"aws": AtAnAddress.kind},
+                            drain=DrainPolicy(timeout_s=30, route_ttl_s=0, report_interval_s=0))
+
+    _settle(reconciler, deployment_id)
+    assert _status(platform, deployment_id) == Status.RUNNING
+    with platform.db.session() as session:  # the monitor's verdict: heal it
+        row = session.get(Deployment, deployment_id)
+        assert row is not None
+        change_status_and_notify(session, row, Status.UNHEALTHY, "2 failed health checks")
+    _settle(reconciler, deployment_id)
+    assert _status(platform, deployment_id) == Status.RUNNING
+
+    with platform.db.session() as session:  # the address is known: operators can see it
+        addresses = session.scalars(select(Instance.endpoint_url)).all()
+        payloads = [str(d.payload) for d in session.scalars(select(WebhookDelivery))]
+    assert addresses and all(RUNTIME in (address or "") for address in addresses)
+    answers = [client.get(path, headers=auth) for path in (
+        f"/api/deployments/{deployment_id}", "/api/deployments",
+        f"/api/deployments/{deployment_id}/events")]
+    assert all(answer.status_code == 200 for answer in answers)
+    reasons = [event["reason"] for event in answers[2].json()]
+    assert "server is up" in reasons and "healed: the replacement is up" in reasons
+    assert payloads
+    for text in [answer.text for answer in answers] + payloads:
+        assert RUNTIME not in text and "10.9.8.7" not in text
