@@ -8,6 +8,8 @@ environment the runtime built. A model named ``slow…`` downloads for minutes (
 every fraction of a second), so a test can act in the middle of a pull. ``POST /api/chat``
 streams NDJSON; with ``"gate": PATH`` it sends the first line, then waits (up to a minute) for
 that file to exist before the rest, so a test can see a stream arrive line by line.
+``POST /v1/chat/completions`` answers ``max_tokens`` words (SSE when streamed, with a usage
+chunk when asked), as the gateway and the monitor's deep probe expect.
 ``POST /fake/egress {"host", "port"}`` asks its ``HTTPS_PROXY`` to ``CONNECT`` there, sends
 ``GET /`` through the tunnel and returns what came back (how a model pull gets out). Run as a
 script: ``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
@@ -97,6 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._pull(str(body.get("model", "")))
         elif self.path == "/api/chat":
             self._chat(body)
+        elif self.path == "/v1/chat/completions":
+            self._openai_chat(body)
         elif self.path == "/fake/egress":
             self._json(200, through_proxy(str(body["host"]), int(body["port"])))
         elif self.path == "/api/generate":
@@ -138,6 +142,27 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(json.dumps(line).encode() + b"\n")
             self.wfile.flush()
         self.wfile.write(json.dumps({"model": body.get("model"), "done": True}).encode() + b"\n")
+
+    def _openai_chat(self, body: dict[str, Any]) -> None:
+        words = int(body.get("max_tokens") or 4)
+        usage = {"prompt_tokens": 5, "completion_tokens": words, "total_tokens": 5 + words}
+        base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model")}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": " ".join(["hello"] * words)}
+            self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": "length", "message": message}]})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        chunk = {**base, "object": "chat.completion.chunk"}
+        events = [{**chunk, "choices": [{"index": 0, "delta": {"content": "hello "}}]}] * words
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**chunk, "choices": [], "usage": usage})
+        for event in events:
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
 
     def _json(self, status: int, payload: object) -> None:
         data = json.dumps(payload).encode()
