@@ -25,7 +25,8 @@ Why a supervisor between FlowLlama and the runtime, rather than the runtime as a
   sent SIGTERM. Every supervisor is either recorded or found by its command line
   (:func:`.supervision.find_supervisors`) and stopped.
 
-Standard library only: it starts in milliseconds and holds no FlowLlama state or secrets.
+Standard library only: it starts in milliseconds and holds no FlowLlama state or secrets (but
+the runtime key of the runtime it fronts).
 """
 
 from __future__ import annotations
