@@ -137,6 +137,9 @@ class AgentSettings(BaseModel):
     poll_s: float = Field(1.0, gt=0)
     sweep_interval_s: float = Field(30.0, gt=0)
     local_health_timeout_s: float = Field(600.0, gt=0)
+    # Where user namespaces are unavailable, a local Ollama (which checks no key) is refused
+    # unless this is on: single-user hosts only, since any local process can then call it.
+    local_allow_unisolated_ollama: bool = False
 
 
 class GatewaySettings(BaseModel):

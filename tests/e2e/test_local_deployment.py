@@ -2,12 +2,15 @@
 ``running``, chat with the official ``openai`` client (plain and streaming) at the endpoint the
 API shows (the gateway, with an API key), read the logs, stop, start, restart, delete; after stop
 and delete the process is gone and its port free, and after SIGTERM nothing of FlowLlama is left
-running. Only the gateway and the monitor get answers from the runtime itself. llama.cpp serves
-the tiny random-weight GGUF for real."""
+running. Only the gateway and the monitor get answers from the runtime itself, llama.cpp (which
+serves the tiny random-weight GGUF for real) or a local Ollama (the fake one, isolated behind its
+keyed front)."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from flowllama.providers.local import isolation
 from flowllama.providers.local.supervision import find_supervisors
 from flowllama.runtimes import LlamaCppRuntime
 from processes import (
@@ -31,6 +35,8 @@ from processes import (
 from tiny_model import port_is_free
 
 pytestmark = pytest.mark.slow
+
+FAKE_OLLAMA = Path(__file__).resolve().parents[1] / "runtimes" / "fake_ollama.py"
 
 
 
@@ -134,15 +140,33 @@ def test_only_the_gateway_and_the_monitor_get_answers_from_a_runtime(
         _only_gateway_and_monitor(up)
 
 
-def _only_gateway_and_monitor(up: UpProcess) -> None:
+def test_only_the_gateway_and_the_monitor_get_answers_from_a_local_ollama(
+        tmp_path: Path) -> None:
+    reason = isolation.unavailable_reason(sys.executable)
+    if reason is not None:
+        pytest.skip(f"this machine cannot isolate a local Ollama: {reason}")
+    # The fake Ollama (tests/runtimes/fake_ollama.py) is the `ollama` on PATH.
+    fake = tmp_path / "fake-bin" / "ollama"
+    fake.parent.mkdir()
+    fake.write_text(f"#!{sys.executable}\nimport runpy\n"
+                    f"runpy.run_path({str(FAKE_OLLAMA)!r}, run_name='__main__')\n")
+    fake.chmod(0o755)
+    env = local_env(tmp_path / "models", FLOWLLAMA_MONITOR__INTERVAL_S="0.3",
+                    FLOWLLAMA_MONITOR__FAILURES_BEFORE_UNHEALTHY="1",
+                    PATH=f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    with flowllama_up(tmp_path, env) as up:
+        _only_gateway_and_monitor(up, "qwen2.5:0.5b")
+
+
+def _only_gateway_and_monitor(up: UpProcess, model: str = "local/tiny") -> None:
     api = Api(up.base_url)
     created = api.http.post("/api/deployments", json={
-        "name": "tiny", "model": "local/tiny", "context_size": 512, "cloud": "local"})
+        "name": "tiny", "model": model, "context_size": 512, "cloud": "local"})
     deployment_id = created.json()["id"]
     running = api.wait_status(deployment_id, "running")
     record = runtime_record(up, deployment_id)
     assert urlsplit(record.endpoint_url).hostname == "127.0.0.1"  # loopback only
-    body = {"model": "local/tiny", "max_tokens": 2,
+    body = {"model": model, "max_tokens": 2,
             "messages": [{"role": "user", "content": "hi"}]}
     direct = f"{record.openai_base_url}/chat/completions"
     for headers in ({}, {"Authorization": "Bearer unused"},

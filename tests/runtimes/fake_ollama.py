@@ -5,14 +5,21 @@ stream, or an error) and ``POST /api/generate`` (an empty prompt loads the model
 every request. ``GET /fake/env`` returns the ``OLLAMA_*`` variables the process sees (and whether
 a secret leaked in), so a test that runs it as the ``ollama`` executable can check the
 environment the runtime built. A model named ``slow…`` downloads for minutes (a progress line
-every fraction of a second), so a test can act in the middle of a pull. Run as a script:
-``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
+every fraction of a second), so a test can act in the middle of a pull. ``POST /api/chat``
+streams NDJSON; with ``"gate": PATH`` it sends the first line, then waits (up to a minute) for
+that file to exist before the rest, so a test can see a stream arrive line by line.
+``POST /v1/chat/completions`` answers ``max_tokens`` words (SSE when streamed, with a usage
+chunk when asked), as the gateway and the monitor's deep probe expect.
+``POST /fake/egress {"host", "port"}`` asks its ``HTTPS_PROXY`` to ``CONNECT`` there, sends
+``GET /`` through the tunnel and returns what came back (how a model pull gets out). Run as a
+script: ``fake_ollama.py serve`` on ``$OLLAMA_HOST``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -20,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 LAYERS = {"sha256:aaa": 1000, "sha256:bbb": 3000}
 SLOW_STEPS = 1000
@@ -77,7 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"models": []})
         elif self.path == "/fake/env":
             env = {k: v for k, v in os.environ.items() if k.startswith("OLLAMA_")}
-            self._json(200, {"env": env, "secret_leaked": "FLOWLLAMA_JWT_SECRET" in os.environ})
+            self._json(200, {"env": env, "secret_leaked": "FLOWLLAMA_JWT_SECRET" in os.environ,
+                             "flowllama_variables": sorted(k for k in os.environ
+                                                           if k.startswith("FLOWLLAMA_"))})
         else:
             self._json(404, {"error": "not found"})
 
@@ -87,6 +97,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.requests.append((self.path, body))
         if self.path == "/api/pull":
             self._pull(str(body.get("model", "")))
+        elif self.path == "/api/chat":
+            self._chat(body)
+        elif self.path == "/v1/chat/completions":
+            self._openai_chat(body)
+        elif self.path == "/fake/egress":
+            self._json(200, through_proxy(str(body["host"]), int(body["port"])))
         elif self.path == "/api/generate":
             self._json(200, {"model": body.get("model"), "response": "", "done": True,
                              "done_reason": "load"})
@@ -111,6 +127,43 @@ class _Handler(BaseHTTPRequestHandler):
             if model.startswith("slow"):
                 time.sleep(SLOW_STEP_S)
 
+    def _chat(self, body: dict[str, Any]) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.end_headers()
+        gate = body.get("gate")
+        for index, word in enumerate(("hello", " there")):
+            if index and gate:
+                deadline = time.monotonic() + 60
+                while not os.path.exists(gate) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            line = {"model": body.get("model"), "done": False,
+                    "message": {"role": "assistant", "content": word}}
+            self.wfile.write(json.dumps(line).encode() + b"\n")
+            self.wfile.flush()
+        self.wfile.write(json.dumps({"model": body.get("model"), "done": True}).encode() + b"\n")
+
+    def _openai_chat(self, body: dict[str, Any]) -> None:
+        words = int(body.get("max_tokens") or 4)
+        usage = {"prompt_tokens": 5, "completion_tokens": words, "total_tokens": 5 + words}
+        base = {"id": "chatcmpl-fake", "created": int(time.time()), "model": body.get("model")}
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": " ".join(["hello"] * words)}
+            self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": "length", "message": message}]})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        chunk = {**base, "object": "chat.completion.chunk"}
+        events = [{**chunk, "choices": [{"index": 0, "delta": {"content": "hello "}}]}] * words
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**chunk, "choices": [], "usage": usage})
+        for event in events:
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+
     def _json(self, status: int, payload: object) -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
@@ -118,6 +171,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def through_proxy(host: str, port: int) -> dict[str, str]:
+    """``CONNECT host:port`` at ``$HTTPS_PROXY``, then ``GET /`` through the tunnel."""
+    proxy = urlsplit(os.environ["HTTPS_PROXY"])
+    with socket.create_connection((proxy.hostname or "", proxy.port or 80), timeout=30) as sock:
+        sock.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head and (chunk := sock.recv(4096)):
+            head += chunk
+        status = head.split(b"\r\n", 1)[0].decode()
+        if " 200 " not in status + " ":
+            return {"connect": status, "answer": ""}
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        answer = head.split(b"\r\n\r\n", 1)[1]
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return {"connect": status, "answer": answer.decode("utf-8", "replace")}
 
 
 @contextmanager

@@ -53,7 +53,8 @@ def local_provisioner(platform: Platform) -> LocalProvisioner:
     return LocalProvisioner(
         settings.data_dir / "local", settings.effective_models_dir,
         LocalOptions(health_timeout_s=settings.agent.local_health_timeout_s,
-                     runtime_keys=platform.runtime_keys),
+                     runtime_keys=platform.runtime_keys,
+                     allow_unisolated=settings.agent.local_allow_unisolated_ollama),
         catalog=platform.catalog.models(),
     )
 

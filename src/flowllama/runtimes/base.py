@@ -95,8 +95,9 @@ class Runtime(ABC):
     # Whether a streamed chat completion ends with a usage chunk when the request asks for
     # ``stream_options={"include_usage": true}``; if not, the gateway must count tokens itself.
     streams_usage: ClassVar[bool] = True
-    # Whether the server refuses requests without ``RuntimeLaunch.api_key`` (else it relies on
-    # listening privately: loopback on this machine, a private subnet in a cloud).
+    # Whether the server refuses requests without ``RuntimeLaunch.api_key``. Else the local
+    # provisioner runs it isolated behind a keyed front (providers/local/isolation.py), and a
+    # cloud relies on a private subnet.
     enforces_api_key: ClassVar[bool] = False
 
     @abstractmethod

@@ -2,12 +2,13 @@
 deployment's inference server.
 
 Users reach a model only through the gateway, where API keys, limits and metering apply. A
-runtime therefore listens on loopback (or a private subnet) and, where the runtime supports it
-(llama.cpp's ``--api_key``), refuses requests without its key. The key is derived, not stored:
-``HMAC-SHA256(platform secret, "flowllama-runtime:" + deployment id)``, so every role that holds
-the platform secret (the JWT signing secret) computes the same key and no database row, handle
-or log line ever carries it. Rotating the platform secret changes every key: restart the
-runtimes (stop/start the deployments) after a rotation.
+runtime therefore listens on loopback (or a private subnet) and refuses requests without its
+key: llama.cpp checks it itself (``API_KEY``); a local Ollama, which cannot, runs in a private
+network namespace behind a keyed front (``flowllama.providers.local.keyed_front``). The key
+is derived, not stored: ``HMAC-SHA256(platform secret, "flowllama-runtime:" + deployment
+id)``, so every role that holds the platform secret (the JWT signing secret) computes the same
+key and no database row, handle or log line ever carries it. Rotating the platform secret
+changes every key: restart the runtimes (stop/start the deployments) after a rotation.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from flowllama.providers.local import procfs, supervisor
+from flowllama.providers.local.keyed_front import KEY_ENV
 from flowllama.providers.local.logs import read_log_tail
-from flowllama.providers.local.supervision import supervisor_command
+from flowllama.providers.local.supervision import FrontSpec, free_port, supervisor_command
 
 Start = Callable[..., subprocess.Popen[bytes]]
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
@@ -47,13 +49,15 @@ def start(tmp_path: Path, log_path: Path) -> Iterator[Start]:
     started: list[subprocess.Popen[bytes]] = []
     log_path.parent.mkdir(exist_ok=True)
 
-    def run(runtime: list[str], *, max_bytes: int = 1024 * 1024,
-            backups: int = 2) -> subprocess.Popen[bytes]:
+    def run(runtime: list[str], *, max_bytes: int = 1024 * 1024, backups: int = 2,
+            front: FrontSpec | None = None, env: dict[str, str] | None = None,
+            ) -> subprocess.Popen[bytes]:
         command = supervisor_command(
             python=sys.executable, root=tmp_path, deployment_id="d1", log_file=log_path,
-            max_bytes=max_bytes, backups=backups, runtime_command=runtime,
+            max_bytes=max_bytes, backups=backups, runtime_command=runtime, front=front,
         )
-        process = subprocess.Popen(command, start_new_session=True)
+        process = subprocess.Popen(command, start_new_session=True, cwd=tmp_path,
+                                   env={**os.environ, **(env or {})})
         started.append(process)
         return process
 
@@ -90,6 +94,38 @@ def test_arguments_split_at_the_double_dash() -> None:
     for broken in (["--root", "/r"], ["--root", "/r", "--"]):
         with pytest.raises(SystemExit):
             supervisor.parse_arguments(broken)
+
+
+def test_front_options_go_together() -> None:
+    base = ["--root", "/r", "--deployment", "d1", "--log-file", "/r/d1.log",
+            "--log-max-bytes", "2048", "--log-backups", "3"]
+    args = supervisor.parse_arguments([*base, "--front-port", "8080", "--front-socket", "s",
+                                       "--egress-socket", "e", "--", "ollama", "serve"])
+    assert (args.front_port, args.front_socket, args.egress_socket) == (8080, "s", "e")
+    with pytest.raises(SystemExit):
+        supervisor.parse_arguments([*base, "--front-port", "8080", "--", "ollama", "serve"])
+
+
+def test_the_runtime_key_never_reaches_the_runtime(start: Start, log_path: Path) -> None:
+    front = FrontSpec(port=free_port(), runtime_socket="r.sock", egress_socket="e.sock")
+    process = start(_python(f"import os; print('key:', os.environ.get({KEY_ENV!r}))"),
+                    front=front, env={KEY_ENV: "secret-key"})
+    assert process.wait(30) == 0
+    assert "key: None" in [TIMESTAMP.sub("", line) for line in read_log_tail(log_path, 5)]
+
+
+def test_a_taken_front_port_fails_before_the_runtime_starts(
+    start: Start, log_path: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "runtime-ran"
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        front = FrontSpec(port=taken.getsockname()[1], runtime_socket="r.sock",
+                          egress_socket="e.sock")
+        process = start(_python(f"open({str(marker)!r}, 'w')"), front=front,
+                        env={KEY_ENV: "secret-key"})
+        assert process.wait(30) == supervisor.EXIT_CANNOT_START
+    assert "cannot open the runtime's front" in read_log_tail(log_path, 5)[-1]
+    assert not marker.exists()
 
 
 def test_output_is_logged_with_utc_times_and_the_exit_status_mirrored(

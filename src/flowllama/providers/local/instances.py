@@ -11,6 +11,10 @@ raised, unless stopping cannot be confirmed (the message then says so and the re
 supervisor the ``/proc`` scan finds for the same deployment (one FlowLlama died before
 recording).
 
+With runtime keys on, a runtime that cannot check the key itself (Ollama) runs in a private
+network namespace behind a keyed front served by its supervisor (:mod:`.isolation`,
+:mod:`.keyed_front`); the record's port is the front's.
+
 Once :meth:`LocalInstances.stop_all` has stopped everything for a shutdown, no launch starts
 until :meth:`LocalInstances.reopen`: a step still running when ``flowllama up`` exits (a heal
 creating its replacement) gets ``ProvisioningFailed`` instead of a runtime that would outlive it.
@@ -19,20 +23,22 @@ creating its replacement) gets ``ProvisioningFailed`` instead of a runtime that 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
 
 from flowllama.catalog.models import ModelCatalog
 from flowllama.errors import ClientError, NotYetTerminated, ProvisioningFailed
+from flowllama.private_files import ensure_private_dir
 from flowllama.providers.base import DeploymentSpec, Unsupported
-from flowllama.providers.local import procfs, supervision
+from flowllama.providers.local import isolation, keyed_front, procfs, supervision
 from flowllama.providers.local.capacity import CapacityCheck, assess
 from flowllama.providers.local.logs import log_file, read_log_tail
 from flowllama.providers.local.options import LocalOptions
 from flowllama.providers.local.records import LocalRecord, RecordStore, StopReason
 from flowllama.providers.local.resolve import ResolvedModel, resolve_model
-from flowllama.providers.local.supervision import Supervised
+from flowllama.providers.local.supervision import FrontSpec, Supervised
 from flowllama.runtimes import RuntimeExited, RuntimeLaunch, wait_healthy
 
 log = structlog.get_logger(__name__)
@@ -40,6 +46,7 @@ log = structlog.get_logger(__name__)
 # A port found free can be taken by another program before the runtime binds it: retry then.
 PORT_ATTEMPTS = 3
 FAILURE_LOG_LINES = 20
+SOCKETS_DIR = "sockets"  # under the root, 0700: the Unix sockets of isolated runtimes
 
 Identity = tuple[int, int]  # (pid, start time) of a supervisor
 
@@ -107,10 +114,12 @@ class LocalInstances:
         """Adopt the live runtime of ``spec``'s deployment, or launch one; with ``wait``,
         return only once it answers its health check.
 
-        Raises ``RuntimeNotInstalled``, ``NotEnoughMemory``/``MachineTooSmall`` before anything
-        starts, ``RuntimeExited``/``RuntimeStartTimeout`` (with the log tail) after.
+        Raises ``RuntimeNotInstalled``, ``NotEnoughMemory``/``MachineTooSmall`` and
+        ``Unsupported`` (a runtime that would have to run isolated, where it cannot be) before
+        anything starts, ``RuntimeExited``/``RuntimeStartTimeout`` (with the log tail) after.
         """
         resolved.runtime.ensure_installed()
+        self._isolated(resolved)  # refuses before anything starts when it cannot be
         previous = self.store.load(spec.server_key)
         port = previous.port if previous is not None else None  # keep the endpoint stable
         attempt = 1
@@ -166,14 +175,15 @@ class LocalInstances:
         runtime = resolved.runtime
         logs = log_file(self.logs_dir, spec.server_key)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
+        runtime_command, env, front = self._runtime_process(spec, resolved, launch)
         command = supervision.supervisor_command(
             python=self.options.python, root=self.root, deployment_id=spec.deployment_id,
             log_file=logs, max_bytes=self.options.log_max_bytes,
-            backups=self.options.log_backups, runtime_command=runtime.command(launch),
-            slot=spec.slot,
+            backups=self.options.log_backups, runtime_command=runtime_command,
+            slot=spec.slot, front=front,
         )
-        started = supervision.spawn(spec.deployment_id, command, runtime.environment(launch),
-                                    cwd=self.root, slot=spec.slot)
+        started = supervision.spawn(spec.deployment_id, command, env, cwd=self.root,
+                                    slot=spec.slot)
         log.info("local.launched", deployment_id=spec.deployment_id, slot=spec.slot,
                  pid=started.pid, port=port,
                  runtime=runtime.name, model=resolved.name)
@@ -184,12 +194,60 @@ class LocalInstances:
             pid=started.pid, start_time=started.start_time, port=port,
             endpoint_url=launch.base_url, openai_base_url=runtime.openai_base_url(launch),
             health_url=runtime.health_url(launch), log_path=str(logs), needed_bytes=needed_bytes,
-            keyed=self._keyed(resolved), slot=spec.slot,
+            keyed=front is not None or self._keyed(resolved), slot=spec.slot,
         ))
 
+    def _runtime_process(self, spec: DeploymentSpec, resolved: ResolvedModel,
+                         launch: RuntimeLaunch,
+                         ) -> tuple[list[str], dict[str, str], FrontSpec | None]:
+        """The runtime's command and environment for the supervisor, and the keyed front it
+        serves when the runtime runs isolated (then on a port of its own inside its namespace,
+        with the key in the supervisor's environment only)."""
+        runtime = resolved.runtime
+        if not self._isolated(resolved):
+            return runtime.command(launch), runtime.environment(launch), None
+        assert launch.api_key is not None
+        inner = replace(launch, port=supervision.free_port())
+        ensure_private_dir(self.root / SOCKETS_DIR)
+        front = FrontSpec(port=launch.port,
+                          runtime_socket=f"{SOCKETS_DIR}/{spec.server_key}.sock",
+                          egress_socket=f"{SOCKETS_DIR}/{spec.server_key}.egress.sock")
+        command = isolation.wrap(self.options.python, front.runtime_socket, front.egress_socket,
+                                 inner.port, runtime.command(inner))
+        env = runtime.environment(inner)
+        env[keyed_front.KEY_ENV] = launch.api_key
+        return command, env, front
+
     def _keyed(self, resolved: ResolvedModel) -> bool:
-        """Whether a runtime launched now for ``resolved`` refuses requests without its key."""
-        return self.options.runtime_keys is not None and resolved.runtime.enforces_api_key
+        """Whether a runtime launched now for ``resolved`` refuses requests without its key
+        (itself, or through its keyed front)."""
+        return self.options.runtime_keys is not None and (
+            resolved.runtime.enforces_api_key or self._isolated(resolved))
+
+    def _isolated(self, resolved: ResolvedModel) -> bool:
+        """Whether a runtime launched now for ``resolved`` runs isolated behind a keyed front:
+        with runtime keys on, every runtime that cannot check the key itself does.
+
+        Raises ``Unsupported`` when this machine cannot isolate it and the operator did not
+        allow unisolated runtimes (then it would answer any local process)."""
+        runtime = resolved.runtime
+        if self.options.runtime_keys is None or runtime.enforces_api_key:
+            return False
+        reason = isolation.unavailable_reason(self.options.python)
+        if reason is None:
+            return True
+        if self.options.allow_unisolated:
+            log.warning("local.unisolated_runtime", runtime=runtime.name, reason=reason)
+            return False
+        raise Unsupported(
+            f"The {runtime.name} runtime cannot check a key, so FlowLlama runs it in a private "
+            f"network namespace behind a keyed front, but this machine cannot create one "
+            f"({reason}). Allow unprivileged user namespaces (sysctl "
+            "user.max_user_namespaces > 0; on Ubuntu also "
+            "kernel.apparmor_restrict_unprivileged_userns=0), or, on a single-user host only, "
+            "set FLOWLLAMA_AGENT__LOCAL_ALLOW_UNISOLATED_OLLAMA=true to run it on loopback "
+            "where any local process can call it."
+        )
 
     def _await_healthy(self, record: LocalRecord) -> LocalRecord:
         assert record.pid is not None and record.start_time is not None

@@ -30,7 +30,10 @@ class LocalOptions:
     supervisors. ``read_memory`` is where the capacity check reads this machine's memory
     (tests pretend to be a small machine). ``runtime_keys`` derives each deployment's runtime
     key: runtimes that support one refuse requests without it, and every request this
-    provisioner makes (health, prepare, probe) carries it.
+    provisioner makes (health, prepare, probe) carries it; a runtime that cannot check it
+    (Ollama) runs isolated behind a keyed front (:mod:`.isolation`), and where this machine
+    cannot isolate it, it is refused unless ``allow_unisolated`` (single-user hosts only: any
+    local process can then call it).
     """
 
     health_timeout_s: float = 600.0
@@ -48,6 +51,7 @@ class LocalOptions:
     python: str = sys.executable
     read_memory: Callable[[], MemorySnapshot] = read_memory
     runtime_keys: RuntimeKeys | None = None
+    allow_unisolated: bool = False
 
     def runtime_key(self, deployment_id: str) -> str | None:
         """The deployment's runtime key, or None when keys are off."""

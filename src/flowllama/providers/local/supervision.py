@@ -47,17 +47,33 @@ class Supervised:
         return f"{self.deployment_id}-{self.slot}" if self.slot else self.deployment_id
 
 
+@dataclass(frozen=True, slots=True)
+class FrontSpec:
+    """Where a supervisor fronts an isolated runtime: the advertised loopback ``port``, and the
+    Unix sockets (relative to the supervisor's working directory, the root) of the runtime and
+    of its egress."""
+
+    port: int
+    runtime_socket: str
+    egress_socket: str
+
+
 def supervisor_command(
     *, python: str, root: Path, deployment_id: str, log_file: Path, max_bytes: int,
     backups: int, runtime_command: Sequence[str], slot: str = "",
+    front: FrontSpec | None = None,
 ) -> list[str]:
-    """The supervisor's argument list, wrapping ``runtime_command``."""
+    """The supervisor's argument list, wrapping ``runtime_command``; with ``front``, it serves
+    the keyed front of an isolated runtime (:mod:`.keyed_front`)."""
     # The slot is passed only when set, so the first server's command line is as before.
     slot_option = ["--slot", slot] if slot else []
+    front_options = [] if front is None else [
+        "--front-port", str(front.port), "--front-socket", front.runtime_socket,
+        "--egress-socket", front.egress_socket]
     return [
         python, "-m", SUPERVISOR_MODULE, "--root", str(root), "--deployment", deployment_id,
         *slot_option, "--log-file", str(log_file), "--log-max-bytes", str(max_bytes),
-        "--log-backups", str(backups), "--", *runtime_command,
+        "--log-backups", str(backups), *front_options, "--", *runtime_command,
     ]
 
 

@@ -13,6 +13,11 @@ Why a supervisor between FlowLlama and the runtime, rather than the runtime as a
 * **It owns the runtime's output.** A pipe into FlowLlama would break when FlowLlama exits (and
   the runtime's next write would kill it with SIGPIPE); a plain file would grow without bound.
   The supervisor copies each line (at most 64 KiB) into a size-capped, rotated log file.
+* **It fronts an isolated runtime.** With ``--front-port`` (and the key in the environment
+  variable ``FLOWLLAMA_RUNTIME_KEY``, removed before the runtime starts), the runtime runs in a
+  private network namespace (:mod:`.isolation`) and the supervisor serves its keyed front and
+  its egress (:mod:`.keyed_front`). The front's port is bound before the runtime starts, so a
+  taken port fails the start at once.
 * **It is never an orphan keeper.** It forwards SIGTERM, SIGINT and SIGHUP to the runtime and
   exits with the runtime's status as soon as the runtime exits, so "supervisor alive" means
   "runtime alive". The runtime gets ``PR_SET_PDEATHSIG`` = SIGKILL, so a SIGKILLed supervisor
@@ -20,7 +25,8 @@ Why a supervisor between FlowLlama and the runtime, rather than the runtime as a
   sent SIGTERM. Every supervisor is either recorded or found by its command line
   (:func:`.supervision.find_supervisors`) and stopped.
 
-Standard library only: it starts in milliseconds and holds no FlowLlama state or secrets.
+Standard library only: it starts in milliseconds and holds no FlowLlama state or secrets (but
+the runtime key of the runtime it fronts).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +47,8 @@ from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from types import FrameType
 from typing import IO
+
+from flowllama.providers.local import keyed_front
 
 LINE_LIMIT = 64 * 1024
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -60,6 +69,9 @@ class Arguments:
     log_max_bytes: int
     log_backups: int
     command: list[str]
+    front_port: int | None = None
+    front_socket: str | None = None
+    egress_socket: str | None = None
 
 
 def parse_arguments(argv: Sequence[str]) -> Arguments:
@@ -76,11 +88,19 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
     parser.add_argument("--log-file", required=True)
     parser.add_argument("--log-max-bytes", type=int, required=True)
     parser.add_argument("--log-backups", type=int, required=True)
+    # The keyed front of an isolated runtime (see the module docstring); all three or none.
+    parser.add_argument("--front-port", type=int)
+    parser.add_argument("--front-socket")
+    parser.add_argument("--egress-socket")
     options = parser.parse_args(args[:split])
+    front = (options.front_port, options.front_socket, options.egress_socket)
+    if any(value is not None for value in front) and None in front:
+        parser.error("--front-port, --front-socket and --egress-socket go together")
     return Arguments(
         root=options.root, deployment=options.deployment, log_file=options.log_file,
         log_max_bytes=options.log_max_bytes, log_backups=options.log_backups,
-        command=args[split + 1:],
+        command=args[split + 1:], front_port=options.front_port,
+        front_socket=options.front_socket, egress_socket=options.egress_socket,
     )
 
 
@@ -160,11 +180,45 @@ def end_leftovers() -> None:
         os.killpg(os.getpgrp(), signal.SIGTERM)
 
 
+class Front:
+    """The keyed front and the egress of an isolated runtime: bound by :meth:`open` (before the
+    runtime starts, while this process has one thread), served by :meth:`start` (after)."""
+
+    def __init__(self, args: Arguments) -> None:
+        self.args = args
+        self.key = os.environ.pop(keyed_front.KEY_ENV, "")  # the runtime never sees it
+        self.listeners: list[socket.socket] = []
+
+    def open(self) -> None:
+        """Bind both listeners; raises ``OSError`` (port taken) or ``ValueError`` (no key)."""
+        if not self.key:
+            raise ValueError(f"no runtime key in {keyed_front.KEY_ENV}")
+        assert self.args.front_port is not None and self.args.egress_socket is not None
+        self.listeners = [keyed_front.tcp_listener("127.0.0.1", self.args.front_port),
+                          keyed_front.unix_listener(self.args.egress_socket)]
+
+    def start(self) -> None:
+        assert self.args.front_socket is not None
+        front, egress = self.listeners
+        keyed_front.serve(front, keyed_front.front_handler(self.args.front_socket, self.key),
+                          "front")
+        proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+        keyed_front.serve(egress, keyed_front.egress_handler(proxy), "egress")
+
+
 def supervise(args: Arguments) -> int:
     """Run the runtime until it exits; the exit status mirrors its (128+N for signal N)."""
     logger = build_logger(args)
     forwarder = SignalForwarder()
     forwarder.install()
+    front = Front(args) if args.front_port is not None else None
+    try:
+        if front is not None:
+            front.open()
+    except (OSError, ValueError) as exc:
+        logger.error("%s cannot open the runtime's front on port %s: %s", TAG,
+                     args.front_port, exc)
+        return EXIT_CANNOT_START
     try:
         # preexec_fn is unsafe only when other threads may hold locks at fork time; the
         # supervisor is still single-threaded here (the output reader starts after), and no
@@ -178,6 +232,8 @@ def supervise(args: Arguments) -> int:
         logger.error("%s cannot start %s: %s", TAG, args.command[0], exc)
         return EXIT_CANNOT_START
     forwarder.attach(child)
+    if front is not None:
+        front.start()
     logger.info("%s deployment %s: runtime started, pid %d", TAG, args.deployment, child.pid)
     assert child.stdout is not None
     reader = threading.Thread(target=copy_output, args=(child.stdout, logger), daemon=True)
