@@ -4,7 +4,7 @@ Paths, measured in one run on one machine, each on a freshly emptied database:
   raw    N jobs enqueued for 50 users (every fifth one paid), then W threads loop
          lease -> ack on the configured queue (``build_queue``) until it is drained: the
          queue's own cost, per-user FIFO and priority included.
-  agent  N deployments with cloud "local", one nudge each (``agent.nudges.nudge``); W real
+  agent  N deployments with cloud "local", one nudge each (``queue.nudges.nudge``); W real
          ``AgentWorker``s, whose ``Reconciler`` finds a no-op provisioner under kind "local",
          take every deployment pending -> provisioning -> starting -> running through the real
          lifecycle (row lease, events, instance row) and ack the job: the agent's database
@@ -59,7 +59,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, insert, select, text
 
-from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db import migrate
@@ -81,6 +80,7 @@ from flowllama.providers.base import (
 from flowllama.providers.naming import resource_name
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import JobQueue, QueueSettings, build_queue
+from flowllama.queue.nudges import nudge
 from flowllama.queue.selection import DONE
 
 POSTGRES_URL = os.environ.get(

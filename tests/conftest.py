@@ -59,6 +59,16 @@ def _no_process_left_by_the_test(request: pytest.FixtureRequest) -> Iterator[Non
         assert not leaked, f"the test left processes running: {leaked}"
 
 
+@pytest.fixture(autouse=True)
+def _umask_restored() -> Iterator[None]:
+    """A command run in-process (CliRunner) sets umask 077 for the whole process
+    (private_files.py); each test gets back the umask it started with."""
+    before = os.umask(0o077)
+    os.umask(before)
+    yield
+    os.umask(before)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[str]:

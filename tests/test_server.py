@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from factories import STRONG_PASSWORD
-from flowllama.agent.nudges import nudge
 from flowllama.db import migrate
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, User
 from flowllama.queue import DatabaseQueue
+from flowllama.queue.nudges import nudge
 from processes import flowllama_up
 
 pytestmark = pytest.mark.slow

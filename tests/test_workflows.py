@@ -147,3 +147,20 @@ def test_pre_commit_config_is_valid_and_has_every_hook() -> None:
         "ruff", "mypy", "eslint", "prettier", "tsc", "terraform-fmt", "helm-lint", "shellcheck",
         "actionlint", "hadolint"}
     assert all(hook["language"] == "system" for hook in hooks)  # nothing fetched at hook time
+
+
+def test_the_image_is_built_from_the_hash_lock() -> None:
+    """The wheels the Dockerfile installs: the runtime lock with its hashes and no resolution,
+    then only the project itself, so no dependency of the image floats."""
+    steps = _workflow("backend.yml")["jobs"]["image"]["steps"]
+    wheels = next(s for s in steps if s.get("name") == "Build the wheels")["run"]
+    commands = [line.split() for line in wheels.strip().splitlines()]
+    assert all(cmd[:4] == ["python", "-m", "pip", "wheel"] and "--no-deps" in cmd
+               for cmd in commands)
+    locked = [cmd for cmd in commands if "--require-hashes" in cmd]
+    assert len(locked) == 1 and "requirements/runtime.txt" in locked[0]
+    assert locked[0][locked[0].index("-r") + 1] == "requirements/runtime.txt"
+    # Everything else builds the project alone: a bare `pip wheel .` would resolve again.
+    assert [cmd[cmd.index("wheel") + 1:] for cmd in commands if cmd not in locked] \
+        == [["--no-deps", ".", "-w", "build/wheels"]]
+    assert all(cmd[-2:] == ["-w", "build/wheels"] for cmd in commands)

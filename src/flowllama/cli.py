@@ -17,6 +17,7 @@ from flowllama.errors import ClientError, ConfigError
 from flowllama.external_commands import external_app
 from flowllama.loadtest.commands import loadtest_app
 from flowllama.model_commands import register as register_model_commands
+from flowllama.private_files import make_process_private
 from flowllama.web import commands as web_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="FlowLlama: Ollama as a Service")
@@ -45,8 +46,19 @@ PortOpt = Annotated[int | None, typer.Option(help="Port to listen on")]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (env FLOWLLAMA_DATA_DIR)")
 ]
+# Command groups whose files are for others to read: `web export` writes a static site for a
+# web server. Every other command keeps what it writes to this user.
+PUBLIC_OUTPUT_GROUPS = frozenset({"web"})
 BUILT_ROLES = {"api", "gateway", "agent", "monitor", "dashboard"}
 KNOWN_ROLES = ("api", "gateway", "agent", "monitor", "dashboard")
+
+
+@app.callback()
+def private_by_default(ctx: typer.Context) -> None:
+    """Run every command (but those of PUBLIC_OUTPUT_GROUPS) with umask 077, so the database,
+    secrets, mail and logs it creates are 0600 and its folders 0700 (private_files.py)."""
+    if ctx.invoked_subcommand not in PUBLIC_OUTPUT_GROUPS:
+        make_process_private()
 
 
 @app.command()
@@ -95,9 +107,10 @@ def db_upgrade(data_dir: DataDirOpt = None,
                revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
     """Apply database migrations."""
     from flowllama.db import migrate
+    from flowllama.platform import make_data_private
 
     settings = load_settings(data_dir=data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_private(settings)
     migrate.upgrade(settings.effective_database_url, revision)
     console.print(f"Database is at revision [bold]{revision}[/].")
 

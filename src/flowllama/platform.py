@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from flowllama.db.session import Database
+from flowllama.db.session import Database, sqlite_file
 from flowllama.loops import Backoff, LoopHealth
-from flowllama.private_files import ensure_private_dir
+from flowllama.private_files import secure_data_dir
 from flowllama.queue import JobQueue, build_queue
 from flowllama.security.runtime_keys import RuntimeKeys
 from flowllama.security.upstream_secrets import UpstreamSecrets
@@ -53,9 +53,14 @@ class Platform:
         self.db.dispose()
 
 
+def make_data_private(settings: Settings) -> None:
+    """The data dir 0700 and a SQLite database there (or wherever the URL says) 0600."""
+    secure_data_dir(settings.data_dir, sqlite_file(settings.effective_database_url))
+
+
 def build_platform(settings: Settings, *, db: Database | None = None) -> Platform:
     """Resolve secrets (refusing weak ones in production), open the database and the queue."""
-    ensure_private_dir(settings.data_dir)
+    make_data_private(settings)
     auth = AuthConfig.from_settings(settings)
     database = db or Database(settings.effective_database_url)
     return Platform(

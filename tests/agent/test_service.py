@@ -23,7 +23,6 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.agent.leases import HeldLeases
-from flowllama.agent.nudges import nudge
 from flowllama.agent.progress import ProgressRecorder
 from flowllama.agent.service import AgentService
 from flowllama.catalog.models import ModelCatalog, default_catalog
@@ -36,6 +35,7 @@ from flowllama.providers.local import LocalOptions, LocalProvisioner, MemorySnap
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.providers.terraform import default_engine
 from flowllama.queue import DatabaseQueue
+from flowllama.queue.nudges import nudge
 from flowllama.runtimes import LlamaCppRuntime, OllamaRuntime
 
 CHILD = Path(__file__).with_name("agent_child.py")

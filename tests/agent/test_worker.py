@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from flowllama.agent import replacement as replacement_module
-from flowllama.agent.nudges import nudge
 from flowllama.agent.reconciler import DrainPolicy, Reconciler
 from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
@@ -29,6 +28,7 @@ from flowllama.providers.base import (
 )
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy
+from flowllama.queue.nudges import nudge
 from flowllama.services.deployment_status import change_status_and_notify
 
 

@@ -24,13 +24,13 @@ import openai
 import pytest
 from sqlalchemy import select
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance
 from flowllama.domain.lifecycle import Status
 from flowllama.providers.local.supervision import find_supervisors
 from flowllama.queue.config import QueueSettings
 from flowllama.queue.factory import build_queue
+from flowllama.queue.nudges import nudge
 from flowllama.runtimes import LlamaCppRuntime
 from flowllama.services.deployment_status import change_status_and_notify
 from processes import TIMEOUT_S, Api, UpProcess, flowllama_up, local_env

@@ -12,7 +12,6 @@ from structlog.testing import capture_logs
 
 from agent.test_worker import Scripted
 from db_proxy import CuttableProxy
-from flowllama.agent.nudges import nudge
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
@@ -20,6 +19,7 @@ from flowllama.domain.lifecycle import Status
 from flowllama.loops import Backoff, LoopHealth, supervise
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy
+from flowllama.queue.nudges import nudge
 
 FAST = Backoff(base_s=0.05, max_s=0.2)
 

@@ -23,6 +23,7 @@ from flowllama.db.tables import (
 )
 from flowllama.db.types import new_id, utcnow
 from flowllama.loops import LoopHealth
+from flowllama.services.mail_outbox import MAX_ATTEMPTS
 from flowllama.services.retention import RetentionPurger, purge
 from flowllama.settings import RetentionSettings
 
@@ -63,6 +64,12 @@ def _seed(db: Database) -> None:
                                    sent_at=at))
             session.add(ResetRequest(email="a@example.com", processed_at=at))
         session.add(MailOutbox(recipient="a@example.com", subject="s", body="b"))  # unsent
+        # Given up for good (a reset link nobody will read): purged once old; an old one the
+        # worker still retries and a recent given-up one are kept.
+        for attempts, created_at in ((MAX_ATTEMPTS, OLD), (MAX_ATTEMPTS + 1, OLD),
+                                     (MAX_ATTEMPTS - 1, OLD), (MAX_ATTEMPTS, now)):
+            session.add(MailOutbox(recipient="b@example.com", subject="s", body="reset link",
+                                   attempts=attempts, created_at=created_at))
         session.add(ResetRequest(email="a@example.com"))  # not processed yet
 
 
@@ -70,13 +77,19 @@ def test_purge_deletes_what_is_past_retention_and_keeps_the_rest(database: Datab
     _seed(database)
     deleted = purge(database, RetentionSettings(batch_size=1))  # many one-row batches
     assert deleted == {"jobs": 3, "events": 2, "webhook_deliveries": 2, "refresh_tokens": 1,
-                       "password_reset_tokens": 1, "sent_mail": 1, "reset_requests": 1}
+                       "password_reset_tokens": 1, "sent_mail": 1, "failed_mail": 2,
+                       "reset_requests": 1}
     assert _count(database, Job) == 2  # the queued one and the recent one
     assert _count(database, DeploymentEvent) == 1
     with database.session() as session:
         assert session.scalars(select(WebhookDelivery.status)).all() == ["pending"]
     assert _count(database, RefreshToken) == _count(database, PasswordResetToken) == 1
-    assert _count(database, MailOutbox) == _count(database, ResetRequest) == 2
+    assert _count(database, ResetRequest) == 2
+    with database.session() as session:
+        kept = session.execute(select(MailOutbox.attempts, MailOutbox.sent_at.is_not(None))).all()
+    # the recent sent one, the unsent one, the one still retried, the recent given-up one
+    assert sorted((attempts, sent) for attempts, sent in kept) == sorted(
+        [(0, True), (0, False), (MAX_ATTEMPTS - 1, False), (MAX_ATTEMPTS, False)])
     assert set(purge(database, RetentionSettings()).values()) == {0}  # nothing left to do
 
 
@@ -94,9 +107,9 @@ def test_the_purger_runs_in_the_background(database: Database) -> None:
     purger.start()
     try:
         deadline = time.monotonic() + 30
-        while _count(database, MailOutbox) > 2 and time.monotonic() < deadline:
+        while _count(database, MailOutbox) > 4 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         purger.stop()
-    assert _count(database, MailOutbox) == 2
+    assert _count(database, MailOutbox) == 4  # 7 seeded: one old sent, two old given up
     assert loops.problems() == {} and loops.beats() == []  # stopped on purpose: retired

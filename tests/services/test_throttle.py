@@ -67,3 +67,23 @@ def test_purge_drops_only_old_windows(database: Database, age_s: int) -> None:
         throttle.hit(session, "s", LIMIT, now=utcnow() - timedelta(seconds=age_s))
         purged = throttle.purge(session, older_than_s=3600)
     assert purged == (1 if age_s > 3600 else 0)
+
+
+@pytest.mark.parametrize(("address", "bucket"), [
+    ("203.0.113.9", "203.0.113.9"),
+    ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+    ("2001:DB8:1:2::1", "2001:db8:1:2::/64"),
+    ("::ffff:203.0.113.9", "203.0.113.9"),  # an IPv4 client on a dual-stack socket
+    (None, "unknown"),
+    ("", "unknown"),
+    ("testclient", "testclient"),
+])
+def test_address_bucket_is_the_ipv4_address_or_the_ipv6_64(address: str | None,
+                                                            bucket: str) -> None:
+    assert throttle.address_bucket(address) == bucket
+
+
+def test_ipv6_neighbours_share_a_bucket_and_other_64s_do_not() -> None:
+    own = {throttle.address_bucket(f"2001:db8:1:2::{i:x}") for i in range(1, 200)}
+    assert len(own) == 1
+    assert throttle.address_bucket("2001:db8:1:3::1") not in own

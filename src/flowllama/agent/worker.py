@@ -19,7 +19,6 @@ from sqlalchemy import select
 from flowllama.agent import leases
 from flowllama.agent.lease_owner import LeaseOwner, current_owner
 from flowllama.agent.leases import LeaseLost as RowLeaseLost
-from flowllama.agent.nudges import RECONCILE, nudge
 from flowllama.agent.reconciler import Outcome, Reconciler
 from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
@@ -30,6 +29,7 @@ from flowllama.errors import InvalidInput, ProviderError
 from flowllama.logging import get_logger
 from flowllama.loops import Beat, LoopHealth, supervise
 from flowllama.queue.base import JobMessage, JobQueue, LeaseLost
+from flowllama.queue.nudges import RECONCILE, nudge
 from flowllama.services.deployment_status import change_status_and_notify
 
 log = get_logger(__name__)

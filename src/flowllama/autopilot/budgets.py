@@ -23,7 +23,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.autopilot_tables import Budget, BudgetAlert
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
@@ -33,6 +32,7 @@ from flowllama.domain.webhooks import WebhookEvent
 from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services import budgets
 from flowllama.services.deployment_status import record_event
 from flowllama.services.spend import month_of

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from flowllama.agent.nudges import nudge
 from flowllama.autopilot.controller import Task
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent
@@ -27,6 +26,7 @@ from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services import gateway_load
 from flowllama.services.deployment_status import record_event
 

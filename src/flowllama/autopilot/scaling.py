@@ -27,7 +27,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.autopilot_tables import GatewayLoad
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
@@ -36,6 +35,7 @@ from flowllama.domain.lifecycle import Desired, Status
 from flowllama.errors import FlowLlamaError
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services.deployment_status import record_event
 from flowllama.settings import AutopilotSettings
 

@@ -3,9 +3,10 @@
 No image registry is reachable here, so the ``FROM`` base is made from Debian packages with
 mmdebstrap (the machine's own apt sources read from stdin; no mirror is named here) and
 imported under the exact name the Dockerfile uses. A build sees none of the machine's pip
-settings, so the wheels are built on the host (``pip wheel``) and the image installs them with
-``--no-index``. The base tarball and the dependency wheels live in the tools cache; only the
-project's own wheel is rebuilt each time.
+settings, so the wheels are built on the host (``pip wheel --require-hashes`` of the image's
+lock, requirements/runtime*.txt) and the image installs them with ``--no-index``. The base
+tarball and the dependency wheels live in the tools cache; only the project's own wheel is
+rebuilt each time.
 
 podman runs with the ``runc`` runtime and a containers.conf without default ulimits: the
 default runtime's setrlimit calls fail in this kind of sandbox.
@@ -19,10 +20,8 @@ import os
 import re
 import shutil
 import sys
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from flowllama.devtools.tools_cache import (
@@ -39,7 +38,7 @@ BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates")
 APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 TOOLS = ("podman", "runc", "mmdebstrap")
 CONTAINERS_CONF = "[containers]\ndefault_ulimits = []\n"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a requirement's distribution name
+_PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^ \\]+)", re.MULTILINE)  # a lock's "name==version"
 
 
 @dataclass(frozen=True)
@@ -108,53 +107,72 @@ def ensure_base_image(tool: Podman, cache_dir: Path | None = None) -> str:
     return BASE_IMAGE
 
 
-def _wheels_label(repo: Path, extras: Sequence[str]) -> tuple[str, list[str]]:
-    """The cache entry's name for these extras, and the extras' requirements pinned to the
-    versions installed here (so pip reuses the wheel it built for this environment instead of
-    compiling a newer release: llama-cpp-python takes ~20 min)."""
-    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
-    pins = []
-    for extra in extras:
-        for requirement in project["optional-dependencies"][extra]:
-            match = _NAME.match(requirement)
-            if match is None:
-                continue
-            try:
-                pins.append(f"{match.group(0)}=={metadata.version(match.group(0))}")
-            except metadata.PackageNotFoundError:
-                continue
-    wanted = {"dependencies": project["dependencies"], "pins": sorted(pins),
-              "extras": {name: project["optional-dependencies"][name] for name in extras},
-              "python": sys.version_info[:2]}
-    key = hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()[:12]
-    return "-".join(("image-wheels", *extras, key)), pins
+# The hash-locked, runtime-only dependency list of each image target, by its extras
+# (requirements/runtime*.txt; tests/test_dependency_lock.py keeps them complete and equal to CI's).
+IMAGE_LOCKS = {(): "runtime.txt", ("llamacpp",): "runtime-llamacpp.txt"}
+
+
+def image_lock(repo: Path, extras: Sequence[str] = ()) -> Path:
+    """The lock file the image target with ``extras`` installs from; ValueError for extras
+    that no image target has."""
+    name = IMAGE_LOCKS.get(tuple(sorted(extras)))
+    if name is None:
+        raise ValueError(f"no image lock for extras {list(extras)}; image targets have "
+                         f"{[list(key) for key in IMAGE_LOCKS]}")
+    return repo / "requirements" / name
+
+
+def dependency_wheel_command(lock: Path, wheel_dir: Path) -> list[str]:
+    """``pip wheel`` of exactly the pins of ``lock``, each checked against its hashes; no
+    resolution (``--no-deps``): the lock is the whole dependency set."""
+    return [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+            "--require-hashes", "--no-deps", "--wheel-dir", str(wheel_dir), "-r", str(lock)]
+
+
+def _wheels_label(lock: Path) -> str:
+    """The cache entry's name: the lock's content and the Python version that builds."""
+    key = hashlib.sha256(lock.read_bytes() + repr(sys.version_info[:2]).encode()).hexdigest()
+    return f"image-wheels-{lock.stem}-{key[:12]}"
+
+
+def locked_version(lock: Path, name: str) -> str | None:
+    """The version ``lock`` pins for distribution ``name`` (None when it has no pin)."""
+    for pinned, version in _PIN.findall(lock.read_text()):
+        if _canonical(pinned) == _canonical(name):
+            return str(version)
+    return None
+
+
+def _canonical(name: str) -> str:
+    """A distribution name as PEP 503 compares it (``Llama_CPP.python`` is ``llama-cpp-python``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def dependency_wheels(repo: Path, extras: Sequence[str] = (),
                       cache_dir: Path | None = None) -> Path:
-    """Wheels of every dependency of the project (with ``extras``), built on the host with
-    its pip settings; cached by the project's dependency lists and the Python version."""
-    label, pins = _wheels_label(repo, extras)
+    """Wheels of the image target's locked dependencies (``extras`` picks the target), built
+    on the host with its pip settings and checked against the lock's hashes; cached by the
+    lock's content and the Python version. The project's own wheel is not among them."""
+    lock = image_lock(repo, extras)
 
     def build(work: Path, _final: Path) -> None:
-        target = f"{repo}[{','.join(extras)}]" if extras else str(repo)
-        run_tool([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-                  "--wheel-dir", str(work), target, *pins], "pip wheel (dependencies)",
+        run_tool(dependency_wheel_command(lock, work), "pip wheel (locked dependencies)",
                  timeout_s=1800)
-        for own in work.glob("flowllama-*.whl"):  # the project's wheel is rebuilt each time
-            own.unlink()
-    return cached_directory(label, build, cache_dir)
+    return cached_directory(_wheels_label(lock), build, cache_dir)
 
 
 def wheels_without_compiling(repo: Path, extras: Sequence[str],
                              cache_dir: Path | None = None) -> bool:
     """Whether :func:`dependency_wheels` can be had without compiling llama.cpp: already in
-    the tools cache, or pip's cache holds a built llama-cpp-python wheel."""
-    label, _pins = _wheels_label(repo, extras)
-    if ((cache_dir or tools_cache_dir()) / label).is_dir() or "llamacpp" not in extras:
+    the tools cache, or pip's cache holds a wheel built from the locked llama-cpp-python
+    (pip reuses it in hash-checking mode when the sdist's hash matches the lock's)."""
+    lock = image_lock(repo, extras)
+    if ((cache_dir or tools_cache_dir()) / _wheels_label(lock)).is_dir() \
+            or "llamacpp" not in extras:
         return True
+    version = locked_version(lock, "llama-cpp-python") or "*"
     listed = run_tool([sys.executable, "-m", "pip", "cache", "list", "--format=abspath",
-                       "llama_cpp_python-*"], "pip cache list", check=False)
+                       f"llama_cpp_python-{version}-*"], "pip cache list", check=False)
     return listed.returncode == 0 and bool(listed.stdout.strip())
 
 

@@ -21,13 +21,13 @@ from collections.abc import Awaitable, Callable
 
 import anyio.to_thread
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment
 from flowllama.errors import FlowLlamaError, ServiceUnavailable
 from flowllama.gateway.routes import RouteCache, Target, Upstream
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services import wake
 
 log = get_logger(__name__)

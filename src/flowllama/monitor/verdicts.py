@@ -22,7 +22,6 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
@@ -31,6 +30,7 @@ from flowllama.errors import InvalidInput
 from flowllama.logging import get_logger
 from flowllama.monitor.probes import Health, ProbeResult, Target
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services.deployment_status import change_status_and_notify, record_event
 
 log = get_logger(__name__)

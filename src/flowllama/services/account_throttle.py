@@ -1,5 +1,6 @@
 """Throttles on the other unauthenticated account endpoints: sign-up, password-reset request
-and token refresh, per client address (and per email for reset requests).
+and token refresh, per client address (an IPv6 client by its /64, ``throttle.address_bucket``)
+and per email for reset requests.
 
 Each call counts the request atomically (``services/throttle.py``) and commits the count at
 once, so it sticks even when the request then fails (a duplicate email, an unknown token).
@@ -46,17 +47,17 @@ def _count(session: Session, subject: str, limit: throttle.Limit, message: str) 
 
 
 def register(session: Session, limits: AccountLimits, address: str | None) -> None:
-    _count(session, f"register:{address or 'unknown'}", limits.register,
+    _count(session, f"register:{throttle.address_bucket(address)}", limits.register,
            "Too many sign-ups from this address; try again later")
 
 
 def reset_request(session: Session, limits: AccountLimits, email: str, address: str | None
                   ) -> None:
     message = "Too many password-reset requests; try again later"
-    _count(session, f"reset:{address or 'unknown'}", limits.reset, message)
+    _count(session, f"reset:{throttle.address_bucket(address)}", limits.reset, message)
     _count(session, f"reset-email:{email}", limits.reset_per_email, message)
 
 
 def refresh(session: Session, limits: AccountLimits, address: str | None) -> None:
-    _count(session, f"refresh:{address or 'unknown'}", limits.refresh,
+    _count(session, f"refresh:{throttle.address_bucket(address)}", limits.refresh,
            "Too many token refreshes from this address; try again later")

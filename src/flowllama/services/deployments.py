@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flowllama.agent.nudges import nudge
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.db.types import utcnow
 from flowllama.domain.deployments import (
@@ -37,6 +36,7 @@ from flowllama.errors import (
 )
 from flowllama.logging import get_logger
 from flowllama.queue.base import JobQueue
+from flowllama.queue.nudges import nudge
 from flowllama.services import quotas, spend, wake
 from flowllama.services.autopilot_view import autopilot_fields
 from flowllama.services.deployment_status import change_status_and_notify

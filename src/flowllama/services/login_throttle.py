@@ -5,7 +5,8 @@ atomic statement per counter, committed at once), so N parallel guesses cannot a
 the check; a correct password gives its count back. Counting per (email, address) means a
 stranger's failures never lock the account's owner out from another address; the per-address
 counter (four times larger: a shared NAT carries several people's mistakes) stops one client
-from spraying guesses over many emails. Past either limit the caller gets 429 with
+from spraying guesses over many emails. An IPv6 client is counted by its /64, so rotating
+addresses inside its own block does not reset its counts. Past either limit the caller gets 429 with
 ``Retry-After``, whatever the password.
 """
 
@@ -35,7 +36,7 @@ class ThrottlePolicy:
 
 
 def _subjects(email: str, address: str | None) -> tuple[str, str]:
-    where = address or "unknown"
+    where = throttle.address_bucket(address)
     return f"login:{email}|{where}", f"login-addr:{where}"
 
 

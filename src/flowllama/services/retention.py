@@ -1,9 +1,11 @@
 """Retention: delete finished records once they are older than their retention period.
 
 Finished jobs (done or dead), deployment events, settled webhook deliveries (delivered or
-failed), expired refresh and password-reset tokens, and old login failures would otherwise
-grow without bound. :func:`purge` deletes them in batches of ``batch_size`` rows, each batch
-its own short transaction, so a large backlog never holds a long lock; a run stops after
+failed), expired refresh and password-reset tokens, settled mail (sent, or given up after
+``mail_outbox.MAX_ATTEMPTS``: its body still holds a reset link) and processed reset requests
+would otherwise grow without bound (throttle counters are the accounts worker's to purge).
+:func:`purge` deletes them in batches of ``batch_size`` rows, each batch its own short
+transaction, so a large backlog never holds a long lock; a run stops after
 ``MAX_BATCHES_PER_KIND`` batches of a kind and the next run goes on. The agent runs it every
 ``FLOWLLAMA_RETENTION__INTERVAL_S`` (:class:`RetentionPurger`).
 """
@@ -32,6 +34,7 @@ from flowllama.db.types import utcnow
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth, supervise
 from flowllama.queue.selection import DEAD, DONE
+from flowllama.services.mail_outbox import MAX_ATTEMPTS
 from flowllama.settings import RetentionSettings
 
 log = get_logger(__name__)
@@ -66,6 +69,10 @@ def kinds(settings: RetentionSettings) -> list[Kind]:
         # Throttle counters are purged by the accounts worker (services/throttle.purge).
         Kind("sent_mail", MailOutbox, settings.sent_mail_days,
              lambda cutoff: MailOutbox.sent_at < cutoff),
+        # The worker no longer tries these; kept, they would keep a reset link in the clear.
+        Kind("failed_mail", MailOutbox, settings.sent_mail_days,
+             lambda cutoff: MailOutbox.sent_at.is_(None) & (MailOutbox.attempts >= MAX_ATTEMPTS)
+             & (MailOutbox.created_at < cutoff)),
         Kind("reset_requests", ResetRequest, settings.sent_mail_days,
              lambda cutoff: ResetRequest.processed_at < cutoff),
     ]

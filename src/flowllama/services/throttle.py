@@ -6,10 +6,15 @@ single ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (SQLite 3.35+ and Post
 database serialises concurrent hits on one row, so N parallel requests see counts 1…N and
 exactly ``limit`` of them pass, whatever the number of processes. A window that has ended
 restarts at 1 in the same statement.
+
+Per-address subjects use :func:`address_bucket`: an IPv4 client is one address, an IPv6
+client its /64, the smallest block a site is given (it can rotate through every address in
+it at will).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +26,25 @@ from sqlalchemy.orm import Session
 from flowllama.db.tables import ThrottleCounter
 from flowllama.db.types import utcnow
 from flowllama.errors import RateLimited
+
+IPV6_PREFIX = 64  # one site, one subscriber: what a single client controls
+
+
+def address_bucket(address: str | None) -> str:
+    """The key a client address is counted under: an IPv4 address as itself (an IPv4-mapped
+    IPv6 one too), an IPv6 address as its /64 (``2001:db8:1:2::/64``), ``unknown`` when there
+    is none; a string that is no address is kept as it is."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed)
 
 
 @dataclass(frozen=True)

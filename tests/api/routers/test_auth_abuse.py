@@ -73,6 +73,18 @@ class TestLoginThrottle:
         assert statuses[:limit] == [401] * limit
         assert statuses[limit:] == [429, 429]
 
+    def test_an_ipv6_client_rotating_addresses_in_its_64_is_counted_once(
+            self, tight: Platform) -> None:
+        limit = tight.auth.throttle.address_limit().max
+        statuses = []
+        for i in range(limit + 2):  # a new address of the same /64 for every guess
+            with _client_from(tight, f"2001:db8:1:2::{i + 1:x}") as rotating:
+                statuses.append(rotating.post(
+                    "/api/auth/login", json={**BAD, "email": f"u{i}@example.com"}).status_code)
+        assert statuses == [401] * limit + [429, 429]
+        with _client_from(tight, "2001:db8:1:3::1") as neighbour_site:  # another /64
+            assert neighbour_site.post("/api/auth/login", json=BAD).status_code == 401
+
     def test_parallel_wrong_passwords_get_exactly_the_allowed_number_of_tries(
         self, client: TestClient, platform: Platform
     ) -> None:
@@ -125,6 +137,15 @@ class TestOtherThrottles:
             "/api/auth/register", json={"email": "late@example.com", "password": STRONG_PASSWORD})
         assert refused.status_code == 429
         assert int(refused.headers["Retry-After"]) >= 1
+
+    def test_register_counts_an_ipv6_client_by_its_64(self, tight: Platform) -> None:
+        limit = tight.auth.limits.register.max
+        statuses = []
+        for i in range(limit + 1):
+            with _client_from(tight, f"2001:db8:77:1:{i + 1:x}::9") as rotating:
+                statuses.append(rotating.post("/api/auth/register", json={
+                    "email": f"v6-{i}@example.com", "password": STRONG_PASSWORD}).status_code)
+        assert statuses == [201] * limit + [429]
 
     def test_reset_request_is_throttled_per_email(self, tight_client: TestClient,
                                                   tight: Platform) -> None:
