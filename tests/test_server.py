@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,10 +56,16 @@ def test_up_serves_api_and_stops_cleanly(
     assert token not in output
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_serve_agent_works_the_queue_and_stops_cleanly(tmp_path: Path) -> None:
     """`flowllama serve agent` alone: takes a nudge from the database queue, records the
-    outcome on the deployment (no AWS stack ships yet, so it fails with the reason), and exits
-    0 on SIGTERM."""
+    outcome on the deployment (no AWS stack ships yet, so it fails with the reason), answers
+    `/ready` on its metrics listener with its own loops, and exits 0 on SIGTERM."""
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     url = f"sqlite:///{data_dir / 'flowllama.db'}"
@@ -78,6 +85,8 @@ def test_serve_agent_works_the_queue_and_stops_cleanly(tmp_path: Path) -> None:
     nudge(DatabaseQueue(database), deployment)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWLLAMA_")}
+    metrics = f"http://127.0.0.1:{_free_port()}"
+    env["FLOWLLAMA_METRICS_PORT"] = metrics.rsplit(":", 1)[1]
     process = subprocess.Popen(
         [sys.executable, "-m", "flowllama", "serve", "agent", "--workers", "2",
          "--data-dir", str(data_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -88,6 +97,11 @@ def test_serve_agent_works_the_queue_and_stops_cleanly(tmp_path: Path) -> None:
             time.sleep(0.2)
         _, message = _status(database, deployment.id)
         assert "aws" in (message or "")
+        ready = httpx.get(f"{metrics}/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+        assert {"agent-worker-1", "agent-worker-2", "agent-sweeper", "agent-heartbeat",
+                "webhook-dispatcher"} <= set(ready.json()["loops"])
+        assert httpx.get(f"{metrics}/health", timeout=10).json()["status"] == "ok"
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert process.stdout is not None

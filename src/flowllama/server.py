@@ -125,7 +125,8 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
         worker.start()
     metrics = None
     if settings.metrics_port is not None:  # no HTTP app here: a listener just for /metrics
-        metrics = serve_metrics(platform.db, platform.queue, settings.host, settings.metrics_port)
+        metrics = serve_metrics(platform.db, platform.queue, settings.host, settings.metrics_port,
+                                platform.loops)
     count = workers or platform.settings.agent.workers
     detail = f" with {count} workers" if role == "agent" else ""
     _announce(f"[bold green]FlowLlama[/] {role}{detail}; database: {_db_label(settings)}",

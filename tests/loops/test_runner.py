@@ -95,7 +95,9 @@ def test_agent_loops_survive_a_postgresql_outage_and_resume(
         first = _new_deployment(db, queue, user.id, "first")
         _wait_for(lambda: provisioner.creates == 1, "the first create to start")
         pg_proxy.cut()  # in the middle of the first deployment's create
-        _wait_for(lambda: all(b.failures > 0 for b in loops.beats()), "every loop to fail")
+        # The heartbeat touches the database only while a step holds leases: it may not fail.
+        _wait_for(lambda: all(b.failures > 0 for b in loops.beats()
+                              if b.name != "agent-heartbeat"), "every loop to fail")
         time.sleep(1.5)
         assert all(beat.alive for beat in loops.beats())
         pg_proxy.restore()

@@ -154,13 +154,41 @@ def test_metrics_only_listener_for_roles_without_an_app(platform: Platform) -> N
 
     from flowllama.metrics.exposition import serve_metrics
 
-    server = serve_metrics(platform.db, platform.queue, "127.0.0.1", 0)
+    server = serve_metrics(platform.db, platform.queue, "127.0.0.1", 0, platform.loops)
     try:
         port = server.server_address[1]
         response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
     finally:
         server.shutdown()
         server.server_close()
     assert response.status_code == 200
     assert "flowllama_queue_jobs" in response.text
     assert "flowllama_health_checks" in response.text
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_the_listener_is_not_ready_while_a_loop_of_its_process_is_dead(
+        platform: Platform) -> None:
+    """``serve agent`` and ``serve monitor`` have no HTTP app: their probes call ``/ready`` on
+    this listener, which must see the process's loops as the HTTP roles' ``/ready`` does."""
+    import httpx
+
+    from flowllama.metrics.exposition import serve_metrics
+
+    working = platform.loops.register("agent-worker-1")
+    working.succeeded()
+    server = serve_metrics(platform.db, platform.queue, "127.0.0.1", 0, platform.loops)
+    url = f"http://127.0.0.1:{server.server_address[1]}/ready"
+    try:
+        ready = httpx.get(url, timeout=5)
+        platform.loops.register("agent-sweeper").died()
+        dead = httpx.get(url, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ready.status_code == 200, ready.text
+    assert ready.json() == {"status": "ready", "database": "ok", "loops": ["agent-worker-1"]}
+    assert dead.status_code == 503 and dead.headers["retry-after"] == "5"
+    assert dead.json()["error"]["code"] == "not_ready"
+    assert dead.json()["error"]["loops"] == {"agent-sweeper": "stopped unexpectedly"}

@@ -1,5 +1,8 @@
 """One tenant's receiver that never answers must not hold up anyone else's deliveries: the
-dispatcher limits attempts in flight per receiver and per tenant and never waits for a batch."""
+dispatcher limits attempts in flight per receiver and per tenant, never waits for a batch, and
+does not read the rows of busy tenants or of full receivers (a receiver shared by many tenants
+cannot fill every batch with rows that would only be skipped). The good delivery must arrive
+within seconds, not after the slow receiver's timeout."""
 
 from __future__ import annotations
 
@@ -62,6 +65,29 @@ def test_in_flight_limits_per_receiver_tenant_and_total() -> None:
     assert receiver_of("http://Hooks.Example.com:8080/x") == "hooks.example.com:8080"
 
 
+GOOD_WITHIN_S = 3.0  # the slow receiver's timeout is 60 s: waiting on it is far slower
+
+
+def _run_until_good_arrives(database: Database, settings: WebhookSettings, receiver: Any,
+                            silent: Silent, good_id: str) -> tuple[float, list[str]]:
+    """Run a dispatcher until the good delivery arrives (or ``GOOD_WITHIN_S`` passed); returns
+    how long it took and the statuses of the other deliveries."""
+    dispatcher = WebhookDispatcher(database, settings)
+    started = time.monotonic()
+    dispatcher.start()
+    try:
+        while not receiver.requests and time.monotonic() - started < GOOD_WITHIN_S:
+            time.sleep(0.02)
+        took = time.monotonic() - started
+        with database.session() as session:
+            slow = list(session.scalars(select(WebhookDelivery.status).where(
+                WebhookDelivery.webhook_id != good_id)).all())
+    finally:
+        silent.close()  # the hanging attempts end now, not after their timeout
+        dispatcher.stop()
+    return took, slow
+
+
 def test_a_never_answering_receiver_does_not_delay_another_tenant(
         database: Database, rows: Any, receiver: Any, silent: Silent) -> None:
     slow_tenant, good_tenant = rows.user("slow@example.com"), rows.user("good@example.com")
@@ -78,18 +104,34 @@ def test_a_never_answering_receiver_does_not_delay_another_tenant(
                                     payload={"good": True}, next_attempt_at=utcnow()))
     settings = WebhookSettings(allow_hosts=["127.0.0.1"], poll_s=0.05, timeout_s=60,
                                allow_ports=[silent.port, receiver.port])
-    dispatcher = WebhookDispatcher(database, settings)
-    dispatcher.start()
-    try:
-        deadline = time.monotonic() + 30  # half the slow receiver's timeout
-        while not receiver.requests and time.monotonic() < deadline:
-            time.sleep(0.05)
-        with database.session() as session:
-            slow = session.scalars(select(WebhookDelivery.status).where(
-                WebhookDelivery.webhook_id != good.id)).all()
-    finally:
-        silent.close()  # the hanging attempts end now, not after their timeout
-        dispatcher.stop()
-    assert len(receiver.requests) == 1, "the good tenant's delivery arrived"
+    took, slow = _run_until_good_arrives(database, settings, receiver, silent, good.id)
+    assert len(receiver.requests) == 1, f"the good tenant's delivery arrived ({took:.1f} s)"
+    assert took < GOOD_WITHIN_S
     assert "delivered" not in slow  # the slow receiver never answered anything...
+    assert sum(status == "sending" for status in slow) <= settings.receiver_concurrency
+
+
+def test_a_never_answering_receiver_shared_by_many_tenants_does_not_fill_the_batches(
+        database: Database, rows: Any, receiver: Any, silent: Silent) -> None:
+    """25 tenants, one webhook each, all at the same silent receiver and all due first: no
+    tenant is busy, but the receiver is full after two, and its other rows must not take
+    every batch (batch_size 5) so that the good delivery is never read."""
+    earlier = utcnow() - timedelta(seconds=30)
+    with database.session() as session:
+        for number in range(25):
+            tenant = rows.user(f"shared{number}@example.com")
+            hook = rows.webhook(tenant, f"http://127.0.0.1:{silent.port}/h{number}",
+                                ["deployment.running"])
+            session.add(WebhookDelivery(webhook_id=hook.id, event="deployment.running",
+                                        payload={"n": number}, next_attempt_at=earlier))
+    good = rows.webhook(rows.user("good@example.com"), receiver.url, ["deployment.running"])
+    with database.session() as session:
+        session.add(WebhookDelivery(webhook_id=good.id, event="deployment.running",
+                                    payload={"good": True}, next_attempt_at=utcnow()))
+    settings = WebhookSettings(allow_hosts=["127.0.0.1"], poll_s=0.05, timeout_s=60,
+                               batch_size=5, allow_ports=[silent.port, receiver.port])
+    took, slow = _run_until_good_arrives(database, settings, receiver, silent, good.id)
+    assert len(receiver.requests) == 1, f"the good tenant's delivery arrived ({took:.1f} s)"
+    assert took < GOOD_WITHIN_S
+    assert "delivered" not in slow
     assert sum(status == "sending" for status in slow) <= settings.receiver_concurrency

@@ -85,8 +85,9 @@ class AgentService:
         sweeper = self._register("agent-sweeper")
         self._spawn(partial(supervise, sweeper, self._sweep_once, self._stopping,
                             idle_s=self.sweep_interval_s), sweeper.name)
-        self._heart = threading.Thread(target=self._heartbeat_forever, name="agent-heartbeat",
-                                       daemon=True)
+        heart = self._register("agent-heartbeat")
+        self._heart = threading.Thread(target=self._heartbeat_forever, args=(heart,),
+                                       name=heart.name, daemon=True)
         self._heart.start()
         log.info("agent.started", workers=len(self.workers))
 
@@ -107,15 +108,19 @@ class AgentService:
             self._on_sweep()
         return False
 
-    def _heartbeat_forever(self) -> None:
-        """Renew the leases of the steps under way until the workers have stopped."""
+    def _heartbeat_forever(self, beat: Beat) -> None:
+        """Renew the leases of the steps under way until the workers have stopped (each beat
+        recorded on ``beat``: ``/ready`` and the last-success metric see it)."""
         while not self._heart_stopping.wait(self.heartbeat_s):
             try:
                 self.reconciler.renew_held()
                 for worker in self.workers:
                     worker.extend_job()
-            except Exception:  # a database hiccup: the next beat retries well within a lease
+            except Exception as exc:  # a database hiccup: the next beat retries well within a lease
+                beat.failed(exc)  # no backoff: a late renewal would lose the leases
                 log.exception("agent.heartbeat_failed")
+            else:
+                beat.succeeded()
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stop taking jobs, wait up to ``grace_s`` for current steps, release what is left,

@@ -52,7 +52,8 @@ def create_app(platform: Platform, roles: Sequence[str] = ("api",)) -> FastAPI:
     links = ResetLinks(platform.auth.reset_ttl_s, settings.effective_public_url)
     accounts = (AccountsWorker(platform.db, platform.mailer, links,
                                interval_s=settings.mail.outbox_poll_s,
-                               keep_counters_s=platform.auth.longest_window_s)
+                               keep_counters_s=platform.auth.longest_window_s,
+                               loops=platform.loops)
                 if "api" in roles else None)
 
     @asynccontextmanager

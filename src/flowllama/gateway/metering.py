@@ -151,12 +151,17 @@ class UsageFlusher(Periodic):
         self.db = db
 
     async def step(self) -> None:
-        if not await self.flush_now():
-            raise StepFailed("usage flush failed")
+        error = await self._flush()
+        if error is not None:
+            raise StepFailed("usage flush failed") from error
 
     async def flush_now(self) -> bool:
         """Flush at once (also used by tests); False when it failed: the error is logged and
         the counts are kept for the next flush."""
+        return await self._flush() is None
+
+    async def _flush(self) -> Exception | None:
+        """One flush; the error when it failed (logged, the counts kept), else None."""
         batch = self.meter.take()
         try:
             await asyncio.to_thread(batch.write, self.db)
@@ -164,6 +169,6 @@ class UsageFlusher(Periodic):
             self.meter.restore(batch)
             GATEWAY_USAGE_FLUSH_FAILURES.inc()
             log.warning("gateway.usage_flush_failed", error=f"{type(exc).__name__}: {exc}")
-            return False
-        return True
+            return exc
+        return None
 

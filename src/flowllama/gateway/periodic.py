@@ -21,7 +21,9 @@ log = get_logger(__name__)
 
 
 class StepFailed(Exception):
-    """Raised by a step that has already logged why it failed: back off without a traceback."""
+    """Raised by a step that has already logged why it failed: back off without a traceback.
+    Raise it ``from`` the error that made the step fail: the beat (and ``/ready``) records
+    that error, not this wrapper."""
 
 
 class Periodic:
@@ -75,7 +77,7 @@ class Periodic:
         try:
             await self.step()
         except Exception as exc:  # logged, backed off, retried: the loop must not end
-            delay = beat.failed(exc)
+            delay = beat.failed(_cause(exc))
             log.warning("loop.step_failed", loop=self.name, attempt=beat.failures,
                         retry_in_s=round(delay, 2), error=beat.last_error,
                         exc_info=None if isinstance(exc, StepFailed) or is_unavailable(exc)
@@ -83,3 +85,10 @@ class Periodic:
             return max(delay, self.interval_s)
         beat.succeeded()
         return self.interval_s
+
+
+def _cause(exc: Exception) -> BaseException:
+    """The error to record for a failed round: what a :class:`StepFailed` was raised from."""
+    if isinstance(exc, StepFailed) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc

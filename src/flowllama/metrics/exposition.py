@@ -2,24 +2,34 @@
 
 Each app gets its own small registry (so building many apps in one process registers nothing
 twice); it forwards the process-wide :data:`~flowllama.metrics.instruments.REGISTRY`, whose
-instruments every role in the process records to.
+instruments every role in the process records to. Roles without an HTTP app (``serve agent``,
+``serve monitor``) get :func:`serve_metrics`: a small listener that also answers ``/health``
+and ``/ready``, so their probes see a dead background loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from wsgiref.simple_server import WSGIServer
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     generate_latest,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
+from flowllama import __version__
 from flowllama.db.session import Database
+from flowllama.loops.health import LoopHealth
+from flowllama.loops.readiness import RETRY_AFTER_S, readiness
 from flowllama.metrics.collectors import PlatformCollector
 from flowllama.metrics.instruments import REGISTRY
 from flowllama.queue.base import JobQueue
@@ -50,8 +60,57 @@ def render(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def serve_metrics(db: Database, queue: JobQueue, host: str, port: int) -> WSGIServer:
-    """A ``/metrics``-only listener in a daemon thread, for roles without an HTTP app
-    (``flowllama serve agent`` and ``serve monitor``); ``shutdown()`` the result to stop it."""
-    server, _thread = start_http_server(port, addr=host, registry=build_registry(db, queue))
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serve_metrics(db: Database, queue: JobQueue, host: str, port: int,
+                  loops: LoopHealth | None = None) -> WSGIServer:
+    """A listener in a daemon thread for roles without an HTTP app (``flowllama serve agent``
+    and ``serve monitor``): ``/metrics``, ``/health`` (liveness) and ``/ready`` (the database
+    and ``loops``, answered as on the HTTP roles). ``shutdown()`` the result to stop it."""
+    app = listener_app(build_registry(db, queue), db, loops or LoopHealth())
+    family, address = _best_family(host, port)
+    server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
+    server: WSGIServer = make_server(address, port, app, server_class,
+                                     handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
     return server
+
+
+def listener_app(registry: CollectorRegistry, db: Database, loops: LoopHealth) -> WsgiApp:
+    """The WSGI app of :func:`serve_metrics`: ``/health`` and ``/ready`` as JSON, every other
+    path prometheus_client's exposition of ``registry``."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        body: dict[str, object]
+        if path == "/health":
+            status, body = 200, {"status": "ok", "version": __version__}
+        elif path == "/ready":
+            status, body = readiness(db, loops)
+        else:
+            exposition: Iterable[bytes] = metrics(environ, start_response)
+            return exposition
+        payload = json.dumps(body).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        if status != 200:
+            headers.append(("Retry-After", str(RETRY_AFTER_S)))
+        start_response("200 OK" if status == 200 else "503 Service Unavailable", headers)
+        return [payload]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access line on stderr for every scrape and probe."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def _best_family(host: str, port: int) -> tuple[socket.AddressFamily, str]:
+    """The address family for ``host`` (so an IPv6 address binds), as prometheus_client does."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, sockaddr = infos[0]
+    return family, str(sockaddr[0])

@@ -51,6 +51,8 @@ CLAIMABLE = ("pending", "sending")
 # How long a claim lasts beyond the request timeout before another dispatcher may retry it.
 CLAIM_MARGIN_S = 30.0
 MAX_PARALLEL_SENDS = 16
+# Batches one claim may read when rows of full receivers keep turning up (bounds one round).
+CLAIM_PAGES = 4
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,10 @@ class WebhookDispatcher:
                                         thread_name_prefix="webhook-send")
         self.loops = loops or LoopHealth()
         self._beat = self.loops.register("webhook-dispatcher")
+        # Webhook id -> receiver, for webhooks skipped because their receiver was full: their
+        # rows are left out of the claim query while it stays full (claim() is only called by
+        # one thread at a time: the dispatcher's, or a test's run_once).
+        self._parked: dict[str, str] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -147,21 +153,40 @@ class WebhookDispatcher:
 
     def claim(self) -> list[Claimed]:
         """Take due deliveries for this dispatcher, within the in-flight limits (each claimed
-        one holds its slot until recorded); rows another dispatcher won are skipped."""
-        if self.in_flight.free() <= 0:
-            return []
+        one holds its slot until recorded); rows another dispatcher won are skipped.
+
+        Rows of busy tenants and of webhooks whose receiver is full are left out of the query,
+        so they cannot fill the batch and hide everyone else's due rows; a batch that met a
+        full receiver is read again without it (at most ``CLAIM_PAGES`` times).
+        """
         now = self.clock()
+        full = self.in_flight.full_receivers()
+        self._parked = {hook: rcv for hook, rcv in self._parked.items() if rcv in full}
+        claimed: list[Claimed] = []
+        for _page in range(CLAIM_PAGES):
+            if self.in_flight.free() <= 0:
+                break
+            parked_before = len(self._parked)
+            claimed += self._claim_page(now)
+            if len(self._parked) == parked_before:  # nothing hid behind a full receiver
+                break
+        return claimed
+
+    def _claim_page(self, now: datetime) -> list[Claimed]:
         due = (WebhookDelivery.status.in_(CLAIMABLE), WebhookDelivery.next_attempt_at <= now)
         query = (
             select(WebhookDelivery.id, WebhookDelivery.event, WebhookDelivery.payload,
-                   WebhookDelivery.attempts, Webhook.url, Webhook.secret,
-                   Webhook.previous_secret, Webhook.previous_secret_expires_at, Webhook.user_id)
+                   WebhookDelivery.attempts, Webhook.id.label("webhook_id"), Webhook.url,
+                   Webhook.secret, Webhook.previous_secret, Webhook.previous_secret_expires_at,
+                   Webhook.user_id)
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id).where(*due)
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
             .limit(self.settings.batch_size))
         busy = self.in_flight.busy_tenants()
         if busy:  # their rows would only be skipped: let others' rows fill the batch
             query = query.where(Webhook.user_id.not_in(busy))
+        if self._parked:  # the same for receivers that are full
+            query = query.where(Webhook.id.not_in(list(self._parked)))
         with self.db.session() as session:
             rows = session.execute(query).all()
         claimed = []
@@ -171,6 +196,8 @@ class WebhookDispatcher:
             delivery = Claimed(row.id, row.event, dict(row.payload), row.attempts + 1,
                                row.url, row.secret, previous, row.user_id)
             if not self.in_flight.acquire(delivery.receiver, delivery.tenant):
+                if delivery.receiver in self.in_flight.full_receivers():
+                    self._parked[row.webhook_id] = delivery.receiver
                 continue
             if self._take(row.id, row.attempts, now, due):
                 claimed.append(delivery)

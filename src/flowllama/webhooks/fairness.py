@@ -41,6 +41,11 @@ class InFlight:
         with self._lock:
             return {tenant for tenant, n in self._tenants.items() if n >= self.limit}
 
+    def full_receivers(self) -> set[str]:
+        """Receivers at their limit (their rows are not read until a slot frees)."""
+        with self._lock:
+            return {receiver for receiver, n in self._receivers.items() if n >= self.limit}
+
     def acquire(self, receiver: str, tenant: str) -> bool:
         """Take a slot for one attempt; False when the receiver, tenant or total is full."""
         with self._lock:

@@ -63,9 +63,13 @@ def test_probes_match_what_each_role_serves(render: Render) -> None:
         assert container["livenessProbe"]["httpGet"]["path"] == "/health"
         assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
         assert container["startupProbe"]["httpGet"]["path"] == "/health"
-    for role in ("agent", "monitor"):  # no HTTP app: the /metrics listener's port
+    for role in ("agent", "monitor"):  # no HTTP app: /health and /ready on the metrics port
         [container] = deployments[f"{NAME}-{role}"]["spec"]["template"]["spec"]["containers"]
-        assert container["livenessProbe"]["tcpSocket"] == {"port": "metrics"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+        assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "metrics"}
+        assert container["startupProbe"]["httpGet"] == {"path": "/health", "port": "metrics"}
+        assert not any("tcpSocket" in container[probe] for probe in
+                       ("livenessProbe", "readinessProbe", "startupProbe"))
         env = {e["name"]: e.get("value") for e in container["env"]}
         assert env["FLOWLLAMA_METRICS_PORT"] == "9100"
         assert container["args"][:2] == ["serve", role]

@@ -1,5 +1,5 @@
 """``/health`` (liveness) and ``/ready`` (database reachable and every background loop of this
-process alive and succeeding), on every role."""
+process alive and succeeding, see ``loops/readiness.py``), on every role."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from flowllama import __version__
 from flowllama.api.deps import PlatformDep
+from flowllama.loops.readiness import RETRY_AFTER_S, readiness
 
 router = APIRouter(tags=["health"])
 
@@ -19,15 +20,6 @@ def health(request: Request) -> dict[str, object]:
 
 @router.get("/ready", response_model=None)
 def ready(platform: PlatformDep) -> JSONResponse:
-    database = platform.db.ping()
-    loops = platform.loops.problems()
-    if database and not loops:
-        return JSONResponse({"status": "ready", "database": "ok"})
-    if not database:
-        message = "Database is not reachable"
-    else:
-        message = "Background loop not healthy: " + ", ".join(sorted(loops))
-    return JSONResponse(
-        {"error": {"code": "not_ready", "message": message, "loops": loops}},
-        status_code=503, headers={"Retry-After": "5"},
-    )
+    status, body = readiness(platform.db, platform.loops)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status != 200 else None
+    return JSONResponse(body, status_code=status, headers=headers)
