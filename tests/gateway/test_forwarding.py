@@ -134,6 +134,24 @@ def test_a_runtime_500_is_generic_with_the_request_id(
         assert "/opt/secret" not in response.text and "llama" not in response.text
 
 
+@pytest.mark.parametrize(("instance", "code", "message"), [
+    ("refuse", "upstream_refused", "The model server refused the request (HTTP 400"),
+    ("overflow", "context_length_exceeded", "The request exceeds the deployment's context")])
+def test_a_runtime_4xx_is_an_openai_error_with_the_request_id(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner, database: Database,
+        instance: str, code: str, message: str) -> None:
+    add_deployment(database, owner, "bot", "fast", [fake.instance(instance)])
+    for stream in (False, True):
+        response = _post(running_gateway, owner, "bot", stream=stream)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error == {"message": error["message"], "type": "invalid_request_error",
+                         "param": None, "code": code}
+        assert error["message"].startswith(message)
+        assert response.headers["x-request-id"] in error["message"]
+        assert "/opt/secret" not in response.text and "llama" not in response.text
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_silent_upstream_is_a_504_at_the_first_byte_timeout(
         running_gateway: RunningGateway, owner: Owner, database: Database,
