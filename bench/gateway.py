@@ -284,6 +284,8 @@ def in_process(upstream_port: int, data_dir: Path, key: str,
                  key, str(requests), str(concurrency)], env=env, capture_output=True,
                 text=True, check=True, preexec_fn=_pinning(PROXY_CPU))
             runs[name].append(float(result.stdout.split()[-1]))
+            print(f"in-process round {number + 1}: {name} {runs[name][-1]:.1f} µs/req",
+                  file=sys.stderr, flush=True)
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
