@@ -32,15 +32,20 @@ Two more paths answer issue 17 in the same run (both optional):
   validation, pinned like the gateway: ``gateway@REF``. The derived figures give the CPU per
   request and req/s of this tree relative to it (the validation must cost < 5 % more CPU).
   ``REF`` must have the same database migrations as this tree (both share one database).
-* ``--processes``: ``flowllama serve gateway --workers 2`` (``gateway x2``), on both CPUs; its
-  CPU time counts the supervisor and both processes. The derived figure is its req/s at c=16
-  over the one-process gateway's. On a 2-core host it competes with the upstream and wrk for
-  CPU 0, so the ratio is a floor, not what a host with spare cores would see.
+* ``--processes``: ``flowllama serve gateway --workers 2`` (``gateway x2``) and a plain
+  one-process ``serve gateway`` (``gateway x1``), both allowed on both CPUs, so neither is
+  pinned to a busier CPU than the other; x2's CPU time counts the supervisor and both
+  processes. The derived figures are x2's req/s over x1's, per case. On a 2-core host both
+  compete with the upstream and wrk for CPU 0, so the ratio is a floor, not what a host with
+  spare cores would see.
 
 Run: python3 bench/gateway.py [--seconds 5] [--rounds 3] [--json] [--litellm PATH | --no-litellm]
                               [--baseline REF] [--processes]
      python3 bench/gateway.py --in-process-only --baseline REF [--rounds 3]
                               (only the in-process CPU per request of both trees; no wrk)
+     python3 bench/gateway.py --in-process-only --validation [--rounds 9]
+                              (the same for this tree with the /v1 body validation and with
+                              it bypassed by a bare json.loads, alternating)
      python3 bench/gateway.py --serve-upstream PORT   (just the fake upstream)
 """
 
@@ -245,39 +250,63 @@ def asgi_loop(upstream_port: int, data_dir: Path, key: str, requests: int,
     return asyncio.run(run())
 
 
-def in_process(upstream_port: int, data_dir: Path, key: str, sources: dict[str, Path | None],
-               rounds: int, requests: int = 4000, concurrency: int = 16) -> dict[str, float]:
-    """:func:`asgi_loop` for each source tree (None: this one), alternating, ``rounds``
-    times, each in a fresh process pinned to the proxy CPU: the median per tree."""
+NO_VALIDATION = "BENCH_GATEWAY_NO_VALIDATION"  # bench only: --asgi-loop without the check
+
+
+def _bypass_validation() -> None:
+    """Swap the ``/v1`` body check for a bare ``json.loads`` (what the gateway did before
+    the allow-list), in this process only: the A/B of ``--validation``."""
+    from flowllama.gateway import endpoints
+    from flowllama.gateway.requests import ClientRequest
+
+    def unchecked(raw: bytes, _required: str) -> ClientRequest:
+        body = json.loads(raw)
+        options = body.get("stream_options")
+        return ClientRequest(body=body, model=body["model"], stream=bool(body.get("stream")),
+                             wants_usage=bool(options and options.get("include_usage")))
+
+    endpoints.parse = unchecked  # type: ignore[assignment]
+
+
+def in_process(upstream_port: int, data_dir: Path, key: str,
+               sources: dict[str, dict[str, str]], rounds: int, requests: int = 4000,
+               concurrency: int = 16) -> dict[str, float]:
+    """:func:`asgi_loop` for each source (its environment: ``PYTHONPATH`` of another tree,
+    or :data:`NO_VALIDATION`), alternating, ``rounds`` times, each in a fresh process pinned to
+    the proxy CPU: the median per source."""
     runs: dict[str, list[float]] = {name: [] for name in sources}
     for number in range(rounds):
-        for name, src in (list(sources.items()) if number % 2 == 0
-                          else list(sources.items())[::-1]):
-            env = {**os.environ, **({"PYTHONPATH": str(src)} if src else {})}
+        for name, extra in (list(sources.items()) if number % 2 == 0
+                            else list(sources.items())[::-1]):
+            env = {**os.environ, **extra}
             result = subprocess.run(
                 [sys.executable, __file__, "--asgi-loop", str(upstream_port), str(data_dir),
                  key, str(requests), str(concurrency)], env=env, capture_output=True,
                 text=True, check=True, preexec_fn=_pinning(PROXY_CPU))
             runs[name].append(float(result.stdout.split()[-1]))
+            print(f"in-process round {number + 1}: {name} {runs[name][-1]:.1f} µs/req",
+                  file=sys.stderr, flush=True)
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
-def in_process_only(baseline: str, rounds: int) -> dict[str, float]:
-    """:func:`in_process` for this tree and ``baseline`` with just the fake upstream running
-    (no HTTP servers, no wrk): the gateway's own CPU per request, before and after."""
+def in_process_only(baseline: str | None, rounds: int) -> dict[str, float]:
+    """:func:`in_process` for this tree and ``baseline`` (None: this tree with the body
+    validation bypassed) with just the fake upstream running (no HTTP servers, no wrk): the
+    gateway's own CPU per request, with and without."""
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         port = _free_port()
         stack.enter_context(_process(
             [sys.executable, __file__, "--serve-upstream", str(port)], UPSTREAM_CPU,
             f"http://127.0.0.1:{port}/"))
         key = _seed(Path(tmp), f"http://127.0.0.1:{port}/v1")
-        return in_process(port, Path(tmp), key, {
-            "gateway": None, f"gateway@{baseline}": _export(baseline, Path(tmp))}, rounds)
+        other = ({f"gateway@{baseline}": {"PYTHONPATH": str(_export(baseline, Path(tmp)))}}
+                 if baseline else {"gateway, no validation": {NO_VALIDATION: "1"}})
+        return in_process(port, Path(tmp), key, {"gateway": {}, **other}, rounds)
 
 
-def _print_in_process_only(baseline: str | None, rounds: int) -> None:
-    if not baseline:
-        sys.exit("--in-process-only needs --baseline REF")
+def _print_in_process_only(baseline: str | None, rounds: int, validation: bool) -> None:
+    if not baseline and not validation:
+        sys.exit("--in-process-only needs --baseline REF or --validation")
     inproc = in_process_only(baseline, max(rounds, 3))
     print(json.dumps({"in_process_cpu_us": inproc, "derived": _in_process_figure(inproc)},
                      indent=2))
@@ -677,11 +706,11 @@ def _issue_17_figures(table: dict[str, dict[str, dict[str, float]]]) -> list[dic
         rps = paths["gateway"]["rps"] / paths[baseline]["rps"]
         rows.append({"figure": f"req/s gateway / {baseline}, {case}", "path": "gateway",
                      "value": rps, "unit": "x", "target": None, "met": None})
-    if "gateway x2" in table["chat c=16"]:
-        c16 = table["chat c=16"]
-        rows.append({"figure": "req/s gateway x2 / gateway, chat c=16", "path": "gateway x2",
-                     "value": c16["gateway x2"]["rps"] / c16["gateway"]["rps"], "unit": "x",
-                     "target": None, "met": None})
+    for case, paths in table.items():
+        if "gateway x2" in paths:
+            rows.append({"figure": f"req/s gateway x2 / gateway x1, {case}", "path": "gateway x2",
+                         "value": paths["gateway x2"]["rps"] / paths["gateway x1"]["rps"],
+                         "unit": "x", "target": None, "met": None})
     return rows
 
 
@@ -796,7 +825,7 @@ def _export(ref: str, tmp: Path) -> Path:
 def start_servers(stack: ExitStack, tmp: Path, litellm: str | None, *,
                   baseline: str | None = None, processes: bool = False) -> list[Target]:
     """Start the upstream (CPU 0), the gateway, ``gateway@baseline`` and LiteLLM (CPU 1), and
-    two gateway processes (both CPUs), for the whole run."""
+    one and two gateway processes (both on both CPUs), for the whole run."""
     up_port = _free_port()
     upstream_v1 = f"http://127.0.0.1:{up_port}/v1"
     up_pid = stack.enter_context(_process(
@@ -810,7 +839,9 @@ def start_servers(stack: ExitStack, tmp: Path, litellm: str | None, *,
     if baseline:
         port, pid = _gateway(stack, tmp, PROXY_CPU, pythonpath=_export(baseline, tmp))
         targets.append(Target(f"gateway@{baseline}", port, "/v1/chat/completions", auth, pid))
-    if processes:
+    if processes:  # one process and two, on the same CPUs: neither on a busier one
+        port, pid = _gateway(stack, tmp, {UPSTREAM_CPU, PROXY_CPU})
+        targets.append(Target("gateway x1", port, "/v1/chat/completions", auth, pid))
         port, pid = _gateway(stack, tmp, {UPSTREAM_CPU, PROXY_CPU}, "--workers", "2")
         targets.append(Target("gateway x2", port, "/v1/chat/completions", auth, pid))
     if litellm:
@@ -843,6 +874,9 @@ def _arguments() -> argparse.Namespace:
                         help="with --baseline: also the /v1 app's CPU per request in process")
     parser.add_argument("--in-process-only", action="store_true",
                         help="with --baseline: only the in-process CPU per request (no wrk)")
+    parser.add_argument("--validation", action="store_true",
+                        help="with --in-process-only: this tree with the /v1 body validation "
+                             "against the same tree with it bypassed (json.loads only)")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT",
                         help="only run the fake upstream on PORT")
     parser.add_argument("--asgi-loop", nargs=5,
@@ -851,17 +885,25 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _asgi_loop_child(arguments: list[str]) -> None:
+    """One :func:`asgi_loop` run (a child of :func:`in_process`); prints its figure."""
+    port, data_dir, key, requests, concurrency = arguments
+    if os.environ.get(NO_VALIDATION) == "1":
+        _bypass_validation()
+    print(asgi_loop(int(port), Path(data_dir), key, int(requests), int(concurrency)))
+
+
 def main() -> None:
     args = _arguments()
     if args.serve_upstream:
         serve_upstream(args.serve_upstream)
         return
     if args.asgi_loop:
-        port, data_dir, key, requests, concurrency = args.asgi_loop
-        print(asgi_loop(int(port), Path(data_dir), key, int(requests), int(concurrency)))
+        _asgi_loop_child(args.asgi_loop)
         return
     if args.in_process_only:
-        _print_in_process_only(args.baseline, args.rounds)
+        _print_in_process_only(None if args.validation else args.baseline, args.rounds,
+                               args.validation)
         return
     if shutil.which("wrk") is None:
         sys.exit("bench/gateway.py needs wrk on PATH (apt-get install -y wrk)")
@@ -880,8 +922,8 @@ def main() -> None:
             print("in-process /v1 runs", file=sys.stderr, flush=True)
             key = targets[1].headers["Authorization"].removeprefix("Bearer ")
             inproc = in_process(targets[0].port, Path(tmp), key, {
-                "gateway": None, f"gateway@{args.baseline}": Path(tmp) / "baseline" / "src"},
-                max(args.rounds, 3))
+                "gateway": {}, f"gateway@{args.baseline}": {
+                    "PYTHONPATH": str(Path(tmp) / "baseline" / "src")}}, max(args.rounds, 3))
         results = measure(targets, args.seconds, args.rounds, Path(tmp),
                           lambda line: print(line, file=sys.stderr, flush=True))
     table = medians(results)

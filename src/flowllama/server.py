@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from rich.console import Console
 
 from flowllama.api.app import create_app
-from flowllama.api.connection_deadlines import protocol_class
+from flowllama.api.connection_deadlines import DeadlineProtocol, protocol_class
 from flowllama.db import migrate
 from flowllama.logging import configure_logging, get_logger
 from flowllama.metrics.exposition import serve_metrics
@@ -74,15 +74,24 @@ def serve_gateway_processes(settings: Settings, processes: int) -> None:
     _announce(f"[bold green]FlowLlama[/] gateway, {processes} processes, on {url}; "
               f"database: {_db_label(settings)}",
               roles=["gateway"], url=url, processes=processes, database=_db_label(settings))
-    uvicorn.run(f"{__name__}:gateway_process_app", factory=True, host=settings.host,
-                port=settings.port, workers=processes, log_config=None,
-                log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
+    # The same options as one process; the protocol is named by import path, since uvicorn
+    # pickles its config for each spawned process and a class made at run time cannot be.
+    options = uvicorn_options(settings, http=f"{__name__}:GatewayProcessProtocol")
+    uvicorn.run(f"{__name__}:gateway_process_app", factory=True, workers=processes, **options)
+
+
+class GatewayProcessProtocol(DeadlineProtocol):
+    """The HTTP protocol of each process of :func:`serve_gateway_processes`: its head
+    deadline and size cap are set from the settings by :func:`gateway_process_app`, which
+    uvicorn calls in that process before it accepts a connection."""
 
 
 def gateway_process_app() -> FastAPI:
     """The app of one process of :func:`serve_gateway_processes` (settings from the
     environment; migrations already applied)."""
     settings = Settings()
+    GatewayProcessProtocol.head_timeout_s = settings.http.header_timeout_s
+    GatewayProcessProtocol.max_head_bytes = settings.http.max_header_bytes
     configure_logging(role="gateway", level=settings.log_level, fmt=settings.log_format)
     app = create_app(build_platform(settings), ["gateway"])
     gc.collect()  # as in _run_http: what lives as long as the process leaves the collector
@@ -164,17 +173,18 @@ def _run_http(platform: Platform, roles: Sequence[str], *, announce: bool) -> No
     server.run()
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's settings for the HTTP roles: deadlines on request heads (our protocol), an
+def uvicorn_options(settings: Settings, http: str | None = None) -> dict[str, Any]:
+    """uvicorn's settings for the HTTP roles, one process or several: deadlines on request
+    heads (our protocol; ``http`` names it by import path instead, for spawned processes), an
     idle timeout between requests, and no forwarded headers at uvicorn's level (it trusts
     127.0.0.1 by default; ``api/proxies.py`` trusts only the configured proxies)."""
-    http = settings.http
+    limits = settings.http
     return {
         "host": settings.host, "port": settings.port, "log_config": None,
         "log_level": settings.log_level, "access_log": False, "timeout_graceful_shutdown": 10,
-        "http": protocol_class(http.header_timeout_s, http.max_header_bytes),
-        "timeout_keep_alive": http.keep_alive_timeout_s,
-        "h11_max_incomplete_event_size": http.max_header_bytes,
+        "http": http or protocol_class(limits.header_timeout_s, limits.max_header_bytes),
+        "timeout_keep_alive": limits.keep_alive_timeout_s,
+        "h11_max_incomplete_event_size": limits.max_header_bytes,
         "proxy_headers": False, "server_header": False,
     }
 

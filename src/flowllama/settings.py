@@ -160,11 +160,15 @@ class GatewaySettings(BaseModel):
     max_attempts: int = Field(3, ge=1, le=10)
     failure_cooldown_s: float = Field(10.0, ge=0)
     # A streamed answer's head must arrive within first_byte_timeout_s and each later byte
-    # within stream_idle_timeout_s (a whole answer's head comes after generation: it has
-    # upstream_timeout_s). breaker_failures consecutive failures of a deployment refuse it
-    # (503) for breaker_cooldown_s, then one probe request decides.
+    # within stream_idle_timeout_s. A whole (non-streamed) answer's head comes only after the
+    # generation, so it gets whole_answer_timeout_s (docs/gateway.md sizes it). breaker_failures
+    # consecutive failures of a deployment refuse it (503) for breaker_cooldown_s, then one
+    # probe request decides. Each instance takes at most parallel x inflight_per_slot requests
+    # from a gateway process at a time; more are refused at once (503, Retry-After).
     first_byte_timeout_s: float = Field(60.0, gt=0)
     stream_idle_timeout_s: float = Field(60.0, gt=0)
+    whole_answer_timeout_s: float = Field(180.0, gt=0)
+    inflight_per_slot: int = Field(32, ge=1, le=1000)
     breaker_failures: int = Field(5, ge=1, le=1000)
     breaker_cooldown_s: float = Field(30.0, gt=0, le=3600)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)

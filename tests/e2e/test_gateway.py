@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -205,6 +206,38 @@ def test_serve_gateway_workers_runs_that_many_processes(tmp_path: Path) -> None:
             assert refused.status_code == 401
             assert refused.json()["error"]["code"] == "invalid_api_key"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a process outlived"
+
+
+def test_gateway_processes_keep_the_head_deadline_and_ignore_forwarded_headers(
+        tmp_path: Path) -> None:
+    env = {"FLOWLLAMA_HTTP__HEADER_TIMEOUT_S": "1"}
+    with serve_gateway(tmp_path, env, tmp_path / "gw.log", "--workers", "2") as v1:
+        port = int(v1.rsplit(":", 1)[1].split("/")[0])
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(4)]
+        try:
+            started = time.monotonic()
+            for conn in silent:  # spread over both processes by the kernel
+                assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+            assert time.monotonic() - started < 20  # the 1 s deadline, not never
+        finally:
+            for conn in silent:
+                conn.close()
+        for _ in range(10):  # from 127.0.0.1, which uvicorn itself would trust by default
+            answer = httpx.get(f"{v1}/health", headers={
+                "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"})
+            assert answer.status_code == 200
+            assert "strict-transport-security" not in answer.headers  # still plain http
+            assert "server" not in answer.headers
+
+
+def _read_until_closed(conn: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := conn.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
 
 
 def test_workers_is_refused_for_roles_without_them(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it w
 ``/embeddings`` answers one two-dimensional vector with 3 prompt tokens. The native
 ``/<name>/api/<route>`` answers like Ollama: ``tags`` lists a model, ``chat`` streams three
 NDJSON lines (7 prompt and 2 generated tokens), anything else ``{"status": "success"}``.
-The prefix ``busy`` always answers 503, ``crash`` a llama.cpp-like 500 naming a server file.
+The prefix ``busy`` always answers 503, ``crash`` a llama.cpp-like 500 naming a server file,
+``refuse`` a llama.cpp-like 400 naming one, ``overflow`` llama.cpp's 400 for a prompt over the
+context.
 Every hit is counted per instance and native bodies are kept (``native_bodies``).
 
 :func:`stalled_upstream` is a raw-socket server for what no framework does on cue: it accepts
@@ -83,6 +85,10 @@ def _app(fake: FakeUpstream) -> Starlette:
         if name == "crash":
             return JSONResponse({"error": {"message": CRASH_DETAIL, "code": 500}},
                                 status_code=500)
+        if name in ("refuse", "overflow"):
+            kind = "exceed_context_size_error" if name == "overflow" else "invalid_request_error"
+            return JSONResponse({"error": {"message": CRASH_DETAIL, "code": 400, "type": kind}},
+                                status_code=400)
         body = json.loads(await request.body())
         if body["model"] == "slow":
             return StreamingResponse(slow(), media_type="text/event-stream")

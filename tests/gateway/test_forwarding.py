@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from flowllama.db.session import Database
+from flowllama.db.tables import Deployment, Instance
 from gateway.conftest import Owner, RunningGateway, add_deployment, wait_usage
 from gateway.fake_upstream import FakeUpstream, fake_upstream, stalled_upstream
 
@@ -131,13 +134,41 @@ def test_a_runtime_500_is_generic_with_the_request_id(
         assert "/opt/secret" not in response.text and "llama" not in response.text
 
 
+@pytest.mark.parametrize(("instance", "code", "message"), [
+    ("refuse", "upstream_refused", "The model server refused the request (HTTP 400"),
+    ("overflow", "context_length_exceeded", "The request exceeds the deployment's context")])
+def test_a_runtime_4xx_is_an_openai_error_with_the_request_id(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner, database: Database,
+        instance: str, code: str, message: str) -> None:
+    add_deployment(database, owner, "bot", "fast", [fake.instance(instance)])
+    for stream in (False, True):
+        response = _post(running_gateway, owner, "bot", stream=stream)
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error == {"message": error["message"], "type": "invalid_request_error",
+                         "param": None, "code": code}
+        assert error["message"].startswith(message)
+        assert response.headers["x-request-id"] in error["message"]
+        assert "/opt/secret" not in response.text and "llama" not in response.text
+
+
+@pytest.mark.parametrize("stream", [True, False])
 def test_a_silent_upstream_is_a_504_at_the_first_byte_timeout(
-        running_gateway: RunningGateway, owner: Owner, database: Database) -> None:
-    running_gateway.gateway.proxy.first_byte_timeout_s = 0.5
+        running_gateway: RunningGateway, owner: Owner, database: Database,
+        stream: bool) -> None:
+    # A whole answer's head timeout is its own (longer) setting: each is set apart here, so
+    # the other one (60 s or 180 s, beyond the client's 30 s) would fail the test.
+    proxy = running_gateway.gateway.proxy
+    if stream:
+        proxy.first_byte_timeout_s = 0.5
+    else:
+        proxy.whole_answer_timeout_s = 0.5
     with stalled_upstream("silent") as silent:
         add_deployment(database, owner, "bot", "fast", [silent])
-        response = _post(running_gateway, owner, "bot", stream=True)
+        started = time.monotonic()
+        response = _post(running_gateway, owner, "bot", stream=stream)
     assert response.status_code == 504
+    assert time.monotonic() - started < 10
     assert response.json()["error"]["code"] == "upstream_timeout"
 
 
@@ -153,19 +184,52 @@ def test_a_stream_that_stops_ends_with_an_error_event(
     assert json.loads(events[-1])["error"]["code"] == "upstream_timeout"
 
 
+@pytest.mark.parametrize("stream", [True, False])
 def test_a_stuck_deployment_opens_its_circuit_and_is_refused_at_once(
         running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
-        database: Database) -> None:
+        database: Database, stream: bool) -> None:
     gateway = running_gateway.gateway
     gateway.proxy.first_byte_timeout_s = 0.3
+    gateway.proxy.whole_answer_timeout_s = 0.3
     gateway.breaker.failures = 2
     add_deployment(database, owner, "good", "fast", [fake.instance("a")])
     with stalled_upstream("silent") as silent:
         add_deployment(database, owner, "bot", "fast2", [silent])
         for _ in range(2):
-            assert _post(running_gateway, owner, "bot", stream=True).status_code == 504
-        refused = _post(running_gateway, owner, "bot", stream=True)
+            assert _post(running_gateway, owner, "bot", stream=stream).status_code == 504
+        refused = _post(running_gateway, owner, "bot", stream=stream)
     assert refused.status_code == 503
     assert refused.json()["error"]["code"] == "circuit_open"
     assert 1 <= int(refused.headers["retry-after"]) <= gateway.breaker.cooldown_s
     assert _post(running_gateway, owner, "good").status_code == 200  # others unaffected
+
+
+def test_a_stuck_deployment_holds_at_most_its_in_flight_cap(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner,
+        database: Database) -> None:
+    gateway = running_gateway.gateway
+    gateway.proxy.inflight_per_slot = 2  # parallel 1: two requests in flight per instance
+    gateway.proxy.whole_answer_timeout_s = 5
+    add_deployment(database, owner, "good", "fast", [fake.instance("a")])
+    with stalled_upstream("silent") as silent, ThreadPoolExecutor(2) as pool:
+        stuck = _instance_id(database, add_deployment(database, owner, "bot", "fast2", [silent]))
+        held = [pool.submit(_post, running_gateway, owner, "bot") for _ in range(2)]
+        deadline = time.monotonic() + 10
+        while gateway.balancer.outstanding(stuck) < 2:
+            assert time.monotonic() < deadline, "the two requests never reached the upstream"
+            time.sleep(0.05)
+        started = time.monotonic()
+        refused = _post(running_gateway, owner, "bot", stream=True)
+        assert time.monotonic() - started < 4  # refused at once, not after a timeout
+        assert refused.status_code == 503
+        assert refused.json()["error"]["code"] == "deployment_busy"
+        assert refused.headers["retry-after"] == "1"
+        assert _post(running_gateway, owner, "good").status_code == 200  # others unaffected
+        assert [f.result().status_code for f in held] == [504, 504]
+    assert gateway.balancer.outstanding(stuck) == 0  # the cap is free again
+
+
+def _instance_id(database: Database, deployment: Deployment) -> str:
+    with database.session() as session:
+        return session.scalars(select(Instance.id).where(
+            Instance.deployment_id == deployment.id)).one()

@@ -52,3 +52,11 @@ def test_bad_json_is_a_400() -> None:
     for raw in (b"{", b"[1]", b"[" * 100_000):
         with pytest.raises(InvalidRequest):
             native_body("chat", raw, "m", 512)
+
+
+def test_a_format_schema_the_runtime_cannot_compile_safely_is_refused() -> None:
+    hostile = {"type": "string", "pattern": "^a{0,100000}$"}
+    with pytest.raises(InvalidRequest) as caught:
+        native_body("chat", json.dumps({"model": "x", "messages": [], "format": hostile})
+                    .encode(), "m", 512)
+    assert caught.value.field == "format"

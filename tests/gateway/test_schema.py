@@ -1,5 +1,7 @@
 """The ``/v1`` allow-list: every case of issue 17 is refused with a 400 naming the field;
-ordinary OpenAI bodies (tools, response formats, content parts) pass unchanged."""
+ordinary OpenAI bodies (tools, response formats, content parts) pass unchanged; JSON schemas a
+runtime would compile into a grammar it cannot survive are refused, recursive ones and those at
+the caps pass."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from flowllama.gateway.json_schemas import MAX_PATTERN_CHARS, MAX_REPEAT
 from flowllama.gateway.requests import parse
 from flowllama.gateway.schema import InvalidRequest, check_max_tokens, json_depth
 
@@ -123,3 +126,46 @@ def test_json_depth() -> None:
     assert json_depth(1) == 0
     assert json_depth({"a": [1, {"b": []}]}) == 4
     assert json_depth([[[[[]]]]], limit=2) == 3  # stops counting past the limit
+
+
+def _formatted(schema: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": MESSAGES, "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "strict": True, "schema": schema}}}
+
+
+RECURSIVE = {"$ref": "#/$defs/node", "$defs": {"node": {
+    "type": "object", "properties": {"next": {"$ref": "#/$defs/node"}}}}}
+AT_THE_CAPS = {"type": "object", "properties": {
+    "code": {"type": "string", "pattern": f"^[A-Z]{{2}}-[0-9]{{1,{MAX_REPEAT}}}$"},
+    "mail": {"type": "string", "pattern": r"^[a-z]+@[a-z]+[.]com\-\(x\)$"},
+    "note": {"type": "string", "maxLength": MAX_REPEAT},
+    "tags": {"type": "array", "maxItems": MAX_REPEAT, "items": {"$ref": "#/$defs/tag"}}},
+    "$defs": {"tag": {"type": "string"}}}
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "string", "pattern": "((("},  # not a regular expression: llama.cpp cannot compile
+    {"type": "string", "pattern": "^a{0,100000}$"},  # 100,000 nested rules: kills the runtime
+    {"type": "string", "pattern": "^a{5000}$"},
+    {"type": "string", "pattern": "^\\d+$"},  # llama-cpp-python's server dies on \d, \w, \.
+    {"type": "string", "pattern": "^a\\.b$"},
+    {"type": "string", "pattern": "a" * (MAX_PATTERN_CHARS + 1)},
+    {"type": "string", "maxLength": 20000},
+    {"type": "array", "minItems": 5000, "items": {"type": "integer"}},
+    {"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}},
+    {"$ref": "#"},  # refers to itself
+    {"$ref": "https://example.com/schema.json"},  # the converter would fetch it
+    {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+])
+def test_schemas_a_runtime_cannot_compile_safely_are_refused(schema: Any) -> None:
+    refused = _refused(_formatted(schema))
+    assert refused.field == "response_format.json_schema" and refused.code == "invalid_value"
+    tool = {"type": "function", "function": {"name": "f", "parameters": schema}}
+    assert _refused({"model": "m", "messages": MESSAGES, "tools": [tool]}).field \
+        == "tools.0.function.parameters"
+
+
+@pytest.mark.parametrize("schema", [RECURSIVE, AT_THE_CAPS])
+def test_recursive_schemas_and_schemas_at_the_caps_pass(schema: Any) -> None:
+    body = _formatted(schema)
+    assert parse(json.dumps(body).encode(), "messages").body == body

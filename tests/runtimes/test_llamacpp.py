@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from flowllama.gateway.json_schemas import MAX_REPEAT, check_grammar_safe
 from flowllama.runtimes import (
     LlamaCppRuntime,
     ModelNotFound,
@@ -171,6 +172,40 @@ def _check_a_second_request_waits_instead_of_cutting_a_stream(client: Any, model
         pieces += list(stream)
         assert second.result(timeout=60).usage.completion_tokens == 2
     assert len([p for p in pieces if p.choices and p.choices[0].delta.content]) == 150
+
+
+@pytest.mark.slow
+def test_json_schemas_the_gateway_lets_through_do_not_crash_the_real_server(
+        tiny_model_file: Path, tmp_path: Path) -> None:
+    # llama-cpp-python compiles a schema sent as {"type": "json_object", "schema": ...} (the
+    # gateway refuses that spelling, unknown field) and refuses OpenAI's "json_schema" type;
+    # a repetition count of 4,096 or a pattern with \d in either kills it. The largest schema
+    # the gateway passes (every count at MAX_REPEAT, every escape it allows) is served, and
+    # the server stays up.
+    at_the_caps = {"type": "object", "properties": {
+        "code": {"type": "string", "pattern": f"^[A-Z]{{2}}-[0-9]{{1,{MAX_REPEAT}}}$"},
+        # every escape the gateway lets through (SAFE_ESCAPES)
+        "escapes": {"type": "string", "pattern": r"^\(\)\[\]\{\}\|\?\*\+\-\\\n\t\r\x41$"},
+        "note": {"type": "string", "maxLength": MAX_REPEAT},
+        "tags": {"type": "array", "maxItems": MAX_REPEAT, "items": {"$ref": "#/$defs/t"}}},
+        "$defs": {"t": {"type": "string", "pattern": "^(a|b)+$"}}}
+    check_grammar_safe(at_the_caps)
+    hostile = {"type": "string", "pattern": f"^a\\.[0-9]{{0,{MAX_REPEAT * 5}}}$"}
+    with pytest.raises(ValueError):
+        check_grammar_safe(hostile)
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    with serve_tiny_model(tiny_model_file, tmp_path) as server, httpx.Client(
+            base_url=server.openai_base_url, timeout=120, trust_env=False) as http:
+        compiled = http.post("/chat/completions", json={**chat, "model": server.model,
+                             "response_format": {"type": "json_object", "schema": at_the_caps}})
+        assert compiled.status_code == 200, compiled.text
+        forwarded = http.post("/chat/completions", json={**chat, "model": server.model,
+                              "response_format": {"type": "json_schema", "json_schema": {
+                                  "name": "x", "schema": hostile}}})
+        assert 400 <= forwarded.status_code < 600  # an error answer, not a dropped connection
+        assert server.process.poll() is None
+        assert http.post("/chat/completions", json={**chat, "model": server.model}
+                         ).status_code == 200
 
 
 @pytest.mark.slow

@@ -7,10 +7,12 @@ the runtime stop generating; when the upstream breaks off, the client gets an er
 Either way the usage seen so far is recorded. A stream that stalls (no byte for the idle
 timeout) ends with an error event too.
 
-The runtime's own failures (5xx) never reach the client as they are: their text can name the
-server's files. The client gets a generic 502 carrying the request id; the detail is logged
-(redacted, cut short) under that id. The runtime's 4xx answers (e.g. a prompt over the
-context) are about the request and are passed on.
+The runtime's own error answers never reach the client as they are: their text can name the
+server's files (llama.cpp's grammar and template errors do). A 5xx becomes a generic 502, a 4xx
+the same status with a fixed message ("the model server refused the request"), both in the
+OpenAI envelope with the request id; the detail is logged (cut short) under that id. One 4xx
+kind the client can act on keeps its meaning: a prompt over the context is answered 400
+``context_length_exceeded``, as OpenAI answers it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import AsyncGenerator, Callable
 
 from starlette.types import Send
 
+from flowllama.errors import ClientError
 from flowllama.gateway.counting import Usage, usage_of
 from flowllama.gateway.proxy import GatewayTimeout, Opened, UpstreamBroke
 from flowllama.gateway.sse import StreamRelay, error_event
@@ -48,14 +51,53 @@ async def read_whole(opened: Opened) -> bytes:
         opened.close()
 
 
+class UpstreamRefused(ClientError):
+    """The model server refused the request (its 4xx status, a fixed message)."""
+
+    code = "upstream_refused"
+
+    def __init__(self, status: int, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status
+
+
+# Error types of llama.cpp's server whose meaning (never its text) the client gets.
+_KNOWN_REFUSALS = {"exceed_context_size_error": (
+    "context_length_exceeded", "The request exceeds the deployment's context size")}
+
+
 def failed_upstream(opened: Opened, content: bytes) -> UpstreamBroke:
     """The generic error for a runtime's 5xx ``content``, which is logged, not passed on."""
+    _log_upstream_error(opened, content)
+    return UpstreamBroke(f"The model server failed to answer (request id "
+                         f"{opened.request_id or 'unknown'})")
+
+
+def refused_upstream(opened: Opened, content: bytes) -> UpstreamRefused:
+    """The error for a runtime's 4xx ``content``: its status, a fixed message with the
+    request id (or the meaning of a known error type), and the detail logged."""
+    _log_upstream_error(opened, content)
+    code, message = _KNOWN_REFUSALS.get(_error_type(content), (
+        None, f"The model server refused the request (HTTP {opened.response.status})"))
+    return UpstreamRefused(opened.response.status,
+                           f"{message} (request id {opened.request_id or 'unknown'})", code=code)
+
+
+def _error_type(content: bytes) -> str:
+    """``error.type`` of an OpenAI-style error body, else ""."""
+    try:
+        error = json.loads(content).get("error")
+    except (ValueError, AttributeError):
+        return ""
+    kind = error.get("type") if isinstance(error, dict) else None
+    return kind if isinstance(kind, str) else ""
+
+
+def _log_upstream_error(opened: Opened, content: bytes) -> None:
     log.warning("gateway.upstream_error", status=opened.response.status,
                 instance_id=opened.upstream.instance_id,
                 deployment_id=opened.upstream.deployment_id, request_id=opened.request_id,
                 detail=content[:MAX_LOGGED_DETAIL].decode("utf-8", "replace"))
-    return UpstreamBroke(f"The model server failed to answer (request id "
-                         f"{opened.request_id or 'unknown'})")
 
 
 async def whole(send: Send, opened: Opened, on_usage: UsageSink) -> None:
@@ -64,6 +106,8 @@ async def whole(send: Send, opened: Opened, on_usage: UsageSink) -> None:
     status = opened.response.status
     if status >= 500:
         raise failed_upstream(opened, content)
+    if status >= 400:
+        raise refused_upstream(opened, content)
     if 200 <= status < 300:
         try:
             usage = usage_of(json.loads(content))

@@ -25,6 +25,7 @@ from flowllama.gateway.schema import (
     STRICT,
     InvalidRequest,
     JsonObject,
+    JsonSchema,
     Stop,
 )
 
@@ -70,7 +71,7 @@ class _Native(TypedDict, total=False):
     model: Name
     options: Options | None
     stream: StrictBool | None
-    format: Literal["json"] | JsonObject | None
+    format: Literal["json"] | JsonSchema | None  # compiled into a grammar, as OpenAI's
     think: StrictBool | Literal["low", "medium", "high"] | None
 
 

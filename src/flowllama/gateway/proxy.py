@@ -6,6 +6,12 @@ before the response head, or the instance answers 503 (busy or loading). Once th
 is in, the answer is the client's, whatever happens next. A read timeout before the head is not
 retried: the instance may still be generating, and a second one would double the work.
 
+An instance takes at most ``parallel x inflight_per_slot`` requests from this gateway process
+at a time (``parallel``: its deployment's slots; the runtime queues what its slots cannot
+take): beyond that, it is skipped, and when every candidate is full the request is refused at
+once with 503 ``deployment_busy`` and ``Retry-After``. A stuck tenant therefore holds a bounded
+number of connections while its timeouts run out, before its circuit opens.
+
 Each deployment's :class:`~flowllama.gateway.breaker.CircuitBreaker` circuit is consulted
 first (an open one is refused at once with 503 ``circuit_open`` and ``Retry-After``) and told
 how each request ended: :meth:`Opened.close` reports a completed answer below 500 as a
@@ -105,7 +111,8 @@ class UpstreamProxy:
 
     def __init__(self, client: UpstreamClient, balancer: Balancer, max_attempts: int, *,
                  breaker: CircuitBreaker | None = None, first_byte_timeout_s: float | None = None,
-                 idle_timeout_s: float | None = None, load: LoadCounter | None = None) -> None:
+                 idle_timeout_s: float | None = None, whole_answer_timeout_s: float | None = None,
+                 inflight_per_slot: int | None = None, load: LoadCounter | None = None) -> None:
         self.client = client
         self.load = load
         self.balancer = balancer
@@ -113,6 +120,8 @@ class UpstreamProxy:
         self.breaker = breaker or CircuitBreaker(failures=5, cooldown_s=30.0)
         self.first_byte_timeout_s = first_byte_timeout_s
         self.idle_timeout_s = idle_timeout_s
+        self.whole_answer_timeout_s = whole_answer_timeout_s
+        self.inflight_per_slot = inflight_per_slot
 
     async def open(self, candidates: Sequence[Upstream], path: str,
                    body_for: Callable[[Upstream], bytes], request_id: str | None = None,
@@ -120,14 +129,16 @@ class UpstreamProxy:
                    ) -> Opened:
         """``method`` ``<instance base url><path>`` (the native API root with ``native``); the
         response head is in when it returns. A ``stream`` answer's head must come within the
-        first-byte timeout and each later byte within the idle timeout of the one before (a
-        whole answer's head comes only after generation: it has the client's read timeout).
-        Raises ``ServiceUnavailable`` (``no_healthy_instance``) when no attempt succeeded, or
-        (``circuit_open``) when every deployment's circuit is open."""
+        first-byte timeout; a whole answer's head, which comes only after the generation, within
+        the whole-answer timeout; later bytes within the idle timeout of the one before (else
+        ``GatewayTimeout``, 504). Raises ``ServiceUnavailable`` (``no_healthy_instance``) when no
+        attempt succeeded, (``circuit_open``) when every deployment's circuit is open, or
+        (``deployment_busy``) when every instance is at its in-flight cap."""
         started = time.monotonic()
         headers = (*_HEADERS, ("x-request-id", request_id)) if request_id else _HEADERS
-        candidates = self._admitted(candidates)
-        timeouts = (self.first_byte_timeout_s, self.idle_timeout_s) if stream else (None, None)
+        candidates = self._with_room(self._admitted(candidates))
+        head_timeout = self.first_byte_timeout_s if stream else self.whole_answer_timeout_s
+        timeouts = (head_timeout, self.idle_timeout_s)
         tried: set[str] = set()
         for _ in range(self.max_attempts):
             upstream = self.balancer.pick(candidates, tried)
@@ -161,6 +172,19 @@ class UpstreamProxy:
                 "The deployment is failing and is paused; retry later", code="circuit_open",
                 headers={"Retry-After": str(retry_after)})
         return admitted
+
+    def _with_room(self, candidates: Sequence[Upstream]) -> Sequence[Upstream]:
+        """``candidates`` below their in-flight cap; 503 ``deployment_busy`` when none is."""
+        per_slot = self.inflight_per_slot
+        if per_slot is None:
+            return candidates
+        outstanding = self.balancer.outstanding
+        roomy = [c for c in candidates if outstanding(c.instance_id) < c.parallel * per_slot]
+        if not roomy and candidates:
+            raise ServiceUnavailable(
+                "The deployment has too many requests in flight; retry shortly",
+                code="deployment_busy", headers={"Retry-After": "1"})
+        return candidates if len(roomy) == len(candidates) else roomy
 
     async def _attempt(self, upstream: Upstream, method: str, base: str, path: str, *,
                        body: bytes, headers: tuple[tuple[str, str], ...],

@@ -60,6 +60,8 @@ class Upstream:
     native_base_url: str | None = None
     # Sent with every request to this instance: the deployment's runtime key.
     auth_headers: tuple[tuple[str, str], ...] = ()
+    # The deployment's parallel slots per server: sizes the instance's in-flight cap.
+    parallel: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,8 @@ def load_owner_routes(db: Database, user_id: str, keys: RuntimeKeys | None = Non
         deployments = session.execute(
             select(Deployment.id, Deployment.name, Deployment.model, Deployment.status,
                    Deployment.desired_state, Deployment.created_at, Deployment.runtime,
-                   Deployment.context_size, Deployment.cloud, Deployment.wake_count)
+                   Deployment.context_size, Deployment.cloud, Deployment.wake_count,
+                   Deployment.parallel)
             .where(Deployment.user_id == user_id, Deployment.deleted_at.is_(None))
             .order_by(Deployment.created_at, Deployment.id)
         ).all()
@@ -211,7 +214,7 @@ def _upstream(dep: Any, instance: Any, keys: RuntimeKeys | None,
     native = base_url.removesuffix(OllamaRuntime.openai_base_path) \
         if runtime == OllamaRuntime.name else None
     return Upstream(instance_id=instance.id, deployment_id=dep.id, deployment_name=dep.name,
-                    context_size=dep.context_size,
+                    context_size=dep.context_size, parallel=dep.parallel,
                     model=dep.model, base_url=base_url, price_per_hour=instance.price_per_hour,
                     native_base_url=native,
                     auth_headers=_auth_headers(dep, keys, external))

@@ -8,7 +8,9 @@ nothing that configures or redirects the runtime — llama.cpp's ``grammar``, Li
 runtime do unbounded work (``n``, ``stop``, ``tools``, ``logit_bias``, ``messages``); the bound
 that depends on the deployment (``max_tokens`` within its context) is checked after routing
 (:func:`check_max_tokens`). Free-form JSON (tool parameter schemas, ``response_format``) is
-bounded in depth and size. The checked body is forwarded as the client sent it (values
+bounded in depth and size; the JSON schemas among it, which runtimes compile into grammars,
+are also bounded where compiling them would hurt the runtime (:mod:`.json_schemas`). The checked
+body is forwarded as the client sent it (values
 normalised by the check, e.g. ``8.0`` → ``8`` for an integer field).
 """
 
@@ -21,6 +23,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StrictBool, TypeAdapter,
 from typing_extensions import TypedDict
 
 from flowllama.errors import ClientError
+from flowllama.gateway.json_schemas import check_grammar_safe
 
 MAX_N = 4
 MAX_STOP = 16
@@ -62,6 +65,17 @@ def _bounded_json(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+def _grammar_safe(value: dict[str, Any]) -> dict[str, Any]:
+    check_grammar_safe(value)
+    return value
+
+
+def _grammar_safe_format(value: dict[str, Any]) -> dict[str, Any]:
+    # OpenAI's ``json_schema`` is {"name", "schema", "strict"}: pointers start at "schema".
+    check_grammar_safe(value.get("schema"))
+    return value
+
+
 def _bounded_bias(value: dict[str, float]) -> dict[str, float]:
     for token, bias in value.items():
         if not token.isdigit() or not -100 <= bias <= 100:
@@ -70,6 +84,8 @@ def _bounded_bias(value: dict[str, float]) -> dict[str, float]:
 
 
 JsonObject = Annotated[dict[str, Any], AfterValidator(_bounded_json)]
+JsonSchema = Annotated[dict[str, Any], AfterValidator(_bounded_json),
+                       AfterValidator(_grammar_safe)]
 ShortText = Annotated[str, Field(max_length=MAX_STOP_CHARS)]
 Stop = ShortText | Annotated[list[ShortText], Field(max_length=MAX_STOP)] | None
 LogitBias = Annotated[dict[str, float], Field(max_length=MAX_LOGIT_BIAS),
@@ -85,7 +101,7 @@ OPEN = ConfigDict(extra="allow")  # sub-objects OpenAI keeps adding fields to: s
 class Function(TypedDict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     description: NotRequired[Annotated[str, Field(max_length=8192)] | None]
-    parameters: NotRequired[JsonObject | None]
+    parameters: NotRequired[JsonSchema | None]
     strict: NotRequired[StrictBool | None]
 
 
@@ -127,7 +143,8 @@ class StreamOptions(TypedDict, total=False):
 @with_config(STRICT)
 class ResponseFormat(TypedDict):
     type: Literal["text", "json_object", "json_schema"]
-    json_schema: NotRequired[JsonObject | None]
+    json_schema: NotRequired[Annotated[dict[str, Any], AfterValidator(_bounded_json),
+                                       AfterValidator(_grammar_safe_format)] | None]
 
 
 MaxTokens = Annotated[int, Field(ge=1, le=MAX_TOKENS_CEILING)] | None

@@ -73,7 +73,9 @@ class Gateway:
         self._proxy = UpstreamProxy(
             client, self.balancer, self.settings.max_attempts, breaker=self.breaker,
             first_byte_timeout_s=self.settings.first_byte_timeout_s,
-            idle_timeout_s=self.settings.stream_idle_timeout_s, load=self.load)
+            idle_timeout_s=self.settings.stream_idle_timeout_s,
+            whole_answer_timeout_s=self.settings.whole_answer_timeout_s,
+            inflight_per_slot=self.settings.inflight_per_slot, load=self.load)
         self.flusher.start()
         self.limit_sync.start()
         self.load_reporter.start()
