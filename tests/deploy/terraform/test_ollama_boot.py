@@ -10,6 +10,7 @@ pass-throughs to the real sha256sum and tar, and the plain tools bash scripts ne
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -457,3 +458,10 @@ def test_the_rendered_script_is_shellcheck_clean(
         [_shellcheck(), "--shell=bash", "--severity=style", str(script)],
         capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_script_fits_ec2_user_data_once_compressed(rendered: Rendered) -> None:
+    # EC2 takes 16 KiB of user data; aws-launch-template sends the script gzip-compressed (as
+    # text it is over the limit).
+    script = rendered.scripts["aws"].encode()
+    assert len(gzip.compress(script)) <= 12 * 1024, "keep headroom under 16 KiB"
