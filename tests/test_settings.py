@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from flowllama.errors import ConfigError
 from flowllama.settings import Settings
@@ -98,3 +99,30 @@ def test_unknown_tier_gets_the_default_tiers_quotas(tmp_path: Path) -> None:
         "tiers": {"free": {"api_keys": 2}, "team": {"api_keys": 50}}})
     assert settings.quotas.for_tier("team").api_keys == 50
     assert settings.quotas.for_tier("gold").api_keys == 2
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("backend_config", {"bucket": "b", "access_key": "AKIA", "secret_key": "s"},
+     "access_key, secret_key"),
+    ("backend_config", {"bucket": "b", "token": "t"}, "token"),
+    ("backend_config", {"bucket": "b", "credentials": "/key.json"}, "credentials"),
+    ("backend_config", {"address": "https://state", "password": "p"}, "password"),
+    ("provider_settings", {"aws": {"assume_role": [{"role_arn": "r", "session_token": "t"}]}},
+     "aws.assume_role[0].session_token"),
+    ("provider_settings", {"google": {"access_token": "ya29"}}, "google.access_token"),
+])
+def test_terraform_settings_refuse_credentials(tmp_path: Path, field: str, value: object,
+                                               named: str) -> None:
+    with pytest.raises(ValidationError, match="credential settings are not accepted") as caught:
+        Settings(data_dir=tmp_path, terraform={field: value})  # type: ignore[arg-type]
+    assert caught.value.errors()[0]["loc"] == ("terraform", field)
+    assert named in str(caught.value)
+
+
+def test_terraform_settings_keep_ordinary_keys(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, terraform={  # type: ignore[arg-type]
+        "backend": "s3", "backend_config": {"bucket": "b", "region": "r", "encrypt": True},
+        "provider_settings": {"aws": {"assume_role": [{"role_arn": "r"}],
+                                      "shared_credentials_files": ["/etc/aws"],
+                                      "token_bucket_rate_limiter_capacity": 10}}})
+    assert settings.terraform.backend_config["bucket"] == "b"

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -176,6 +178,26 @@ class GatewaySettings(BaseModel):
     public_url: str | None = Field(None, pattern=r"^https?://\S+$")
 
 
+# Keys that hold a secret in Terraform's provider and backend settings (access_key, secret_key,
+# token, session_token, access_token, credentials, password, client_secret, private_key, ...).
+# Only the last word counts, so paths such as shared_credentials_files stay allowed.
+_CREDENTIAL_KEY = re.compile(
+    r"(^|_)(access_key|secret_key|secret|token|credentials|password|private_key)$")
+
+
+def _credential_keys(value: Any, path: str = "") -> Iterator[str]:
+    """The dotted paths of credential-looking keys anywhere in nested settings."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if _CREDENTIAL_KEY.search(str(key).lower()):
+                yield here
+            yield from _credential_keys(item, here)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _credential_keys(item, f"{path}[{index}]")
+
+
 class TerraformSettings(BaseModel):
     """Where the Terraform provisioner keeps each deployment's state (one key per deployment).
 
@@ -189,6 +211,19 @@ class TerraformSettings(BaseModel):
     # Extra arguments for the provider blocks FlowLlama renders, by provider name, e.g.
     # {"aws": {"assume_role": [{"role_arn": "..."}]}} or custom endpoints; never credentials.
     provider_settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("backend_config", "provider_settings")
+    @classmethod
+    def _no_credentials(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Both end up in files Terraform writes and copies (main.tf.json, backend.json,
+        # .terraform/): a secret here would leak to disk. Credentials come from the SDK chains.
+        found = sorted(_credential_keys(value))
+        if found:
+            raise ValueError(
+                f"credential settings are not accepted here: {', '.join(found)}; give "
+                "credentials through the cloud SDK's own chain (AWS_* / AWS_PROFILE / instance "
+                "role, GOOGLE_APPLICATION_CREDENTIALS / workload identity, TF_HTTP_PASSWORD)")
+        return value
 
 
 class CloudSettings(BaseModel):

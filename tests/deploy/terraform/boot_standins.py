@@ -2,8 +2,9 @@
 
 Usage: ``python boot_standins.py <command> <args...>``, called by the small wrappers the test puts
 on PATH (``systemctl``, ``curl``, ``aws``, ``gcloud``, ``gsutil``, ``ollama``, ``nvidia-smi``,
-``getent``, ``useradd``, ``chown``, the CloudWatch agent's ctl, and recording pass-throughs to the
-real ``sha256sum`` and ``tar``). Every call is appended to ``$BOOT_SANDBOX/calls.jsonl``.
+``getent``, ``useradd``, ``chown``, the CloudWatch agent's ctl, ``dpkg``, ``gpg``, Google's Ops
+Agent repository script, and recording pass-throughs to the real ``sha256sum`` and ``tar``).
+Every call is appended to ``$BOOT_SANDBOX/calls.jsonl``.
 
 They keep just enough state (in ``$BOOT_SANDBOX``) to behave like the real thing across two
 runs: systemd's enabled/active units, the system's users, a fake S3 / GCS as directories (in
@@ -76,13 +77,67 @@ def systemctl(args: list[str]) -> int:
     return 0
 
 
+# AWS's documented CloudWatch agent signing key (the boot script checks signatures against it).
+AWS_CWA_KEY = "937616F3450B7D806CBD9725D58167303B789C72"
+OPS_AGENT_REPO_SCRIPT = "add-google-cloud-ops-agent-repo.sh"
+
+
 def curl(args: list[str]) -> int:
     url = args[-1]
     if url.endswith("/api/tags"):
-        # The "server" answers once systemd started it.
-        return 0 if "ollama.service" in _state()["active"] else 7
+        # The "server" answers once systemd started it, unless the test keeps it silent.
+        answers = "ollama.service" in _state()["active"] and not os.environ.get("BOOT_NO_ANSWER")
+        return 0 if answers else 7
     target = Path(args[args.index("-o") + 1])
-    shutil.copyfile(os.environ["BOOT_ARCHIVE"], target)
+    if url.endswith(OPS_AGENT_REPO_SCRIPT):
+        # Google's repository script, acted out by the "google-ops-agent-repo" stand-in.
+        target.write_text(_wrapper("google-ops-agent-repo"))
+    elif url.startswith("https://amazoncloudwatch-agent."):
+        target.write_text(f"stand-in of {url}\n")
+    else:
+        shutil.copyfile(os.environ["BOOT_ARCHIVE"], target)
+    return 0
+
+
+def _wrapper(name: str) -> str:
+    """A shell script that runs this stand-in as ``name``."""
+    return f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).resolve()}" {name} "$@"\n'
+
+
+def _agent_installed(path: Path) -> None:
+    """What installing a log agent leaves on the sandboxed disk: its (recording) command."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_wrapper(path.name))
+    path.chmod(0o755)
+
+
+def dpkg(args: list[str]) -> int:
+    if args == ["--print-architecture"]:
+        print("amd64")
+        return 0
+    if args[0] == "-i":
+        _agent_installed(ROOT / "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl")
+        return 0
+    return 2
+
+
+def gpg(args: list[str]) -> int:
+    """--import accepts; --verify reports a good signature by BOOT_GPG_SIGNER (default: AWS's
+    CloudWatch agent key) in gpg's --status-fd format."""
+    if "--import" in args:
+        return 0
+    if "--verify" in args:
+        signer = os.environ.get("BOOT_GPG_SIGNER", AWS_CWA_KEY)
+        print(f"[GNUPG:] GOODSIG {signer[-16:]} Amazon CloudWatch Agent")
+        print(f"[GNUPG:] VALIDSIG {signer} 2025-01-01 1735689600 0 4 0 1 8 00 {signer}")
+        return 0
+    return 2
+
+
+def google_ops_agent_repo(args: list[str]) -> int:
+    """Google's repository script with --also-install: the agent's config directory appears."""
+    if "--also-install" in args:
+        (ROOT / "etc/google-cloud-ops-agent").mkdir(parents=True, exist_ok=True)
     return 0
 
 
@@ -163,7 +218,8 @@ def passthrough(name: str, args: list[str]) -> int:
 HANDLERS = {
     "systemctl": systemctl, "curl": curl, "ollama": ollama, "aws": aws, "gcloud": gcloud,
     "gsutil": gsutil, "getent": getent, "useradd": useradd, "nvidia-smi": nvidia_smi,
-    "chown": lambda args: 0, "amazon-cloudwatch-agent-ctl": lambda args: 0,
+    "chown": lambda args: 0, "amazon-cloudwatch-agent-ctl": lambda args: 0, "dpkg": dpkg,
+    "gpg": gpg, "google-ops-agent-repo": google_ops_agent_repo,
 }
 
 

@@ -10,6 +10,7 @@ pass-throughs to the real sha256sum and tar, and the plain tools bash scripts ne
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -55,6 +56,9 @@ variable "cases" {
     context_length  = number
     num_parallel    = number
     keep_alive      = string
+    ready_timeout   = optional(number, 300)
+    log_agent       = optional(bool, true)
+    ops_script_sha  = optional(string, "")
   }))
 }
 
@@ -73,6 +77,10 @@ module "boot" {
   num_parallel    = each.value.num_parallel
   keep_alive      = each.value.keep_alive
   deployment_id   = "dep-1"
+  # Optional per case: a short readiness wait, no log agent install, a pinned repository script.
+  ready_timeout_seconds   = each.value.ready_timeout
+  log_agent_install       = each.value.log_agent
+  ops_agent_script_sha256 = each.value.ops_script_sha
   environment     = "test"
 }
 
@@ -130,7 +138,10 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     cases = {"aws": _case("aws", sha), "gcp": _case("gcp", sha),
              "aws_upgrade": _case("aws", sha, ollama_version="0.12.7"),
              "bad_sum": _case("aws", "0" * 64, model_cache_uri=""),
-             "gpu_plain": _case("aws", sha, model_cache_uri="")}
+             "gpu_plain": _case("aws", sha, model_cache_uri=""),
+             "silent": _case("aws", sha, model_cache_uri="", ready_timeout=10),
+             "no_agent": _case("aws", sha, log_agent=False),
+             "gcp_pinned_script": _case("gcp", sha, ops_script_sha="0" * 64)}
     root = work / "root"
     root.mkdir()
     (root / "main.tf").write_text(ROOT_TF.replace("MODULE", str(MODULE_DIR)))
@@ -195,8 +206,13 @@ class Machine:
 
 
 # Machine kinds: the cloud CLIs on their PATH. "gcp-gsutil" is an image with gsutil only.
-MACHINE_COMMANDS = {"aws": ("aws", "nvidia-smi"), "gcp": ("gcloud",), "gcp-gsutil": ("gsutil",)}
-MACHINES = list(MACHINE_COMMANDS)
+# "-bare" images carry no log agent (the script installs one); the others do.
+MACHINE_COMMANDS = {"aws": ("aws", "nvidia-smi"), "gcp": ("gcloud",), "gcp-gsutil": ("gsutil",),
+                    "aws-bare": ("aws", "nvidia-smi", "dpkg", "gpg"), "gcp-bare": ("gcloud",)}
+MACHINES = ["aws", "gcp", "gcp-gsutil"]
+CWA_CTL = "opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+READY_PROBE = ["curl", "-fsS", "--max-time", "5", "-o", "/dev/null",
+               "http://127.0.0.1:11434/api/tags"]
 CACHE_MARK = "fl-models/cache/llama3.2/1b/.complete"
 
 
@@ -208,9 +224,8 @@ def _script(rendered: Rendered, kind: str) -> str:
 def _machine(tmp_path: Path, name: str, rendered: Rendered, kind: str) -> Machine:
     machine = Machine(tmp_path / name, tmp_path / "store", rendered.archive, MACHINE_COMMANDS[kind])
     if kind == "aws":
-        machine.standin(machine.root / "opt/aws/amazon-cloudwatch-agent/bin/"
-                        "amazon-cloudwatch-agent-ctl")
-    else:
+        machine.standin(machine.root / CWA_CTL)
+    elif kind.startswith("gcp") and not kind.endswith("-bare"):
         (machine.root / "etc/google-cloud-ops-agent").mkdir(parents=True)
     return machine
 
@@ -237,6 +252,12 @@ def test_first_boot_installs_and_pulls_second_boot_changes_nothing(
     assert _has(calls, "systemctl", "daemon-reload")
     assert _has(calls, "systemctl", "enable", "ollama.service")
     assert _has(calls, "ollama", "pull", "llama3.2:1b")
+    # Readiness is probed on /api/tags after the start, and before the model is put in place.
+    started = calls.index(["systemctl", "start", "ollama.service"])
+    assert calls.index(READY_PROBE) > started
+    assert calls.index(READY_PROBE) < calls.index(["ollama", "pull", "llama3.2:1b"])
+    assert not _has(calls, "dpkg") and not _has(calls, "google-ops-agent-repo"), (
+        "an image that has its log agent gets none installed")
     cache = {"aws": ["aws", "s3", "cp", "--only-show-errors", "-", f"s3://{CACHE_MARK}"],
              "gcp": ["gcloud", "storage", "cp", "-", f"gs://{CACHE_MARK}"],
              "gcp-gsutil": ["gsutil", "-q", "cp", "-", f"gs://{CACHE_MARK}"]}
@@ -315,6 +336,78 @@ def test_hostile_values_stay_literal_data(tmp_path: Path, rendered: Rendered) ->
     assert _bash_value(env_file, "OLLAMA_NUM_PARALLEL") == "4"
     assert _bash_value(env_file, "OLLAMA_KEEP_ALIVE") == "24h"
     assert _bash_value(env_file, "OLLAMA_HOST") == "0.0.0.0:11434"
+    # The unit reads exactly this file (its path on the running system).
+    unit = (machine.root / "etc/systemd/system/ollama.service").read_text().splitlines()
+    assert [line for line in unit if line.startswith("EnvironmentFile=")] == [
+        "EnvironmentFile=/etc/flowllama/ollama.env"]
+    assert env_file == machine.root / "etc/flowllama/ollama.env"
+
+
+def test_a_server_that_never_answers_fails_the_boot(tmp_path: Path, rendered: Rendered) -> None:
+    machine = _machine(tmp_path, "a", rendered, "aws")
+    machine.env["BOOT_NO_ANSWER"] = "1"
+    result = machine.run(rendered.scripts["silent"])
+    assert result.returncode != 0
+    assert "did not answer http://127.0.0.1:11434/api/tags within 10s" in result.stderr
+    assert machine.calls().count(READY_PROBE) >= 2, "the probe is retried until the deadline"
+    assert not _has(machine.calls(), "ollama", "pull"), "no model before the server answers"
+
+
+@pytest.mark.parametrize("kind", ["aws-bare", "gcp-bare"])
+def test_a_bare_image_gets_its_log_agent_once(tmp_path: Path, rendered: Rendered,
+                                              kind: str) -> None:
+    machine = _machine(tmp_path, "a", rendered, kind)
+    first = machine.run(_script(rendered, kind))
+    assert first.returncode == 0, first.stderr
+    calls = machine.calls()
+    if kind == "aws-bare":
+        base = "https://amazoncloudwatch-agent.s3.amazonaws.com"
+        deb = f"{base}/ubuntu/amd64/1.300072.0b1766/amazon-cloudwatch-agent.deb"
+        fetched = [call[-1] for call in calls if call[0] == "curl"]
+        assert {f"{base}/assets/amazon-cloudwatch-agent.gpg", deb, f"{deb}.sig"} <= set(fetched)
+        verify = next(i for i, call in enumerate(calls) if call[0] == "gpg" and "--verify" in call)
+        install = next(i for i, call in enumerate(calls) if call[:2] == ["dpkg", "-i"])
+        assert verify < install, "the package is installed only after its signature is checked"
+        assert _has(calls, "amazon-cloudwatch-agent-ctl", "-a", "fetch-config")
+        assert (machine.root / CWA_CTL).exists()
+    else:
+        assert ["google-ops-agent-repo", "--also-install", "--version=2.*.*"] in calls
+        assert _has(calls, "systemctl", "restart", "google-cloud-ops-agent.service")
+        config = json.loads((machine.root / "etc/google-cloud-ops-agent/config.yaml").read_text())
+        assert config["logging"]["receivers"]["flowllama-ollama"]["include_paths"] == [
+            "/var/log/flowllama/ollama.log"]
+    second = machine.run(_script(rendered, kind))
+    assert second.returncode == 0, second.stderr
+    assert _mutations(machine.calls()) == [], "the agent is installed once"
+
+
+def test_a_cloudwatch_package_not_signed_by_aws_is_not_installed(
+        tmp_path: Path, rendered: Rendered) -> None:
+    machine = _machine(tmp_path, "a", rendered, "aws-bare")
+    machine.env["BOOT_GPG_SIGNER"] = "0123456789ABCDEF0123456789ABCDEF01234567"
+    result = machine.run(rendered.scripts["aws"])
+    assert result.returncode == 0, "the server still serves without its log agent"
+    assert "is not signed by AWS's key" in result.stderr
+    assert "WARNING: could not install the aws log agent" in result.stderr
+    assert not _has(machine.calls(), "dpkg", "-i")
+    assert not (machine.root / CWA_CTL).exists()
+
+
+def test_an_ops_agent_script_with_another_checksum_is_not_run(
+        tmp_path: Path, rendered: Rendered) -> None:
+    machine = _machine(tmp_path, "a", rendered, "gcp-bare")
+    result = machine.run(rendered.scripts["gcp_pinned_script"])
+    assert result.returncode == 0, result.stderr
+    assert "checksum mismatch for https://dl.google.com/cloudagents/" in result.stderr
+    assert not _has(machine.calls(), "google-ops-agent-repo")
+
+
+def test_log_agent_install_can_be_turned_off(tmp_path: Path, rendered: Rendered) -> None:
+    machine = _machine(tmp_path, "a", rendered, "aws-bare")
+    result = machine.run(rendered.scripts["no_agent"])
+    assert result.returncode == 0, result.stderr
+    assert not _has(machine.calls(), "dpkg") and not _has(machine.calls(), "gpg")
+    assert "no log agent for aws on this image" in result.stderr
 
 
 def test_a_release_change_reinstalls_and_restarts(tmp_path: Path, rendered: Rendered) -> None:
@@ -365,3 +458,10 @@ def test_the_rendered_script_is_shellcheck_clean(
         [_shellcheck(), "--shell=bash", "--severity=style", str(script)],
         capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_the_script_fits_ec2_user_data_once_compressed(rendered: Rendered) -> None:
+    # EC2 takes 16 KiB of user data; aws-launch-template sends the script gzip-compressed (as
+    # text it is over the limit).
+    script = rendered.scripts["aws"].encode()
+    assert len(gzip.compress(script)) <= 12 * 1024, "keep headroom under 16 KiB"

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -50,6 +52,26 @@ def test_the_wheel_carries_every_stack_and_module(tmp_path: Path) -> None:
     assert "flowllama/terraform/stacks/aws-ollama/main.tf" in expected
     assert expected <= names
     assert not any(".terraform/" in name or name.endswith(".tfstate") for name in names)
+    _assert_installed_wheel_finds_its_stacks(wheel, tmp_path / "site")
+
+
+def _assert_installed_wheel_finds_its_stacks(wheel: Path, site: Path) -> None:
+    """Install the wheel alone into a directory (its dependencies come from this interpreter)
+    and ask the installed package where its Terraform files are."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                    "--target", str(site), str(wheel)], check=True)
+    probe = ("import json, flowllama\n"
+             "from flowllama.providers.terraform.bundled import stack_dir, terraform_dir\n"
+             "print(json.dumps([flowllama.__file__, str(terraform_dir()),"
+             " str(stack_dir('aws-ollama'))]))")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=site, env=env, check=True,
+                            capture_output=True, text=True)
+    package, found, aws_ollama = (Path(p) for p in json.loads(result.stdout))
+    assert package.parent == site / "flowllama", "the probe must import the installed copy"
+    assert found == site / "flowllama" / "terraform"
+    assert (aws_ollama / "main.tf").is_file() and aws_ollama.is_relative_to(site)
+    assert (found / "modules" / "ollama-boot" / "templates" / "boot.sh").is_file()
 
 
 def _mkdir(path: Path) -> Path:

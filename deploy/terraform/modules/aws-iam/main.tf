@@ -121,8 +121,9 @@ locals {
   agent_statements = concat(
     [
       {
-        # Read-only calls Terraform makes while planning and refreshing (no resource-level
-        # permissions exist for Describe* calls).
+        # Read-only calls Terraform makes while planning and refreshing, and the agent's own
+        # spot-interruption check (DescribeInstances, DescribeSpotInstanceRequests); no
+        # resource-level permissions exist for Describe* calls.
         Sid    = "Describe"
         Effect = "Allow"
         Action = [
@@ -138,6 +139,7 @@ locals {
           "ec2:DescribeNetworkInterfaces",
           "ec2:DescribeSecurityGroupRules",
           "ec2:DescribeSecurityGroups",
+          "ec2:DescribeSpotInstanceRequests",
           "ec2:DescribeSpotPriceHistory",
           "ec2:DescribeSubnets",
           "ec2:DescribeTags",

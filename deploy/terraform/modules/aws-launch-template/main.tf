@@ -14,6 +14,12 @@ data "aws_ssm_parameter" "ami" {
 locals {
   image_id      = var.ami_id != null ? var.ami_id : nonsensitive(data.aws_ssm_parameter.ami[0].value)
   instance_tags = merge(var.tags, { Name = var.name })
+
+  # EC2 takes at most 16 KiB of user data before base64. The boot script is larger than that as
+  # text, so it goes gzip-compressed (cloud-init, on the Ubuntu and Amazon Linux images, detects
+  # and unpacks gzip user data); base64 text is 4/3 of the bytes it encodes.
+  user_data       = var.user_data == "" ? null : (var.user_data_gzip ? base64gzip(var.user_data) : base64encode(var.user_data))
+  user_data_bytes = local.user_data == null ? 0 : floor(length(local.user_data) * 3 / 4)
 }
 
 resource "aws_launch_template" "this" {
@@ -22,7 +28,7 @@ resource "aws_launch_template" "this" {
   image_id               = local.image_id
   instance_type          = var.instance_type
   key_name               = var.key_name
-  user_data              = var.user_data == "" ? null : base64encode(var.user_data)
+  user_data              = local.user_data
   vpc_security_group_ids = var.security_group_ids
   ebs_optimized          = true
   update_default_version = true
@@ -79,4 +85,11 @@ resource "aws_launch_template" "this" {
   }
 
   tags = merge(var.tags, { Name = var.name })
+
+  lifecycle {
+    precondition {
+      condition     = local.user_data_bytes <= 16384
+      error_message = "The user data is ${local.user_data_bytes} bytes${var.user_data_gzip ? " gzip-compressed" : ""}: EC2 takes at most 16 KiB."
+    }
+  }
 }

@@ -103,13 +103,14 @@ variable "spot_max_price" {
 
 variable "user_data" {
   type        = string
-  description = "The boot script text (the ollama-boot module's user_data output); base64-encoded here. Empty for none."
+  description = "The boot script text (the ollama-boot module's user_data output); gzip-compressed (user_data_gzip) and base64-encoded here. Empty for none. EC2's 16 KiB limit applies to the compressed bytes."
   default     = ""
+}
 
-  validation {
-    condition     = length(var.user_data) <= 16384
-    error_message = "The user_data must fit EC2's limit of 16 KiB of raw user data (before base64; the ollama-boot script is about 14 KiB)."
-  }
+variable "user_data_gzip" {
+  type        = bool
+  description = "Compress user_data with gzip (cloud-init unpacks it): the ollama-boot script is over EC2's 16 KiB as text and about 7 KiB compressed. false passes the text as is, for images without cloud-init."
+  default     = true
 }
 
 variable "instance_profile_name" {

@@ -26,6 +26,11 @@ locals {
     FLOWLLAMA_OLLAMA_VER    = var.ollama_version
     FLOWLLAMA_OLLAMA_SHA256 = var.ollama_sha256
     FLOWLLAMA_OLLAMA_URL    = "${var.ollama_download_base_url}/v${var.ollama_version}/${var.ollama_archive}"
+    # The cloud's log agent, installed when the image has none (see README "Logs").
+    FLOWLLAMA_LOG_AGENT_INSTALL       = var.log_agent_install ? "true" : "false"
+    FLOWLLAMA_CWA_VERSION             = var.cloudwatch_agent_version
+    FLOWLLAMA_OPS_AGENT_VERSION       = var.ops_agent_version
+    FLOWLLAMA_OPS_AGENT_SCRIPT_SHA256 = var.ops_agent_script_sha256
   }
 
   settings_b64 = base64encode(jsonencode(local.settings))

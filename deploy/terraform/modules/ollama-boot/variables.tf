@@ -208,3 +208,42 @@ variable "ready_timeout_seconds" {
     error_message = "ready_timeout_seconds must be a whole number from 10 to 3600."
   }
 }
+
+variable "log_agent_install" {
+  description = "Install the cloud's log agent (CloudWatch agent on AWS, Ops Agent on GCP) when the image has none, so Ollama's log reaches CloudWatch / Cloud Logging. A failed install is a warning: the server still serves, its logs stay on the disk."
+  type        = bool
+  default     = true
+}
+
+variable "cloudwatch_agent_version" {
+  description = "CloudWatch agent release installed from AWS's official .deb on Debian/Ubuntu images (its signature is checked against AWS's key); \"latest\" follows AWS. Amazon Linux installs the distribution's package instead."
+  type        = string
+  default     = "1.300072.0b1766"
+
+  validation {
+    condition     = can(regex("^(latest|[0-9]+\\.[0-9]+\\.[0-9]+(b[0-9]+)?)$", var.cloudwatch_agent_version))
+    error_message = "cloudwatch_agent_version must be latest or a release such as 1.300072.0b1766."
+  }
+}
+
+variable "ops_agent_version" {
+  description = "Ops Agent version for Google's repository script (--version): 2.*.* pins the major version, 2.58.0 an exact release, latest follows Google."
+  type        = string
+  default     = "2.*.*"
+
+  validation {
+    condition     = can(regex("^(latest|[0-9]+\\.(\\*|[0-9]+)\\.(\\*|[0-9]+))$", var.ops_agent_version))
+    error_message = "ops_agent_version must be latest, MAJOR.*.* or MAJOR.MINOR.PATCH."
+  }
+}
+
+variable "ops_agent_script_sha256" {
+  description = "SHA-256 the Ops Agent repository script must have before it runs; \"\" runs it unchecked (Google publishes no checksum; it is fetched over HTTPS and installs only packages signed by Google's repository key)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([0-9a-f]{64})?$", var.ops_agent_script_sha256))
+    error_message = "ops_agent_script_sha256 must be empty or 64 lowercase hexadecimal characters."
+  }
+}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 BackendValue = str | int | bool
 
 BACKEND_TYPES = frozenset({"local", "s3", "gcs", "http"})
+# Either of these settings says how S3 state is locked; without one, S3-native locking is added.
+LOCK_SETTINGS = frozenset({"use_lockfile", "dynamodb_table"})
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,17 @@ class BackendConfig:
     def __post_init__(self) -> None:
         if self.type not in BACKEND_TYPES:
             raise ValueError(f"backend type {self.type!r} is not one of {sorted(BACKEND_TYPES)}")
+        if self.type == "s3" and not LOCK_SETTINGS & self.settings.keys():
+            # S3 is the one backend that does not lock unless told to; two agents (or an agent
+            # and an operator) applying one deployment at once would corrupt its state. Locking
+            # is the default however the config was built (settings, code); an explicit
+            # ``use_lockfile`` (even false) or a DynamoDB table is the operator's choice.
+            object.__setattr__(self, "settings", {**self.settings, "use_lockfile": True})
 
     @classmethod
     def s3(cls, bucket: str, region: str, **settings: BackendValue) -> BackendConfig:
         """S3 state with S3-native locking (``use_lockfile``, Terraform 1.10+) by default."""
-        return cls("s3", {"bucket": bucket, "region": region, "use_lockfile": True, **settings})
+        return cls("s3", {"bucket": bucket, "region": region, **settings})
 
     @classmethod
     def gcs(cls, bucket: str, **settings: BackendValue) -> BackendConfig:

@@ -53,6 +53,7 @@ _DEPLOYMENT_VARIABLES = {
     "instance_type": "string",
     "spot": "bool",
     "gpu_count": "number",
+    "root_volume_size_gb": "number",
     "running": "bool",
     "environment": "string",
     "image_id": "string",
@@ -73,7 +74,6 @@ def aws_ollama_stack(source: Path | None = None) -> StackDefinition:
     return StackDefinition(
         name="aws-ollama", cloud="aws", source=source or stack_dir("aws-ollama"),
         variables={**_DEPLOYMENT_VARIABLES, "tags": "map(string)",
-                   "root_volume_size_gb": "number",
                    FOUNDATION_VARIABLE: object_type(AWS_FOUNDATION_OUTPUTS)},
         outputs=_OLLAMA_OUTPUTS, features=_FEATURES, stop_variable="running",
         provider=AWS_PROVIDER, foundation="aws-foundation",

@@ -18,6 +18,7 @@ from typing import Any
 
 from flowllama.providers.base import Capability, DeploymentSpec, Placement
 from flowllama.providers.naming import resource_labels, resource_name, resource_tags
+from flowllama.providers.terraform.disk import root_disk_gib
 
 MODULE_NAME = "stack"
 META_OUTPUT = "flowllama"
@@ -160,6 +161,7 @@ def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, An
         "spot": placement.spot,
         "gpu": placement.gpu,
         "gpu_count": placement.gpu_count,
+        "root_volume_size_gb": root_disk_gib(spec.model),
         "tags": resource_tags(spec.deployment_id, spec.user_id),
         "labels": resource_labels(spec.deployment_id, spec.user_id),
         "running": True,

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 import boto3
 import httpx
 import pytest
+from botocore.exceptions import ClientError
 
 from flowllama.devtools.terraform_mirror import ensure_mirror
 from flowllama.devtools.tools_cache import ToolUnavailable
@@ -75,7 +76,13 @@ class CapacityProxy:
     instance_types: set[str] = field(default_factory=set)
     refusals: int = 0
     refused: list[str] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, method: str, path: str) -> None:
+        """Every request that passes (method, path): the S3 backend's lock calls, for one."""
+        with self.lock:
+            self.requests.append((method, path))
 
     def refuse(self, body: bytes) -> str | None:
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -96,6 +103,7 @@ def _proxy_handler(proxy: CapacityProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            proxy.record(self.command, self.path)
             refused = proxy.refuse(body) if self.command == "POST" else None
             if refused is not None:
                 self._send(400, _capacity_error(refused), "text/xml")
@@ -211,14 +219,29 @@ class Foundation:
 
 
 def tagged(moto: Moto, key: str, value: str) -> list[str]:
-    """Every live resource moto holds with tag ``key=value`` (EC2 and Auto Scaling).
+    """Every live resource moto holds with tag ``key=value``, as ``kind:id``: EC2 (VPCs, subnets,
+    security groups, launch templates, NAT and internet gateways, EIPs, flow logs, instances),
+    Auto Scaling groups, load balancers and target groups, S3 buckets, IAM roles, instance
+    profiles and policies, and CloudWatch Logs groups.
 
     Tags are matched here rather than by describe filters, which moto does not apply to every
     resource type (NAT gateways, for one).
     """
-    wanted = {"Key": key, "Value": value}
-    found: list[str] = []
+    wanted = (key, value)
+    return [*_ec2_tagged(moto, wanted), *_elb_tagged(moto, wanted), *_s3_tagged(moto, wanted),
+            *_iam_tagged(moto, wanted), *_logs_tagged(moto, wanted)]
+
+
+def _has_tag(tags: Any, wanted: tuple[str, str]) -> bool:
+    """``tags`` as AWS returns them (a list of Key/Value, or a dict) holds ``wanted``."""
+    if isinstance(tags, dict):
+        return tags.get(wanted[0]) == wanted[1]
+    return any((t.get("Key"), t.get("Value")) == wanted for t in tags or [])
+
+
+def _ec2_tagged(moto: Moto, wanted: tuple[str, str]) -> list[str]:
     ec2 = moto.client("ec2")
+    found: list[str] = []
     for kind, call, items_key, id_key in (
             ("vpc", "describe_vpcs", "Vpcs", "VpcId"),
             ("subnet", "describe_subnets", "Subnets", "SubnetId"),
@@ -226,17 +249,64 @@ def tagged(moto: Moto, key: str, value: str) -> list[str]:
             ("launch-template", "describe_launch_templates", "LaunchTemplates",
              "LaunchTemplateId"),
             ("nat", "describe_nat_gateways", "NatGateways", "NatGatewayId"),
-            ("igw", "describe_internet_gateways", "InternetGateways", "InternetGatewayId")):
+            ("igw", "describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+            ("eip", "describe_addresses", "Addresses", "AllocationId"),
+            ("flow-log", "describe_flow_logs", "FlowLogs", "FlowLogId")):
         for item in getattr(ec2, call)()[items_key]:
-            tags = [{"Key": t["Key"], "Value": t["Value"]} for t in item.get("Tags", [])]
-            if wanted in tags and item.get("State") not in ("deleted", "deleting"):
+            if _has_tag(item.get("Tags"), wanted) and item.get("State") not in (
+                    "deleted", "deleting"):
                 found.append(f"{kind}:{item[id_key]}")
     reservations = ec2.describe_instances(Filters=[
         {"Name": "instance-state-name", "Values": ["pending", "running", "stopped"]}])
     found += [f"instance:{i['InstanceId']}" for r in reservations["Reservations"]
-              for i in r["Instances"]
-              if wanted in [{"Key": t["Key"], "Value": t["Value"]} for t in i.get("Tags", [])]]
+              for i in r["Instances"] if _has_tag(i.get("Tags"), wanted)]
     groups = moto.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
     found += [f"asg:{g['AutoScalingGroupName']}" for g in groups
-              if wanted in [{"Key": t["Key"], "Value": t["Value"]} for t in g.get("Tags", [])]]
+              if _has_tag(g.get("Tags"), wanted)]
     return found
+
+
+def _elb_tagged(moto: Moto, wanted: tuple[str, str]) -> list[str]:
+    elb = moto.client("elbv2")
+    arns = [*(("lb", b["LoadBalancerArn"]) for b in elb.describe_load_balancers()["LoadBalancers"]),
+            *(("target-group", g["TargetGroupArn"])
+              for g in elb.describe_target_groups()["TargetGroups"])]
+    found: list[str] = []
+    for kind, arn in arns:
+        described = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"]
+        if any(_has_tag(d.get("Tags"), wanted) for d in described):
+            found.append(f"{kind}:{arn}")
+    return found
+
+
+def _s3_tagged(moto: Moto, wanted: tuple[str, str]) -> list[str]:
+    s3 = moto.client("s3")
+    found: list[str] = []
+    for bucket in s3.list_buckets()["Buckets"]:
+        try:
+            tags = s3.get_bucket_tagging(Bucket=bucket["Name"])["TagSet"]
+        except ClientError:  # NoSuchTagSet: an untagged bucket
+            continue
+        if _has_tag(tags, wanted):
+            found.append(f"bucket:{bucket['Name']}")
+    return found
+
+
+def _iam_tagged(moto: Moto, wanted: tuple[str, str]) -> list[str]:
+    iam = moto.client("iam")
+    found = [f"role:{r['RoleName']}" for r in iam.list_roles()["Roles"]
+             if _has_tag(iam.list_role_tags(RoleName=r["RoleName"])["Tags"], wanted)]
+    # moto has no ListInstanceProfileTags; its profile listing carries the tags.
+    found += [f"instance-profile:{p['InstanceProfileName']}"
+              for p in iam.list_instance_profiles()["InstanceProfiles"]
+              if _has_tag(p.get("Tags"), wanted)]
+    found += [f"policy:{p['Arn']}" for p in iam.list_policies(Scope="Local")["Policies"]
+              if _has_tag(iam.list_policy_tags(PolicyArn=p["Arn"])["Tags"], wanted)]
+    return found
+
+
+def _logs_tagged(moto: Moto, wanted: tuple[str, str]) -> list[str]:
+    logs = moto.client("logs")
+    return [f"log-group:{g['logGroupName']}" for g in logs.describe_log_groups()["logGroups"]
+            if _has_tag(logs.list_tags_log_group(logGroupName=g["logGroupName"])["tags"],
+                        wanted)]

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from flowllama.providers import DeploymentSpec, Placement
-from flowllama.providers.terraform import TerraformProvisioner
+from flowllama.providers.terraform import Engine, TerraformProvisioner
 from flowllama.providers.terraform.cloud_stacks import AWS_FOUNDATION_OUTPUTS, aws_ollama_stack
+from flowllama.providers.terraform.disk import root_disk_gib
 from flowllama.providers.terraform.engine import engine_env, run_engine
 from flowllama.providers.terraform.workspace import Workspace
 from providers.terraform.live.aws_moto import LIVE, REGION, Foundation, Moto, tagged
@@ -70,6 +71,18 @@ def test_the_foundation_has_private_subnets_a_versioned_encrypted_bucket_and_tag
                 <= {(t["Key"], t["Value"]) for t in r.get("Tags", [])}
                 and not any(a.get("Main") for a in r.get("Associations", []))]  # VPC's own
     assert len(resources) >= 8 and untagged == []
+    # What the teardown check (nothing tagged left) looks at beyond EC2: it must see these.
+    kinds = {item.split(":", 1)[0] for item in tagged(moto, "environment", "test")}
+    assert {"vpc", "subnet", "nat", "igw", "eip", "flow-log", "bucket", "role",
+            "instance-profile", "policy", "log-group"} <= kinds, kinds
+
+
+def test_the_foundation_replans_clean(moto: Moto, foundation: Foundation) -> None:
+    foundations = foundation.foundations
+    stack = foundations.stack_for("aws")
+    workspace = foundations.root_dir / foundations.workspace_name(stack, REGION)
+    # No moto gap touches the foundation: nothing may change.
+    assert _replan(moto, foundations.engine, workspace) == {}
 
 
 def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
@@ -80,8 +93,9 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         env=moto.env, provider_settings=moto.provider_settings,
         cloud_values={"aws": ollama_values}, foundations=foundation.foundations)
     deployment_id = uuid.uuid4().hex  # 32 characters, like real deployments
+    # A model whose root disk is above the 100 GiB floor, so the size is seen to follow it.
     spec = DeploymentSpec(deployment_id=deployment_id, user_id="u1", name="it's $(mine)",
-                          model="llama3.1:8b", context_size=8192, cloud="aws")
+                          model="gemma2:27b", context_size=8192, cloud="aws")
     placement = Placement(cloud="aws", region=REGION, instance_type="g6.xlarge",
                           price_per_hour=0.805, gpu="nvidia-l4", gpu_count=1)
     handle = provisioner.create(spec, placement)
@@ -94,11 +108,12 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         assert outputs["endpoint_url"] == f"http://{instance['PrivateIpAddress']}:{OLLAMA_PORT}"
         assert outputs.get("public_ip") is None  # Terraform omits null outputs
         _assert_only_the_gateway_reaches_ollama(moto, instance, foundation)
-        _assert_imdsv2_on_the_template(moto, deployment_id)
+        _assert_imdsv2_on_the_template(moto, deployment_id, root_disk_gib(spec.model))
         assert {"Key": "flowllama:deployment", "Value": deployment_id} in instance["Tags"]
         assert len(tagged(moto, "flowllama:deployment", deployment_id)) >= 4  # sg, lt, asg, vm
         assert provisioner.refresh(handle).running
-        drift = _replan(moto, provisioner, handle.name)
+        drift = _replan(moto, provisioner.engine,
+                        Workspace(provisioner.root_dir, handle.name).path)
         assert all(drift[address] <= MOTO_GAPS.get(address, set()) for address in drift), drift
     finally:
         provisioner.destroy(handle)
@@ -125,7 +140,7 @@ def _assert_only_the_gateway_reaches_ollama(moto: Moto, instance: dict[str, Any]
         assert sources == {foundation.outputs["gateway_security_group_id"]}
 
 
-def _assert_imdsv2_on_the_template(moto: Moto, deployment_id: str) -> None:
+def _assert_imdsv2_on_the_template(moto: Moto, deployment_id: str, disk_gib: int) -> None:
     ec2 = moto.client("ec2")
     templates = ec2.describe_launch_templates(Filters=[
         {"Name": "tag:flowllama:deployment", "Values": [deployment_id]}])["LaunchTemplates"]
@@ -137,19 +152,18 @@ def _assert_imdsv2_on_the_template(moto: Moto, deployment_id: str) -> None:
     assert data["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
     assert data["MetadataOptions"].get("HttpPutResponseHopLimit") == 1
     assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] in (True, "true")
+    assert int(data["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]) == disk_gib > 100
 
 
-def _replan(moto: Moto, provisioner: TerraformProvisioner, name: str) -> dict[str, set[str]]:
-    """What a fresh plan of the applied workspace would change: address -> changed attributes."""
-    workspace = Workspace(provisioner.root_dir, name)
+def _replan(moto: Moto, engine: Engine, workspace: Path) -> dict[str, set[str]]:
+    """What a fresh plan of an applied workspace would change: address -> changed attributes."""
     env = engine_env(moto.env)
-    planned = run_engine(provisioner.engine, ["plan", "-input=false", "-no-color", "-lock=false",
-                                              "-out=replan.tfplan"],
-                         cwd=workspace.path, env=env, timeout_s=300)
+    planned = run_engine(engine, ["plan", "-input=false", "-no-color", "-lock=false",
+                                  "-out=replan.tfplan"], cwd=workspace, env=env, timeout_s=300)
     assert planned.returncode == 0, planned.stderr
-    shown = run_engine(provisioner.engine, ["show", "-json", "replan.tfplan"],
-                       cwd=workspace.path, env=env, timeout_s=300)
-    (workspace.path / "replan.tfplan").unlink()
+    shown = run_engine(engine, ["show", "-json", "replan.tfplan"], cwd=workspace, env=env,
+                       timeout_s=300)
+    (workspace / "replan.tfplan").unlink()
     assert shown.returncode == 0, shown.stderr
     drift: dict[str, set[str]] = {}
     for item in json.loads(shown.stdout).get("resource_changes", []):

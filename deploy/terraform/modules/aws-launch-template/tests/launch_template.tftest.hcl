@@ -51,6 +51,7 @@ run "explicit_ami_spot_kms_user_data" {
     kms_key_arn    = "arn:aws:kms:us-east-1:123456789012:key/abc"
     root_volume_gb = 300
     user_data      = "#!/bin/bash\necho \"$(hostname)\"\n"
+    user_data_gzip = false
   }
 
   assert {
@@ -69,6 +70,32 @@ run "explicit_ami_spot_kms_user_data" {
     condition     = base64decode(aws_launch_template.this.user_data) == "#!/bin/bash\necho \"$(hostname)\"\n"
     error_message = "User data is the script text, base64-encoded, unchanged."
   }
+}
+
+run "user_data_goes_gzip_compressed_by_default" {
+  command = plan
+
+  variables {
+    ami_id    = "ami-0123456789abcdef0"
+    user_data = "#!/bin/bash\necho \"$(hostname)\"\n"
+  }
+
+  assert {
+    condition     = aws_launch_template.this.user_data == base64gzip("#!/bin/bash\necho \"$(hostname)\"\n")
+    error_message = "User data is the script text, gzip-compressed and base64-encoded."
+  }
+}
+
+run "rejects_user_data_over_16_kib_compressed" {
+  command = plan
+
+  variables {
+    ami_id = "ami-0123456789abcdef0"
+    # Hex digests barely compress: about 30 KiB gzip-compressed.
+    user_data = join("", [for i in range(1000) : sha256(tostring(i))])
+  }
+
+  expect_failures = [aws_launch_template.this]
 }
 
 run "rejects_tiny_root_volume" {

@@ -2,8 +2,8 @@
 # FlowLlama boot script (AWS user data / GCP startup-script), rendered by the Terraform module
 # deploy/terraform/modules/ollama-boot. It installs a pinned, checksum-verified Ollama release,
 # runs it under systemd with FlowLlama's settings, puts the model in place (model cache first,
-# Ollama registry second, then fills the cache) and ships logs to CloudWatch / Cloud Logging when
-# their agent is installed.
+# Ollama registry second, then fills the cache) and ships logs to CloudWatch / Cloud Logging,
+# installing the cloud's log agent when the image lacks it.
 #
 # Idempotent: a second run installs, writes, restarts, pulls and uploads nothing.
 #
@@ -37,6 +37,11 @@ LOG_DIR="$ROOT$LOG_DIR_PATH"
 CWA_CTL="$ROOT$CWA_DIR_PATH/bin/amazon-cloudwatch-agent-ctl"
 CWA_CONFIG_PATH="$CWA_DIR_PATH/etc/flowllama.json"
 OPS_AGENT_DIR="$ROOT/etc/google-cloud-ops-agent"
+# AWS signs the CloudWatch agent's packages with this key (its documented fingerprint); a package
+# whose signature is not by this key is not installed.
+CWA_BASE_URL=https://amazoncloudwatch-agent.s3.amazonaws.com
+CWA_KEY_FINGERPRINT=937616F3450B7D806CBD9725D58167303B789C72
+OPS_AGENT_REPO_SCRIPT_URL=https://dl.google.com/cloudagents/add-google-cloud-ops-agent-repo.sh
 
 # Set by write_if_changed; each step copies it into its own flag. Functions never report
 # "changed" through their exit status: bash ignores `set -e` inside a function called from an
@@ -254,6 +259,100 @@ start_service() {
   fi
 }
 
+# The log agent is a convenience: when it cannot be installed the server still serves and its
+# logs stay on the disk, so every failure below is a warning. Each step ends in `|| return 1`
+# because `set -e` does not apply inside a function called from an `if`.
+install_log_agent() {
+  [[ $FLOWLLAMA_LOG_AGENT_INSTALL == true ]] || return 0
+  case $FLOWLLAMA_CLOUD in
+    aws) [[ -x $CWA_CTL ]] && return 0 ;;
+    gcp) [[ -d $OPS_AGENT_DIR ]] && return 0 ;;
+    *) return 0 ;;
+  esac
+  if ! "install_${FLOWLLAMA_CLOUD}_log_agent"; then
+    log "WARNING: could not install the $FLOWLLAMA_CLOUD log agent: logs stay in $LOG_DIR_PATH and the journal"
+  fi
+}
+
+install_aws_log_agent() {
+  if command -v dnf >/dev/null 2>&1 || command -v yum >/dev/null 2>&1; then
+    # Amazon Linux carries the agent in its own (signed) repository.
+    log "installing amazon-cloudwatch-agent from the distribution's repository"
+    "$(command -v dnf || command -v yum)" install -y amazon-cloudwatch-agent || return 1
+  elif command -v dpkg >/dev/null 2>&1; then
+    install_cloudwatch_deb || return 1
+  else
+    log "no dnf, yum or dpkg to install the CloudWatch agent with"
+    return 1
+  fi
+  [[ -x $CWA_CTL ]] || return 1
+  log "installed the CloudWatch agent"
+}
+
+# The official .deb of the pinned release, installed only when its detached signature is by
+# AWS's CloudWatch agent key.
+install_cloudwatch_deb() {
+  local dir url arch status=1
+  arch=$(dpkg --print-architecture) || return 1
+  url="$CWA_BASE_URL/ubuntu/$arch/$FLOWLLAMA_CWA_VERSION/amazon-cloudwatch-agent.deb"
+  dir=$(mktemp -d "$STATE_DIR/cwa.XXXXXX") || return 1
+  log "installing the CloudWatch agent $FLOWLLAMA_CWA_VERSION from $url"
+  if fetch "$CWA_BASE_URL/assets/amazon-cloudwatch-agent.gpg" "$dir/key.gpg" &&
+    fetch "$url" "$dir/agent.deb" && fetch "$url.sig" "$dir/agent.deb.sig"; then
+    if signed_by "$CWA_KEY_FINGERPRINT" "$dir" "$dir/agent.deb.sig" "$dir/agent.deb"; then
+      dpkg -i "$dir/agent.deb" >&2 && status=0
+    else
+      log "the CloudWatch agent package is not signed by AWS's key $CWA_KEY_FINGERPRINT: not installing it"
+    fi
+  fi
+  rm -rf "$dir"
+  return "$status"
+}
+
+fetch() {
+  curl -fsSL --proto '=https' --retry 5 --retry-delay 2 -o "$2" "$1"
+}
+
+# signed_by FINGERPRINT DIR SIGNATURE FILE: whether SIGNATURE is a good signature of FILE by the
+# key with FINGERPRINT (its primary key), checked with a throw-away keyring in DIR holding only
+# the key downloaded next to the package (DIR/key.gpg).
+signed_by() {
+  local want=$1 home="$2/gnupg" status line primary=""
+  mkdir -m 700 "$home" || return 1
+  gpg --homedir "$home" --batch --quiet --import "$2/key.gpg" || return 1
+  status=$(gpg --homedir "$home" --batch --status-fd 1 --verify "$3" "$4" 2>/dev/null) || return 1
+  while read -r line; do
+    # [GNUPG:] VALIDSIG <key fpr> <date> <time> <expiry> <version> <reserved> <algo> <hash>
+    # <class> <primary key fpr>
+    if [[ $line == "[GNUPG:] VALIDSIG "* ]]; then
+      primary=${line##* }
+    fi
+  done <<<"$status"
+  [[ -n $primary && $primary == "$want" ]]
+}
+
+# Google's documented install: its repository script adds the Ops Agent's signed apt/yum
+# repository for the pinned major version and installs the package from it.
+install_gcp_log_agent() {
+  local dir status=1
+  dir=$(mktemp -d "$STATE_DIR/ops-agent.XXXXXX") || return 1
+  log "installing the Ops Agent $FLOWLLAMA_OPS_AGENT_VERSION with $OPS_AGENT_REPO_SCRIPT_URL"
+  if fetch "$OPS_AGENT_REPO_SCRIPT_URL" "$dir/add-repo.sh"; then
+    if [[ -n $FLOWLLAMA_OPS_AGENT_SCRIPT_SHA256 ]] &&
+      ! printf '%s  %s\n' "$FLOWLLAMA_OPS_AGENT_SCRIPT_SHA256" "$dir/add-repo.sh" |
+      sha256sum --check --strict >&2; then
+      log "checksum mismatch for $OPS_AGENT_REPO_SCRIPT_URL: not running it"
+    elif bash "$dir/add-repo.sh" --also-install "--version=$FLOWLLAMA_OPS_AGENT_VERSION" >&2; then
+      status=0
+    fi
+  fi
+  rm -rf "$dir"
+  if ((status != 0)) || [[ ! -d $OPS_AGENT_DIR ]]; then
+    return 1
+  fi
+  log "installed the Ops Agent"
+}
+
 configure_logging() {
   local config
   if [[ $FLOWLLAMA_CLOUD == aws && -x $CWA_CTL ]]; then
@@ -398,6 +497,7 @@ main() {
   install_ollama
   ensure_user
   write_unit
+  install_log_agent
   configure_logging
   start_service
   wait_ready
