@@ -28,7 +28,7 @@ def test_a_round_sends_mail_and_purges_old_counters(database: Database, tmp_path
         throttle.hit(session, "new", throttle.Limit(5, 60))
     worker = AccountsWorker(database, OutboxMailer(tmp_path, "x@example.com"),
                             ResetLinks(3600, "http://t"), interval_s=1.0, keep_counters_s=3600)
-    worker.step()
+    worker.round()
     assert len(list(tmp_path.glob("*.eml"))) == 1
     with database.session() as session:
         assert session.scalars(select(ThrottleCounter.subject)).all() == ["new"]

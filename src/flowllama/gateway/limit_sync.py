@@ -24,9 +24,9 @@ from sqlalchemy.orm import Session
 from flowllama.db.session import Database
 from flowllama.db.tables import RateCount
 from flowllama.gateway.limits import Pending, RateLimiter, RowKey
-from flowllama.gateway.periodic import Periodic, StepFailed
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth
+from flowllama.loops.periodic import Periodic, StepFailed
 
 log = get_logger(__name__)
 

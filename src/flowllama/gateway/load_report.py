@@ -34,9 +34,9 @@ from flowllama.db.autopilot_tables import GatewayLoad
 from flowllama.db.session import Database
 from flowllama.db.types import utcnow
 from flowllama.gateway.balancer import Balancer
-from flowllama.gateway.periodic import Periodic
 from flowllama.gateway.routes import Upstream
 from flowllama.loops import LoopHealth
+from flowllama.loops.periodic import Periodic
 
 # Rows nobody updated for this long are a gone gateway's (or instance's) ...
 STALE_ROW_AGE = timedelta(hours=1)

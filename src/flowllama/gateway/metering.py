@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from flowllama.db.session import Database
 from flowllama.db.tables import UsageDaily
 from flowllama.db.types import utcnow
-from flowllama.gateway.periodic import Periodic, StepFailed
 from flowllama.logging import get_logger
 from flowllama.loops import LoopHealth
+from flowllama.loops.periodic import Periodic, StepFailed
 from flowllama.metrics.instruments import GATEWAY_USAGE_FLUSH_FAILURES
 from flowllama.services import api_keys
 

@@ -2,8 +2,9 @@
 mail, and now and then drop throttle counters whose window ended long ago (so sprayed
 subjects do not pile up).
 
-It runs on the serving event loop and does its blocking work in a thread; a failing round (a
-database outage) is logged and retried with the loops' backoff, never ends the loop. Its rounds
+A :class:`~flowllama.loops.periodic.Periodic` on the serving event loop that does its
+blocking work in a thread; a failing round (a database outage) is logged and retried with the
+loops' backoff, never ends the loop. Its rounds
 are recorded on the process's :class:`~flowllama.loops.LoopHealth` as the loop ``accounts``, so
 ``/ready`` and ``flowllama_loop_last_success_timestamp_seconds`` show when it stops succeeding.
 """
@@ -11,18 +12,14 @@ are recorded on the process's :class:`~flowllama.loops.LoopHealth` as the loop `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 
-from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
-from flowllama.logging import get_logger
-from flowllama.loops import Beat, LoopHealth
+from flowllama.loops import LoopHealth
+from flowllama.loops.periodic import Periodic
 from flowllama.services import mail_outbox, password_reset, throttle
 from flowllama.services.mailer import Mailer
-
-log = get_logger(__name__)
 
 PURGE_EVERY_S = 600.0
 
@@ -35,39 +32,29 @@ class ResetLinks:
     public_url: str
 
 
-class AccountsWorker:
+class AccountsWorker(Periodic):
     """Every ``interval_s``: handle reset requests and deliver due mail; every
-    ``PURGE_EVERY_S``: purge counters older than ``keep_counters_s`` (the longest window)."""
+    ``PURGE_EVERY_S``: purge counters older than ``keep_counters_s`` (the longest window).
+    The first round runs at start; none runs at stop (queued mail waits for the next start,
+    and a stop must not wait on an unreachable mail server)."""
 
     name = "accounts"
+    step_at_start = True
+    step_at_stop = False
 
     def __init__(self, db: Database, mailer: Mailer, links: ResetLinks, *, interval_s: float,
                  keep_counters_s: int, loops: LoopHealth | None = None) -> None:
+        super().__init__(interval_s, loops)
         self.db = db
         self.mailer = mailer
         self.links = links
-        self.interval_s = interval_s
         self.keep_counters_s = keep_counters_s
-        self.loops = loops or LoopHealth()
         self._last_purge = 0.0
-        self._beat: Beat | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._beat = self.loops.register(self.name)
-        self._task = asyncio.get_running_loop().create_task(self._run(self._beat),
-                                                           name=self.name)
+    async def step(self) -> None:
+        await asyncio.to_thread(self.round)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._beat is not None:
-            self.loops.retire(self._beat)
-
-    def step(self) -> None:
+    def round(self) -> None:
         """One round (blocking)."""
         password_reset.process_requests(self.db, self.links.ttl_s, self.links.public_url)
         mail_outbox.deliver_due(self.db, self.mailer)
@@ -75,27 +62,3 @@ class AccountsWorker:
             with self.db.session() as session:
                 throttle.purge(session, self.keep_counters_s)
             self._last_purge = time.monotonic()
-
-    async def _run(self, beat: Beat) -> None:
-        try:
-            while True:
-                await asyncio.sleep(await self._round(beat))
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            beat.died()
-            log.exception("loop.died", loop=self.name)
-            raise
-
-    async def _round(self, beat: Beat) -> float:
-        """One round; returns how long to wait before the next."""
-        try:
-            await asyncio.to_thread(self.step)
-        except Exception as exc:  # a database outage, a bug: must not end the loop
-            delay = beat.failed(exc)
-            log.warning("loop.step_failed", loop=self.name, attempt=beat.failures,
-                        retry_in_s=round(delay, 2), error=beat.last_error,
-                        exc_info=None if is_unavailable(exc) else exc)
-            return max(delay, self.interval_s)
-        beat.succeeded()
-        return self.interval_s

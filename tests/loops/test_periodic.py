@@ -6,8 +6,8 @@ import asyncio
 
 from structlog.testing import capture_logs
 
-from flowllama.gateway.periodic import Periodic
 from flowllama.loops import Backoff, LoopHealth
+from flowllama.loops.periodic import Periodic
 from flowllama.metrics import REGISTRY
 
 

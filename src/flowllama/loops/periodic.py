@@ -1,11 +1,13 @@
-"""A step the gateway runs in the background every few seconds (usage flushes, limit syncs).
+"""A step an HTTP process runs in the background every few seconds on its serving event loop:
+the gateway's usage flushes, limit syncs and load reports, the api role's accounts worker.
 
-It runs on the serving event loop, so it sees the in-memory counters without locks; a step
-that needs the database hands that part to a worker thread itself. A step that raises — a
+It runs on the serving event loop, so a gateway step sees the in-memory counters without
+locks; a step that needs the database hands that part to a worker thread itself. A step that raises — a
 database outage, a bug — is logged with its error and retried after a capped, jittered backoff
 (the loop never ends by itself); every round is recorded on the loop's beat, so ``/ready`` and
 ``flowllama_loop_last_success_timestamp_seconds`` show a loop that stopped succeeding. ``stop``
-runs the step once more, so a clean shutdown leaves nothing unwritten.
+runs the step once more (unless ``step_at_stop`` is off), so a clean shutdown leaves nothing
+unwritten.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ class StepFailed(Exception):
 
 
 class Periodic:
-    """Runs :meth:`step` every ``interval_s`` between :meth:`start` and :meth:`stop`."""
+    """Runs :meth:`step` every ``interval_s`` between :meth:`start` and :meth:`stop`: the
+    first round after one interval, or at once with ``step_at_start``; a last round in
+    :meth:`stop` with ``step_at_stop``."""
 
     name = "periodic"
+    step_at_start = False
+    step_at_stop = True
 
     def __init__(self, interval_s: float, loops: LoopHealth | None = None) -> None:
         self.interval_s = interval_s
@@ -54,13 +60,15 @@ class Periodic:
             self._task = None
         if self.beat is not None:
             self.loops.retire(self.beat)
+        if not self.step_at_stop:
+            return
         try:
             await self.step()
         except Exception as exc:  # the last round failed: nothing more can be done now
-            log.warning("gateway.periodic_final_step_failed", loop=self.name, error=str(exc))
+            log.warning("loop.final_step_failed", loop=self.name, error=str(exc))
 
     async def _run(self, beat: Beat) -> None:
-        delay = self.interval_s
+        delay = 0.0 if self.step_at_start else self.interval_s
         try:
             while True:
                 await asyncio.sleep(delay)
