@@ -3,11 +3,11 @@ the gateway's usage flushes, limit syncs and load reports, the api role's accoun
 
 It runs on the serving event loop, so a gateway step sees the in-memory counters without
 locks; a step that needs the database hands that part to a worker thread itself. A step that
-raises — a database outage, a bug — is logged with its error and retried after a capped, jittered backoff
-(the loop never ends by itself); every round is recorded on the loop's beat, so ``/ready`` and
-``flowllama_loop_last_success_timestamp_seconds`` show a loop that stopped succeeding. ``stop``
-runs the step once more (unless ``step_at_stop`` is off), so a clean shutdown leaves nothing
-unwritten.
+raises — a database outage, a bug — is logged with its error and retried after a capped,
+jittered backoff (the loop never ends by itself); every round is recorded on the loop's beat,
+so ``/ready`` and ``flowllama_loop_last_success_timestamp_seconds`` show a loop that stopped
+succeeding. ``stop`` runs the step once more (unless ``step_at_stop`` is off), so a clean
+shutdown leaves nothing unwritten.
 """
 
 from __future__ import annotations
