@@ -23,6 +23,7 @@ from flowllama.domain.deployments import (
     DeploymentCreate,
     DeploymentLogs,
     DeploymentOut,
+    EventOut,
     InstanceOut,
     PlacementOut,
 )
@@ -244,6 +245,10 @@ def price_now(live: list[Instance]) -> float | None:
     return round(sum(prices), 6) if prices else None
 
 
+# Keys under which a server's own address could sit in an event's data (operators only).
+SERVER_ADDRESS_KEYS = frozenset({"endpoint_url", "private_ip", "public_ip", "url"})
+
+
 @dataclass(frozen=True)
 class Viewer:
     """How one caller sees deployments.
@@ -283,6 +288,16 @@ class Viewer:
             return out
         return out.model_copy(update={"endpoint_url": None, "private_ip": None,
                                       "public_ip": None})
+
+    def event(self, row: DeploymentEvent) -> EventOut:
+        """An event of the timeline. Events name servers by id and slot, but rows written
+        before that rule (and any writer that slips) may carry a server's address in
+        ``data``: users never see those keys."""
+        out = EventOut.model_validate(row)
+        if self.operator or not out.data or not SERVER_ADDRESS_KEYS & out.data.keys():
+            return out
+        return out.model_copy(update={"data": {
+            key: value for key, value in out.data.items() if key not in SERVER_ADDRESS_KEYS}})
 
 
 def _placement(row: Instance | None) -> PlacementOut | None:

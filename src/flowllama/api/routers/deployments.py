@@ -78,10 +78,11 @@ def change_deployment(deployment_id: str, body: DeploymentChange, *, user: Curre
 
 
 @router.get("/{deployment_id}/events")
-def list_events(deployment_id: str, user: CurrentUser, db: DbSession, limit: Limit = 200,
-                offset: Offset = 0) -> list[EventOut]:
+def list_events(deployment_id: str, *, user: CurrentUser, db: DbSession,
+                viewer: DeploymentViewer, limit: Limit = 200, offset: Offset = 0
+                ) -> list[EventOut]:
     rows = deployments.events(db, user, deployment_id, limit, offset)
-    return [EventOut.model_validate(row) for row in rows]
+    return [viewer.event(row) for row in rows]
 
 
 @router.get("/{deployment_id}/logs")
