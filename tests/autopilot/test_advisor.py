@@ -14,6 +14,7 @@ from flowllama.domain.deployments import DeploymentCreate
 from flowllama.platform import Platform
 from flowllama.services.deployment_estimates import DeploymentEstimator
 from flowllama.services.recommendations import Thresholds
+from flowllama.settings import QuotaSettings, TierQuota
 from price_drops import drop_price, running_deployment
 
 
@@ -98,3 +99,34 @@ def test_local_and_stopped_deployments_are_not_advised(platform: Platform) -> No
 
 def test_the_monitor_role_runs_the_advisor(platform: Platform) -> None:
     assert "advisor" in [task.name for task in autopilot_tasks(platform)]
+
+
+def _as_cpu_only(platform: Platform, deployment_id: str) -> None:
+    """Make the stored estimate offer no GPU (as a small model's would), so a move onto the
+    recommended GPU offer adds GPU servers."""
+    with platform.db.session() as session:
+        row = session.get(Deployment, deployment_id)
+        assert row is not None and row.estimate is not None
+        estimate = dict(row.estimate)
+        estimate["recommended"] = {**estimate["recommended"], "gpu_count": 0}
+        estimate["candidates"] = [{**offer, "gpu_count": 0} for offer in estimate["candidates"]]
+        row.estimate = estimate
+
+
+def test_an_auto_move_past_the_gpu_quota_stays_a_recommendation(platform: Platform) -> None:
+    running = running_deployment(platform, auto_move=True)
+    drop_price(platform, running)
+    _as_cpu_only(platform, running.deployment_id)
+    capped = QuotaSettings(tiers={"free": TierQuota(gpu_instances=0)})
+    advisor = PlacementAdvisor(platform.db, platform.queue,
+                               DeploymentEstimator(platform.catalog),
+                               prices=platform.catalog.prices, thresholds=Thresholds(10.0, 10.0),
+                               interval_s=600, quota=capped, clock=Clock())
+    assert advisor.run() == 1
+    with platform.db.session() as session:
+        row = session.get(Deployment, running.deployment_id)
+        rec = session.scalars(select(Recommendation)).one()
+        assert row is not None
+        assert rec.placement["gpu_count"] >= 1
+        assert (rec.status, row.generation, row.placement_pin) == ("open", 0, None)
+    assert platform.queue.depth().ready == 0  # the owner decides (or upgrades)

@@ -19,11 +19,12 @@ from flowllama.db.tables import (
     Webhook,
     WebhookDelivery,
 )
-from flowllama.errors import Conflict, NotFound
+from flowllama.errors import Conflict, NotFound, QuotaExceeded
 from flowllama.platform import Platform
 from flowllama.services import recommendations
 from flowllama.services.deployment_estimates import DeploymentEstimator
 from flowllama.services.recommendations import Thresholds
+from flowllama.settings import QuotaSettings, TierQuota
 from price_drops import Running, drop_price, running_deployment
 
 THRESHOLDS = Thresholds(min_usd_month=10.0, min_percent=10.0)
@@ -202,3 +203,29 @@ def test_dismiss_and_another_tenants_recommendation(platform: Platform) -> None:
     assert _advise(platform, running) is None  # a dismissed offer is not offered again
     drop_price(platform, running, 0.3, as_of="2026-12-02")
     assert _advise(platform, running) is not None  # but a cheaper one is
+
+
+def test_accepting_a_move_that_adds_gpu_servers_must_fit_the_quota(platform: Platform) -> None:
+    running = running_deployment(platform)
+    drop_price(platform, running)
+    found = _advise(platform, running)
+    assert found is not None and found.placement["gpu_count"] >= 1
+    with platform.db.session() as session:  # as if the deployment had only CPU offers
+        row = session.get(Deployment, running.deployment_id)
+        assert row is not None and row.estimate is not None
+        row.estimate = {**row.estimate, "recommended": None, "candidates": []}
+    capped = QuotaSettings(tiers={"free": TierQuota(gpu_instances=0)})
+    with platform.db.session() as session:
+        user = session.get(User, running.user_id)
+        assert user is not None
+        with pytest.raises(QuotaExceeded) as refused:
+            recommendations.accept_for(session, user, running.deployment_id, found.id, capped)
+        assert refused.value.field == "gpu_instances"
+    assert _rows(platform, running)[0][0] == "open"
+    with platform.db.session() as session:  # within the cap it moves
+        user = session.get(User, running.user_id)
+        assert user is not None
+        roomy = QuotaSettings(tiers={"free": TierQuota(gpu_instances=1)})
+        deployment, row = recommendations.accept_for(session, user, running.deployment_id,
+                                                     found.id, roomy)
+        assert row.status == "accepted" and deployment.placement_pin == found.placement

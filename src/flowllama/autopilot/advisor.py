@@ -15,9 +15,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from flowllama.autopilot.controller import Task
 from flowllama.catalog.prices import PriceCatalog
+from flowllama.db.autopilot_tables import Recommendation
 from flowllama.db.session import Database
+from flowllama.db.tables import Deployment
+from flowllama.errors import QuotaExceeded
 from flowllama.logging import get_logger
 from flowllama.platform import Platform
 from flowllama.queue.base import JobQueue
@@ -25,6 +30,7 @@ from flowllama.services import recommendations
 from flowllama.services.deployment_estimates import DeploymentEstimator, configured_clouds
 from flowllama.services.deployments import commit_and_nudge
 from flowllama.services.recommendations import Estimator, Thresholds
+from flowllama.settings import QuotaSettings
 
 log = get_logger(__name__)
 
@@ -41,13 +47,15 @@ class PlacementAdvisor:
 
     def __init__(self, db: Database, queue: JobQueue, estimator: Estimator, *,
                  prices: Callable[[], PriceCatalog], thresholds: Thresholds,
-                 interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+                 interval_s: float, quota: QuotaSettings | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.db = db
         self.queue = queue
         self.estimator = estimator
         self.prices = prices
         self.thresholds = thresholds
         self.interval_s = interval_s
+        self.quota = quota
         self.clock = clock
         self._advised: tuple[Any, ...] | None = None
         self._advised_at: float | None = None
@@ -91,9 +99,19 @@ class PlacementAdvisor:
             log.info("advisor.recommended", deployment_id=deployment_id,
                      monthly_saving_usd=row.monthly_saving_usd, auto_move=deployment.auto_move)
             if deployment.auto_move:
-                recommendations.accept(session, deployment, row)
-                commit_and_nudge(session, self.queue, deployment)
+                self._move(session, deployment, row)
             return 1
+
+    def _move(self, session: Session, deployment: Deployment, row: Recommendation) -> None:
+        """Accept for an ``auto_move`` deployment and nudge the agent after the commit; a
+        move past the owner's GPU servers stays an open recommendation for the owner."""
+        try:
+            recommendations.accept(session, deployment, row, self.quota)
+        except QuotaExceeded as exc:
+            log.info("advisor.auto_move_over_quota", deployment_id=deployment.id,
+                     error=exc.message)
+            return
+        commit_and_nudge(session, self.queue, deployment)
 
 
 def advisor_task(platform: Platform) -> Task:
@@ -104,5 +122,5 @@ def advisor_task(platform: Platform) -> Task:
         platform.db, platform.queue, estimator, prices=platform.catalog.prices,
         thresholds=Thresholds(settings.autopilot.advisor_min_saving_usd_month,
                               settings.autopilot.advisor_min_saving_percent),
-        interval_s=settings.autopilot.advisor_interval_s)
+        interval_s=settings.autopilot.advisor_interval_s, quota=settings.quotas)
     return Task("advisor", advisor.run)

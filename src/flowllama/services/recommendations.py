@@ -32,8 +32,9 @@ from flowllama.domain.lifecycle import Desired, Status
 from flowllama.domain.recommendations import RecommendationOut
 from flowllama.domain.webhooks import WebhookEvent
 from flowllama.errors import Conflict, InvalidInput, NotFound
-from flowllama.services import deployments
+from flowllama.services import deployments, quotas
 from flowllama.services.deployment_status import record_event
+from flowllama.settings import QuotaSettings
 from flowllama.webhooks.events import deployment_snapshot, notify
 
 HOURS_PER_MONTH = 730  # the catalog's month (catalog.offers.HOURS_PER_MONTH)
@@ -249,12 +250,17 @@ def _record(session: Session, deployment: Deployment, finding: Finding) -> Recom
     return row
 
 
-def accept(session: Session, deployment: Deployment, row: Recommendation) -> None:
+def accept(session: Session, deployment: Deployment, row: Recommendation,
+           quota: QuotaSettings | None = None) -> None:
     """Start the move: the pin the agent tries first, a new generation (so it replaces every
-    server blue/green), an event. The caller commits, then nudges the agent."""
+    server blue/green), an event. The caller commits, then nudges the agent. With ``quota``,
+    a move that adds GPU servers (onto a GPU offer from CPU-only ones) must fit the owner's
+    ``gpu_instances`` (``QuotaExceeded``, nothing changed)."""
     if row.status != OPEN:
         raise Conflict(f"The recommendation is {row.status}, not open",
                        field="status", code="not_open")
+    if quota is not None:
+        _reserve_gpu_servers(session, deployment, row.placement, quota)
     row.status, row.decided_at = ACCEPTED, utcnow()
     deployment.placement_pin = dict(row.placement)
     deployment.generation += 1
@@ -263,6 +269,19 @@ def accept(session: Session, deployment: Deployment, row: Recommendation) -> Non
                  f"moving to {describe(row.placement)}: saves "
                  f"${row.monthly_saving_usd:,.2f}/month",
                  data={"recommendation_id": row.id, "generation": deployment.generation})
+
+
+def _reserve_gpu_servers(session: Session, deployment: Deployment, pin: dict[str, Any],
+                         quota: QuotaSettings) -> None:
+    """As for a change (``deployment_changes``): only a move that adds GPU servers is
+    checked, under the account's lock."""
+    before = quotas.gpu_servers(deployment.estimate, deployment.placement_pin,
+                                deployment.replicas_max)
+    after = quotas.gpu_servers(deployment.estimate, pin, deployment.replicas_max)
+    if after > before:
+        owner = session.get(User, deployment.user_id)
+        assert owner is not None  # a deployment's owner row is never deleted under it
+        quotas.reserve_gpu_servers(session, owner, quota, after, deployment_id=deployment.id)
 
 
 def _owned(session: Session, user: User, deployment_id: str, recommendation_id: str
@@ -277,13 +296,14 @@ def _owned(session: Session, user: User, deployment_id: str, recommendation_id: 
     return deployment, row
 
 
-def accept_for(session: Session, user: User, deployment_id: str, recommendation_id: str
-               ) -> tuple[Deployment, Recommendation]:
-    """The owner accepts: 404 for another's, 409 when not open or the deployment is going."""
+def accept_for(session: Session, user: User, deployment_id: str, recommendation_id: str,
+               quota: QuotaSettings | None = None) -> tuple[Deployment, Recommendation]:
+    """The owner accepts: 404 for another's, 409 when not open or the deployment is going,
+    403 when the move would pass the account's GPU servers (with ``quota``)."""
     deployment, row = _owned(session, user, deployment_id, recommendation_id)
     if deployment.desired_state == Desired.DELETED:
         raise Conflict("Deployment is being deleted", code="deleting")
-    accept(session, deployment, row)
+    accept(session, deployment, row, quota)
     return deployment, row
 
 

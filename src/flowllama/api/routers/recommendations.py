@@ -24,7 +24,8 @@ def list_recommendations(deployment_id: str, user: CurrentUser, db: DbSession
 @router.post("/{recommendation_id}/accept", status_code=status.HTTP_202_ACCEPTED)
 def accept(deployment_id: str, recommendation_id: str, user: CurrentUser, db: DbSession,
            platform: PlatformDep) -> RecommendationOut:
-    deployment, row = recommendations.accept_for(db, user, deployment_id, recommendation_id)
+    deployment, row = recommendations.accept_for(db, user, deployment_id, recommendation_id,
+                                                 platform.settings.quotas)
     commit_and_nudge(db, platform.queue, deployment)
     return recommendations.view(row)
 
