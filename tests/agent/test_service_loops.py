@@ -49,3 +49,25 @@ def test_the_heartbeat_is_a_loop_on_ready(database: Database) -> None:
     finally:
         agent.stop(grace_s=5)
     assert loops.beats() == []  # stopped on purpose: no longer counted
+
+
+def test_a_heartbeat_ended_by_what_no_beat_survives_is_dead_on_ready(database: Database
+                                                                     ) -> None:
+    """Not an ``Exception`` (``SystemExit`` ends a thread without a word): the heartbeat is
+    gone, so ``/ready`` must say so instead of reading its last good beat."""
+    loops = LoopHealth(Backoff(base_s=0.01, max_s=0.02), stale_after_s=0)
+    agent = AgentService(database, DatabaseQueue(database), ProvisionerRegistry(), workers=1,
+                         lease_s=0.3, poll_s=0.05, loops=loops)
+
+    def ended() -> None:
+        raise SystemExit("gone")
+
+    agent.reconciler.renew_held = ended  # type: ignore[method-assign]
+    agent.start()
+    try:
+        _wait_for(lambda: "agent-heartbeat" in loops.problems(), "the dead heartbeat on /ready")
+        assert agent._heart is not None
+        agent._heart.join(5)
+        assert not agent._heart.is_alive()
+    finally:
+        agent.stop(grace_s=5)

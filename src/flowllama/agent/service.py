@@ -111,16 +111,21 @@ class AgentService:
     def _heartbeat_forever(self, beat: Beat) -> None:
         """Renew the leases of the steps under way until the workers have stopped (each beat
         recorded on ``beat``: ``/ready`` and the last-success metric see it)."""
-        while not self._heart_stopping.wait(self.heartbeat_s):
-            try:
-                self.reconciler.renew_held()
-                for worker in self.workers:
-                    worker.extend_job()
-            except Exception as exc:  # a database hiccup: the next beat retries well within a lease
-                beat.failed(exc)  # no backoff: a late renewal would lose the leases
-                log.exception("agent.heartbeat_failed")
-            else:
-                beat.succeeded()
+        try:
+            while not self._heart_stopping.wait(self.heartbeat_s):
+                try:
+                    self.reconciler.renew_held()
+                    for worker in self.workers:
+                        worker.extend_job()
+                except Exception as exc:  # a database hiccup: the next beat retries in time
+                    beat.failed(exc)  # no backoff: a late renewal would lose the leases
+                    log.exception("agent.heartbeat_failed")
+                else:
+                    beat.succeeded()
+        finally:
+            if not self._heart_stopping.is_set():  # ended by something no beat survives
+                beat.died()
+                log.error("loop.died", loop=beat.name)
 
     def stop(self, grace_s: float = 30.0) -> bool:
         """Stop taking jobs, wait up to ``grace_s`` for current steps, release what is left,
