@@ -3,8 +3,11 @@ process they started, the tiny model's directory as the models dir, fake ``ollam
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +25,9 @@ FAST = LocalOptions(threads=1, health_timeout_s=60, prepare_timeout_s=60, probe_
                     stop_grace_s=5, kill_wait_s=5, port_wait_s=5)
 
 MakeProvisioner = Callable[..., LocalProvisioner]
+# ``reply(conn, head)``: what a test server sends once it has read a connection's request head.
+Reply = Callable[[socket.socket, bytes], None]
+HeadServer = Callable[[socket.socket, Reply], list[bytes]]
 
 
 @pytest.fixture
@@ -97,3 +103,39 @@ def _executable(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return path
+
+
+@pytest.fixture
+def head_server() -> Iterator[HeadServer]:
+    """``head_server(listener, reply)``: accept on ``listener`` in a thread, one connection at a
+    time; read each one's request head, record it, ``reply(conn, head)``, close. Returns the
+    list of heads received; the listeners are closed after the test."""
+    started: list[tuple[socket.socket, threading.Thread]] = []
+
+    def start(listener: socket.socket, reply: Reply) -> list[bytes]:
+        received: list[bytes] = []
+
+        def serve() -> None:
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    return
+                with conn:
+                    head = b""
+                    while b"\r\n\r\n" not in head and (chunk := conn.recv(4096)):
+                        head += chunk
+                    received.append(head)
+                    reply(conn, head)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        started.append((listener, thread))
+        return received
+
+    yield start
+    for listener, thread in started:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (close alone does not)
+        listener.close()
+        thread.join(5)

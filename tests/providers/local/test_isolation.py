@@ -8,12 +8,12 @@ refuses it unless the operator allowed an unisolated one."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import stat
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.providers.local.conftest import HeadServer
 
 from flowllama.gateway.routes import _auth_headers
 from flowllama.monitor.probes import Health, ProbeResult, Target, health_check
@@ -30,6 +31,7 @@ from flowllama.providers.local import (
     LocalOptions,
     LocalProvisioner,
     MemorySnapshot,
+    fronting,
     isolation,
     supervision,
 )
@@ -62,35 +64,20 @@ def keyed_options(ollama_options: Callable[..., LocalOptions],
 
 
 @pytest.fixture
-def upstream_proxy() -> Iterator[tuple[str, list[bytes]]]:
-    """An operator's HTTPS proxy on this host: records each CONNECT line, then answers the
+def upstream_proxy(head_server: HeadServer) -> tuple[str, list[bytes]]:
+    """An operator's HTTPS proxy on this host: records each CONNECT head, then answers the
     tunnelled request itself with ``hello from outside``."""
     listener = socket.create_server(("127.0.0.1", 0))
-    seen: list[bytes] = []
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head and (chunk := conn.recv(4096)):
-                    head += chunk
-                seen.append(head.split(b"\r\n", 1)[0])
-                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                request = b""
-                while b"\r\n\r\n" not in request and (chunk := conn.recv(4096)):
-                    request += chunk
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\nConnection: close\r\n"
-                             b"\r\nhello from outside")
+    def tunnel(conn: socket.socket, _head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        request = b""
+        while b"\r\n\r\n" not in request and (chunk := conn.recv(4096)):
+            request += chunk
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\nConnection: close\r\n"
+                     b"\r\nhello from outside")
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
-    listener.close()
-    thread.join(5)
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", head_server(listener, tunnel)
 
 
 def _monitor_check(target: Target) -> ProbeResult:
@@ -109,8 +96,12 @@ def test_only_the_runtime_key_gets_answers_and_the_runtime_port_is_private(
     proxy_url, connects = upstream_proxy
     monkeypatch.setenv("HTTPS_PROXY", proxy_url)  # the operator's proxy, passed to runtimes
     provisioner = make_provisioner(options=keyed_options())
-    # The create itself (health check, pull, load) went through the front with the key.
-    handle = provisioner.create(SPEC, LOCAL_PLACEMENT)
+    # The create itself (health check, pull, load) went through the front with the key; a
+    # host program on the runtime's inner port (Ollama's default) does not get in its way.
+    with contextlib.ExitStack() as host_side:
+        with contextlib.suppress(OSError):  # unless a real Ollama holds it already
+            host_side.enter_context(socket.create_server(("127.0.0.1", fronting.INNER_PORT)))
+        handle = provisioner.create(SPEC, LOCAL_PLACEMENT)
     front = f"http://127.0.0.1:{handle.data['port']}"
     wrong = RuntimeKeys("another-secret").headers("d1")
     for headers in ({}, {"Authorization": "Bearer unused"}, wrong, KEYS.headers("d2"),
@@ -134,7 +125,7 @@ def test_only_the_runtime_key_gets_answers_and_the_runtime_port_is_private(
     seen = keyed.get("/fake/env").json()
     assert seen["flowllama_variables"] == []  # the key stays with the supervisor
     inner_port = int(seen["env"]["OLLAMA_HOST"].rpartition(":")[2])
-    assert inner_port != handle.data["port"]
+    assert inner_port == fronting.INNER_PORT != handle.data["port"]  # its own, in its namespace
     with pytest.raises(httpx.ConnectError):  # the runtime's own port: not on this host
         httpx.get(f"http://127.0.0.1:{inner_port}/api/tags", timeout=5)
     sockets = provisioner.root / "sockets"
@@ -154,7 +145,8 @@ def test_only_the_runtime_key_gets_answers_and_the_runtime_port_is_private(
     out = keyed.post("/fake/egress", json={"host": "registry.example", "port": 443}).json()
     assert out["connect"].startswith("HTTP/1.1 200") and out["answer"].endswith(
         "hello from outside")
-    assert connects == [b"CONNECT registry.example:443 HTTP/1.1"]
+    assert [head.split(b"\r\n", 1)[0] for head in connects] == [
+        b"CONNECT registry.example:443 HTTP/1.1"]
     keyed.close()
     provisioner.destroy(handle)
     assert supervision.find_supervisors(provisioner.root) == []
@@ -180,3 +172,25 @@ def test_without_namespaces_a_local_ollama_is_refused_unless_allowed(
     open_port = httpx.get(f"http://127.0.0.1:{handle.data['port']}/api/tags", timeout=10)
     assert open_port.status_code == 200
     allowed.destroy(handle)
+
+
+def test_a_failed_isolation_probe_is_believed_for_a_while_a_success_for_good(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(isolation, "_isolatable", set())
+    monkeypatch.setattr(isolation, "_failures", {})
+    answers = ["the isolation probe could not run: timed out", None, "unshare: EPERM"]
+    probes: list[str] = []
+
+    def probe(python: str) -> str | None:
+        probes.append(python)
+        return answers[len(probes) - 1]
+
+    monkeypatch.setattr(isolation, "_probe", probe)
+    assert isolation.unavailable_reason("py") == answers[0]  # a transient failure (a timeout)
+    assert isolation.unavailable_reason("py") == answers[0]  # believed for FAILURE_TTL_S
+    assert len(probes) == 1
+    monkeypatch.setattr(isolation, "FAILURE_TTL_S", 0.0)  # ... then asked again
+    assert isolation.unavailable_reason("py") is None
+    assert isolation.unavailable_reason("py") is None  # a success is kept
+    assert len(probes) == 2

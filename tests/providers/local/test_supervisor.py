@@ -101,9 +101,12 @@ def test_front_options_go_together() -> None:
             "--log-max-bytes", "2048", "--log-backups", "3"]
     args = supervisor.parse_arguments([*base, "--front-port", "8080", "--front-socket", "s",
                                        "--egress-socket", "e", "--", "ollama", "serve"])
-    assert (args.front_port, args.front_socket, args.egress_socket) == (8080, "s", "e")
-    with pytest.raises(SystemExit):
-        supervisor.parse_arguments([*base, "--front-port", "8080", "--", "ollama", "serve"])
+    assert args.front == FrontSpec(port=8080, runtime_socket="s", egress_socket="e")
+    assert supervisor.parse_arguments([*base, "--", "ollama", "serve"]).front is None
+    for partial in (["--front-port", "8080"], ["--front-socket", "s", "--egress-socket", "e"],
+                    ["--front-port", "8080", "--front-socket", "", "--egress-socket", "e"]):
+        with pytest.raises(SystemExit):
+            supervisor.parse_arguments([*base, *partial, "--", "ollama", "serve"])
 
 
 def test_the_runtime_key_never_reaches_the_runtime(start: Start, log_path: Path) -> None:

@@ -12,8 +12,8 @@ supervisor the ``/proc`` scan finds for the same deployment (one FlowLlama died 
 recording).
 
 With runtime keys on, a runtime that cannot check the key itself (Ollama) runs in a private
-network namespace behind a keyed front served by its supervisor (:mod:`.isolation`,
-:mod:`.keyed_front`); the record's port is the front's.
+network namespace behind a keyed front served by its supervisor (:mod:`.fronting`); the
+record's port is the front's.
 
 Once :meth:`LocalInstances.stop_all` has stopped everything for a shutdown, no launch starts
 until :meth:`LocalInstances.reopen`: a step still running when ``flowllama up`` exits (a heal
@@ -23,22 +23,20 @@ creating its replacement) gets ``ProvisioningFailed`` instead of a runtime that 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import structlog
 
 from flowllama.catalog.models import ModelCatalog
 from flowllama.errors import ClientError, NotYetTerminated, ProvisioningFailed
-from flowllama.private_files import ensure_private_dir
 from flowllama.providers.base import DeploymentSpec, Unsupported
-from flowllama.providers.local import isolation, keyed_front, procfs, supervision
+from flowllama.providers.local import fronting, procfs, supervision
 from flowllama.providers.local.capacity import CapacityCheck, assess
 from flowllama.providers.local.logs import log_file, read_log_tail
 from flowllama.providers.local.options import LocalOptions
 from flowllama.providers.local.records import LocalRecord, RecordStore, StopReason
 from flowllama.providers.local.resolve import ResolvedModel, resolve_model
-from flowllama.providers.local.supervision import FrontSpec, Supervised
+from flowllama.providers.local.supervision import Supervised
 from flowllama.runtimes import RuntimeExited, RuntimeLaunch, wait_healthy
 
 log = structlog.get_logger(__name__)
@@ -46,7 +44,6 @@ log = structlog.get_logger(__name__)
 # A port found free can be taken by another program before the runtime binds it: retry then.
 PORT_ATTEMPTS = 3
 FAILURE_LOG_LINES = 20
-SOCKETS_DIR = "sockets"  # under the root, 0700: the Unix sockets of isolated runtimes
 
 Identity = tuple[int, int]  # (pid, start time) of a supervisor
 
@@ -119,12 +116,13 @@ class LocalInstances:
         anything starts, ``RuntimeExited``/``RuntimeStartTimeout`` (with the log tail) after.
         """
         resolved.runtime.ensure_installed()
-        self._isolated(resolved)  # refuses before anything starts when it cannot be
+        # Decided once per launch; refuses before anything starts when it cannot be isolated.
+        isolated = fronting.isolated(self.options, resolved.runtime)
         previous = self.store.load(spec.server_key)
         port = previous.port if previous is not None else None  # keep the endpoint stable
         attempt = 1
         while True:
-            record, adopted = self._adopt_or_launch(spec, resolved, port)
+            record, adopted = self._adopt_or_launch(spec, resolved, port, isolated)
             if not wait:
                 return record
             try:
@@ -137,7 +135,7 @@ class LocalInstances:
                 port = None
 
     def _adopt_or_launch(self, spec: DeploymentSpec, resolved: ResolvedModel,
-                         port: int | None) -> tuple[LocalRecord, bool]:
+                         port: int | None, isolated: bool) -> tuple[LocalRecord, bool]:
         key = spec.server_key
         with self.store.lock():
             if self.closed:
@@ -145,7 +143,8 @@ class LocalInstances:
                                          "when it runs again")
             record = self.store.load(key)
             if (record is not None and self.alive(record) and _serves(record, spec, resolved)
-                    and record.keyed == self._keyed(resolved)):
+                    and record.keyed == fronting.keyed(self.options, resolved.runtime,
+                                                       isolated)):
                 return record, True
             # Dead, stopped or serving an older spec: clear it and any stray, start afresh.
             left = self._stop([record] if record else [], lambda s: s.server_key == key)
@@ -159,10 +158,10 @@ class LocalInstances:
             refusal = check.error()
             if refusal is not None:
                 raise refusal
-            return self._launch(spec, resolved, port, check.needed_bytes), False
+            return self._launch(spec, resolved, port, check.needed_bytes, isolated), False
 
     def _launch(self, spec: DeploymentSpec, resolved: ResolvedModel, port: int | None,
-                needed_bytes: int) -> LocalRecord:
+                needed_bytes: int, isolated: bool) -> LocalRecord:
         if port is None or not supervision.port_is_free(port):
             port = supervision.free_port()
         launch = RuntimeLaunch(
@@ -175,7 +174,8 @@ class LocalInstances:
         runtime = resolved.runtime
         logs = log_file(self.logs_dir, spec.server_key)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        runtime_command, env, front = self._runtime_process(spec, resolved, launch)
+        runtime_command, env, front = fronting.runtime_process(
+            self.options, self.root, spec.server_key, runtime, launch, is_isolated=isolated)
         command = supervision.supervisor_command(
             python=self.options.python, root=self.root, deployment_id=spec.deployment_id,
             log_file=logs, max_bytes=self.options.log_max_bytes,
@@ -194,60 +194,8 @@ class LocalInstances:
             pid=started.pid, start_time=started.start_time, port=port,
             endpoint_url=launch.base_url, openai_base_url=runtime.openai_base_url(launch),
             health_url=runtime.health_url(launch), log_path=str(logs), needed_bytes=needed_bytes,
-            keyed=front is not None or self._keyed(resolved), slot=spec.slot,
+            keyed=fronting.keyed(self.options, runtime, isolated), slot=spec.slot,
         ))
-
-    def _runtime_process(self, spec: DeploymentSpec, resolved: ResolvedModel,
-                         launch: RuntimeLaunch,
-                         ) -> tuple[list[str], dict[str, str], FrontSpec | None]:
-        """The runtime's command and environment for the supervisor, and the keyed front it
-        serves when the runtime runs isolated (then on a port of its own inside its namespace,
-        with the key in the supervisor's environment only)."""
-        runtime = resolved.runtime
-        if not self._isolated(resolved):
-            return runtime.command(launch), runtime.environment(launch), None
-        assert launch.api_key is not None
-        inner = replace(launch, port=supervision.free_port())
-        ensure_private_dir(self.root / SOCKETS_DIR)
-        front = FrontSpec(port=launch.port,
-                          runtime_socket=f"{SOCKETS_DIR}/{spec.server_key}.sock",
-                          egress_socket=f"{SOCKETS_DIR}/{spec.server_key}.egress.sock")
-        command = isolation.wrap(self.options.python, front.runtime_socket, front.egress_socket,
-                                 inner.port, runtime.command(inner))
-        env = runtime.environment(inner)
-        env[keyed_front.KEY_ENV] = launch.api_key
-        return command, env, front
-
-    def _keyed(self, resolved: ResolvedModel) -> bool:
-        """Whether a runtime launched now for ``resolved`` refuses requests without its key
-        (itself, or through its keyed front)."""
-        return self.options.runtime_keys is not None and (
-            resolved.runtime.enforces_api_key or self._isolated(resolved))
-
-    def _isolated(self, resolved: ResolvedModel) -> bool:
-        """Whether a runtime launched now for ``resolved`` runs isolated behind a keyed front:
-        with runtime keys on, every runtime that cannot check the key itself does.
-
-        Raises ``Unsupported`` when this machine cannot isolate it and the operator did not
-        allow unisolated runtimes (then it would answer any local process)."""
-        runtime = resolved.runtime
-        if self.options.runtime_keys is None or runtime.enforces_api_key:
-            return False
-        reason = isolation.unavailable_reason(self.options.python)
-        if reason is None:
-            return True
-        if self.options.allow_unisolated:
-            log.warning("local.unisolated_runtime", runtime=runtime.name, reason=reason)
-            return False
-        raise Unsupported(
-            f"The {runtime.name} runtime cannot check a key, so FlowLlama runs it in a private "
-            f"network namespace behind a keyed front, but this machine cannot create one "
-            f"({reason}). Allow unprivileged user namespaces (sysctl "
-            "user.max_user_namespaces > 0; on Ubuntu also "
-            "kernel.apparmor_restrict_unprivileged_userns=0), or, on a single-user host only, "
-            "set FLOWLLAMA_AGENT__LOCAL_ALLOW_UNISOLATED_OLLAMA=true to run it on loopback "
-            "where any local process can call it."
-        )
 
     def _await_healthy(self, record: LocalRecord) -> LocalRecord:
         assert record.pid is not None and record.start_time is not None

@@ -33,13 +33,14 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
-import functools
 import os
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Sequence
 
 from flowllama.providers.local import keyed_front
@@ -56,6 +57,11 @@ PROBE_TIMEOUT_S = 15.0
 PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY",
                    "no_proxy", "ALL_PROXY", "all_proxy")
 TAG = "[flowllama-isolation]"
+FAILURE_TTL_S = 60.0  # how long a failed probe is believed (see unavailable_reason)
+
+_probe_lock = threading.Lock()
+_isolatable: set[str] = set()  # interpreters whose probe succeeded
+_failures: dict[str, tuple[float, str]] = {}  # interpreter -> (monotonic time, reason)
 
 
 def wrap(python: str, runtime_socket: str, egress_socket: str, port: int,
@@ -65,10 +71,30 @@ def wrap(python: str, runtime_socket: str, egress_socket: str, port: int,
             "--port", str(port), "--", *command]
 
 
-@functools.cache
 def unavailable_reason(python: str) -> str | None:
-    """Why runtimes cannot be isolated on this machine, or None when they can (asked once per
-    process: a child enters a namespace and exits)."""
+    """Why runtimes cannot be isolated on this machine, or None when they can.
+
+    A child enters a namespace and exits. A success is remembered for the life of this process;
+    a failure only for ``FAILURE_TTL_S`` (it may be transient: the probe timed out on a loaded
+    host), so it does not refuse every launch until FlowLlama restarts.
+    """
+    with _probe_lock:
+        if python in _isolatable:
+            return None
+        failed = _failures.get(python)
+        if failed is not None and time.monotonic() - failed[0] < FAILURE_TTL_S:
+            return failed[1]
+        reason = _probe(python)
+        if reason is None:
+            _isolatable.add(python)
+            _failures.pop(python, None)
+        else:
+            _failures[python] = (time.monotonic(), reason)
+        return reason
+
+
+def _probe(python: str) -> str | None:
+    """Run ``--probe`` with ``python``: None when it succeeds, else why it failed."""
     try:
         probe = subprocess.run(  # noqa: S603 - our own module, no shell
             [python, "-m", MODULE, "--probe"], capture_output=True, text=True,
@@ -138,11 +164,8 @@ def _bridge_in(port: int) -> keyed_front.Handler:
 def _bridge_out(egress_socket: str) -> keyed_front.Handler:
     """TCP connection (the runtime's proxy requests) → the supervisor's egress socket."""
     def handle(conn: socket.socket) -> None:
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            upstream.connect(egress_socket)
-        except OSError:
-            upstream.close()
+        upstream = keyed_front.connect_unix(egress_socket)
+        if upstream is None:
             keyed_front.answer(conn, "502 Bad Gateway", "no way out of the namespace")
             return
         keyed_front.relay(conn, upstream)

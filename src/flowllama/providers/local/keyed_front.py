@@ -1,4 +1,4 @@
-"""The keyed front of an isolated runtime, and its way out to the internet.
+"""The keyed front of an isolated runtime, and the socket plumbing its supervisor serves with.
 
 A runtime that cannot check the deployment's runtime key itself (Ollama has no API keys) runs in
 a private network namespace (:mod:`.isolation`), where its TCP port cannot be reached from this
@@ -11,62 +11,79 @@ host. Its supervisor (:mod:`.supervisor`) then serves two listeners:
   in the provisioner's private (0700) directory. The key is checked on a connection's first
   request: later requests on the same keep-alive connection come from the same peer, which
   already proved it holds the key.
-* **The egress**, on a Unix socket next to it: the runtime's ``HTTPS_PROXY`` inside the
-  namespace leads here, so it can still pull models. Only ``CONNECT host:port`` is served; it
-  goes through the operator's own ``HTTPS_PROXY`` when the supervisor has one, else straight to
-  the target, never to a loopback address of this host (that would undo the isolation).
+* **The egress** (:mod:`.egress`), on a Unix socket next to it: the runtime's way out for model
+  pulls.
+
+Who holds a thread: a connection whose request head is not complete yet is *pending*. At most
+``MAX_PENDING`` are pending per listener, each for at most ``HEAD_TIMEOUT_S`` in all (however
+slowly its bytes come); when a new connection arrives with the pending pool full, the oldest
+pending one is closed to make room. So any local user can hold at most that many threads, for
+at most that long, and cannot lock the gateway out: the gateway sends its head with the
+connection, so its head is read at once. A connection that showed the key leaves the pending
+pool and is not counted by the front at all: its peers bound themselves (the gateway takes at
+most ``parallel x inflight_per_slot`` connections per instance and gateway process, see
+docs/gateway.md), so no front-side cap can fall below theirs and close the gateway's connections.
 
 Standard library only: it runs inside the supervisor, which must start in milliseconds.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hmac
-import ipaddress
+import json
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
 
 KEY_ENV = "FLOWLLAMA_RUNTIME_KEY"  # how the provisioner hands the key to the supervisor
 BUFFER_BYTES = 64 * 1024
 HEAD_LIMIT_BYTES = 32 * 1024
-HEAD_TIMEOUT_S = 30.0
-CONNECT_TIMEOUT_S = 30.0
-MAX_CONNECTIONS = 256
+HEAD_TIMEOUT_S = 30.0  # for a whole request head, not per read
+MAX_PENDING = 64  # connections whose head is not read yet, per listener
+MAX_CONNECTIONS = 256  # default cap of :func:`serve` (connections of any kind at once)
 
 Handler = Callable[[socket.socket], None]
+# Gets the connection, its request head and what was read after the head.
+HeadHandler = Callable[[socket.socket, bytes, bytes], None]
 
 
 class HeadError(Exception):
     """The peer sent no complete request head (too long, too slow, or it closed)."""
 
 
-def read_head(conn: socket.socket) -> tuple[bytes, bytes]:
+def read_head(conn: socket.socket, timeout_s: float | None = None) -> tuple[bytes, bytes]:
     """(the request head up to and including its blank line, bytes already read after it).
 
-    Raises ``HeadError`` when the head is over ``HEAD_LIMIT_BYTES``, takes longer than
-    ``HEAD_TIMEOUT_S`` or the peer closes first: a slow or endless head cannot hold a thread.
+    Raises ``HeadError`` when the head is over ``HEAD_LIMIT_BYTES`` or the peer closes first,
+    and when the whole head takes longer than ``timeout_s`` (default ``HEAD_TIMEOUT_S``): each
+    read waits only for what is left of that one deadline, so a trickled head cannot hold a
+    thread longer.
     """
-    conn.settimeout(HEAD_TIMEOUT_S)
+    deadline = time.monotonic() + (HEAD_TIMEOUT_S if timeout_s is None else timeout_s)
     data = b""
     try:
-        while b"\r\n\r\n" not in data:
-            if len(data) > HEAD_LIMIT_BYTES:
-                raise HeadError("request head too large")
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HeadError("request head not complete in time")
+            conn.settimeout(left)
             chunk = conn.recv(BUFFER_BYTES)
             if not chunk:
                 raise HeadError("closed before the end of the request head")
             data += chunk
+            end = data.find(b"\r\n\r\n")
+            if (end + 4 if end >= 0 else len(data)) > HEAD_LIMIT_BYTES:
+                raise HeadError("request head too large")
+            if end >= 0:
+                return data[:end + 4], data[end + 4:]
     except OSError as exc:  # socket.timeout included
         raise HeadError(str(exc)) from exc
     finally:
-        conn.settimeout(None)  # a stream may stay silent for long (a model loading)
-    end = data.index(b"\r\n\r\n") + 4
-    return data[:end], data[end:]
+        with contextlib.suppress(OSError):
+            conn.settimeout(None)  # a stream may stay silent for long (a model loading)
 
 
 def header_values(head: bytes, name: bytes) -> list[bytes]:
@@ -87,12 +104,23 @@ def bearer_matches(head: bytes, key: bytes) -> bool:
 
 def answer(conn: socket.socket, status: str, message: str) -> None:
     """Send a small JSON error (``{"error": message}``) and close the connection."""
-    body = ('{"error": "' + message.replace('"', "'") + '"}').encode()
+    body = json.dumps({"error": message}).encode()
     head = (f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     with contextlib.suppress(OSError):
         conn.sendall(head + body)
     conn.close()
+
+
+def connect_unix(path: str) -> socket.socket | None:
+    """A stream connection to the Unix socket ``path``, or None when nothing listens there."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        sock.close()
+        return None
+    return sock
 
 
 def relay(client: socket.socket, upstream: socket.socket, first: bytes = b"") -> None:
@@ -131,16 +159,18 @@ def _copy(source: socket.socket, target: socket.socket, answers: bool) -> None:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def serve(listener: socket.socket, handle: Handler, name: str) -> threading.Thread:
+def serve(listener: socket.socket, handle: Handler, name: str,
+          limit: int | None = MAX_CONNECTIONS) -> threading.Thread:
     """Accept on ``listener`` in a daemon thread, each connection handled in its own; beyond
-    ``MAX_CONNECTIONS`` at once a new connection is closed at once."""
-    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+    ``limit`` at once (None: no limit) a new connection is closed at once."""
+    slots = threading.BoundedSemaphore(limit) if limit is not None else None
 
     def run(conn: socket.socket) -> None:
         try:
             handle(conn)
         finally:
-            slots.release()
+            if slots is not None:
+                slots.release()
 
     def accept() -> None:
         while True:
@@ -148,7 +178,7 @@ def serve(listener: socket.socket, handle: Handler, name: str) -> threading.Thre
                 conn, _address = listener.accept()
             except OSError:
                 return  # the listener was closed
-            if not slots.acquire(blocking=False):
+            if slots is not None and not slots.acquire(blocking=False):
                 conn.close()
                 continue
             threading.Thread(target=run, args=(conn,), daemon=True).start()
@@ -156,6 +186,56 @@ def serve(listener: socket.socket, handle: Handler, name: str) -> threading.Thre
     thread = threading.Thread(target=accept, name=name, daemon=True)
     thread.start()
     return thread
+
+
+class _Pending:
+    """The connections of one listener whose head is still being read, oldest first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lock = threading.Lock()
+        self.conns: dict[socket.socket, None] = {}
+
+    def enter(self, conn: socket.socket) -> None:
+        """Count ``conn`` in; when the pool is full, the oldest pending one is shut first (its
+        reader then ends with a ``HeadError``)."""
+        with self.lock:
+            while len(self.conns) >= max(1, self.limit):
+                oldest = next(iter(self.conns))
+                del self.conns[oldest]
+                with contextlib.suppress(OSError):
+                    oldest.shutdown(socket.SHUT_RDWR)
+            self.conns[conn] = None
+
+    def leave(self, conn: socket.socket) -> bool:
+        """Count ``conn`` out; False when it was shut to make room."""
+        with self.lock:
+            return self.conns.pop(conn, False) is None
+
+
+def serve_heads(listener: socket.socket, handle: HeadHandler, name: str,
+                limit: int | None = MAX_CONNECTIONS) -> threading.Thread:
+    """:func:`serve` for HTTP: read each connection's request head (a pending connection, see
+    the module doc; 400 when it is incomplete) and pass it to ``handle``."""
+    pending = _Pending(MAX_PENDING)
+
+    def run(conn: socket.socket) -> None:
+        try:
+            head, rest = read_head(conn)
+        except HeadError:
+            pending.leave(conn)
+            answer(conn, "400 Bad Request", "incomplete request head")
+            return
+        if not pending.leave(conn):
+            conn.close()
+            return
+        handle(conn, head, rest)
+
+    def admit(conn: socket.socket) -> None:
+        pending.enter(conn)
+        run(conn)
+
+    return serve(listener, admit, name, limit)
 
 
 def tcp_listener(host: str, port: int) -> socket.socket:
@@ -177,101 +257,18 @@ def unix_listener(path: str) -> socket.socket:
     return sock
 
 
-def front_handler(runtime_socket: str, key: str) -> Handler:
+def front_handler(runtime_socket: str, key: str) -> HeadHandler:
     """The front: check the key on the request head, then relay to ``runtime_socket``."""
     expected = key.encode()
 
-    def handle(conn: socket.socket) -> None:
-        try:
-            head, rest = read_head(conn)
-        except HeadError:
-            answer(conn, "400 Bad Request", "incomplete request head")
-            return
+    def handle(conn: socket.socket, head: bytes, rest: bytes) -> None:
         if not bearer_matches(head, expected):
             answer(conn, "401 Unauthorized", "this runtime answers only FlowLlama's gateway")
             return
-        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            upstream.connect(runtime_socket)
-        except OSError:
-            upstream.close()
+        upstream = connect_unix(runtime_socket)
+        if upstream is None:
             answer(conn, "503 Service Unavailable", "the runtime is not ready")
             return
         relay(conn, upstream, head + rest)
 
     return handle
-
-
-def egress_handler(upstream_proxy: str | None) -> Handler:
-    """The egress: serve ``CONNECT`` through ``upstream_proxy`` (``http://[user:pass@]host:port``)
-    or directly, refusing loopback targets."""
-    proxy = urlsplit(upstream_proxy) if upstream_proxy else None
-
-    def handle(conn: socket.socket) -> None:
-        try:
-            head, rest = read_head(conn)
-        except HeadError:
-            answer(conn, "400 Bad Request", "incomplete request head")
-            return
-        target = _connect_target(head)
-        if target is None:
-            answer(conn, "405 Method Not Allowed", "only CONNECT host:port is served")
-            return
-        try:
-            if proxy is not None:
-                upstream = socket.create_connection(
-                    (proxy.hostname or "", proxy.port or 80), timeout=CONNECT_TIMEOUT_S)
-                first = _with_proxy_auth(head, proxy.username, proxy.password) + rest
-            else:
-                upstream = _connect_outside(*target)
-                conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                first = rest
-        except PermissionError as exc:
-            answer(conn, "403 Forbidden", str(exc))
-            return
-        except OSError as exc:
-            answer(conn, "502 Bad Gateway", f"cannot reach {target[0]}:{target[1]}: {exc}")
-            return
-        upstream.settimeout(None)
-        relay(conn, upstream, first)
-
-    return handle
-
-
-def _connect_target(head: bytes) -> tuple[str, int] | None:
-    """(host, port) of a ``CONNECT host:port HTTP/1.x`` request line, else None."""
-    parts = head.split(b"\r\n", 1)[0].split(b" ")
-    if len(parts) != 3 or parts[0] != b"CONNECT":
-        return None
-    host, sep, port = parts[1].decode("ascii", "replace").rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return None
-    return host, int(port)
-
-
-def _connect_outside(host: str, port: int) -> socket.socket:
-    """Connect to the first address of ``host`` that is not loopback or unspecified."""
-    addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    allowed = [a for a in addresses
-               if not (ipaddress.ip_address(a[4][0]).is_loopback
-                       or ipaddress.ip_address(a[4][0]).is_unspecified)]
-    if not allowed:
-        raise PermissionError(f"{host} is this host's loopback: refused")
-    family, kind, proto, _name, address = allowed[0]
-    sock = socket.socket(family, kind, proto)
-    sock.settimeout(CONNECT_TIMEOUT_S)
-    try:
-        sock.connect(address)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _with_proxy_auth(head: bytes, user: str | None, password: str | None) -> bytes:
-    """``head`` with a ``Proxy-Authorization: Basic`` line when the proxy URL has credentials."""
-    if user is None:
-        return head
-    token = base64.b64encode(f"{unquote(user)}:{unquote(password or '')}".encode())
-    return head[:-2] + b"Proxy-Authorization: Basic " + token + b"\r\n\r\n"

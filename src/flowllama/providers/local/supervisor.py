@@ -16,8 +16,8 @@ Why a supervisor between FlowLlama and the runtime, rather than the runtime as a
 * **It fronts an isolated runtime.** With ``--front-port`` (and the key in the environment
   variable ``FLOWLLAMA_RUNTIME_KEY``, removed before the runtime starts), the runtime runs in a
   private network namespace (:mod:`.isolation`) and the supervisor serves its keyed front and
-  its egress (:mod:`.keyed_front`). The front's port is bound before the runtime starts, so a
-  taken port fails the start at once.
+  its egress (:mod:`.keyed_front`, :mod:`.egress`). The front's port is bound before the
+  runtime starts, so a taken port fails the start at once.
 * **It is never an orphan keeper.** It forwards SIGTERM, SIGINT and SIGHUP to the runtime and
   exits with the runtime's status as soon as the runtime exits, so "supervisor alive" means
   "runtime alive". The runtime gets ``PR_SET_PDEATHSIG`` = SIGKILL, so a SIGKILLed supervisor
@@ -48,7 +48,8 @@ from logging.handlers import RotatingFileHandler
 from types import FrameType
 from typing import IO
 
-from flowllama.providers.local import keyed_front
+from flowllama.providers.local import egress, keyed_front
+from flowllama.providers.local.supervision import FrontSpec
 
 LINE_LIMIT = 64 * 1024
 FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -69,9 +70,7 @@ class Arguments:
     log_max_bytes: int
     log_backups: int
     command: list[str]
-    front_port: int | None = None
-    front_socket: str | None = None
-    egress_socket: str | None = None
+    front: FrontSpec | None = None  # the keyed front of an isolated runtime, if it has one
 
 
 def parse_arguments(argv: Sequence[str]) -> Arguments:
@@ -93,14 +92,18 @@ def parse_arguments(argv: Sequence[str]) -> Arguments:
     parser.add_argument("--front-socket")
     parser.add_argument("--egress-socket")
     options = parser.parse_args(args[:split])
-    front = (options.front_port, options.front_socket, options.egress_socket)
-    if any(value is not None for value in front) and None in front:
+    parts = (options.front_port, options.front_socket, options.egress_socket)
+    if options.front_port is not None and options.front_socket and options.egress_socket:
+        front = FrontSpec(port=options.front_port, runtime_socket=options.front_socket,
+                          egress_socket=options.egress_socket)
+    elif parts == (None, None, None):
+        front = None
+    else:
         parser.error("--front-port, --front-socket and --egress-socket go together")
     return Arguments(
         root=options.root, deployment=options.deployment, log_file=options.log_file,
         log_max_bytes=options.log_max_bytes, log_backups=options.log_backups,
-        command=args[split + 1:], front_port=options.front_port,
-        front_socket=options.front_socket, egress_socket=options.egress_socket,
+        command=args[split + 1:], front=front,
     )
 
 
@@ -184,8 +187,8 @@ class Front:
     """The keyed front and the egress of an isolated runtime: bound by :meth:`open` (before the
     runtime starts, while this process has one thread), served by :meth:`start` (after)."""
 
-    def __init__(self, args: Arguments) -> None:
-        self.args = args
+    def __init__(self, spec: FrontSpec) -> None:
+        self.spec = spec
         self.key = os.environ.pop(keyed_front.KEY_ENV, "")  # the runtime never sees it
         self.listeners: list[socket.socket] = []
 
@@ -193,17 +196,18 @@ class Front:
         """Bind both listeners; raises ``OSError`` (port taken) or ``ValueError`` (no key)."""
         if not self.key:
             raise ValueError(f"no runtime key in {keyed_front.KEY_ENV}")
-        assert self.args.front_port is not None and self.args.egress_socket is not None
-        self.listeners = [keyed_front.tcp_listener("127.0.0.1", self.args.front_port),
-                          keyed_front.unix_listener(self.args.egress_socket)]
+        self.listeners = [keyed_front.tcp_listener("127.0.0.1", self.spec.port),
+                          keyed_front.unix_listener(self.spec.egress_socket)]
 
     def start(self) -> None:
-        assert self.args.front_socket is not None
-        front, egress = self.listeners
-        keyed_front.serve(front, keyed_front.front_handler(self.args.front_socket, self.key),
-                          "front")
+        """Serve both (after :meth:`open`). Keyed connections are not capped here: the gateway
+        caps its own (see :mod:`.keyed_front`)."""
+        front, egress_listener = self.listeners
+        keyed_front.serve_heads(
+            front, keyed_front.front_handler(self.spec.runtime_socket, self.key), "front",
+            limit=None)
         proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
-        keyed_front.serve(egress, keyed_front.egress_handler(proxy), "egress")
+        keyed_front.serve_heads(egress_listener, egress.egress_handler(proxy), "egress")
 
 
 def supervise(args: Arguments) -> int:
@@ -211,14 +215,14 @@ def supervise(args: Arguments) -> int:
     logger = build_logger(args)
     forwarder = SignalForwarder()
     forwarder.install()
-    front = Front(args) if args.front_port is not None else None
-    try:
-        if front is not None:
+    front = Front(args.front) if args.front is not None else None
+    if front is not None:
+        try:
             front.open()
-    except (OSError, ValueError) as exc:
-        logger.error("%s cannot open the runtime's front on port %s: %s", TAG,
-                     args.front_port, exc)
-        return EXIT_CANNOT_START
+        except (OSError, ValueError) as exc:
+            logger.error("%s cannot open the runtime's front on port %s: %s", TAG,
+                         front.spec.port, exc)
+            return EXIT_CANNOT_START
     try:
         # preexec_fn is unsafe only when other threads may hold locks at fork time; the
         # supervisor is still single-threaded here (the output reader starts after), and no
