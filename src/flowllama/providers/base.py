@@ -75,6 +75,10 @@ class DeploymentSpec:
     replacement next to the server it replaces): ``""`` is the deployment's first server. A
     provisioner keys everything it creates, names and finds on :attr:`server_key`, and tags it
     with ``deployment_id``.
+
+    ``root_disk_gib`` is the root disk the deployment's estimate priced for its model
+    (``flowllama.catalog.disk``); a provisioner that sizes disks gives the server exactly this,
+    and keeps its own default when it is ``None``.
     """
 
     deployment_id: str
@@ -91,6 +95,7 @@ class DeploymentSpec:
     gpu: str = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
     slot: str = ""
+    root_disk_gib: int | None = None
 
     @property
     def server_key(self) -> str:
