@@ -13,7 +13,8 @@ so every method here is safe to repeat:
 * :meth:`Provisioner.destroy` of something already gone succeeds, and raises
   :class:`~flowllama.errors.NotYetTerminated` while anything is still there.
 
-Errors are the house's ``ProviderError`` family: ``NoCapacity`` (try the next offer),
+Errors are the house's ``ProviderError`` family: ``NoCapacity`` (try the next offer; also
+``NoFoundation``: the offer's region was never set up),
 ``ProvisioningFailed`` (this offer failed; nothing is left behind unless the message says so),
 ``NotYetTerminated`` (destroy must be retried) and :class:`Unsupported` (the request can never
 work on this provisioner; do not retry).
