@@ -110,6 +110,11 @@ def test_unknown_tier_gets_the_default_tiers_quotas(tmp_path: Path) -> None:
     ("provider_settings", {"aws": {"assume_role": [{"role_arn": "r", "session_token": "t"}]}},
      "aws.assume_role[0].session_token"),
     ("provider_settings", {"google": {"access_token": "ya29"}}, "google.access_token"),
+    # The backends' own encryption keys are secrets too (SSE-C for S3, CSEK for GCS).
+    ("backend_config", {"bucket": "b", "sse_customer_key": "c2VjcmV0"}, "sse_customer_key"),
+    ("backend_config", {"bucket": "b", "encryption_key": "c2VjcmV0"}, "encryption_key"),
+    ("backend_config", {"address": "https://state", "client_private_key_pem": "-----BEGIN"},
+     "client_private_key_pem"),
 ])
 def test_terraform_settings_refuse_credentials(tmp_path: Path, field: str, value: object,
                                                named: str) -> None:
@@ -121,7 +126,9 @@ def test_terraform_settings_refuse_credentials(tmp_path: Path, field: str, value
 
 def test_terraform_settings_keep_ordinary_keys(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, terraform={  # type: ignore[arg-type]
-        "backend": "s3", "backend_config": {"bucket": "b", "region": "r", "encrypt": True},
+        "backend": "s3", "backend_config": {"bucket": "b", "region": "r", "encrypt": True,
+                                            "kms_key_id": "arn:aws:kms:r:1:key/k",
+                                            "kms_encryption_key": "projects/p/cryptoKeys/k"},
         "provider_settings": {"aws": {"assume_role": [{"role_arn": "r"}],
                                       "shared_credentials_files": ["/etc/aws"],
                                       "token_bucket_rate_limiter_capacity": 10}}})

@@ -13,10 +13,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 # Keys that hold a secret in Terraform's provider and backend settings (access_key, secret_key,
-# token, session_token, access_token, credentials, password, client_secret, private_key, ...).
-# Only the last word counts, so paths such as shared_credentials_files stay allowed.
+# token, session_token, access_token, credentials, password, client_secret, private_key, the
+# HTTP backend's client_private_key_pem, and the encryption keys themselves: the S3 backend's
+# sse_customer_key and the GCS backend's encryption_key). Only the last words count, so paths
+# such as shared_credentials_files stay allowed.
 _CREDENTIAL_KEY = re.compile(
-    r"(^|_)(access_key|secret_key|secret|token|credentials|password|private_key)$")
+    r"(^|_)(access_key|secret_key|secret|token|credentials|password|private_key|"
+    r"private_key_pem|customer_key|encryption_key)$")
+# Keys ending like a secret that hold only a name: the GCS backend's kms_encryption_key is a
+# Cloud KMS key's resource name (the S3 backend's kms_key_id, an ARN, does not match anyway).
+_NAMES_NOT_SECRETS = frozenset({"kms_encryption_key"})
 
 
 def _credential_keys(value: Any, path: str = "") -> Iterator[str]:
@@ -24,7 +30,8 @@ def _credential_keys(value: Any, path: str = "") -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            if _CREDENTIAL_KEY.search(str(key).lower()):
+            name = str(key).lower()
+            if _CREDENTIAL_KEY.search(name) and name not in _NAMES_NOT_SECRETS:
                 yield here
             yield from _credential_keys(item, here)
     elif isinstance(value, list):

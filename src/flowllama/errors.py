@@ -114,6 +114,13 @@ class NoCapacity(ProviderError):
     """The cloud/region/zone has no capacity or quota for this offer: try the next offer."""
 
 
+class NoFoundation(NoCapacity):
+    """The offer's region has no foundation (its network, identities and model bucket were
+    never applied there with ``flowllama cloud init``), so no offer in that region can be
+    created now: like a capacity refusal, the next offer is tried. The message names the
+    command to run."""
+
+
 class ProvisioningFailed(ProviderError):
     """Creating or starting the resource failed."""
 

@@ -18,7 +18,7 @@ from flowllama.catalog.prices import load_snapshot
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.domain.lifecycle import Status
-from flowllama.errors import NoCapacity
+from flowllama.errors import NoCapacity, NoFoundation
 from flowllama.providers.base import DeploymentSpec, Handle, Placement
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.catalog import result_json
@@ -103,3 +103,43 @@ def test_a_capacity_error_on_the_first_offer_moves_to_the_next_in_order(
     assert reason == ("no capacity on g4dn.xlarge spot in usw2-lax1-az1 (aws, $0.0669/h); "
                       "trying the next offer")
     assert error == "InsufficientInstanceCapacity: no g4dn.xlarge left"
+
+
+class BareRegions(FullPlaces):
+    """...whose ``bare`` (cloud, region)s have no foundation, refused as the Terraform
+    provisioner refuses them (``Foundations.outputs``)."""
+
+    def __init__(self, bare: set[tuple[str, str]]) -> None:
+        super().__init__(set())
+        self.bare = bare
+
+    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
+        if (placement.cloud, placement.region) in self.bare:
+            self.tried.append((placement.cloud, placement.region, placement.instance_type,
+                               placement.spot))
+            raise NoFoundation(f"no {placement.cloud} foundation in {placement.region} "
+                               f"(environment prod): run 'flowllama cloud init "
+                               f"{placement.cloud} --region {placement.region} --environment "
+                               "prod' first")
+        return super().create(spec, placement)
+
+
+def test_a_region_without_a_foundation_is_skipped_and_the_fallback_goes_on(
+        database: Database) -> None:
+    provisioner = BareRegions({("aws", "us-west-2")})
+    deployment_id = _deployment(database)
+    assert _reconciler(database, provisioner).reconcile(deployment_id) is Outcome.DONE
+
+    # The first offer's region is bare: asked once, its on-demand twin there is not asked at
+    # all, and the same instance type in the next region is taken.
+    lands_on = ("aws", "eu-south-1", "g4dn.xlarge", True)
+    assert provisioner.tried == [FIRST, lands_on]
+    assert _server(database, deployment_id) == (Status.RUNNING, lands_on)
+    with database.session() as session:
+        reasons = [e.reason for e in session.scalars(select(DeploymentEvent).where(
+            DeploymentEvent.deployment_id == deployment_id).order_by(DeploymentEvent.id))]
+    skipped = [reason for reason in reasons if "foundation" in reason]
+    assert skipped == ["no aws foundation in us-west-2 (environment prod): run 'flowllama cloud "
+                       "init aws --region us-west-2 --environment prod' first; skipping the aws "
+                       "offers in us-west-2, trying the next offer"]
+    assert _full_events(database, deployment_id) == []

@@ -22,6 +22,8 @@ from flowllama.catalog.prices import load_snapshot
 from flowllama.db.tables import Deployment
 from flowllama.providers.base import Placement, Unsupported
 from flowllama.providers.local import LOCAL_PLACEMENT
+from flowllama.providers.terraform.cloud_stacks import aws_ollama_stack
+from flowllama.providers.terraform.stacks import stack_variables
 from flowllama.services.catalog import result_json
 
 
@@ -57,6 +59,26 @@ def test_spec_carries_the_users_pins() -> None:
     assert (spec.region, spec.spot, spec.gpu, spec.deployment_id) == ("eu-west-1", False, "L4",
                                                                       "d1")
     assert spec_of(_row(spot_tolerance="high")).spot
+
+
+def test_the_spec_carries_the_disk_the_estimate_priced() -> None:
+    result = result_json(estimate(EstimateRequest(model="llama3.3:70b", context_size=8192),
+                                  prices=load_snapshot()))
+    spec = spec_of(_row(model="llama3.3:70b", estimate=result))
+    assert spec.root_disk_gib == result["root_disk_gib"] == 180
+    assert spec.root_disk_gib == result["recommended"]["breakdown"]["disk_gb"]
+    # What the Terraform stacks are given is that same number.
+    values = stack_variables(aws_ollama_stack(), spec, placements_for(_row(estimate=result))[0])
+    assert values["root_volume_size_gb"] == spec.root_disk_gib
+
+
+def test_an_estimate_stored_before_it_carried_a_disk_is_sized_by_the_same_rule() -> None:
+    result = result_json(estimate(EstimateRequest(model="llama3.3:70b", context_size=8192),
+                                  prices=load_snapshot()))
+    del result["root_disk_gib"]
+    assert spec_of(_row(model="llama3.3:70b", estimate=result)).root_disk_gib == 180
+    assert spec_of(_row(estimate={"candidates": []})).root_disk_gib is None
+    assert spec_of(_row(estimate=None)).root_disk_gib is None
 
 
 def test_kinds_and_descriptions() -> None:

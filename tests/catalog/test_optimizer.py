@@ -301,6 +301,6 @@ def test_result_serialises_to_json() -> None:
 
     result = run(model="llama3.2:1b", spot_tolerance="low")
     data = TypeAdapter(EstimateResult).dump_python(result, mode="json")
-    assert data["recommended"]["breakdown"]["disk_gb"] == 30 + 2
+    assert data["recommended"]["breakdown"]["disk_gb"] == data["root_disk_gib"] == 100
     assert data["requirements"]["gpus"][0]["gpu"] == "T4"
     assert data["prices"]["aws"]["source"] == "snapshot"

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowllama.catalog.disk import root_disk_gib
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.providers.base import DeploymentSpec, Placement, Unsupported
@@ -42,7 +43,23 @@ def spec_of(deployment: Deployment, slot: str = "") -> DeploymentSpec:
         parallel=deployment.parallel, runtime=deployment.runtime, cloud=deployment.cloud,
         region=deployment.region, instance_type=deployment.instance_type,
         spot=deployment.spot_tolerance != "none", gpu=deployment.gpu, slot=slot,
+        root_disk_gib=root_disk_of(deployment.estimate),
     )
+
+
+def root_disk_of(estimate: Mapping[str, Any] | None) -> int | None:
+    """The root disk (GiB) ``estimate`` priced: its ``root_disk_gib``, or for an estimate
+    stored before it carried one, the same rule applied to its sized weights; ``None`` when it
+    has neither (the provisioner's default applies)."""
+    estimate = estimate or {}
+    stored = estimate.get("root_disk_gib")
+    if isinstance(stored, int) and not isinstance(stored, bool):
+        return stored
+    breakdown = (estimate.get("requirements") or {}).get("breakdown") or {}
+    weights = breakdown.get("weights_bytes")
+    if isinstance(weights, int) and not isinstance(weights, bool) and weights >= 0:
+        return root_disk_gib(weights)
+    return None
 
 
 def _placement(offer: dict[str, Any]) -> Placement:

@@ -22,7 +22,7 @@ from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Status
 from flowllama.domain.webhooks import WebhookEvent
-from flowllama.errors import NoCapacity
+from flowllama.errors import NoCapacity, NoFoundation
 from flowllama.logging import get_logger
 from flowllama.providers.base import DeploymentSpec, Handle, Placement, Provisioner
 from flowllama.services.deployment_status import change_status_and_notify, record_event
@@ -61,18 +61,32 @@ class ReplacementSteps(StepBase):
         """Adopt or create the server of ``slot`` on the first placement with room; record it
         (``starting``, this generation) with an event, or with the status ``move`` in the same
         transaction. Returns the instance id; raises ``NoCapacity`` when no placement had room
-        (``ProvisioningFailed`` as it comes)."""
+        (``ProvisioningFailed`` as it comes).
+
+        A region without a foundation (``NoFoundation``) is skipped like a capacity refusal,
+        with one event naming the command to run, and the region's other offers are passed
+        over without asking again (none of them can be created there either)."""
         if not placements:
             raise NoCapacity("no placement satisfies this deployment's constraints")
         spec = spec_of(deployment, slot)
         reasons: list[str] = []
+        bare: set[tuple[str, str]] = set()  # (cloud, region) found without a foundation
         for placement in capacity_fallbacks(placements):
+            if (placement.cloud, placement.region) in bare:
+                continue
             provisioner = self._provisioner_for(placement)
             try:
                 handle = self._adopt(provisioner, spec)
                 if handle is None:
                     self._check_lease(deployment.id)
                     handle = provisioner.create(spec, placement)
+            except NoFoundation as exc:
+                bare.add((placement.cloud, placement.region))
+                reasons.append(str(exc))
+                self._note(deployment.id, f"{exc}; skipping the {placement.cloud} offers in "
+                           f"{placement.region}, trying the next offer",
+                           {"error": str(exc), "placement": placement.to_dict()})
+                continue
             except NoCapacity as exc:
                 reasons.append(f"{describe(placement)}: {exc}")
                 self._note(deployment.id, f"no capacity on {describe(placement)}; "
@@ -80,7 +94,8 @@ class ReplacementSteps(StepBase):
                 continue
             return self._record_server(deployment, placement, provisioner, handle,
                                        slot=slot, why=why, move=move)
-        raise NoCapacity("every offer lacked capacity: " + "; ".join(reasons))
+        raise NoCapacity("no offer could be used (no capacity, or no foundation in its "
+                         "region): " + "; ".join(reasons))
 
     @staticmethod
     def _adopt(provisioner: Provisioner, spec: DeploymentSpec) -> Handle | None:

@@ -7,19 +7,19 @@ keeps each shape's (instance type, region) slots pre-sorted by on-demand and by 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from flowllama.catalog.disk import root_disk_gib
 from flowllama.catalog.gpus import GPU_TYPES
 from flowllama.catalog.prices import InstancePrice, PriceCatalog
 
 HOURS_PER_MONTH = 730
-# Assumptions behind the monthly breakdown (docs/pricing.md): a boot disk holding the OS, the
-# runtime and the model, at gp3 (AWS, us-east-1) / pd-balanced (GCP, us-central1) list prices,
-# and 50 GB/month of API responses leaving the cloud at the first internet-egress tier.
-BASE_DISK_GB = 30
+# Assumptions behind the monthly breakdown (docs/pricing.md): the root disk the stacks provision
+# for the model (catalog/disk.py), at gp3 (AWS, us-east-1) / pd-balanced (GCP, us-central1) list
+# prices per GB-month (both bill a volume's provisioned size, given in GiB), and 50 GB/month of
+# API responses leaving the cloud at the first internet-egress tier.
 DISK_USD_PER_GB_MONTH = {"aws": 0.08, "gcp": 0.10}
 EGRESS_GB_PER_MONTH = 50
 EGRESS_USD_PER_GB = {"aws": 0.09, "gcp": 0.12}
@@ -139,9 +139,10 @@ def build_index(prices: PriceCatalog) -> PriceIndex:
     )
 
 
-def fixed_monthly(cloud: str, model_bytes: int) -> CostBreakdown:
-    """Disk and egress per month for a model of ``model_bytes`` (compute left at zero)."""
-    disk_gb = BASE_DISK_GB + math.ceil(model_bytes / 1e9)
+def fixed_monthly(cloud: str, weights_bytes: int) -> CostBreakdown:
+    """Disk and egress per month for a model whose weights take ``weights_bytes`` (compute
+    left at zero); the disk is the root disk a server of it is given (``root_disk_gib``)."""
+    disk_gb = root_disk_gib(weights_bytes)
     return CostBreakdown(
         compute=0.0,
         disk=round(disk_gb * DISK_USD_PER_GB_MONTH[cloud], 2),

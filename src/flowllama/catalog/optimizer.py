@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flowllama.catalog.disk import root_disk_gib
 from flowllama.catalog.gpus import GPU_TYPES, normalize_gpu_preference
 from flowllama.catalog.models import ModelCatalog, ModelSpec, default_catalog
 from flowllama.catalog.offers import (
@@ -79,6 +80,8 @@ class EstimateResult:
     """The recommendation, the best per cloud, the ranked candidates and the sizing behind them.
 
     ``source``/``as_of`` describe the prices used; ``reason`` is set when nothing fits.
+    ``root_disk_gib`` is the root disk a server of the model is given (``catalog.disk``), the
+    size every offer's ``breakdown.disk_gb`` prices and the one the stacks provision.
     """
 
     model: str
@@ -90,6 +93,7 @@ class EstimateResult:
     by_cloud: dict[str, Offer | None]
     candidates: tuple[Offer, ...]
     requirements: MemoryEstimate
+    root_disk_gib: int
     source: str
     as_of: str
     prices: dict[str, CloudStatus]
@@ -159,7 +163,8 @@ def estimate(
         model=model.name, context_size=context, parallel=request.parallel,
         spot_tolerance=request.spot_tolerance, gpu=gpu,
         recommended=candidates[0] if candidates else None, by_cloud=by_cloud,
-        candidates=tuple(candidates), requirements=sizing, source=prices.source,
+        candidates=tuple(candidates), requirements=sizing,
+        root_disk_gib=root_disk_gib(sizing.breakdown.weights_bytes), source=prices.source,
         as_of=prices.as_of, prices=dict(prices.clouds), reason=reason, rationale=rationale,
     )
 

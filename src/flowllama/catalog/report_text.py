@@ -8,8 +8,8 @@ import csv
 import io
 from collections.abc import Sequence
 
+from flowllama.catalog.disk import FLOOR_GIB, HEADROOM, OS_BASE_GIB, STEP_GIB
 from flowllama.catalog.offers import (
-    BASE_DISK_GB,
     DISK_USD_PER_GB_MONTH,
     EGRESS_GB_PER_MONTH,
     EGRESS_USD_PER_GB,
@@ -123,14 +123,21 @@ def compare_markdown(rows: Sequence[CompareRow], prices: PriceCatalog) -> str:
     lines += _family_table(cpu[1:])
     lines += ["", "## Monthly assumptions", "",
               f"Monthly cost = $/h x {HOURS_PER_MONTH} hours + disk + egress:", ""]
+    lines += [_DISK_RULE, ""]
     for cloud in CLOUDS:
         lines.append(
-            f"- **{cloud.upper()}**: disk {BASE_DISK_GB} GB (OS, runtime) + the model's size, at "
-            f"${DISK_USD_PER_GB_MONTH[cloud]:.2f}/GB-month; egress {EGRESS_GB_PER_MONTH} "
-            f"GB/month at ${EGRESS_USD_PER_GB[cloud]:.2f}/GB.")
+            f"- **{cloud.upper()}**: the root disk at ${DISK_USD_PER_GB_MONTH[cloud]:.2f}"
+            f"/GB-month; egress {EGRESS_GB_PER_MONTH} GB/month at "
+            f"${EGRESS_USD_PER_GB[cloud]:.2f}/GB.")
     lines += ["", "Committed-use discounts, savings plans, taxes and support are not included; "
               "spot prices change hourly and spot capacity can be reclaimed."]
     return "\n".join(lines) + "\n"
+
+
+_DISK_RULE = (
+    f"The disk is the root disk each server is provisioned with ([terraform.md](terraform.md)): "
+    f"({OS_BASE_GIB} GiB OS image + 2 x the model's weights) x {1 + HEADROOM:.1f}, rounded up to "
+    f"{STEP_GIB} GiB, at least {FLOOR_GIB} GiB.")
 
 
 def _compare_table(rows: Sequence[CompareRow]) -> list[str]:

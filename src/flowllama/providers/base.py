@@ -13,7 +13,8 @@ so every method here is safe to repeat:
 * :meth:`Provisioner.destroy` of something already gone succeeds, and raises
   :class:`~flowllama.errors.NotYetTerminated` while anything is still there.
 
-Errors are the house's ``ProviderError`` family: ``NoCapacity`` (try the next offer),
+Errors are the house's ``ProviderError`` family: ``NoCapacity`` (try the next offer; also
+``NoFoundation``: the offer's region was never set up),
 ``ProvisioningFailed`` (this offer failed; nothing is left behind unless the message says so),
 ``NotYetTerminated`` (destroy must be retried) and :class:`Unsupported` (the request can never
 work on this provisioner; do not retry).
@@ -75,6 +76,10 @@ class DeploymentSpec:
     replacement next to the server it replaces): ``""`` is the deployment's first server. A
     provisioner keys everything it creates, names and finds on :attr:`server_key`, and tags it
     with ``deployment_id``.
+
+    ``root_disk_gib`` is the root disk the deployment's estimate priced for its model
+    (``flowllama.catalog.disk``); a provisioner that sizes disks gives the server exactly this,
+    and keeps its own default when it is ``None``.
     """
 
     deployment_id: str
@@ -91,6 +96,7 @@ class DeploymentSpec:
     gpu: str = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
     slot: str = ""
+    root_disk_gib: int | None = None
 
     @property
     def server_key(self) -> str:

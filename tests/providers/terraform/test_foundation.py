@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from flowllama.errors import ProvisioningFailed
+from flowllama.errors import NoCapacity, NoFoundation, ProvisioningFailed
 from flowllama.providers import DeploymentSpec, Placement
 from flowllama.providers.terraform import Engine, StackDefinition, TerraformProvisioner
 from flowllama.providers.terraform.cloud_stacks import AWS_FOUNDATION_OUTPUTS, object_type
@@ -47,8 +47,8 @@ def test_a_foundation_is_named_by_cloud_region_environment_and_tagged(
 
 def test_outputs_reach_the_deployment_stack_as_one_typed_variable(
         foundations: Foundations, tmp_path: Path, engine: Engine) -> None:
-    with pytest.raises(ProvisioningFailed, match="flowllama cloud init test --region "
-                                                 f"{REGION} --environment qa"):
+    with pytest.raises(NoFoundation, match="flowllama cloud init test --region "
+                                           f"{REGION} --environment qa"):
         foundations.outputs(FOUNDATION.name, REGION)
 
     outputs = foundations.apply("test", REGION)
@@ -66,16 +66,27 @@ def test_outputs_reach_the_deployment_stack_as_one_typed_variable(
     provisioner.destroy(handle)
 
     foundations.destroy("test", REGION)
-    with pytest.raises(ProvisioningFailed, match="no test foundation"):
+    with pytest.raises(NoFoundation, match="no test foundation"):
         foundations.outputs(FOUNDATION.name, REGION)
 
 
-def test_a_stack_whose_foundation_is_missing_fails_with_the_command_to_run(
+def test_a_region_without_a_foundation_is_refused_as_an_offer_to_skip(
         foundations: Foundations, tmp_path: Path, engine: Engine) -> None:
     provisioner = TerraformProvisioner(tmp_path / "terraform", [CONSUMER], engine=engine,
                                        options=FAST, foundations=foundations)
     spec = DeploymentSpec(deployment_id=uuid.uuid4().hex, user_id="u1", name="n", model="m",
                           context_size=2048, cloud="test")
-    with pytest.raises(ProvisioningFailed, match="flowllama cloud init"):
+    with pytest.raises(NoFoundation, match=f"no test foundation in {REGION}.*flowllama cloud "
+                                           f"init test --region {REGION}") as caught:
         provisioner.create(spec, Placement(cloud="test", region=REGION, instance_type="t"))
+    # A NoCapacity, so the agent moves on to the next offer instead of failing the step.
+    assert isinstance(caught.value, NoCapacity)
+    assert not isinstance(caught.value, ProvisioningFailed)
     assert not (tmp_path / "terraform" / f"fl-{spec.deployment_id}").exists()
+
+
+def test_an_unknown_foundation_stack_is_a_failure_not_a_skip(
+        foundations: Foundations) -> None:
+    # Only "never applied" is a reason to try elsewhere; an unknown stack is a real failure.
+    with pytest.raises(ProvisioningFailed, match="unknown foundation stack"):
+        foundations.outputs("no-such-foundation", REGION)

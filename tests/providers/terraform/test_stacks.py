@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flowllama.providers import DeploymentSpec, Placement
 from flowllama.providers.terraform import StackDefinition, terraform_data_stack
+from flowllama.providers.terraform.cloud_stacks import aws_ollama_stack, gcp_ollama_stack
 from flowllama.providers.terraform.stacks import META_OUTPUT, ProviderBlock, stack_variables
 
 SPEC = DeploymentSpec(deployment_id="abc", user_id="u1", name='x"${evil}', model="m",
@@ -102,3 +104,15 @@ def test_operator_values_fill_declared_variables_but_never_override_computed_one
                              {"environment": "prod", "deployment_name": "fl-other", "x": 1})
     assert values == {"deployment_name": "fl-abc", "model": "m", "environment": "prod",
                       "image_id": "ami-1"}
+
+
+@pytest.mark.parametrize("stack", [aws_ollama_stack(), gcp_ollama_stack()], ids=lambda s: s.name)
+def test_both_ollama_stacks_get_the_disk_the_spec_carries(stack: StackDefinition) -> None:
+    spec = DeploymentSpec(deployment_id="d1", user_id="u1", name="big", model="qwen2.5:72b",
+                          context_size=8192, root_disk_gib=180)
+    placement = Placement(cloud=stack.cloud, region="us-east-1", instance_type="g6e.12xlarge")
+    assert stack_variables(stack, spec, placement)["root_volume_size_gb"] == 180
+    # No size carried (nothing priced one): the stack's own default (the floor) applies, and
+    # nothing in providers/ sizes the disk a second way from the model's name.
+    unsized = replace(spec, root_disk_gib=None)
+    assert "root_volume_size_gb" not in stack_variables(stack, unsized, placement)

@@ -99,7 +99,7 @@ variable "image_id" {
 
 variable "root_volume_size_gb" {
   type        = number
-  description = "Encrypted root disk size in GiB: FlowLlama sets it from the model's weights (OS image base + two copies of the weights + 10%, at least 100; providers/terraform/disk.py)."
+  description = "Encrypted root disk size in GiB: FlowLlama sets it from the model's weights (OS image base + two copies of the weights + 10%, at least 100; catalog/disk.py, the size the estimate prices)."
   default     = 100
 }
 

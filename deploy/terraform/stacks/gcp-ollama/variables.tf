@@ -136,7 +136,7 @@ variable "image_id" {
 }
 
 variable "root_volume_size_gb" {
-  description = "Boot disk size in GB: FlowLlama sets it from the model's weights (OS image base + two copies of the weights + 10%, at least 100; providers/terraform/disk.py)."
+  description = "Boot disk size in GB: FlowLlama sets it from the model's weights (OS image base + two copies of the weights + 10%, at least 100; catalog/disk.py, the size the estimate prices)."
   type        = number
   default     = 100
 }

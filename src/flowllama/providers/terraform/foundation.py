@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from flowllama.errors import ProvisioningFailed
+from flowllama.errors import NoFoundation, ProvisioningFailed
 from flowllama.providers.terraform.backend import BackendConfig
 from flowllama.providers.terraform.engine import Engine, engine_env
 from flowllama.providers.terraform.failures import CommandFailed
@@ -133,7 +133,9 @@ class Foundations:
     def outputs(self, stack_name: str, region: str) -> dict[str, Any]:
         """The outputs of foundation ``stack_name`` in ``region`` (cached a few minutes).
 
-        Raises ``ProvisioningFailed`` naming the command to run when it was never applied.
+        Raises ``NoFoundation`` naming the command to run when it was never applied there (the
+        agent then skips the region's offers and tries the next), ``ProvisioningFailed`` when
+        its state cannot be read.
         """
         with self._cache_lock:
             cached = self._cache.get((stack_name, region))
@@ -152,7 +154,7 @@ class Foundations:
                 raise ProvisioningFailed(exc.text) from exc
         if not outputs:
             environment = self.environment(stack.cloud)
-            raise ProvisioningFailed(
+            raise NoFoundation(
                 f"no {stack.cloud} foundation in {region} (environment {environment}): "
                 f"run 'flowllama cloud init {stack.cloud} --region {region} "
                 f"--environment {environment}' first")

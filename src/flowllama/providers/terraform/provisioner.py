@@ -7,7 +7,9 @@ tags and labels keep the deployment id.
 ``create`` renders the stack's root module and values, runs ``init`` and a saved ``plan``, and
 applies only if the plan changes something, so a repeated job or a crash after apply adopts what
 exists instead of creating it twice. A failed apply is destroyed and its workspace removed before
-the error (``NoCapacity`` or ``ProvisioningFailed``) is raised. ``destroy`` returns only after
+the error (``NoCapacity`` or ``ProvisioningFailed``) is raised; a stack whose region has no
+foundation raises ``NoFoundation`` (a ``NoCapacity``) before anything is written. ``destroy``
+returns only after
 Terraform confirms an empty state, then removes the workspace; until then it raises
 ``NotYetTerminated``. All Terraform runs in child processes (see :mod:`.engine`).
 """
@@ -61,7 +63,8 @@ from flowllama.providers.terraform.workspace_lock import WorkspaceBusy
 log = structlog.get_logger(__name__)
 
 FoundationSource = Callable[[str, str], Mapping[str, Any]]
-"""``(foundation stack name, region) -> its outputs``; raises ``ProvisioningFailed`` if absent."""
+"""``(foundation stack name, region) -> its outputs``; raises ``NoFoundation`` if absent (so
+``create`` raises it before any workspace exists, and the agent tries the next offer)."""
 CommandHook = Callable[[str, str], None]
 
 

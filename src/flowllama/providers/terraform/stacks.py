@@ -18,7 +18,6 @@ from typing import Any
 
 from flowllama.providers.base import Capability, DeploymentSpec, Placement
 from flowllama.providers.naming import resource_labels, resource_name, resource_tags
-from flowllama.providers.terraform.disk import root_disk_gib
 
 MODULE_NAME = "stack"
 META_OUTPUT = "flowllama"
@@ -142,7 +141,12 @@ def _literal(value: Any) -> Any:
 
 
 def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, Any]:
-    """Every value FlowLlama offers a stack; a stack takes the ones it declares."""
+    """Every value FlowLlama offers a stack; a stack takes the ones it declares.
+
+    ``root_volume_size_gb`` is the disk the estimate priced (``spec.root_disk_gib``); without
+    one it is left out, so the stack's default applies.
+    """
+    disk = {} if spec.root_disk_gib is None else {"root_volume_size_gb": spec.root_disk_gib}
     return {
         # Named per server (another slot is a second server beside the first); the tags and
         # labels keep the deployment id, so every server of a deployment is found by its tag.
@@ -161,7 +165,7 @@ def common_variables(spec: DeploymentSpec, placement: Placement) -> dict[str, An
         "spot": placement.spot,
         "gpu": placement.gpu,
         "gpu_count": placement.gpu_count,
-        "root_volume_size_gb": root_disk_gib(spec.model),
+        **disk,
         "tags": resource_tags(spec.deployment_id, spec.user_id),
         "labels": resource_labels(spec.deployment_id, spec.user_id),
         "running": True,

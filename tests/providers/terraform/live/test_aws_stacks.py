@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from flowllama.catalog.disk import root_disk_gib
+from flowllama.catalog.models import default_catalog
 from flowllama.providers import DeploymentSpec, Placement
 from flowllama.providers.terraform import Engine, TerraformProvisioner
 from flowllama.providers.terraform.cloud_stacks import AWS_FOUNDATION_OUTPUTS, aws_ollama_stack
-from flowllama.providers.terraform.disk import root_disk_gib
 from flowllama.providers.terraform.engine import engine_env, run_engine
 from flowllama.providers.terraform.workspace import Workspace
 from providers.terraform.live.aws_moto import LIVE, REGION, Foundation, Moto, tagged
@@ -94,8 +95,9 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         cloud_values={"aws": ollama_values}, foundations=foundation.foundations)
     deployment_id = uuid.uuid4().hex  # 32 characters, like real deployments
     # A model whose root disk is above the 100 GiB floor, so the size is seen to follow it.
+    disk = root_disk_gib(default_catalog().get("gemma2:27b").size_bytes)
     spec = DeploymentSpec(deployment_id=deployment_id, user_id="u1", name="it's $(mine)",
-                          model="gemma2:27b", context_size=8192, cloud="aws")
+                          model="gemma2:27b", context_size=8192, cloud="aws", root_disk_gib=disk)
     placement = Placement(cloud="aws", region=REGION, instance_type="g6.xlarge",
                           price_per_hour=0.805, gpu="nvidia-l4", gpu_count=1)
     handle = provisioner.create(spec, placement)
@@ -108,7 +110,7 @@ def test_one_deployment_server_applies_replans_clean_and_destroys_to_nothing(
         assert outputs["endpoint_url"] == f"http://{instance['PrivateIpAddress']}:{OLLAMA_PORT}"
         assert outputs.get("public_ip") is None  # Terraform omits null outputs
         _assert_only_the_gateway_reaches_ollama(moto, instance, foundation)
-        _assert_imdsv2_on_the_template(moto, deployment_id, root_disk_gib(spec.model))
+        _assert_imdsv2_on_the_template(moto, deployment_id, disk)
         assert {"Key": "flowllama:deployment", "Value": deployment_id} in instance["Tags"]
         assert len(tagged(moto, "flowllama:deployment", deployment_id)) >= 4  # sg, lt, asg, vm
         assert provisioner.refresh(handle).running

@@ -1,4 +1,5 @@
-"""The root disk a cloud server needs for its model.
+"""The root disk a cloud server gets for its model: the one rule for both the size the stacks
+provision and the disk the optimizer prices.
 
 The server's one disk holds the OS image (with the NVIDIA driver and CUDA), Ollama, and the model
 twice over at worst: the boot script's copy from the model cache (or a registry pull) can be
@@ -6,14 +7,15 @@ half-written beside a complete store when a boot is retried, and Ollama keeps pa
 a pull ends. So the size is the image's base, plus two copies of the weights, plus headroom for
 logs and Ollama's temporary files, never below the size every server got before it was sized
 (the stacks' default, which the AWS Deep Learning AMI's own snapshot needs anyway).
+
+The optimizer prices this size (``offers.fixed_monthly``) and puts it in the estimate
+(``root_disk_gib``); the agent hands the estimate's value to the provisioner
+(``DeploymentSpec.root_disk_gib``), so the disk priced is the disk provisioned.
 """
 
 from __future__ import annotations
 
 import math
-
-from flowllama.catalog.models import ModelCatalog, default_catalog
-from flowllama.errors import InvalidInput, NotFound
 
 GIB = 1024**3
 OS_BASE_GIB = 75
@@ -26,13 +28,11 @@ FLOOR_GIB = 100
 STEP_GIB = 10
 
 
-def root_disk_gib(model: str, catalog: ModelCatalog | None = None) -> int:
-    """The root disk in GiB for a server of ``model`` (its weights size from the catalog),
-    rounded up to a multiple of 10; :data:`FLOOR_GIB` for a name the catalog does not list
-    (only catalog models are placed on clouds, since the optimizer sizes from the catalog)."""
-    try:
-        weights = (catalog or default_catalog()).get(model).size_bytes / GIB
-    except (NotFound, InvalidInput):  # not a catalog name: nothing to size from
-        return FLOOR_GIB
-    needed = (OS_BASE_GIB + 2 * weights) * (1 + HEADROOM)
+def root_disk_gib(weights_bytes: int) -> int:
+    """The root disk in GiB for a server whose model weights take ``weights_bytes`` (the
+    sizing's ``weights_bytes``), rounded up to a multiple of :data:`STEP_GIB`, at least
+    :data:`FLOOR_GIB`. Raises ``ValueError`` for a negative size."""
+    if weights_bytes < 0:
+        raise ValueError(f"weights_bytes must not be negative, got {weights_bytes}")
+    needed = (OS_BASE_GIB + 2 * weights_bytes / GIB) * (1 + HEADROOM)
     return max(FLOOR_GIB, math.ceil(needed / STEP_GIB) * STEP_GIB)
