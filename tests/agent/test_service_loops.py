@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
 from flowllama.loops import Backoff, LoopHealth
@@ -51,6 +53,8 @@ def test_the_heartbeat_is_a_loop_on_ready(database: Database) -> None:
     assert loops.beats() == []  # stopped on purpose: no longer counted
 
 
+# The thread's end is the point of the test: its unhandled SystemExit is expected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_heartbeat_ended_by_what_no_beat_survives_is_dead_on_ready(database: Database
                                                                      ) -> None:
     """Not an ``Exception`` (``SystemExit`` ends a thread without a word): the heartbeat is
