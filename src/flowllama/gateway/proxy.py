@@ -14,9 +14,11 @@ number of connections while its timeouts run out, before its circuit opens.
 
 Each deployment's :class:`~flowllama.gateway.breaker.CircuitBreaker` circuit is consulted
 first (an open one is refused at once with 503 ``circuit_open`` and ``Retry-After``) and told
-how each request ended: :meth:`Opened.close` reports a completed answer below 500 as a
-success, a 5xx (other than a busy 503) as a failure, and :meth:`Opened.fail` a broken or
-stalled one.
+how each request ended: :meth:`Opened.close` reports a completed answer the client gets as it
+is (2xx, 3xx, or a refusal in :data:`CLIENT_REFUSALS`) as a success, any other answer
+(:func:`upstream_fault`: a 5xx other than a busy 503, or a 4xx such as a 401 after the runtime
+key was rotated, that the client cannot act on) as a failure, and :meth:`Opened.fail` a broken
+or stalled one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,19 @@ from flowllama.logging import get_logger
 log = get_logger(__name__)
 
 _HEADERS = (("content-type", "application/json"), ("accept-encoding", "identity"))
+# A runtime's 4xx that the client caused and can act on (a bad or oversized request, a rate
+# limit). Any other 4xx (401/403 of a runtime holding an old key, 404/405 of a path the gateway
+# got wrong) is the platform's fault: the client gets a 502 and the breaker a failure.
+CLIENT_REFUSALS = frozenset({400, 413, 422, 429})
+
+
+def upstream_fault(status: int) -> bool:
+    """Whether a runtime's answer with ``status`` is its (or the gateway's) failure rather than
+    an answer for the client: a 5xx other than a busy 503, or a 4xx not in
+    :data:`CLIENT_REFUSALS`."""
+    if status >= 500:
+        return status != 503
+    return status >= 400 and status not in CLIENT_REFUSALS
 
 
 class GatewayTimeout(ClientError):
@@ -75,8 +90,8 @@ class Opened:
     load: LoadCounter | None = None
 
     def fail(self, kind: str) -> None:
-        """The answer failed (``kind``: status_5xx, broken, stalled or timeout): a failure of
-        the deployment for its breaker, counted once."""
+        """The answer failed (``kind``: status_5xx, status_4xx, broken, stalled or timeout): a
+        failure of the deployment for its breaker, counted once."""
         if not self.failed:
             self.failed = True
             self.breaker.failed(self.upstream.deployment_id)
@@ -99,8 +114,8 @@ class Opened:
         self.closed = True
         self.balancer.release(self.upstream.instance_id)
         status = self.response.status
-        if status >= 500 and status != 503:
-            self.fail("status_5xx")
+        if upstream_fault(status):
+            self.fail("status_5xx" if status >= 500 else "status_4xx")
         elif self.response.completed and not self.failed:
             self.breaker.succeeded(self.upstream.deployment_id)
         self.response.close()
