@@ -9,8 +9,10 @@ retried: the instance may still be generating, and a second one would double the
 An instance takes at most ``parallel x inflight_per_slot`` requests from this gateway process
 at a time (``parallel``: its deployment's slots; the runtime queues what its slots cannot
 take): beyond that, it is skipped, and when every candidate is full the request is refused at
-once with 503 ``deployment_busy`` and ``Retry-After``. A stuck tenant therefore holds a bounded
-number of connections while its timeouts run out, before its circuit opens.
+once with 503 ``deployment_busy`` and ``Retry-After``. The cap is checked before every attempt,
+retries included, and an attempt counts against it from the moment it is picked (no ``await``
+in between), so it holds exactly per process. A stuck tenant therefore holds a bounded number of
+connections while its timeouts run out, before its circuit opens.
 
 Each deployment's :class:`~flowllama.gateway.breaker.CircuitBreaker` circuit is consulted
 first (an open one is refused at once with 503 ``circuit_open`` and ``Retry-After``) and told
@@ -151,12 +153,12 @@ class UpstreamProxy:
         (``deployment_busy``) when every instance is at its in-flight cap."""
         started = time.monotonic()
         headers = (*_HEADERS, ("x-request-id", request_id)) if request_id else _HEADERS
-        candidates = self._with_room(self._admitted(candidates))
+        candidates = self._admitted(candidates)
         head_timeout = self.first_byte_timeout_s if stream else self.whole_answer_timeout_s
         timeouts = (head_timeout, self.idle_timeout_s)
         tried: set[str] = set()
         for _ in range(self.max_attempts):
-            upstream = self.balancer.pick(candidates, tried)
+            upstream = self.balancer.pick(self._with_room(candidates, tried), tried)
             if upstream is None:
                 break
             tried.add(upstream.instance_id)
@@ -188,18 +190,21 @@ class UpstreamProxy:
                 headers={"Retry-After": str(retry_after)})
         return admitted
 
-    def _with_room(self, candidates: Sequence[Upstream]) -> Sequence[Upstream]:
-        """``candidates`` below their in-flight cap; 503 ``deployment_busy`` when none is."""
+    def _with_room(self, candidates: Sequence[Upstream], tried: set[str]
+                   ) -> Sequence[Upstream]:
+        """The ``candidates`` not yet ``tried`` that are below their in-flight cap; 503
+        ``deployment_busy`` when there are untried ones but none has room."""
+        untried = [c for c in candidates if c.instance_id not in tried]
         per_slot = self.inflight_per_slot
         if per_slot is None:
-            return candidates
+            return untried
         outstanding = self.balancer.outstanding
-        roomy = [c for c in candidates if outstanding(c.instance_id) < c.parallel * per_slot]
-        if not roomy and candidates:
+        roomy = [c for c in untried if outstanding(c.instance_id) < c.parallel * per_slot]
+        if not roomy and untried:
             raise ServiceUnavailable(
                 "The deployment has too many requests in flight; retry shortly",
                 code="deployment_busy", headers={"Retry-After": "1"})
-        return candidates if len(roomy) == len(candidates) else roomy
+        return roomy
 
     async def _attempt(self, upstream: Upstream, method: str, base: str, path: str, *,
                        body: bytes, headers: tuple[tuple[str, str], ...],
