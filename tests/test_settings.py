@@ -24,6 +24,17 @@ def test_env_prefix_and_nesting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.effective_database_url == f"sqlite:///{tmp_path / 'flowllama.db'}"
 
 
+def test_the_removed_upstream_timeout_is_ignored(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    # Every upstream request sets its own timeouts: the old pool-wide one is gone, and an
+    # environment that still sets it keeps starting.
+    monkeypatch.setenv("FLOWLLAMA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("FLOWLLAMA_GATEWAY__UPSTREAM_TIMEOUT_S", "5")
+    gateway = Settings().gateway
+    assert not hasattr(gateway, "upstream_timeout_s")
+    assert gateway.first_byte_timeout_s == 60.0
+
+
 def test_database_url_selects_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWLLAMA_DATABASE_URL", "postgresql+psycopg://u@db/flowllama")
     assert Settings().effective_database_url == "postgresql+psycopg://u@db/flowllama"

@@ -164,7 +164,6 @@ class GatewaySettings(BaseModel):
     usage_flush_interval_s: float = Field(2.0, gt=0, le=300)
     limit_sync_interval_s: float = Field(1.0, gt=0, le=60)
     upstream_connect_timeout_s: float = Field(5.0, gt=0)
-    upstream_timeout_s: float = Field(600.0, gt=0)
     max_attempts: int = Field(3, ge=1, le=10)
     failure_cooldown_s: float = Field(10.0, ge=0)
     # A streamed answer's head must arrive within first_byte_timeout_s and each later byte

@@ -45,7 +45,7 @@ def test_the_heartbeat_is_a_loop_on_ready(database: Database) -> None:
 
         agent.reconciler.renew_held = unreachable  # type: ignore[method-assign]
         _wait_for(lambda: "agent-heartbeat" in loops.problems(), "the failure on /ready")
-        assert "database went away" in loops.problems()["agent-heartbeat"]
+        assert "database went away" in loops.problems(detail=True)["agent-heartbeat"]
         agent.reconciler.renew_held = renew  # type: ignore[method-assign]
         _wait_for(lambda: "agent-heartbeat" not in loops.problems(), "the heartbeat to resume")
     finally:

@@ -25,7 +25,7 @@ from flowllama.settings import Settings
 from tiny_model import TinyServer, free_port, serve_tiny_model
 
 FAST_CACHES = {"key_cache_ttl_s": 0.5, "route_cache_ttl_s": 0.5, "usage_flush_interval_s": 0.2,
-               "failure_cooldown_s": 30, "upstream_timeout_s": 60}
+               "failure_cooldown_s": 30}
 
 
 @pytest.fixture(scope="session")

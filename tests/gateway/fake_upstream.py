@@ -8,7 +8,8 @@ the behaviour: ``slow`` streams an event every 50 ms for 10 s (and notes if it w
 NDJSON lines (7 prompt and 2 generated tokens), anything else ``{"status": "success"}``.
 The prefix ``busy`` always answers 503, ``crash`` a llama.cpp-like 500 naming a server file,
 ``refuse`` a llama.cpp-like 400 naming one, ``overflow`` llama.cpp's 400 for a prompt over the
-context.
+context, ``http<status>`` (e.g. ``http401``) that status with an error naming a server file
+(OpenAI-style on ``/v1``, Ollama-style natively).
 Every hit is counted per instance and native bodies are kept (``native_bodies``).
 
 :func:`stalled_upstream` is a raw-socket server for what no framework does on cue: it accepts
@@ -85,6 +86,9 @@ def _app(fake: FakeUpstream) -> Starlette:
         if name == "crash":
             return JSONResponse({"error": {"message": CRASH_DETAIL, "code": 500}},
                                 status_code=500)
+        if name.startswith("http"):
+            return JSONResponse({"error": {"message": CRASH_DETAIL, "type": "x"}},
+                                status_code=int(name[4:]))
         if name in ("refuse", "overflow"):
             kind = "exceed_context_size_error" if name == "overflow" else "invalid_request_error"
             return JSONResponse({"error": {"message": CRASH_DETAIL, "code": 400, "type": kind}},
@@ -110,8 +114,9 @@ def _app(fake: FakeUpstream) -> Starlette:
         fake.hits[f"{name}:{route}"] += 1
         if request.method == "POST":
             fake.native_bodies.append(json.loads(await request.body()))
-        if name == "crash":
-            return JSONResponse({"error": CRASH_DETAIL}, status_code=500)
+        if name == "crash" or name.startswith("http"):
+            status = 500 if name == "crash" else int(name[4:])
+            return JSONResponse({"error": CRASH_DETAIL}, status_code=status)
         if route == "tags":
             return JSONResponse({"models": [{"name": "fake:1b", "model": "fake:1b"}]})
         if route == "chat":

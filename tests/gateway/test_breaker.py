@@ -4,6 +4,7 @@ probe decides; a success resets the count; deployments are independent."""
 from __future__ import annotations
 
 from flowllama.gateway.breaker import CircuitBreaker
+from flowllama.gateway.proxy import upstream_fault
 
 
 def test_failures_open_the_circuit_then_a_probe_closes_it() -> None:
@@ -42,3 +43,9 @@ def test_a_success_resets_the_count() -> None:
     breaker.succeeded("d")
     breaker.failed("d")
     assert not breaker.is_open("d")
+
+
+def test_answers_the_client_cannot_act_on_are_failures() -> None:
+    # A runtime's 401/403 (it holds a rotated key) or 404/405 is the platform's fault.
+    assert [s for s in (200, 400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 502, 503)
+            if upstream_fault(s)] == [401, 403, 404, 405, 409, 500, 502]

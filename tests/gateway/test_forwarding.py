@@ -1,8 +1,9 @@
 """Relaying against a scripted upstream: client disconnect cancels the upstream at once, an
 upstream dying mid-stream ends the client's stream with an error event (never a retry) and the
 usage so far is recorded, 503 before the first byte is retried on another instance (bounded);
-refused fields never reach the runtime, a runtime's 500 is answered generically, a silent or
-stalled upstream times out (504, or an error event) and opens its deployment's circuit."""
+refused fields never reach the runtime, a runtime's 500 (or a 4xx the client cannot act on) is
+answered generically and counts against the breaker, a silent or stalled upstream times out
+(504, or an error event) and opens its deployment's circuit."""
 
 from __future__ import annotations
 
@@ -150,6 +151,41 @@ def test_a_runtime_4xx_is_an_openai_error_with_the_request_id(
         assert error["message"].startswith(message)
         assert response.headers["x-request-id"] in error["message"]
         assert "/opt/secret" not in response.text and "llama" not in response.text
+
+
+@pytest.mark.parametrize("status", [413, 422, 429])
+def test_a_runtime_refusal_the_client_can_act_on_keeps_its_status(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner, database: Database,
+        status: int) -> None:
+    running_gateway.gateway.breaker.failures = 1
+    add_deployment(database, owner, "bot", "fast", [fake.instance(f"http{status}")])
+    for stream in (False, True, False):  # never a breaker failure: no circuit opens
+        response = _post(running_gateway, owner, "bot", stream=stream)
+        assert response.status_code == status
+        error = response.json()["error"]
+        assert error["code"] == "upstream_refused"
+        assert error["message"].startswith(f"The model server refused the request (HTTP {status}")
+        assert "/opt/secret" not in response.text
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 405, 409])
+def test_a_runtime_4xx_the_client_cannot_act_on_is_a_502_and_a_breaker_failure(
+        running_gateway: RunningGateway, fake: FakeUpstream, owner: Owner, database: Database,
+        status: int) -> None:
+    # A runtime still holding a rotated key answers 401: passed on, the OpenAI SDK would raise
+    # AuthenticationError and blame the user's own API key.
+    gateway = running_gateway.gateway
+    gateway.breaker.failures = 2
+    add_deployment(database, owner, "bot", "fast", [fake.instance(f"http{status}")])
+    for stream in (False, True):
+        response = _post(running_gateway, owner, "bot", stream=stream)
+        assert response.status_code == 502, response.text
+        error = response.json()["error"]
+        assert error["code"] == "upstream_error"
+        assert response.headers["x-request-id"] in error["message"]
+        assert "/opt/secret" not in response.text
+    refused = _post(running_gateway, owner, "bot")
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "circuit_open"
 
 
 @pytest.mark.parametrize("stream", [True, False])

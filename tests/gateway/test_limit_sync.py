@@ -17,7 +17,6 @@ from flowllama.gateway import limit_sync
 from flowllama.gateway.keys import KeyInfo
 from flowllama.gateway.limit_sync import PRUNE_AFTER_MINUTES, LimitSync
 from flowllama.gateway.limits import RateLimiter, minute_of
-from flowllama.loops import Backoff, LoopHealth
 from gateway.conftest import make_owner
 
 START = 1_800_000_000.0  # 2027-01-15 08:00 UTC, the start of a minute
@@ -222,28 +221,3 @@ def test_idle_sync_touches_no_database_and_stop_syncs_the_last_counts(
     asyncio.run(run())
     broken.dispose()
     assert _rows(database) == {("requests", minute_of(clock.now)): 1}
-
-
-def test_ready_shows_the_database_error_of_a_failing_sync(database: Database) -> None:
-    """The loop's problem on ``/ready`` is the database's own error, not just "failed"."""
-    clock = Clock(START + 5)
-    key = _key(database, rpm=10)
-    limiter = RateLimiter(clock)
-    limiter.admit(key)
-    broken = Database("sqlite:////nonexistent-dir/x.db")
-    loops = LoopHealth(Backoff(base_s=0.01, max_s=0.01), stale_after_s=0)
-
-    async def run() -> dict[str, str]:
-        sync = LimitSync(limiter, broken, interval_s=0.01, loops=loops)
-        sync.start()
-        while "limit-sync" not in loops.problems():
-            await asyncio.sleep(0.01)
-        problems = loops.problems()
-        sync.db = database  # lets the final sync of stop() succeed
-        await sync.stop()
-        return problems
-
-    problems = asyncio.run(asyncio.wait_for(run(), 20))
-    broken.dispose()
-    assert "OperationalError" in problems["limit-sync"], problems
-    assert "unable to open database file" in problems["limit-sync"]

@@ -11,7 +11,6 @@ from sqlalchemy import select
 from flowllama.db.session import Database
 from flowllama.db.tables import ApiKey, UsageDaily
 from flowllama.gateway.metering import UsageFlusher, UsageMeter
-from flowllama.loops import Backoff, LoopHealth
 from gateway.conftest import Owner, add_deployment, make_owner
 
 
@@ -80,29 +79,3 @@ def test_flusher_writes_usage_and_last_use_and_keeps_counts_when_a_write_fails(
     with database.session() as session:
         key = session.get(ApiKey, owner.key_id)
         assert key is not None and key.last_used_at is not None
-
-
-def test_ready_shows_the_database_error_of_a_failing_flush(database: Database) -> None:
-    """The loop's problem on ``/ready`` is the database's own error, not just "failed"."""
-    owner = make_owner(database, "ada@example.com")
-    deployment = add_deployment(database, owner, "bot", "m", [])
-    meter = UsageMeter()
-    _record(meter, owner, deployment.id)
-    broken = Database("sqlite:////nonexistent-dir/x.db")
-    loops = LoopHealth(Backoff(base_s=0.01, max_s=0.01), stale_after_s=0)
-
-    async def run() -> dict[str, str]:
-        flusher = UsageFlusher(meter, broken, interval_s=0.01, loops=loops)
-        flusher.start()
-        while "usage-flusher" not in loops.problems():
-            await asyncio.sleep(0.01)
-        problems = loops.problems()
-        flusher.db = database  # the final flush of stop() writes what was kept
-        await flusher.stop()
-        return problems
-
-    problems = asyncio.run(asyncio.wait_for(run(), 20))
-    broken.dispose()
-    assert "OperationalError" in problems["usage-flusher"], problems
-    assert "unable to open database file" in problems["usage-flusher"]
-    assert _rows(database) == [(1, 10, 5)]  # kept through the failures, then written

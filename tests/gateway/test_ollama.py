@@ -88,9 +88,11 @@ def test_the_model_is_pinned_and_options_are_bounded(
     assert len(fake.native_bodies) == sent, "a refused body reached the server"
 
 
-def test_a_runtime_500_is_generic(running_gateway: RunningGateway, fake: FakeUpstream,
-                                  owner: Owner, database: Database) -> None:
-    add_deployment(database, owner, "chat", "fake:1b", [fake.instance("crash")],
+@pytest.mark.parametrize("instance", ["crash", "http401", "http404"])
+def test_a_runtime_failure_is_generic(running_gateway: RunningGateway, fake: FakeUpstream,
+                                      owner: Owner, database: Database, instance: str) -> None:
+    # A 401 (the runtime holds a rotated key) or 404 is the platform's fault, like a 500.
+    add_deployment(database, owner, "chat", "fake:1b", [fake.instance(instance)],
                    runtime="ollama")
     response = httpx.post(f"{running_gateway.base_url}/ollama/chat/api/generate",
                           json={"model": "fake:1b", "prompt": "x"},
@@ -98,6 +100,16 @@ def test_a_runtime_500_is_generic(running_gateway: RunningGateway, fake: FakeUps
     assert response.status_code == 502
     assert response.headers["x-request-id"] in response.json()["error"]
     assert "/opt/secret" not in response.text
+
+
+def test_an_ollama_400_is_passed_on(running_gateway: RunningGateway, fake: FakeUpstream,
+                                    owner: Owner, database: Database) -> None:
+    add_deployment(database, owner, "chat", "fake:1b", [fake.instance("http400")],
+                   runtime="ollama")
+    response = httpx.post(f"{running_gateway.base_url}/ollama/chat/api/generate",
+                          json={"model": "fake:1b", "prompt": "x"},
+                          headers={"Authorization": f"Bearer {owner.key}"})
+    assert response.status_code == 400 and "error" in response.json()
 
 
 def test_models_lists_the_keys_ollama_deployments_only(

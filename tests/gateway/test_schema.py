@@ -138,6 +138,9 @@ RECURSIVE = {"$ref": "#/$defs/node", "$defs": {"node": {
 AT_THE_CAPS = {"type": "object", "properties": {
     "code": {"type": "string", "pattern": f"^[A-Z]{{2}}-[0-9]{{1,{MAX_REPEAT}}}$"},
     "mail": {"type": "string", "pattern": r"^[a-z]+@[a-z]+[.]com\-\(x\)$"},
+    # nested counts whose product is the cap; open-ended and empty-lower-bound counts
+    "parts": {"type": "string", "pattern": f"^([a-c]{{1,10}}-){{1,{MAX_REPEAT // 10}}}$"},
+    "open": {"type": "string", "pattern": f"^a{{{MAX_REPEAT},}}b{{,{MAX_REPEAT}}}$"},
     "note": {"type": "string", "maxLength": MAX_REPEAT},
     "tags": {"type": "array", "maxItems": MAX_REPEAT, "items": {"$ref": "#/$defs/tag"}}},
     "$defs": {"tag": {"type": "string"}}}
@@ -147,6 +150,12 @@ AT_THE_CAPS = {"type": "object", "properties": {
     {"type": "string", "pattern": "((("},  # not a regular expression: llama.cpp cannot compile
     {"type": "string", "pattern": "^a{0,100000}$"},  # 100,000 nested rules: kills the runtime
     {"type": "string", "pattern": "^a{5000}$"},
+    {"type": "string", "pattern": "^a{,100000}$"},  # an empty lower bound is 0, not no count
+    {"type": "string", "pattern": "^a{5000,}$"},  # 5,000 copies, then a recursive rule
+    {"type": "string", "pattern": "^a{ 5000 }$"},  # literal for Python, a count for llama.cpp
+    {"type": "string", "pattern": "^(a{1000}){1000}$"},  # nested counts multiply: 10^6
+    {"type": "string", "pattern": "^(x{0,999}){0,999}$"},
+    {"type": "string", "pattern": "^((ab{10}){10}c){11}$"},  # 1,100 along the deepest path
     {"type": "string", "pattern": "^\\d+$"},  # llama-cpp-python's server dies on \d, \w, \.
     {"type": "string", "pattern": "^a\\.b$"},
     {"type": "string", "pattern": "a" * (MAX_PATTERN_CHARS + 1)},

@@ -86,17 +86,18 @@ def test_a_loop_failing_for_too_long_is_a_problem() -> None:
         async def step(self) -> None:
             raise RuntimeError("database down")
 
-    async def scenario() -> dict[str, str]:
+    async def scenario() -> tuple[dict[str, str], dict[str, str]]:
         periodic = Broken(0.01, loops)
         periodic.start()
         for _ in range(500):
             if loops.problems():
                 break
             await asyncio.sleep(0.01)
-        problems = loops.problems()
+        problems = loops.problems(), loops.problems(detail=True)
         await periodic.stop()
         return problems
 
-    problems = asyncio.run(scenario())
-    assert "database down" in problems["broken"]
+    public, detail = asyncio.run(scenario())
+    assert public["broken"].endswith(": RuntimeError")  # the class only, for anyone
+    assert "RuntimeError: database down" in detail["broken"]  # the text, for operators
     assert loops.problems() == {}  # a stopped loop no longer counts

@@ -184,6 +184,10 @@ def test_the_listener_is_not_ready_while_a_loop_of_its_process_is_dead(
         ready = httpx.get(url, timeout=5)
         platform.loops.register("agent-sweeper").died()
         dead = httpx.get(url, timeout=5)
+        failing = platform.loops.register("monitor")
+        failing.stale_after_s = 0
+        failing.failed(RuntimeError("connection to db.internal:5432 refused"))
+        operators = httpx.get(url, timeout=5)
     finally:
         server.shutdown()
         server.server_close()
@@ -192,3 +196,6 @@ def test_the_listener_is_not_ready_while_a_loop_of_its_process_is_dead(
     assert dead.status_code == 503 and dead.headers["retry-after"] == "5"
     assert dead.json()["error"]["code"] == "not_ready"
     assert dead.json()["error"]["loops"] == {"agent-sweeper": "stopped unexpectedly"}
+    # An operators' port: the listener shows a failing loop's error text, not just its class.
+    assert "RuntimeError: connection to db.internal:5432 refused" in operators.json()[
+        "error"]["loops"]["monitor"]

@@ -180,10 +180,12 @@ def test_json_schemas_the_gateway_lets_through_do_not_crash_the_real_server(
     # llama-cpp-python compiles a schema sent as {"type": "json_object", "schema": ...} (the
     # gateway refuses that spelling, unknown field) and refuses OpenAI's "json_schema" type;
     # a repetition count of 4,096 or a pattern with \d in either kills it. The largest schema
-    # the gateway passes (every count at MAX_REPEAT, every escape it allows) is served, and
-    # the server stays up.
+    # the gateway passes (every count at MAX_REPEAT, nested counts whose product is
+    # MAX_REPEAT, every escape it allows) is served, and the server stays up.
     at_the_caps = {"type": "object", "properties": {
         "code": {"type": "string", "pattern": f"^[A-Z]{{2}}-[0-9]{{1,{MAX_REPEAT}}}$"},
+        "parts": {"type": "string", "pattern": f"^([a-c]{{1,10}}-){{1,{MAX_REPEAT // 10}}}$"},
+        "open": {"type": "string", "pattern": f"^a{{{MAX_REPEAT},}}b{{,{MAX_REPEAT}}}$"},
         # every escape the gateway lets through (SAFE_ESCAPES)
         "escapes": {"type": "string", "pattern": r"^\(\)\[\]\{\}\|\?\*\+\-\\\n\t\r\x41$"},
         "note": {"type": "string", "maxLength": MAX_REPEAT},
@@ -191,8 +193,10 @@ def test_json_schemas_the_gateway_lets_through_do_not_crash_the_real_server(
         "$defs": {"t": {"type": "string", "pattern": "^(a|b)+$"}}}
     check_grammar_safe(at_the_caps)
     hostile = {"type": "string", "pattern": f"^a\\.[0-9]{{0,{MAX_REPEAT * 5}}}$"}
-    with pytest.raises(ValueError):
-        check_grammar_safe(hostile)
+    for refused in (hostile, {"type": "string", "pattern": f"^a{{,{MAX_REPEAT * 5}}}$"},
+                    {"type": "string", "pattern": f"^(a{{{MAX_REPEAT}}}){{2}}$"}):
+        with pytest.raises(ValueError):
+            check_grammar_safe(refused)
     chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
     with serve_tiny_model(tiny_model_file, tmp_path) as server, httpx.Client(
             base_url=server.openai_base_url, timeout=120, trust_env=False) as http:

@@ -1,7 +1,8 @@
 """A circuit breaker per deployment, so one stuck tenant cannot tie up the gateway.
 
 ``failures`` consecutive failed requests to a deployment (connection refused or dropped, a
-timeout before the answer or between stream chunks, a 5xx other than 503) open its circuit for
+timeout before the answer or between stream chunks, a 5xx other than 503, a 4xx the client
+cannot act on: :func:`~flowllama.gateway.proxy.upstream_fault`) open its circuit for
 ``cooldown_s``: requests to it are refused at once (503 with ``Retry-After``) instead of each
 waiting out a timeout. After the cooldown one request is let through as a probe (half-open):
 its success closes the circuit, its failure opens it again for another cooldown. A probe that

@@ -8,10 +8,13 @@ Either way the usage seen so far is recorded. A stream that stalls (no byte for 
 timeout) ends with an error event too.
 
 The runtime's own error answers never reach the client as they are: their text can name the
-server's files (llama.cpp's grammar and template errors do). A 5xx becomes a generic 502, a 4xx
-the same status with a fixed message ("the model server refused the request"), both in the
-OpenAI envelope with the request id; the detail is logged (cut short) under that id. One 4xx
-kind the client can act on keeps its meaning: a prompt over the context is answered 400
+server's files (llama.cpp's grammar and template errors do). A refusal the client caused and
+can act on (400, 413, 422, 429: :data:`~flowllama.gateway.proxy.CLIENT_REFUSALS`) keeps its
+status with a fixed message ("the model server refused the request"); anything else (a 5xx, or
+a 4xx such as a runtime's 401 after its key was rotated, which an OpenAI client would blame on
+the user's own key) becomes a generic 502 ``upstream_error`` and a breaker failure. Both are in
+the OpenAI envelope with the request id; the detail is logged (cut short) under that id. One
+refusal keeps its meaning: a prompt over the context is answered 400
 ``context_length_exceeded``, as OpenAI answers it.
 """
 
@@ -24,7 +27,7 @@ from starlette.types import Send
 
 from flowllama.errors import ClientError
 from flowllama.gateway.counting import Usage, usage_of
-from flowllama.gateway.proxy import GatewayTimeout, Opened, UpstreamBroke
+from flowllama.gateway.proxy import GatewayTimeout, Opened, UpstreamBroke, upstream_fault
 from flowllama.gateway.sse import StreamRelay, error_event
 from flowllama.gateway.upstream import UpstreamBrokeOff, UpstreamError, UpstreamTimeout
 from flowllama.gateway.wire import send_stream, send_whole
@@ -52,7 +55,8 @@ async def read_whole(opened: Opened) -> bytes:
 
 
 class UpstreamRefused(ClientError):
-    """The model server refused the request (its 4xx status, a fixed message)."""
+    """The model server refused the request (its status, one of ``CLIENT_REFUSALS``; a fixed
+    message)."""
 
     code = "upstream_refused"
 
@@ -67,15 +71,16 @@ _KNOWN_REFUSALS = {"exceed_context_size_error": (
 
 
 def failed_upstream(opened: Opened, content: bytes) -> UpstreamBroke:
-    """The generic error for a runtime's 5xx ``content``, which is logged, not passed on."""
+    """The generic 502 for a runtime's failed answer (:func:`upstream_fault`); its ``content``
+    is logged, not passed on."""
     _log_upstream_error(opened, content)
     return UpstreamBroke(f"The model server failed to answer (request id "
                          f"{opened.request_id or 'unknown'})")
 
 
 def refused_upstream(opened: Opened, content: bytes) -> UpstreamRefused:
-    """The error for a runtime's 4xx ``content``: its status, a fixed message with the
-    request id (or the meaning of a known error type), and the detail logged."""
+    """The error for a runtime's refusal the client can act on: its status, a fixed message
+    with the request id (or the meaning of a known error type), and the detail logged."""
     _log_upstream_error(opened, content)
     code, message = _KNOWN_REFUSALS.get(_error_type(content), (
         None, f"The model server refused the request (HTTP {opened.response.status})"))
@@ -104,7 +109,7 @@ async def whole(send: Send, opened: Opened, on_usage: UsageSink) -> None:
     """Read the instance's answer and pass it on; meter it when it succeeded."""
     content = await read_whole(opened)
     status = opened.response.status
-    if status >= 500:
+    if upstream_fault(status):
         raise failed_upstream(opened, content)
     if status >= 400:
         raise refused_upstream(opened, content)

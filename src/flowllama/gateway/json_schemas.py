@@ -12,9 +12,13 @@ has (:mod:`.schema`), a schema is refused when a ``$ref`` is not a local pointer
 ``#/...``) that resolves, when ``$ref`` pointers only lead to each other, when a ``pattern`` is
 longer than :data:`MAX_PATTERN_CHARS`, is not a regular expression or uses an escape not in
 :data:`SAFE_ESCAPES` (a client writes ``[0-9]`` for ``\\d`` and ``[.]`` for ``\\.``), or when a
-repetition count (a ``{m,n}`` in a pattern, ``minLength``, ``maxItems``...) exceeds
-:data:`MAX_REPEAT`. Recursion through properties stays allowed (a finite grammar). The walk
-only happens for requests that carry a schema.
+repetition count (``minLength``, ``maxItems``...) exceeds :data:`MAX_REPEAT`, or a pattern's
+counted repetitions expand past it: a ``{m,n}``, ``{n}``, ``{m,}`` or ``{,n}`` (an empty lower
+bound is 0, as Python's ``re`` and llama.cpp's converter read it) expands into its largest
+count of copies, and counts nested in groups multiply (``(a{100}){100}`` is 10,000), so the
+product along each nesting path must stay within :data:`MAX_REPEAT`; ``*``, ``+`` and ``?``
+compile into one recursive rule and count once. Recursion through properties stays allowed (a
+finite grammar). The walk only happens for requests that carry a schema.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ _COUNTS = frozenset({"minLength", "maxLength", "minItems", "maxItems", "minPrope
 # Escapes every runtime compiles (tests/runtimes/test_llamacpp.py serves a pattern with each).
 SAFE_ESCAPES = frozenset("()[]{}|?*+-\\ntrx")  # not \^ \$ \/ either: they kill it
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
-_QUANTIFIER = re.compile(r"\{\s*(\d+)\s*(?:,\s*(\d*)\s*)?\}")
+# Also matches forms Python reads as literal text ("{ 5 }"): llama.cpp's converter reads them
+# as counts, and over-counting only refuses more.
+_QUANTIFIER = re.compile(r"\{\s*(\d*)\s*(,\s*(\d*)\s*)?\}")
 
 
 def check_grammar_safe(schema: Any) -> None:
@@ -90,6 +96,53 @@ def _check_pattern(pattern: str) -> None:
         if escaped not in SAFE_ESCAPES:
             raise ValueError(f"pattern escape \\{escaped} is not supported by the model "
                              f"servers: use a character class (e.g. [0-9] for \\d, [.] for \\.)")
-    for low, high in _QUANTIFIER.findall(pattern):
-        if int(low) > MAX_REPEAT or (high and int(high) > MAX_REPEAT):
-            raise ValueError(f"pattern repeats more than {MAX_REPEAT} times")
+    if _expansion(pattern) > MAX_REPEAT:
+        raise ValueError(f"pattern repeats more than {MAX_REPEAT} times (counts of nested "
+                         f"groups multiply)")
+
+
+def _expansion(pattern: str) -> int:
+    """The largest product of repetition counts along one nesting path of ``pattern`` (a
+    valid regular expression): how many copies of an atom its grammar expands into."""
+    inside = [1]  # per open group: the largest expansion within it so far
+    last = 1  # the expansion of the atom or group just read, which a count multiplies
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        quantifier = _QUANTIFIER.match(pattern, i) if char == "{" else None
+        if char == "(":
+            inside.append(1)
+        elif char == ")" and len(inside) > 1:
+            last = inside.pop()
+            inside[-1] = max(inside[-1], last)
+        elif quantifier is not None:
+            last *= _count(quantifier)
+            inside[-1] = max(inside[-1], last)
+            last = 1
+            i = quantifier.end()
+            continue
+        else:
+            last = 1
+            i = _class_end(pattern, i) if char == "[" else i + (2 if char == "\\" else 1)
+            continue
+        i += 1
+    return inside[0]
+
+
+def _count(quantifier: re.Match[str]) -> int:
+    """Copies a ``{m,n}`` expands into: ``n``; ``m`` for ``{m}`` and ``{m,}`` (the rest is a
+    recursive rule); at least 1."""
+    low, _, high = quantifier.groups()
+    return max(1, int(high or low or 0))
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index after the character class opening at ``start`` (a ``]`` first is literal)."""
+    i = start + 1
+    if pattern.startswith("^", i):
+        i += 1
+    if pattern.startswith("]", i):
+        i += 1
+    while i < len(pattern) and pattern[i] != "]":
+        i += 2 if pattern[i] == "\\" else 1
+    return i + 1

@@ -119,20 +119,11 @@ class LimitSync(Periodic):
         self._pruned_minute: int | None = None
 
     async def step(self) -> None:
-        error = await self._sync()
-        if error is not None:
-            raise StepFailed("limit sync failed") from error
-
-    async def sync_now(self) -> bool:
-        """One sync at once (also used by tests). False when it failed: the error is logged
-        and the counts stay pending for the next one."""
-        return await self._sync() is None
-
-    async def _sync(self) -> Exception | None:
-        """One sync; the error when it failed (logged, the counts kept pending), else None."""
+        """One sync; raises :class:`StepFailed` from the error when it failed (logged, the
+        counts kept pending for the next one)."""
         pending = self.limiter.pending()  # on the loop's thread, like admit() and spend()
         if not pending.counts and not pending.keys:
-            return None  # nothing seen lately: no database round trip
+            return  # nothing seen lately: no database round trip
         prune_before = None
         if pending.counts and self._pruned_minute != pending.minute:
             prune_before = pending.minute - PRUNE_AFTER_MINUTES
@@ -142,8 +133,16 @@ class LimitSync(Periodic):
             totals = await asyncio.to_thread(exchange, self.db, pending, prune_before)
         except Exception as exc:  # an outage or a bug: keep the counts for the next sync
             log.warning("gateway.limit_sync_failed", error=f"{type(exc).__name__}: {exc}")
-            return exc
+            raise StepFailed("limit sync failed") from exc
         if prune_before is not None:
             self._pruned_minute = pending.minute
         self.limiter.synced(pending, totals)
-        return None
+
+    async def sync_now(self) -> bool:
+        """One sync at once (also used by tests). False when it failed: the error is logged
+        and the counts stay pending for the next one."""
+        try:
+            await self.step()
+        except StepFailed:
+            return False
+        return True

@@ -151,17 +151,8 @@ class UsageFlusher(Periodic):
         self.db = db
 
     async def step(self) -> None:
-        error = await self._flush()
-        if error is not None:
-            raise StepFailed("usage flush failed") from error
-
-    async def flush_now(self) -> bool:
-        """Flush at once (also used by tests); False when it failed: the error is logged and
-        the counts are kept for the next flush."""
-        return await self._flush() is None
-
-    async def _flush(self) -> Exception | None:
-        """One flush; the error when it failed (logged, the counts kept), else None."""
+        """One flush; raises :class:`StepFailed` from the error when it failed (logged, the
+        counts kept for the next flush)."""
         batch = self.meter.take()
         try:
             await asyncio.to_thread(batch.write, self.db)
@@ -169,6 +160,14 @@ class UsageFlusher(Periodic):
             self.meter.restore(batch)
             GATEWAY_USAGE_FLUSH_FAILURES.inc()
             log.warning("gateway.usage_flush_failed", error=f"{type(exc).__name__}: {exc}")
-            return exc
-        return None
+            raise StepFailed("usage flush failed") from exc
+
+    async def flush_now(self) -> bool:
+        """Flush at once (also used by tests); False when it failed: the error is logged and
+        the counts are kept for the next flush."""
+        try:
+            await self.step()
+        except StepFailed:
+            return False
+        return True
 

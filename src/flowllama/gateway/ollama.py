@@ -26,7 +26,7 @@ from flowllama.gateway.forwarding import failed_upstream, read_whole
 from flowllama.gateway.keys import KeyInfo
 from flowllama.gateway.native_schema import native_body
 from flowllama.gateway.ndjson import NdjsonMeter
-from flowllama.gateway.proxy import Opened
+from flowllama.gateway.proxy import Opened, upstream_fault
 from flowllama.gateway.routes import Upstream
 from flowllama.gateway.upstream import UpstreamError, UpstreamTimeout
 from flowllama.gateway.wire import (
@@ -122,7 +122,7 @@ class OllamaPassthrough:
             lambda ups: gateway.proxy.open(ups, f"/api/{route}", lambda _u: raw, request_id,
                                            method=method, native=True, stream=stream))
         response = opened.response
-        if response.status >= 500:  # the runtime's text is logged, never passed on
+        if upstream_fault(response.status):  # logged, never passed on (Ollama's 400s are)
             raise failed_upstream(opened, await read_whole(opened))
         meter = NdjsonMeter() if inference and response.status == 200 else None
         await send_stream(send, response.status,

@@ -9,14 +9,18 @@ retried: the instance may still be generating, and a second one would double the
 An instance takes at most ``parallel x inflight_per_slot`` requests from this gateway process
 at a time (``parallel``: its deployment's slots; the runtime queues what its slots cannot
 take): beyond that, it is skipped, and when every candidate is full the request is refused at
-once with 503 ``deployment_busy`` and ``Retry-After``. A stuck tenant therefore holds a bounded
-number of connections while its timeouts run out, before its circuit opens.
+once with 503 ``deployment_busy`` and ``Retry-After``. The cap is checked before every attempt,
+retries included, and an attempt counts against it from the moment it is picked (no ``await``
+in between), so it holds exactly per process. A stuck tenant therefore holds a bounded number of
+connections while its timeouts run out, before its circuit opens.
 
 Each deployment's :class:`~flowllama.gateway.breaker.CircuitBreaker` circuit is consulted
 first (an open one is refused at once with 503 ``circuit_open`` and ``Retry-After``) and told
-how each request ended: :meth:`Opened.close` reports a completed answer below 500 as a
-success, a 5xx (other than a busy 503) as a failure, and :meth:`Opened.fail` a broken or
-stalled one.
+how each request ended: :meth:`Opened.close` reports a completed answer the client gets as it
+is (2xx, 3xx, or a refusal in :data:`CLIENT_REFUSALS`) as a success, any other answer
+(:func:`upstream_fault`: a 5xx other than a busy 503, or a 4xx such as a 401 after the runtime
+key was rotated, that the client cannot act on) as a failure, and :meth:`Opened.fail` a broken
+or stalled one.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ from flowllama.logging import get_logger
 log = get_logger(__name__)
 
 _HEADERS = (("content-type", "application/json"), ("accept-encoding", "identity"))
+# A runtime's 4xx that the client caused and can act on (a bad or oversized request, a rate
+# limit). Any other 4xx (401/403 of a runtime holding an old key, 404/405 of a path the gateway
+# got wrong) is the platform's fault: the client gets a 502 and the breaker a failure.
+CLIENT_REFUSALS = frozenset({400, 413, 422, 429})
+
+
+def upstream_fault(status: int) -> bool:
+    """Whether a runtime's answer with ``status`` is its (or the gateway's) failure rather than
+    an answer for the client: a 5xx other than a busy 503, or a 4xx not in
+    :data:`CLIENT_REFUSALS`."""
+    if status >= 500:
+        return status != 503
+    return status >= 400 and status not in CLIENT_REFUSALS
 
 
 class GatewayTimeout(ClientError):
@@ -75,8 +92,8 @@ class Opened:
     load: LoadCounter | None = None
 
     def fail(self, kind: str) -> None:
-        """The answer failed (``kind``: status_5xx, broken, stalled or timeout): a failure of
-        the deployment for its breaker, counted once."""
+        """The answer failed (``kind``: status_5xx, status_4xx, broken, stalled or timeout): a
+        failure of the deployment for its breaker, counted once."""
         if not self.failed:
             self.failed = True
             self.breaker.failed(self.upstream.deployment_id)
@@ -99,8 +116,8 @@ class Opened:
         self.closed = True
         self.balancer.release(self.upstream.instance_id)
         status = self.response.status
-        if status >= 500 and status != 503:
-            self.fail("status_5xx")
+        if upstream_fault(status):
+            self.fail("status_5xx" if status >= 500 else "status_4xx")
         elif self.response.completed and not self.failed:
             self.breaker.succeeded(self.upstream.deployment_id)
         self.response.close()
@@ -136,12 +153,12 @@ class UpstreamProxy:
         (``deployment_busy``) when every instance is at its in-flight cap."""
         started = time.monotonic()
         headers = (*_HEADERS, ("x-request-id", request_id)) if request_id else _HEADERS
-        candidates = self._with_room(self._admitted(candidates))
+        candidates = self._admitted(candidates)
         head_timeout = self.first_byte_timeout_s if stream else self.whole_answer_timeout_s
         timeouts = (head_timeout, self.idle_timeout_s)
         tried: set[str] = set()
         for _ in range(self.max_attempts):
-            upstream = self.balancer.pick(candidates, tried)
+            upstream = self.balancer.pick(self._with_room(candidates, tried), tried)
             if upstream is None:
                 break
             tried.add(upstream.instance_id)
@@ -173,18 +190,21 @@ class UpstreamProxy:
                 headers={"Retry-After": str(retry_after)})
         return admitted
 
-    def _with_room(self, candidates: Sequence[Upstream]) -> Sequence[Upstream]:
-        """``candidates`` below their in-flight cap; 503 ``deployment_busy`` when none is."""
+    def _with_room(self, candidates: Sequence[Upstream], tried: set[str]
+                   ) -> Sequence[Upstream]:
+        """The ``candidates`` not yet ``tried`` that are below their in-flight cap; 503
+        ``deployment_busy`` when there are untried ones but none has room."""
+        untried = [c for c in candidates if c.instance_id not in tried]
         per_slot = self.inflight_per_slot
         if per_slot is None:
-            return candidates
+            return untried
         outstanding = self.balancer.outstanding
-        roomy = [c for c in candidates if outstanding(c.instance_id) < c.parallel * per_slot]
-        if not roomy and candidates:
+        roomy = [c for c in untried if outstanding(c.instance_id) < c.parallel * per_slot]
+        if not roomy and untried:
             raise ServiceUnavailable(
                 "The deployment has too many requests in flight; retry shortly",
                 code="deployment_busy", headers={"Retry-After": "1"})
-        return candidates if len(roomy) == len(candidates) else roomy
+        return roomy
 
     async def _attempt(self, upstream: Upstream, method: str, base: str, path: str, *,
                        body: bytes, headers: tuple[tuple[str, str], ...],

@@ -68,8 +68,10 @@ class Gateway:
 
     async def start(self) -> None:
         """Open the upstream connection pool and start the usage flusher (on the loop)."""
+        # Every request sets its own head and idle timeouts (below); the pool's default read
+        # timeout only matters to a request that sets none, and there is none.
         client = UpstreamClient(self.settings.upstream_connect_timeout_s,
-                                self.settings.upstream_timeout_s)
+                                self.settings.stream_idle_timeout_s)
         self._proxy = UpstreamProxy(
             client, self.balancer, self.settings.max_attempts, breaker=self.breaker,
             first_byte_timeout_s=self.settings.first_byte_timeout_s,

@@ -20,7 +20,8 @@ from flowllama.metrics.instruments import (
     GATEWAY_UPSTREAM_SECONDS,
 )
 
-UPSTREAM_ERROR_KINDS = ("unreachable", "busy", "timeout", "status_5xx", "broken", "stalled")
+UPSTREAM_ERROR_KINDS = ("unreachable", "busy", "timeout", "status_5xx", "status_4xx", "broken",
+                        "stalled")
 RATE_LIMIT_REASONS = ("requests", "tokens", "budget")
 _CACHE = 4096
 

@@ -3,7 +3,10 @@
 A loop records every successful round and every failure on its :class:`Beat`. A loop is a
 *problem* for ``/ready`` when its thread or task ended without being stopped, or when it has
 failed without a success in between for longer than ``stale_after_s`` (a loop that is merely
-busy in a long step is not a problem). The time of the last success is exported as
+busy in a long step is not a problem). Why a loop is a problem names its last error's class
+only (``OperationalError``), for the public ``/ready``; with ``detail`` also its text, which for a
+database error can hold SQL, parameters and host names (for operators: logs, the metrics
+listener). The time of the last success is exported as
 ``flowllama_loop_last_success_timestamp_seconds{loop}`` and failures as
 ``flowllama_loop_failures_total{loop}``.
 """
@@ -28,7 +31,8 @@ class Beat:
     failures: int = 0
     failing_since: float | None = None
     last_success_at: float | None = None  # wall-clock seconds
-    last_error: str | None = None
+    last_error: str | None = None  # "Class: text", cut short: for logs and operators
+    last_error_class: str | None = None  # "Class" alone: safe to show anyone
     alive: bool = True
     retired: bool = False
 
@@ -36,6 +40,7 @@ class Beat:
         self.failures = 0
         self.failing_since = None
         self.last_error = None
+        self.last_error_class = None
         self.last_success_at = time.time()
         LOOP_LAST_SUCCESS.labels(self.name).set(self.last_success_at)
 
@@ -44,7 +49,8 @@ class Beat:
         self.failures += 1
         if self.failing_since is None:
             self.failing_since = time.monotonic()
-        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        self.last_error_class = type(exc).__name__
+        self.last_error = f"{self.last_error_class}: {exc}"[:300]
         LOOP_FAILURES.labels(self.name).inc()
         return self.backoff.delay_s(self.failures)
 
@@ -52,15 +58,17 @@ class Beat:
         """The loop ended without being asked to stop."""
         self.alive = False
 
-    def problem(self, now: float | None = None) -> str | None:
-        """Why this loop makes its process not ready, or None."""
+    def problem(self, now: float | None = None, *, detail: bool = False) -> str | None:
+        """Why this loop makes its process not ready, or None; the last error's class, and
+        with ``detail`` its text."""
         if self.retired:
             return None
         if not self.alive:
             return "stopped unexpectedly"
         current = time.monotonic() if now is None else now
         if self.failing_since is not None and current - self.failing_since > self.stale_after_s:
-            return f"failing for {current - self.failing_since:.0f} s: {self.last_error}"
+            error = self.last_error if detail else self.last_error_class
+            return f"failing for {current - self.failing_since:.0f} s: {error}"
         return None
 
 
@@ -90,8 +98,9 @@ class LoopHealth:
         with self._lock:
             return list(self._beats.values())
 
-    def problems(self) -> dict[str, str]:
-        """``{loop name: why}`` for every loop that makes this process not ready."""
+    def problems(self, *, detail: bool = False) -> dict[str, str]:
+        """``{loop name: why}`` for every loop that makes this process not ready (see
+        :meth:`Beat.problem` for ``detail``)."""
         now = time.monotonic()
-        found = {beat.name: beat.problem(now) for beat in self.beats()}
+        found = {beat.name: beat.problem(now, detail=detail) for beat in self.beats()}
         return {name: why for name, why in found.items() if why is not None}

@@ -88,7 +88,7 @@ def listener_app(registry: CollectorRegistry, db: Database, loops: LoopHealth) -
         if path == "/health":
             status, body = 200, {"status": "ok", "version": __version__}
         elif path == "/ready":
-            status, body = readiness(db, loops)
+            status, body = readiness(db, loops, detail=True)  # an operators' port
         else:
             exposition: Iterable[bytes] = metrics(environ, start_response)
             return exposition

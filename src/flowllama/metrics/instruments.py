@@ -90,7 +90,8 @@ GATEWAY_UPSTREAM_SECONDS = Histogram(
 GATEWAY_UPSTREAM_ERRORS = Counter(
     "flowllama_gateway_upstream_errors",
     "Upstream failures by deployment and kind: unreachable, busy (503), timeout, status_5xx, "
-    "broken (cut off mid-answer), stalled (stream idle too long).",
+    "status_4xx (a 4xx the client cannot act on, e.g. a runtime's 401), broken (cut off "
+    "mid-answer), stalled (stream idle too long).",
     ["deployment", "kind"], registry=REGISTRY,
 )
 GATEWAY_REFUSALS = Counter(

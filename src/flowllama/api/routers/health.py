@@ -20,6 +20,7 @@ def health(request: Request) -> dict[str, object]:
 
 @router.get("/ready", response_model=None)
 def ready(platform: PlatformDep) -> JSONResponse:
-    status, body = readiness(platform.db, platform.loops)
+    # Public (the api and gateway face the internet): error classes, never their text.
+    status, body = readiness(platform.db, platform.loops, detail=False)
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status != 200 else None
     return JSONResponse(body, status_code=status, headers=headers)
