@@ -23,6 +23,7 @@ from flowllama.agent.steps import Snapshot
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, User
 from flowllama.db.types import utcnow
+from flowllama.errors import ProviderError, StepAbandoned
 from flowllama.providers.base import (
     Capabilities,
     DeploymentSpec,
@@ -222,3 +223,15 @@ def test_a_step_that_keeps_its_lease_still_tears_down(
     assert sorted(servers.effects) == [("destroy", ""), ("destroy", "s1"),
                                        ("forget", deployment_id)]
     assert servers.live == {} and _live_rows(database, deployment_id) == 0
+
+
+@pytest.mark.parametrize("lost", [LeaseLost("lease on d1 was lost"), StepAbandoned("gone")])
+def test_a_lost_lease_passes_every_provider_failure_handler(lost: StepAbandoned) -> None:
+    # Provider-failure handlers clean up (stop a half-prepared runtime, abandon a replacement,
+    # roll back a stack, fail a roll): a lost step must get through each of them untouched,
+    # without a guard of its own in front of every ``except ProviderError``.
+    with pytest.raises(StepAbandoned):
+        try:
+            raise lost
+        except ProviderError:
+            pytest.fail("a ProviderError handler caught a lost lease and would clean up")
