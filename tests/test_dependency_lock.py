@@ -1,8 +1,9 @@
 """requirements/ci.txt (the hash-locked install CI runs first) pins every dependency that
 pyproject.toml names, the dev extras included, at a version the declared range accepts; the
 image's runtime-only locks (requirements/runtime*.txt) pin exactly what the runtime needs, at
-CI's versions and hashes; pyproject declares the floors the code relies on; `.ci/run` runs the
-suite with CI=true (missing tools fail instead of skipping)."""
+CI's versions and hashes; requirements/build.txt pins pyproject's build backend with hashes;
+pyproject declares the floors the code relies on; `.ci/run` runs the suite with CI=true
+(missing tools fail instead of skipping)."""
 
 from __future__ import annotations
 
@@ -102,6 +103,19 @@ def test_image_locks_hold_the_runtime_closure_at_cis_versions_and_hashes(lock: s
         pytest.skip(reason + ": install requirements/ci.txt to compare the closure")
     # Complete (pip wheel --no-deps resolves nothing) and runtime-only (no dev tools).
     assert set(image) == _closure(requirements)
+
+
+def test_the_build_lock_pins_the_build_backend_with_hashes_in_range() -> None:
+    """The project's wheel is built without build isolation from requirements/build.txt
+    (deploy/docker/README.md), so it must hold every [build-system] requirement, hashed, at a
+    version the requirement accepts."""
+    build = _locked("build.txt")
+    assert build and all(hashes for _version, hashes in build.values())
+    requires = [Requirement(text) for text in
+                tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]]
+    outside = [str(r) for r in requires if canonicalize_name(r.name) not in build
+               or not r.specifier.contains(build[canonicalize_name(r.name)][0], True)]
+    assert outside == [], "regenerate requirements/build.txt (command in its header)"
 
 
 def test_pyproject_declares_the_floors_the_code_relies_on() -> None:

@@ -151,16 +151,24 @@ def test_pre_commit_config_is_valid_and_has_every_hook() -> None:
 
 def test_the_image_is_built_from_the_hash_lock() -> None:
     """The wheels the Dockerfile installs: the runtime lock with its hashes and no resolution,
-    then only the project itself, so no dependency of the image floats."""
+    then only the project itself, built by the hash-locked build backend (installed first)
+    without build isolation, so neither a dependency nor the build backend floats."""
     steps = _workflow("backend.yml")["jobs"]["image"]["steps"]
     wheels = next(s for s in steps if s.get("name") == "Build the wheels")["run"]
     commands = [line.split() for line in wheels.strip().splitlines()]
+    installs = [cmd for cmd in commands if cmd[:4] == ["python", "-m", "pip", "install"]]
+    builds = [cmd for cmd in commands if cmd not in installs]
+    # The build backend: exactly requirements/build.txt's pins, hash-checked, before any build.
+    assert installs == [["python", "-m", "pip", "install", "--require-hashes", "--no-deps",
+                         "-r", "requirements/build.txt"]]
+    assert commands.index(installs[0]) == 0
     assert all(cmd[:4] == ["python", "-m", "pip", "wheel"] and "--no-deps" in cmd
-               for cmd in commands)
-    locked = [cmd for cmd in commands if "--require-hashes" in cmd]
+               for cmd in builds)
+    locked = [cmd for cmd in builds if "--require-hashes" in cmd]
     assert len(locked) == 1 and "requirements/runtime.txt" in locked[0]
     assert locked[0][locked[0].index("-r") + 1] == "requirements/runtime.txt"
-    # Everything else builds the project alone: a bare `pip wheel .` would resolve again.
-    assert [cmd[cmd.index("wheel") + 1:] for cmd in commands if cmd not in locked] \
-        == [["--no-deps", ".", "-w", "build/wheels"]]
-    assert all(cmd[-2:] == ["-w", "build/wheels"] for cmd in commands)
+    # Everything else builds the project alone (a bare `pip wheel .` would resolve again),
+    # with the backend just installed (build isolation would fetch setuptools unhashed).
+    assert [cmd[cmd.index("wheel") + 1:] for cmd in builds if cmd not in locked] \
+        == [["--no-deps", "--no-build-isolation", ".", "-w", "build/wheels"]]
+    assert all(cmd[-2:] == ["-w", "build/wheels"] for cmd in builds)

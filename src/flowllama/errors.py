@@ -129,7 +129,12 @@ class NotYetTerminated(ProviderError):
     """Destroy was requested but the resource still exists; check again later."""
 
 
-class StepAbandoned(ProviderError):
+class StepAbandoned(FlowLlamaError):
     """The step that asked for this work no longer owns its deployment (the agent's lease on
     it was lost): stop at once and touch nothing more, not even to clean up, because another
-    agent may be acting on the same servers now."""
+    agent may be acting on the same servers now.
+
+    Not a :class:`ProviderError` on purpose: a provider failure is handled by cleaning up
+    (stopping a half-prepared runtime, abandoning a replacement, rolling back a stack), and a
+    lost step must pass through every such handler untouched. The agent's worker catches it
+    before its generic handlers and retries the job without recording a failure."""

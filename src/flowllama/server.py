@@ -145,7 +145,7 @@ def serve_background(settings: Settings, role: str, *, workers: int | None = Non
     for worker in reversed(background):
         worker.stop()
     if metrics is not None:
-        metrics.shutdown()
+        metrics.stop()
     platform.close()
 
 

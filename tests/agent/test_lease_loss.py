@@ -11,7 +11,7 @@ before anything is destroyed or created, so the new holder's servers survive.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -23,71 +23,22 @@ from flowllama.agent.steps import Snapshot
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance, User
 from flowllama.db.types import utcnow
-from flowllama.providers.base import (
-    Capabilities,
-    DeploymentSpec,
-    Handle,
-    Placement,
-    Provisioner,
-    ResourceState,
-)
+from flowllama.errors import ProviderError, StepAbandoned
+from flowllama.providers.base import Handle
 from flowllama.providers.registry import ProvisionerRegistry
-
-
-class Servers(Provisioner):
-    """Servers in memory by slot, every side effect written down in ``effects``; ``on_find``
-    runs inside ``find`` (a moment in the middle of a step)."""
-
-    kind: ClassVar[str] = "mem"
-
-    def __init__(self) -> None:
-        self.live: dict[str, Handle] = {}
-        self.effects: list[tuple[str, str]] = []
-        self.on_find: Any = None
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(clouds=frozenset({"local"}))
-
-    def add(self, deployment_id: str, slot: str) -> Handle:
-        handle = Handle(self.kind, deployment_id, f"fl-{deployment_id}-{slot}", {"slot": slot})
-        self.live[slot] = handle
-        return handle
-
-    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
-        self.effects.append(("create", spec.slot))
-        return self.add(spec.deployment_id, spec.slot)
-
-    def find(self, spec: DeploymentSpec) -> Handle | None:
-        if self.on_find is not None:
-            self.on_find()
-        return self.live.get(spec.slot)
-
-    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
-        return list(self.live.values())
-
-    def refresh(self, handle: Handle) -> ResourceState:
-        exists = handle.data["slot"] in self.live
-        return ResourceState(exists=exists, running=exists)
-
-    def destroy(self, handle: Handle) -> None:
-        self.effects.append(("destroy", handle.data["slot"]))
-        self.live.pop(handle.data["slot"], None)
-
-    def forget(self, deployment_id: str) -> None:
-        self.effects.append(("forget", deployment_id))
+from memory_servers import MemoryServers
 
 
 @pytest.fixture
-def servers() -> Servers:
-    return Servers()
+def servers() -> MemoryServers:
+    return MemoryServers()
 
 
 @pytest.fixture
-def reconciler(database: Database, servers: Servers) -> Reconciler:
+def reconciler(database: Database, servers: MemoryServers) -> Reconciler:
     registry = ProvisionerRegistry()
-    registry.register("mem", lambda: servers)
-    return Reconciler(database, registry, lease_s=30, kinds={"local": "mem"})
+    registry.register(MemoryServers.kind, lambda: servers)
+    return Reconciler(database, registry, lease_s=30, kinds={"local": MemoryServers.kind})
 
 
 def _deployment(database: Database, status: str, desired: str) -> str:
@@ -143,7 +94,7 @@ def _live_rows(database: Database, deployment_id: str) -> int:
 
 
 def test_a_teardown_whose_lease_was_taken_destroys_nothing(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     deployment_id = _deployment(database, "deleting", "deleted")
     _instance(database, servers.add(deployment_id, ""))
     servers.add(deployment_id, "s1")  # no row: the orphan sweep's to find
@@ -153,13 +104,13 @@ def test_a_teardown_whose_lease_was_taken_destroys_nothing(
     with pytest.raises(LeaseLost):
         reconciler._teardown(snapshot)
     assert servers.effects == []
-    assert sorted(servers.live) == ["", "s1"]
+    assert servers.slots() == ["", "s1"]
     assert _live_rows(database, deployment_id) == 1
     assert reconciler.held.token(deployment_id) is None  # the step's lease is dropped
 
 
 def test_the_orphan_sweep_of_a_teardown_whose_lease_was_taken_destroys_nothing(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     # The stop was undone and the new holder has started a server: it has no row yet
     # (creation under way), and a resumed teardown's ``find_all`` sees it.
     deployment_id = _deployment(database, "stopping", "running")
@@ -169,11 +120,11 @@ def test_the_orphan_sweep_of_a_teardown_whose_lease_was_taken_destroys_nothing(
 
     with pytest.raises(LeaseLost):
         reconciler._teardown(snapshot)
-    assert servers.effects == [] and list(servers.live) == [""]
+    assert servers.effects == [] and servers.slots() == [""]
 
 
 def test_a_finished_drain_whose_lease_was_taken_destroys_nothing(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     deployment_id = _deployment(database, "running", "running")
     long_ago = utcnow() - timedelta(hours=1)  # past any drain timeout
     _instance(database, servers.add(deployment_id, ""), status="draining",
@@ -183,12 +134,12 @@ def test_a_finished_drain_whose_lease_was_taken_destroys_nothing(
 
     with pytest.raises(LeaseLost):
         reconciler._finish_drains(deployment_id, snapshot.draining)
-    assert servers.effects == [] and list(servers.live) == [""]
+    assert servers.effects == [] and servers.slots() == [""]
     assert _live_rows(database, deployment_id) == 1
 
 
 def test_an_abandoned_replacement_whose_lease_was_taken_is_not_destroyed(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     deployment_id = _deployment(database, "healing", "running")
     _instance(database, servers.add(deployment_id, "s1"), status="starting")
     snapshot = _step_started(database, reconciler, deployment_id)
@@ -196,11 +147,11 @@ def test_an_abandoned_replacement_whose_lease_was_taken_is_not_destroyed(
 
     with pytest.raises(LeaseLost):
         reconciler._abandon(deployment_id, snapshot.instances[0], "superseded")
-    assert servers.effects == [] and list(servers.live) == ["s1"]
+    assert servers.effects == [] and servers.slots() == ["s1"]
 
 
 def test_a_create_whose_lease_was_taken_mid_step_creates_nothing(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     deployment_id = _deployment(database, "provisioning", "running")
     # The agent stalls in the middle of the step (after reading the row, while it looks for
     # a server to adopt) and another agent takes the deployment meanwhile.
@@ -213,7 +164,7 @@ def test_a_create_whose_lease_was_taken_mid_step_creates_nothing(
 
 
 def test_a_step_that_keeps_its_lease_still_tears_down(
-        database: Database, reconciler: Reconciler, servers: Servers) -> None:
+        database: Database, reconciler: Reconciler, servers: MemoryServers) -> None:
     deployment_id = _deployment(database, "deleting", "deleted")
     _instance(database, servers.add(deployment_id, ""))
     servers.add(deployment_id, "s1")
@@ -222,3 +173,15 @@ def test_a_step_that_keeps_its_lease_still_tears_down(
     assert sorted(servers.effects) == [("destroy", ""), ("destroy", "s1"),
                                        ("forget", deployment_id)]
     assert servers.live == {} and _live_rows(database, deployment_id) == 0
+
+
+@pytest.mark.parametrize("lost", [LeaseLost("lease on d1 was lost"), StepAbandoned("gone")])
+def test_a_lost_lease_passes_every_provider_failure_handler(lost: StepAbandoned) -> None:
+    # Provider-failure handlers clean up (stop a half-prepared runtime, abandon a replacement,
+    # roll back a stack, fail a roll): a lost step must get through each of them untouched,
+    # without a guard of its own in front of every ``except ProviderError``.
+    with pytest.raises(StepAbandoned):
+        try:
+            raise lost
+        except ProviderError:
+            pytest.fail("a ProviderError handler caught a lost lease and would clean up")

@@ -4,8 +4,6 @@ backoff, dead letters that fail the deployment, and nudges delivered twice."""
 from __future__ import annotations
 
 import threading
-import time
-from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -16,78 +14,12 @@ from flowllama.agent.worker import AgentWorker
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, DeploymentEvent, Instance, User
 from flowllama.domain.lifecycle import Desired, Status
-from flowllama.errors import ProvisioningFailed
-from flowllama.providers.base import (
-    Capabilities,
-    DeploymentSpec,
-    Handle,
-    Placement,
-    Provisioner,
-    ResourceState,
-    Unsupported,
-)
+from flowllama.providers.base import Provisioner, Unsupported
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy
 from flowllama.queue.nudges import nudge
 from flowllama.services.deployment_status import change_status_and_notify
-
-
-class Scripted(Provisioner):
-    """A provisioner whose ``create`` fails ``failures`` times, then succeeds (slowly if asked).
-
-    It keeps what it "created" in memory by server key (one server per slot), so ``find``
-    adopts like a real provisioner."""
-
-    kind: ClassVar[str] = "local"
-
-    def __init__(self, failures: int = 0, error: Exception | None = None,
-                 create_s: float = 0.0) -> None:
-        self.failures = failures
-        self.error = error or ProvisioningFailed("the cloud said no")
-        self.create_s = create_s
-        self.creates = 0
-        self.live: dict[str, Handle] = {}
-        self.serving = True
-        self.forgotten: list[str] = []
-        self._lock = threading.Lock()
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(clouds=frozenset({"local"}), features=frozenset())
-
-    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
-        with self._lock:
-            self.creates += 1
-            if self.failures > 0:
-                self.failures -= 1
-                raise self.error
-        time.sleep(self.create_s)
-        handle = Handle(self.kind, spec.deployment_id, f"fl-{spec.server_key}",
-                        {"slot": spec.slot})
-        self.live[spec.server_key] = handle
-        return handle
-
-    def find(self, spec: DeploymentSpec) -> Handle | None:
-        return self.live.get(spec.server_key)
-
-    def find_all(self, spec: DeploymentSpec) -> list[Handle]:
-        return [h for h in self.live.values() if h.deployment_id == spec.deployment_id]
-
-    def refresh(self, handle: Handle) -> ResourceState:
-        exists = _key(handle) in self.live
-        return ResourceState(exists=exists, running=exists and self.serving,
-                             endpoint_url="http://127.0.0.1:1/v1", detail="still booting")
-
-    def destroy(self, handle: Handle) -> None:
-        self.live.pop(_key(handle), None)
-
-    def forget(self, deployment_id: str) -> None:
-        self.forgotten.append(deployment_id)
-
-
-def _key(handle: Handle) -> str:
-    slot = handle.data.get("slot") or ""
-    return f"{handle.deployment_id}-{slot}" if slot else handle.deployment_id
+from memory_servers import MemoryServers
 
 
 def _deployment(database: Database) -> Deployment:
@@ -104,8 +36,8 @@ def _deployment(database: Database) -> Deployment:
 
 def _worker(database: Database, queue: DatabaseQueue, provisioner: Provisioner) -> AgentWorker:
     registry = ProvisionerRegistry()
-    registry.register("local", lambda: provisioner)
-    reconciler = Reconciler(database, registry, lease_s=30,
+    registry.register(provisioner.kind, lambda: provisioner)
+    reconciler = Reconciler(database, registry, lease_s=30, kinds={"local": provisioner.kind},
                             drain=DrainPolicy(timeout_s=5, route_ttl_s=0, report_interval_s=0))
     return AgentWorker(database, queue, reconciler, poll_s=0.05, wait_s=0.0)
 
@@ -133,7 +65,7 @@ def _row(database: Database, deployment_id: str) -> tuple[Deployment, list[Insta
 
 
 def test_fails_twice_then_succeeds(database: Database, queue: DatabaseQueue) -> None:
-    provisioner = Scripted(failures=2)
+    provisioner = MemoryServers(failures=2)
     deployment = _deployment(database)
     nudge(queue, deployment)
     assert _drain(_worker(database, queue, provisioner)) == 3
@@ -146,7 +78,7 @@ def test_fails_twice_then_succeeds(database: Database, queue: DatabaseQueue) -> 
 
 def test_always_failing_job_is_dead_lettered_and_fails_the_deployment(
         database: Database, queue: DatabaseQueue) -> None:
-    provisioner = Scripted(failures=99)
+    provisioner = MemoryServers(failures=99)
     deployment = _deployment(database)
     nudge(queue, deployment)
     _drain(_worker(database, queue, provisioner))
@@ -161,7 +93,7 @@ def test_always_failing_job_is_dead_lettered_and_fails_the_deployment(
 
 def test_a_permanent_error_is_dead_lettered_at_once(database: Database,
                                                    queue: DatabaseQueue) -> None:
-    provisioner = Scripted(failures=1, error=Unsupported("no GPU on this machine"))
+    provisioner = MemoryServers(failures=1, error=Unsupported("no GPU on this machine"))
     deployment = _deployment(database)
     nudge(queue, deployment)
     _drain(_worker(database, queue, provisioner))
@@ -173,7 +105,7 @@ def test_a_permanent_error_is_dead_lettered_at_once(database: Database,
 
 def test_a_nudge_delivered_twice_creates_one_server(database: Database,
                                                     queue: DatabaseQueue) -> None:
-    provisioner = Scripted(create_s=0.5)
+    provisioner = MemoryServers(create_s=0.5)
     deployment = _deployment(database)
     for _ in range(2):  # two deliveries of the same work, as after a lost ack
         queue.enqueue(deployment.user_id, "reconcile", deployment_id=deployment.id)
@@ -192,7 +124,7 @@ def test_a_nudge_delivered_twice_creates_one_server(database: Database,
 
 
 def test_sweep_nudges_rows_that_drifted(database: Database, queue: DatabaseQueue) -> None:
-    provisioner = Scripted()
+    provisioner = MemoryServers()
     deployment = _deployment(database)  # created without a nudge: as if it was lost
     worker = _worker(database, queue, provisioner)
     assert worker.sweep(older_than_s=0) == 1
@@ -207,14 +139,14 @@ def test_sweep_nudges_rows_that_drifted(database: Database, queue: DatabaseQueue
     row, instances = _row(database, deployment.id)
     assert row.status == Status.DELETED and provisioner.live == {}
     assert all(instance.terminated_at is not None for instance in instances)
-    assert provisioner.forgotten == [deployment.id]
+    assert ("forget", deployment.id) in provisioner.effects
     assert worker.sweep(older_than_s=0) == 0
 
 
 def test_a_server_that_never_comes_up_is_retried_then_failed(
         database: Database, queue: DatabaseQueue, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replacement_module, "STARTING_TIMEOUT_S", 0)
-    provisioner = Scripted()
+    provisioner = MemoryServers()
     provisioner.serving = False
     deployment = _deployment(database)
     nudge(queue, deployment)
@@ -228,9 +160,9 @@ def test_a_server_that_never_comes_up_is_retried_then_failed(
 
 def test_a_dead_leftover_is_replaced_not_adopted(database: Database,
                                                  queue: DatabaseQueue) -> None:
-    provisioner = Scripted()
+    provisioner = MemoryServers()
     deployment = _deployment(database)
-    provisioner.live[deployment.id] = Handle("local", deployment.id, "fl-x")
+    provisioner.add(deployment.id)
     provisioner.serving = False  # found, but its server is dead
     worker = _worker(database, queue, provisioner)
     nudge(queue, deployment)
@@ -249,7 +181,7 @@ def _make_unhealthy(database: Database, deployment_id: str) -> None:
 
 def test_an_unhealthy_deployment_is_healed_with_a_new_instance(
         database: Database, queue: DatabaseQueue) -> None:
-    provisioner = Scripted()
+    provisioner = MemoryServers()
     deployment = _deployment(database)
     worker = _worker(database, queue, provisioner)
     nudge(queue, deployment)
@@ -280,7 +212,7 @@ def test_an_unhealthy_deployment_is_healed_with_a_new_instance(
 
 
 def test_healing_gives_up_after_the_maximum(database: Database, queue: DatabaseQueue) -> None:
-    provisioner = Scripted()
+    provisioner = MemoryServers()
     deployment = _deployment(database)
     worker = _worker(database, queue, provisioner)
     nudge(queue, deployment)

@@ -1,10 +1,12 @@
 """The image's dependency wheels come from its hash lock (requirements/runtime*.txt): the
 command pip runs, and pip really refusing a file whose hash the lock does not name. Offline: the
-"dependency" is a wheel made here, named in a lock by its path."""
+"dependency" is a wheel made here, named in a lock by its path. The project's own wheel is built
+by the build backend of requirements/build.txt (hash-checked), not by whatever pip fetches."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -12,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from flowllama.devtools.container_image import (
+    build_backend_command,
+    build_backend_lock,
     dependency_wheel_command,
     dependency_wheels,
     image_lock,
     locked_version,
+    project_wheel,
 )
 from flowllama.devtools.tools_cache import ToolUnavailable
 
@@ -94,3 +99,30 @@ def test_locked_version_reads_a_pin_by_its_normalised_name() -> None:
                   if line.startswith("llama-cpp-python=="))
     assert locked_version(lock, "Llama_CPP.python") == pinned.split("==")[1].split()[0]
     assert locked_version(REPO / "requirements" / "runtime.txt", "llama-cpp-python") is None
+
+
+def test_the_build_backend_is_installed_from_its_lock_alone(tmp_path: Path) -> None:
+    lock = build_backend_lock(REPO)
+    assert lock == REPO / "requirements" / "build.txt" and lock.is_file()
+    command = build_backend_command(lock, tmp_path)
+    assert command[1:4] == ["-m", "pip", "install"]
+    assert {"--require-hashes", "--no-deps"} <= set(command)
+    assert command[command.index("-r") + 1] == str(lock)
+    assert command[command.index("--target") + 1] == str(tmp_path)  # not the environment
+
+
+def test_the_project_wheel_is_built_by_the_locked_backend(tmp_path: Path) -> None:
+    """The wheel's ``Generator`` names the setuptools of requirements/build.txt, whatever
+    setuptools the running environment has (CI's is older than [build-system]'s floor)."""
+    try:
+        wheel = project_wheel(REPO, tmp_path)
+    except ToolUnavailable as exc:  # no index to fetch the locked backend from
+        if os.environ.get("CI"):
+            pytest.fail(f"required under CI: {exc}")
+        pytest.skip(f"the locked build backend could not be installed: {exc}")
+    with zipfile.ZipFile(wheel) as built:
+        info = next(name for name in built.namelist() if name.endswith(".dist-info/WHEEL"))
+        generator = next(line for line in built.read(info).decode().splitlines()
+                         if line.startswith("Generator:"))
+    locked = locked_version(build_backend_lock(REPO), "setuptools")
+    assert locked is not None and generator == f"Generator: setuptools ({locked})"

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-from agent.test_worker import Scripted
 from db_proxy import CuttableProxy
 from flowllama.agent.service import AgentService
 from flowllama.db.session import Database
@@ -20,6 +19,7 @@ from flowllama.loops import Backoff, LoopHealth, supervise
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.queue import DatabaseQueue, RetryPolicy
 from flowllama.queue.nudges import nudge
+from memory_servers import MemoryServers
 
 FAST = Backoff(base_s=0.05, max_s=0.2)
 
@@ -81,12 +81,12 @@ def test_agent_loops_survive_a_postgresql_outage_and_resume(
     db = Database(outage_db_url)
     queue = DatabaseQueue(db, lease_s=3, policy=RetryPolicy(max_attempts=50, base_s=0.1,
                                                               max_s=0.5))
-    provisioner = Scripted(create_s=1.0)
+    provisioner = MemoryServers(create_s=1.0)
     registry = ProvisionerRegistry()
-    registry.register("local", lambda: provisioner)
+    registry.register(provisioner.kind, lambda: provisioner)
     loops = LoopHealth(FAST, stale_after_s=60)
-    agent = AgentService(db, queue, registry, workers=2, lease_s=3, poll_s=0.05,
-                         sweep_interval_s=0.2, wait_s=0.1, loops=loops)
+    agent = AgentService(db, queue, registry, kinds={"local": provisioner.kind}, workers=2,
+                         lease_s=3, poll_s=0.05, sweep_interval_s=0.2, wait_s=0.1, loops=loops)
     with db.session() as session:
         user = User(email="ops@example.com", password_hash="x")
         session.add(user)

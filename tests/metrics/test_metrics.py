@@ -160,12 +160,26 @@ def test_metrics_only_listener_for_roles_without_an_app(platform: Platform) -> N
         response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
         health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     assert response.status_code == 200
     assert "flowllama_queue_jobs" in response.text
     assert "flowllama_health_checks" in response.text
     assert health.status_code == 200 and health.json()["status"] == "ok"
+
+
+def test_stopping_the_metrics_listener_closes_its_socket(platform: Platform) -> None:
+    """``serve agent`` stops the listener with ``stop()``: the port is free afterwards (a
+    ``shutdown()`` alone would leave the socket listening until the process exits)."""
+    import socket
+
+    from flowllama.metrics.exposition import serve_metrics
+
+    server = serve_metrics(platform.db, platform.queue, "127.0.0.1", 0, platform.loops)
+    port = server.server_address[1]
+    server.stop()
+    assert server.socket.fileno() == -1
+    with socket.create_server(("127.0.0.1", port)):  # the same port binds again
+        pass
 
 
 def test_the_listener_is_not_ready_while_a_loop_of_its_process_is_dead(
@@ -189,8 +203,7 @@ def test_the_listener_is_not_ready_while_a_loop_of_its_process_is_dead(
         failing.failed(RuntimeError("connection to db.internal:5432 refused"))
         operators = httpx.get(url, timeout=5)
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
     assert ready.status_code == 200, ready.text
     assert ready.json() == {"status": "ready", "database": "ok", "loops": ["agent-worker-1"]}
     assert dead.status_code == 503 and dead.headers["retry-after"] == "5"

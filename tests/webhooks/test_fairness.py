@@ -135,3 +135,36 @@ def test_a_never_answering_receiver_shared_by_many_tenants_does_not_fill_the_bat
     assert took < GOOD_WITHIN_S
     assert "delivered" not in slow
     assert sum(status == "sending" for status in slow) <= settings.receiver_concurrency
+
+
+def test_the_webhooks_left_out_for_a_full_receiver_are_bounded(
+        database: Database, rows: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A receiver shared by many tenants stays full: the webhooks left out of the claim query
+    for it (a ``NOT IN`` list) stop growing at ``MAX_PARKED``, round after round; once the
+    receiver has room again its rows are read and claimed."""
+    from flowllama.webhooks import dispatcher as dispatcher_module
+
+    monkeypatch.setattr(dispatcher_module, "MAX_PARKED", 3)
+    url = "https://hooks.example.com/shared"
+    earlier = utcnow() - timedelta(seconds=30)
+    with database.session() as session:
+        for number in range(12):
+            hook = rows.webhook(rows.user(f"t{number}@example.com"), f"{url}/{number}",
+                                ["deployment.running"])
+            session.add(WebhookDelivery(webhook_id=hook.id, event="deployment.running",
+                                        payload={"n": number}, next_attempt_at=earlier))
+    settings = WebhookSettings(batch_size=2)
+    dispatcher = WebhookDispatcher(database, settings)
+    receiver = receiver_of(url)
+    try:
+        for _ in range(settings.receiver_concurrency):  # sends of other dispatch rounds
+            assert dispatcher.in_flight.acquire(receiver, "someone-else")
+        for _round in range(5):
+            assert dispatcher.claim() == []
+            assert 0 < len(dispatcher._parked) <= 3
+        dispatcher.in_flight.release(receiver, "someone-else")
+        claimed = dispatcher.claim()
+        assert len(claimed) == 1 and claimed[0].receiver == receiver
+        assert len(dispatcher._parked) <= 3  # full again: parked afresh, within the cap
+    finally:
+        dispatcher.stop()

@@ -346,9 +346,7 @@ class Reconciler(ReplicaSteps):
                 slot = next_slot(snap.instances, taken)
                 taken.add(slot)
                 created.append(self._add_server(deployment, placements, slot, "heal"))
-        except LeaseLost:
-            raise  # another agent owns the deployment now: its servers are not ours to clean
-        except ProviderError as exc:
+        except ProviderError as exc:  # not a lost lease (StepAbandoned): that passes untouched
             self._heal_failed(deployment, condemned, created, exc)
             return
         self._move(deployment.id, Status.STARTING, "replacement created; the old server "

@@ -12,7 +12,6 @@ deployment stays ``running`` throughout, and the gateway keeps routing its healt
 
 from __future__ import annotations
 
-from flowllama.agent.leases import LeaseLost
 from flowllama.agent.placement import placements_for
 from flowllama.agent.replacement import STARTING, ReplacementSteps, next_slot
 from flowllama.agent.steps import Outcome, Snapshot
@@ -97,9 +96,7 @@ class ReplicaSteps(ReplacementSteps):
                else f"{deployment.replicas_desired} replicas wanted")
         try:
             self._add_server(deployment, placements_for(deployment), next_slot(instances), why)
-        except LeaseLost:
-            raise  # another agent owns the deployment now: nothing of this roll is ours
-        except ProviderError as exc:
+        except ProviderError as exc:  # not a lost lease (StepAbandoned): that passes untouched
             if not any(i.status in SERVING_INSTANCE for i in instances):
                 raise  # nothing serves: the worker's retry/failed path
             self._fail_rollout(deployment.id, f"could not add a server: {exc}")

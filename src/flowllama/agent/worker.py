@@ -18,14 +18,13 @@ from sqlalchemy import select
 
 from flowllama.agent import leases
 from flowllama.agent.lease_owner import LeaseOwner, current_owner
-from flowllama.agent.leases import LeaseLost as RowLeaseLost
 from flowllama.agent.reconciler import Outcome, Reconciler
 from flowllama.db.outage import is_unavailable
 from flowllama.db.session import Database
 from flowllama.db.tables import Deployment, Instance
 from flowllama.db.types import utcnow
 from flowllama.domain.lifecycle import Desired, Status, can_transition
-from flowllama.errors import InvalidInput, ProviderError
+from flowllama.errors import InvalidInput, ProviderError, StepAbandoned
 from flowllama.logging import get_logger
 from flowllama.loops import Beat, LoopHealth, supervise
 from flowllama.queue.base import JobMessage, JobQueue, LeaseLost
@@ -110,7 +109,7 @@ class AgentWorker:
             return
         try:
             outcome = self.reconciler.reconcile(job.deployment_id)
-        except RowLeaseLost as exc:  # someone else acts on the row now: write nothing more
+        except StepAbandoned as exc:  # row lease lost: another agent acts on it, write nothing
             log.warning("agent.row_lease_lost", deployment_id=job.deployment_id, error=str(exc))
             self.queue.retry(self._settling(job), str(exc))
             return

@@ -4,9 +4,11 @@ No image registry is reachable here, so the ``FROM`` base is made from Debian pa
 mmdebstrap (the machine's own apt sources read from stdin; no mirror is named here) and
 imported under the exact name the Dockerfile uses. A build sees none of the machine's pip
 settings, so the wheels are built on the host (``pip wheel --require-hashes`` of the image's
-lock, requirements/runtime*.txt) and the image installs them with ``--no-index``. The base
-tarball and the dependency wheels live in the tools cache; only the project's own wheel is
-rebuilt each time.
+lock, requirements/runtime*.txt) and the image installs them with ``--no-index``. The
+project's own wheel is built without build isolation by the build backend of
+requirements/build.txt (hash-checked), so no unpinned setuptools comes from an index. The base
+tarball, the dependency wheels and the build backend live in the tools cache; only the
+project's own wheel is rebuilt each time.
 
 podman runs with the ``runc`` runtime and a containers.conf without default ulimits: the
 default runtime's setrlimit calls fail in this kind of sandbox.
@@ -129,10 +131,47 @@ def dependency_wheel_command(lock: Path, wheel_dir: Path) -> list[str]:
             "--require-hashes", "--no-deps", "--wheel-dir", str(wheel_dir), "-r", str(lock)]
 
 
-def _wheels_label(lock: Path) -> str:
+def _wheels_label(lock: Path, kind: str = "image-wheels") -> str:
     """The cache entry's name: the lock's content and the Python version that builds."""
     key = hashlib.sha256(lock.read_bytes() + repr(sys.version_info[:2]).encode()).hexdigest()
-    return f"image-wheels-{lock.stem}-{key[:12]}"
+    return f"{kind}-{lock.stem}-{key[:12]}"
+
+
+def build_backend_lock(repo: Path) -> Path:
+    """The hash lock of pyproject's ``[build-system]`` requires (the project's build backend)."""
+    return repo / "requirements" / "build.txt"
+
+
+def build_backend_command(lock: Path, target: Path) -> list[str]:
+    """Install exactly the pins of ``lock``, each checked against its hashes, into ``target``
+    (a directory put first on ``PYTHONPATH`` for the build, not the running environment)."""
+    return [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--require-hashes", "--no-deps", "--target", str(target), "-r", str(lock)]
+
+
+def build_backend(repo: Path, cache_dir: Path | None = None) -> Path:
+    """A directory holding the locked build backend (requirements/build.txt); cached by the
+    lock's content and the Python version."""
+    lock = build_backend_lock(repo)
+
+    def build(work: Path, _final: Path) -> None:
+        run_tool(build_backend_command(lock, work), "pip install (locked build backend)",
+                 timeout_s=600)
+    return cached_directory(_wheels_label(lock, "build-backend"), build, cache_dir)
+
+
+def project_wheel(repo: Path, wheel_dir: Path, cache_dir: Path | None = None) -> Path:
+    """Build the project's wheel from ``repo`` into ``wheel_dir`` (which holds no other
+    flowllama wheel) with the locked build backend first on ``PYTHONPATH`` and no build
+    isolation, so pip fetches nothing for the build; returns the wheel."""
+    backend = build_backend(repo, cache_dir)
+    inherited = os.environ.get("PYTHONPATH")
+    path = str(backend) + (os.pathsep + inherited if inherited else "")
+    run_tool([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
+              "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(repo)],
+             "pip wheel (flowllama)", timeout_s=600, env={**os.environ, "PYTHONPATH": path})
+    [wheel] = wheel_dir.glob("flowllama-*.whl")
+    return wheel
 
 
 def locked_version(lock: Path, name: str) -> str | None:
@@ -184,9 +223,7 @@ def build_context(repo: Path, wheels: Path, dest: Path) -> Path:
     wheel_dir.mkdir(parents=True)
     for wheel in wheels.glob("*.whl"):
         _link_or_copy(wheel, wheel_dir / wheel.name)
-    run_tool([sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
-              "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheel_dir), str(repo)],
-             "pip wheel (flowllama)", timeout_s=600)
+    project_wheel(repo, wheel_dir)
     (dest / "deploy" / "docker").mkdir(parents=True)
     shutil.copy2(repo / "deploy" / "docker" / "healthcheck.py",
                  dest / "deploy" / "docker" / "healthcheck.py")

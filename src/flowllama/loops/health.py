@@ -8,7 +8,11 @@ only (``OperationalError``), for the public ``/ready``; with ``detail`` also its
 database error can hold SQL, parameters and host names (for operators: logs, the metrics
 listener). The time of the last success is exported as
 ``flowllama_loop_last_success_timestamp_seconds{loop}`` and failures as
-``flowllama_loop_failures_total{loop}``.
+``flowllama_loop_failures_total{loop}``. The first registration of a loop name in this process
+sets its last-success series to that moment, so a loop that has never succeeded (it started
+during a database outage, or fails every round) has a series that ages and the
+``FlowLlamaLoopStalled`` alert can see it; a later registration of the same name (a restarted
+loop) leaves the series alone, so it never moves back before a real success.
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ from dataclasses import dataclass, field
 
 from flowllama.loops.backoff import Backoff
 from flowllama.metrics.instruments import LOOP_FAILURES, LOOP_LAST_SUCCESS
+
+# Loop names whose last-success series this process has started (the series is process-wide).
+_EXPORTED: set[str] = set()
+_EXPORTED_LOCK = threading.Lock()
+
+
+def _export_start(name: str) -> None:
+    """Start ``name``'s last-success series at now, once per process (see the module doc)."""
+    with _EXPORTED_LOCK:
+        if name in _EXPORTED:
+            return
+        _EXPORTED.add(name)
+        LOOP_LAST_SUCCESS.labels(name).set(time.time())
 
 
 @dataclass
@@ -82,7 +99,9 @@ class LoopHealth:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def register(self, name: str) -> Beat:
+        """A new beat for loop ``name`` (replacing any of that name); starts its series."""
         beat = Beat(name, self.backoff, self.stale_after_s)
+        _export_start(name)
         with self._lock:
             self._beats[name] = beat
         return beat

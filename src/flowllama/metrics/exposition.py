@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -63,16 +63,27 @@ def render(registry: CollectorRegistry) -> bytes:
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class MetricsServer(ThreadingWSGIServer):
+    """The listener :func:`serve_metrics` returns."""
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket: ``shutdown()`` alone only ends the
+        serving thread and leaves the port bound until the process exits."""
+        self.shutdown()
+        self.server_close()
+
+
 def serve_metrics(db: Database, queue: JobQueue, host: str, port: int,
-                  loops: LoopHealth | None = None) -> WSGIServer:
+                  loops: LoopHealth | None = None) -> MetricsServer:
     """A listener in a daemon thread for roles without an HTTP app (``flowllama serve agent``
     and ``serve monitor``): ``/metrics``, ``/health`` (liveness) and ``/ready`` (the database
-    and ``loops``, answered as on the HTTP roles). ``shutdown()`` the result to stop it."""
+    and ``loops``, answered as on the HTTP roles). ``stop()`` the result to stop it and free
+    its port."""
     app = listener_app(build_registry(db, queue), db, loops or LoopHealth())
     family, address = _best_family(host, port)
-    server_class = type("MetricsServer", (ThreadingWSGIServer,), {"address_family": family})
-    server: WSGIServer = make_server(address, port, app, server_class,
-                                     handler_class=_QuietHandler)
+    server_class = type("MetricsServer", (MetricsServer,), {"address_family": family})
+    server: MetricsServer = make_server(address, port, app, server_class,
+                                        handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics-listener", daemon=True).start()
     return server
 

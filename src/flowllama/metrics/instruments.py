@@ -60,7 +60,8 @@ HEAL_ATTEMPTS = Counter(
 )
 LOOP_LAST_SUCCESS = Gauge(
     "flowllama_loop_last_success_timestamp_seconds",
-    "Unix time of the last successful round of each background loop of this process.",
+    "Unix time of the last successful round of each background loop of this process "
+    "(or of when the process started the loop, until it first succeeds).",
     ["loop"], registry=REGISTRY,
 )
 LOOP_FAILURES = Counter(

@@ -53,6 +53,11 @@ CLAIM_MARGIN_S = 30.0
 MAX_PARALLEL_SENDS = 16
 # Batches one claim may read when rows of full receivers keep turning up (bounds one round).
 CLAIM_PAGES = 4
+# Webhook ids left out of the claim query while their receiver is full (a ``NOT IN`` list).
+# A receiver shared by thousands of tenants would otherwise grow it without bound for as long
+# as it stays full; past the cap, further webhooks of full receivers are read and skipped as
+# before parking existed, which ``CLAIM_PAGES`` still bounds per round.
+MAX_PARKED = 256
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,8 @@ class WebhookDispatcher:
 
         Rows of busy tenants and of webhooks whose receiver is full are left out of the query,
         so they cannot fill the batch and hide everyone else's due rows; a batch that met a
-        full receiver is read again without it (at most ``CLAIM_PAGES`` times).
+        full receiver is read again without it (at most ``CLAIM_PAGES`` times). At most
+        ``MAX_PARKED`` webhooks are left out this way.
         """
         now = self.clock()
         full = self.in_flight.full_receivers()
@@ -196,14 +202,19 @@ class WebhookDispatcher:
             delivery = Claimed(row.id, row.event, dict(row.payload), row.attempts + 1,
                                row.url, row.secret, previous, row.user_id)
             if not self.in_flight.acquire(delivery.receiver, delivery.tenant):
-                if delivery.receiver in self.in_flight.full_receivers():
-                    self._parked[row.webhook_id] = delivery.receiver
+                self._park(row.webhook_id, delivery.receiver)
                 continue
             if self._take(row.id, row.attempts, now, due):
                 claimed.append(delivery)
             else:
                 self.in_flight.release(delivery.receiver, delivery.tenant)
         return claimed
+
+    def _park(self, webhook_id: str, receiver: str) -> None:
+        """Leave ``webhook_id`` out of the claim query while ``receiver`` is full (up to
+        ``MAX_PARKED`` webhooks)."""
+        if len(self._parked) < MAX_PARKED and receiver in self.in_flight.full_receivers():
+            self._parked[webhook_id] = receiver
 
     def _take(self, delivery_id: str, attempts: int, now: datetime, due: tuple[Any, ...]
               ) -> bool:

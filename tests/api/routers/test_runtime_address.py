@@ -6,8 +6,6 @@ operators read the address off the instance rows."""
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -24,48 +22,12 @@ from flowllama.db.tables import (
 from flowllama.domain.lifecycle import Status
 from flowllama.domain.webhooks import WebhookEvent
 from flowllama.platform import Platform
-from flowllama.providers.base import (
-    Capabilities,
-    DeploymentSpec,
-    Handle,
-    Placement,
-    Provisioner,
-    ResourceState,
-)
 from flowllama.providers.registry import ProvisionerRegistry
 from flowllama.services.deployment_status import change_status_and_notify, record_event
 from flowllama.services.deployments import Viewer
+from memory_servers import MemoryServers
 
 RUNTIME = "10.9.8.7:48123"  # where every server of this provisioner listens
-
-
-class AtAnAddress(Provisioner):
-    """Servers in memory by slot, each answering at ``http://RUNTIME/<slot>/v1``."""
-
-    kind: ClassVar[str] = "addressed"
-
-    def __init__(self) -> None:
-        self.live: set[str] = set()
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(clouds=frozenset({"aws"}))
-
-    def create(self, spec: DeploymentSpec, placement: Placement) -> Handle:
-        self.live.add(spec.slot)
-        return Handle(self.kind, spec.deployment_id, f"fl-{spec.server_key}",
-                      {"slot": spec.slot})
-
-    def find(self, spec: DeploymentSpec) -> Handle | None:
-        return None
-
-    def refresh(self, handle: Handle) -> ResourceState:
-        slot = handle.data["slot"]
-        up = slot in self.live
-        return ResourceState(exists=up, running=up, endpoint_url=f"http://{RUNTIME}/{slot}/v1")
-
-    def destroy(self, handle: Handle) -> None:
-        self.live.discard(handle.data["slot"])
 
 
 def _settle(reconciler: Reconciler, deployment_id: str) -> None:
@@ -93,9 +55,10 @@ def test_no_user_facing_answer_names_the_runtimes_address(
         user = session.scalars(select(User)).one()
         session.add(Webhook(user_id=user.id, url="https://hooks.example.com/x", secret="s",
                             events=[event.value for event in WebhookEvent]))
+    servers = MemoryServers(clouds=["aws"], address=RUNTIME)
     registry = ProvisionerRegistry()
-    registry.register(AtAnAddress.kind, AtAnAddress)
-    reconciler = Reconciler(platform.db, registry, lease_s=30, kinds={"aws": AtAnAddress.kind},
+    registry.register(servers.kind, lambda: servers)
+    reconciler = Reconciler(platform.db, registry, lease_s=30, kinds={"aws": servers.kind},
                             drain=DrainPolicy(timeout_s=30, route_ttl_s=0, report_interval_s=0))
 
     _settle(reconciler, deployment_id)

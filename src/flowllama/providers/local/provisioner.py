@@ -26,7 +26,7 @@ import httpx
 import structlog
 
 from flowllama.catalog.models import ModelCatalog
-from flowllama.errors import NotYetTerminated, ProviderError, StepAbandoned
+from flowllama.errors import NotYetTerminated, ProviderError
 from flowllama.providers.base import (
     Capabilities,
     Capability,
@@ -236,9 +236,7 @@ class LocalProvisioner(Provisioner):
                               headers=self.options.runtime_headers(deployment)) as client:
                 resolved.runtime.prepare(client, resolved.name, progress,
                                          timeout_s=self.options.prepare_timeout_s)
-        except StepAbandoned:
-            raise  # the caller lost the deployment: the runtime may be another agent's now
-        except ProviderError as exc:
+        except ProviderError as exc:  # not StepAbandoned: the runtime may be another agent's
             try:
                 self.instances.stop(record.server_key)
             except NotYetTerminated as cleanup:
