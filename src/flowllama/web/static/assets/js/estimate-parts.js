@@ -46,7 +46,7 @@ export function offerCard(cloud, offer, isPick) {
       { class: "small muted" },
       b
         ? [
-            `Monthly: compute ${usd(b.compute)}, disk ${usd(b.disk)} (${b.disk_gb} GB), `,
+            `Monthly: compute ${usd(b.compute)}, disk ${usd(b.disk)} (${b.disk_gb} GiB), `,
             `egress ${usd(b.egress)} (${b.egress_gb} GB)`,
           ]
         : null,
