@@ -211,6 +211,8 @@ locals {
           "autoscaling:UpdateAutoScalingGroup",
           "autoscaling:DeleteAutoScalingGroup",
           "autoscaling:SetDesiredCapacity",
+          "autoscaling:EnableMetricsCollection",
+          "autoscaling:DisableMetricsCollection",
           "autoscaling:StartInstanceRefresh",
           "autoscaling:CancelInstanceRefresh",
           "autoscaling:CreateOrUpdateTags",

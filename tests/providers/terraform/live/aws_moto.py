@@ -77,12 +77,22 @@ class CapacityProxy:
     refusals: int = 0
     refused: list[str] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, method: str, path: str) -> None:
-        """Every request that passes (method, path): the S3 backend's lock calls, for one."""
+    def record(self, method: str, path: str, action: str | None = None) -> None:
+        """Every request that passes (method, path): the S3 backend's lock calls, for one; and
+        the IAM action of each query or JSON API call (``ec2:RunInstances``)."""
         with self.lock:
             self.requests.append((method, path))
+            if action is not None:
+                self.actions.append(action)
+
+    def deny(self, action: str | None) -> None:
+        """An action moto refused (403: not authorised, when it enforces IAM)."""
+        with self.lock:
+            self.denied.append(action or "?")
 
     def refuse(self, body: bytes) -> str | None:
         form = parse_qs(body.decode("utf-8", "replace"))
@@ -103,15 +113,19 @@ def _proxy_handler(proxy: CapacityProxy) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def _forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            proxy.record(self.command, self.path)
+            proxy.record(self.command, self.path, _action(self.headers, body))
             refused = proxy.refuse(body) if self.command == "POST" else None
             if refused is not None:
                 self._send(400, _capacity_error(refused), "text/xml")
                 return
+            # The Host stays the proxy's: the request is signed with it (moto checks signatures
+            # when it enforces IAM).
             headers = {k: v for k, v in self.headers.items()
-                       if k.lower() not in ("host", "content-length", "connection")}
+                       if k.lower() not in ("content-length", "connection")}
             reply = client.request(self.command, proxy.upstream + self.path, content=body,
                                    headers=headers)
+            if reply.status_code == 403:
+                proxy.deny(_action(self.headers, body))
             self._send(reply.status_code, reply.content,
                        reply.headers.get("content-type", "text/xml"))
 
@@ -128,6 +142,19 @@ def _proxy_handler(proxy: CapacityProxy) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _action(headers: Any, body: bytes) -> str | None:
+    """The IAM action a signed query-protocol (``Action=``) or JSON-protocol (``X-Amz-Target``)
+    request calls, as ``<signing service>:<operation>``; None for REST calls (S3)."""
+    scope = str(headers.get("Authorization") or "").partition("Credential=")[2].split("/")
+    target = headers.get("X-Amz-Target")
+    operation = (target.rsplit(".", 1)[-1] if target
+                 else next(iter(parse_qs(body.decode("utf-8", "replace")).get("Action", [])),
+                           None))
+    if len(scope) < 4 or not operation:
+        return None
+    return f"{scope[3]}:{operation}"
 
 
 def _capacity_error(instance_type: str) -> bytes:
@@ -182,6 +209,15 @@ def moto_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def enforce_iam(url: str, enforced: bool) -> None:
+    """Switch the moto server at ``url`` between authorising every call against the caller's
+    IAM policies and authorising none (its default), through moto's ``/moto-api/reset-auth``: it
+    sets ``INITIAL_NO_AUTH_ACTION_COUNT`` at run time (0: every call from the next on)."""
+    reply = httpx.post(f"{url}/moto-api/reset-auth", content=b"0" if enforced else b"inf",
+                       timeout=10)
+    reply.raise_for_status()
 
 
 REGION = "us-east-1"

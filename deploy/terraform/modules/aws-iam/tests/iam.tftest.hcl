@@ -108,6 +108,27 @@ run "agent_without_elb" {
     condition     = !contains([for s in jsondecode(output.agent_policy_json).Statement : s.Sid], "LoadBalancers")
     error_message = "No ELB permissions unless asked."
   }
+  # The scoping a live test against moto cannot see (moto matches actions only).
+  assert {
+    condition     = [for s in jsondecode(output.agent_policy_json).Statement : s.Sid if contains(s.Resource, "*")] == ["Describe"]
+    error_message = "Only the Describe calls (no resource-level permissions) get Resource *."
+  }
+  assert {
+    condition     = alltrue([for r in [for s in jsondecode(output.agent_policy_json).Statement : s.Resource if s.Sid == "LaunchTemplatesAndSecurityGroups"][0] : startswith(r, "arn:aws:ec2:us-east-1:123456789012:")])
+    error_message = "Launch template and security group writes stay in this account and region."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.agent_policy_json).Statement : s.Resource if s.Sid == "AutoScalingGroups"][0] == ["arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:*:autoScalingGroupName/fl-*"]
+    error_message = "Auto Scaling writes only on fl-* groups of this account and region."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.agent_policy_json).Statement : s.Condition if s.Sid == "PassInstanceRole"][0].StringEquals["iam:PassedToService"] == "ec2.amazonaws.com"
+    error_message = "The instance role is passed to EC2 only."
+  }
+  assert {
+    condition     = [for s in jsondecode(output.agent_policy_json).Statement : s.Condition if s.Sid == "ServiceLinkedRoles"][0].StringEquals["iam:AWSServiceName"] == ["autoscaling.amazonaws.com", "spot.amazonaws.com"]
+    error_message = "Service-linked roles of Auto Scaling and Spot only (no ELB unless asked)."
+  }
 }
 
 run "role_needs_policy" {
