@@ -44,13 +44,18 @@ def _status(platform: Platform, deployment_id: str) -> str:
         return row.status
 
 
-def test_no_user_facing_answer_names_the_runtimes_address(
-        client: TestClient, platform: Platform) -> None:
+def _deployed(client: TestClient) -> tuple[dict[str, str], str]:
+    """A new user's headers and their aws deployment's id."""
     auth = bearer(register_and_login(client))
     created = client.post("/api/deployments", headers=auth, json={
         "name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"})
     assert created.status_code == 202, created.text
-    deployment_id = created.json()["id"]
+    return auth, created.json()["id"]
+
+
+def test_no_user_facing_answer_names_the_runtimes_address(
+        client: TestClient, platform: Platform) -> None:
+    auth, deployment_id = _deployed(client)
     with platform.db.session() as session:
         user = session.scalars(select(User)).one()
         session.add(Webhook(user_id=user.id, url="https://hooks.example.com/x", secret="s",
@@ -90,11 +95,7 @@ def test_an_address_stored_in_an_older_event_is_shown_to_operators_only(
     """Events written before servers were named by id (or by any writer that slips) may hold
     an address in ``data``: the owner's timeline leaves those keys out, an operator's keeps
     them."""
-    auth = bearer(register_and_login(client))
-    created = client.post("/api/deployments", headers=auth, json={
-        "name": "chat", "model": "llama3.1:8b", "context_size": 8192, "cloud": "aws"})
-    assert created.status_code == 202, created.text
-    deployment_id = created.json()["id"]
+    auth, deployment_id = _deployed(client)
     with platform.db.session() as session:
         row = session.get(Deployment, deployment_id)
         assert row is not None
