@@ -151,15 +151,17 @@ def test_the_replicas_control_and_the_auto_move_toggle(page: Any,
 
 def _recommend(database: Database, deployment_id: str) -> str:
     """The recommendation the advisor records for a cloud deployment after a price drop. It
-    leaves local deployments alone (no price to beat), so the test writes that row itself."""
+    leaves local deployments alone (no price to beat), so the test writes that row itself. A
+    CPU offer: the deployment may run 2 servers by now, past the free tier's one GPU server, so
+    a move onto a GPU would be refused (403 ``gpu_instances``)."""
     with database.session() as session:
         deployment = session.get(Deployment, deployment_id)
         assert deployment is not None
         row = Recommendation(
             user_id=deployment.user_id, deployment_id=deployment_id, status="open",
             placement={"cloud": "aws", "region": "us-east-2", "zone": "us-east-2b",
-                       "instance_type": "g6.xlarge", "spot": False, "price_per_hour": 0.8,
-                       "gpu": "L4", "gpu_count": 1},
+                       "instance_type": "c7i.2xlarge", "spot": False, "price_per_hour": 0.8,
+                       "gpu": None, "gpu_count": 0},
             current_price_per_hour=1.006, new_price_per_hour=0.8,
             monthly_saving_usd=150.38, saving_percent=20.48)
         session.add(row)
@@ -175,7 +177,7 @@ def test_the_recommendation_card_accepts_a_move(page: Any, deployed: tuple[Api, 
     card = page.locator(f"#recommendation[data-id='{recommendation_id}']")
     card.wait_for(timeout=15_000)  # the page refreshes every 10 s
     new = card.locator("[data-field=new]").inner_text()
-    assert "aws / us-east-2 / us-east-2b / g6.xlarge" in new and "$0.80/h" in new
+    assert "aws / us-east-2 / us-east-2b / c7i.2xlarge" in new and "$0.80/h" in new
     assert "$1.01/h" in card.locator("[data-field=current]").inner_text()
     assert card.locator("[data-field=monthly-saving]").inner_text() == "$150.38"
     page.screenshot(path=screenshots / "autopilot-recommendation.png", full_page=True)
