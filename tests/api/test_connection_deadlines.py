@@ -20,6 +20,7 @@ from flowllama.platform import build_platform
 from flowllama.providers.local.supervision import free_port
 from flowllama.server import uvicorn_options
 from flowllama.settings import Settings
+from raw_http import read_until_closed
 
 GENEROUS_S = 20.0  # bounds for "eventually", far above the 1 s deadlines configured here
 PATIENT_HEAD_S = 60.0  # a head deadline no slow connection of a test reaches
@@ -69,21 +70,10 @@ def _connect(port: int) -> socket.socket:
     return conn
 
 
-def _read_until_closed(conn: socket.socket) -> bytes:
-    """Everything the server sends until it closes (bounded by the socket's timeout; a close
-    with our bytes still unread arrives as a reset, which may swallow the answer)."""
-    data = b""
-    try:
-        while chunk := conn.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
-
 
 def test_a_silent_connection_is_closed(server_port: int) -> None:
     with _connect(server_port) as conn:
-        assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+        assert read_until_closed(conn).startswith(b"HTTP/1.1 408")
 
 
 def test_a_trickled_request_head_is_cut_off(server_port: int) -> None:
@@ -94,7 +84,7 @@ def test_a_trickled_request_head_is_cut_off(server_port: int) -> None:
             except OSError:  # closed under us: what we want
                 break
             time.sleep(0.1)
-        assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+        assert read_until_closed(conn).startswith(b"HTTP/1.1 408")
 
 
 def test_an_oversized_head_is_refused(server_port: int) -> None:
@@ -105,7 +95,7 @@ def test_an_oversized_head_is_refused(server_port: int) -> None:
                 conn.sendall(b"X-Filler: " + b"a" * 1000 + b"\r\n")
         except OSError:
             pass
-        answer = _read_until_closed(conn)
+        answer = read_until_closed(conn)
     assert answer == b"" or answer.startswith(b"HTTP/1.1 431")  # closed, not served
 
 
@@ -113,7 +103,7 @@ def test_a_trickled_body_is_cut_off(server_port: int) -> None:
     with _connect(server_port) as conn:
         conn.sendall(b"POST /api/auth/login HTTP/1.1\r\nHost: x\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
-        answer = _read_until_closed(conn)
+        answer = read_until_closed(conn)
     assert answer.startswith(b"HTTP/1.1 408")
     assert b'"request_timeout"' in answer
 
@@ -121,7 +111,7 @@ def test_a_trickled_body_is_cut_off(server_port: int) -> None:
 def test_an_idle_keep_alive_connection_is_closed(server_port: int) -> None:
     with _connect(server_port) as conn:
         conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        answer = _read_until_closed(conn)  # the response, then the close after idling
+        answer = read_until_closed(conn)  # the response, then the close after idling
     assert answer.startswith(b"HTTP/1.1 200")
 
 

@@ -27,6 +27,7 @@ from factories import STRONG_PASSWORD
 from flowllama.runtimes import LlamaCppRuntime
 from log_capture import keep_process_log
 from processes import UpProcess, flowllama_up, wait_for
+from raw_http import read_until_closed
 from tiny_model import free_port
 
 pytestmark = pytest.mark.slow
@@ -217,7 +218,7 @@ def test_gateway_processes_keep_the_head_deadline_and_ignore_forwarded_headers(
         try:
             started = time.monotonic()
             for conn in silent:  # spread over both processes by the kernel
-                assert _read_until_closed(conn).startswith(b"HTTP/1.1 408")
+                assert read_until_closed(conn).startswith(b"HTTP/1.1 408")
             assert time.monotonic() - started < 20  # the 1 s deadline, not never
         finally:
             for conn in silent:
@@ -229,15 +230,6 @@ def test_gateway_processes_keep_the_head_deadline_and_ignore_forwarded_headers(
             assert "strict-transport-security" not in answer.headers  # still plain http
             assert "server" not in answer.headers
 
-
-def _read_until_closed(conn: socket.socket) -> bytes:
-    data = b""
-    try:
-        while chunk := conn.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
 
 
 def test_workers_is_refused_for_roles_without_them(tmp_path: Path) -> None:
